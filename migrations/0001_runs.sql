@@ -62,5 +62,6 @@ CREATE TABLE run_steps (
     api_calls     bigint      NOT NULL DEFAULT 0,
     error         text,
     updated_at    timestamptz NOT NULL DEFAULT now(),
+    seq           bigserial,   -- creation order, for display
     PRIMARY KEY (run_id, stage, enterprise_id, shard)
 );

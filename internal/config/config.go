@@ -21,7 +21,7 @@ const (
 	DefaultAPIURL             = "https://api.github.com/"
 	DefaultProductionPattern  = `(?i)^prod(uction)?$`
 	DefaultStageBudget        = 150 * time.Second
-	MaxStageBudget            = 220 * time.Second // stays under the 230 s HTTP limit
+	MaxStageBudget            = 200 * time.Second // plus a 25 s grace stays under the 230 s HTTP limit
 	DefaultCopilotBackfill    = 28
 	DefaultRecomputeWeeks     = 12
 	DefaultFailureWindow      = 7 * 24 * time.Hour

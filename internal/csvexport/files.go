@@ -1,0 +1,196 @@
+package csvexport
+
+import (
+	"time"
+)
+
+// SchemaVersion is stamped on every export and in the manifest. Bump it whenever a
+// column is appended to a file (columns are never removed, renamed or reordered).
+const SchemaVersion = 1
+
+// File kinds: the file name stem of each CSV of an export.
+const (
+	KindCopilotMetrics     = "copilot_metrics"
+	KindDORAMetrics        = "dora_metrics"
+	KindVelocityMetrics    = "velocity_metrics"
+	KindCopilotUserMetrics = "copilot_user_metrics"
+	KindCopilotSeats       = "copilot_seats"
+	KindManifest           = "manifest"
+)
+
+// Decimal precisions of the contract: rates (fractions 0–1) carry 4 decimals, every
+// other decimal figure (hours, minutes, seconds, lines, credits) carries 2.
+const (
+	RatePrecision  = 4
+	OtherPrecision = 2
+)
+
+// Spec is one CSV file of an export: its kind and its columns, in file order.
+type Spec struct {
+	Kind    string
+	Columns []Column
+}
+
+// FileName is the file's name for an export date, e.g. dora_metrics_20261126.csv.
+func (s Spec) FileName(exportDate time.Time) string {
+	return FileName(s.Kind, exportDate, ".csv")
+}
+
+// FileName builds <kind>_YYYYMMDD<ext> for an export date.
+func FileName(kind string, exportDate time.Time, ext string) string {
+	return kind + "_" + exportDate.Format("20060102") + ext
+}
+
+// ManifestName is the manifest's name for an export date.
+func ManifestName(exportDate time.Time) string {
+	return FileName(KindManifest, exportDate, ".json")
+}
+
+// Specs returns the CSV files of an export in the order they are written. The leading
+// columns of the first three are DESIGN §6 verbatim; everything after them was
+// appended and new columns only ever go at the end.
+func Specs() []Spec {
+	return []Spec{
+		{Kind: KindCopilotMetrics, Columns: copilotMetricsColumns()},
+		{Kind: KindDORAMetrics, Columns: doraMetricsColumns()},
+		{Kind: KindVelocityMetrics, Columns: velocityMetricsColumns()},
+		{Kind: KindCopilotUserMetrics, Columns: copilotUserMetricsColumns()},
+		{Kind: KindCopilotSeats, Columns: copilotSeatsColumns()},
+	}
+}
+
+func scopeColumns() []Column {
+	return []Column{Text("enterprise_id"), Text("scope_type"), Text("scope")}
+}
+
+func copilotMetricsColumns() []Column {
+	return append(scopeColumns(),
+		Date("date"),
+		Int("daily_active_users"),
+		Int("weekly_active_users"),
+		Int("monthly_active_users"),
+		Int("user_initiated_interactions"),
+		Int("code_generations"),
+		Int("code_acceptances"),
+		Decimal("completion_acceptance_rate", RatePrecision),
+		Int("loc_suggested_to_add"),
+		Int("loc_added"),
+		Int("seats_total"),
+		Int("seats_active_30d"),
+		// Appended in schema version 1.
+		Int("monthly_active_chat_users"),
+		Int("monthly_active_agent_users"),
+		Int("chat_interactions"),
+		Int("agent_interactions"),
+		Int("completion_generations"),
+		Int("completion_acceptances"),
+		Int("loc_suggested_to_delete"),
+		Int("loc_deleted"),
+		Int("pr_total_created"),
+		Int("pr_total_reviewed"),
+		Int("pr_total_merged"),
+		Decimal("pr_median_minutes_to_merge", OtherPrecision),
+		Int("pr_total_suggestions"),
+		Int("pr_total_applied_suggestions"),
+		Int("pr_total_created_by_copilot"),
+		Int("pr_total_reviewed_by_copilot"),
+	)
+}
+
+func doraMetricsColumns() []Column {
+	return append(scopeColumns(),
+		Date("week_start"),
+		Int("deployments"),
+		Int("deployment_days"),
+		Decimal("lead_time_p50_hours", OtherPrecision),
+		Decimal("lead_time_p90_hours", OtherPrecision),
+		Decimal("change_failure_rate", RatePrecision),
+		Decimal("recovery_time_p50_hours", OtherPrecision),
+		Decimal("rework_rate", RatePrecision),
+		Text("performance_level"),
+		Int("metric_version"),
+		// Appended in schema version 1.
+		Int("lead_time_n"),
+		Int("failed_deployments"),
+		Int("recovery_n"),
+		Int("rework_deployments"),
+		Text("deployment_frequency_level"),
+		Text("lead_time_level"),
+		Text("change_failure_level"),
+		Text("recovery_level"),
+		Text("thresholds_version"),
+	)
+}
+
+func velocityMetricsColumns() []Column {
+	return append(scopeColumns(),
+		Date("week_start"),
+		Int("prs_opened"),
+		Int("prs_merged"),
+		Int("prs_closed_unmerged"),
+		Decimal("pr_cycle_time_p50_hours", OtherPrecision),
+		Decimal("pickup_time_p50_hours", OtherPrecision),
+		Decimal("review_time_p50_hours", OtherPrecision),
+		Int("prs_merged_without_review"),
+		Int("commits"),
+		Int("active_contributors"),
+		Int("workflow_runs"),
+		Decimal("workflow_success_rate", RatePrecision),
+		Int("metric_version"),
+		// Appended in schema version 1.
+		Decimal("pr_cycle_time_p90_hours", OtherPrecision),
+		Int("pr_cycle_time_n"),
+		Decimal("coding_time_p50_hours", OtherPrecision),
+		Int("coding_time_n"),
+		Int("pickup_time_n"),
+		Int("review_time_n"),
+		Decimal("deploy_time_p50_hours", OtherPrecision),
+		Int("deploy_time_n"),
+		Decimal("pr_size_p50", OtherPrecision),
+		Int("pr_size_n"),
+		Int("workflow_completed_runs"),
+		Decimal("workflow_duration_p50_seconds", OtherPrecision),
+	)
+}
+
+func copilotUserMetricsColumns() []Column {
+	return append(scopeColumns(),
+		Date("date"),
+		Int("user_id"),
+		Text("user_login"),
+		Int("user_initiated_interactions"),
+		Int("code_generations"),
+		Int("code_acceptances"),
+		Int("loc_suggested_to_add"),
+		Int("loc_suggested_to_delete"),
+		Int("loc_added"),
+		Int("loc_deleted"),
+		Bool("used_agent"),
+		Bool("used_chat"),
+		Bool("used_cli"),
+		Bool("used_code_review_active"),
+		Bool("used_code_review_passive"),
+		Bool("used_coding_agent"),
+		Decimal("ai_credits_used", OtherPrecision),
+	)
+}
+
+// copilot_seats is the newest seat snapshot of each scope (one row per seat), not a
+// history: daily seat counts are already in copilot_metrics (seats_total,
+// seats_active_30d).
+func copilotSeatsColumns() []Column {
+	return append(scopeColumns(),
+		Date("snapshot_date"),
+		Int("assignee_id"),
+		Text("assignee_login"),
+		Text("assignee_type"),
+		Text("organization"),
+		Text("assigning_team"),
+		Text("plan_type"),
+		Timestamp("created_at"),
+		Date("pending_cancellation"),
+		Timestamp("last_activity_at"),
+		Text("last_activity_editor"),
+		Timestamp("last_authenticated_at"),
+	)
+}

@@ -1,0 +1,144 @@
+package csvexport
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ErrFolder marks a missing or unusable export folder (a configuration problem, not a
+// data problem).
+var ErrFolder = errors.New("export folder unusable")
+
+// CheckDir makes sure dir exists, is a directory and accepts new files, by creating and
+// removing a probe file.
+func CheckDir(dir string) error {
+	if strings.TrimSpace(dir) == "" {
+		return fmt.Errorf("%w: no folder given", ErrFolder)
+	}
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: %q does not exist", ErrFolder, dir)
+	case err != nil:
+		return fmt.Errorf("%w: %q: %w", ErrFolder, dir, err)
+	case !info.IsDir():
+		return fmt.Errorf("%w: %q is not a folder", ErrFolder, dir)
+	}
+	probe, err := os.CreateTemp(dir, ".write-probe-*")
+	if err != nil {
+		return fmt.Errorf("%w: %q is not writable: %w", ErrFolder, dir, err)
+	}
+	probe.Close()
+	if err := os.Remove(probe.Name()); err != nil {
+		return fmt.Errorf("%w: %q: remove probe file: %w", ErrFolder, dir, err)
+	}
+	return nil
+}
+
+// WriteFile creates dir/name atomically: write fills a temporary file in dir, which is
+// synced and renamed over name only when write returns nil, so a reader never sees a
+// half-written file and a failed export leaves the previous file in place.
+func WriteFile(dir, name string, write func(io.Writer) error) error {
+	if name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+		return fmt.Errorf("file name %q: must be a plain file name", name)
+	}
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("%w: %q: %w", ErrFolder, dir, err)
+		}
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := write(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("rename %s: %w", name, err)
+	}
+	committed = true
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes the rename durable where the platform allows; failing to is harmless
+// (the file is complete either way), so errors are ignored.
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	d.Close()
+}
+
+// Manifest lists the files of one export. It holds nothing time-varying (no "generated
+// at"), so re-exporting unchanged data reproduces it byte for byte.
+type Manifest struct {
+	SchemaVersion int            `json:"schema_version"`
+	ExportDate    string         `json:"export_date"`  // YYYY-MM-DD
+	WindowStart   string         `json:"window_start"` // first day of daily data; first week_start of weekly data
+	Files         []ManifestFile `json:"files"`
+}
+
+// ManifestFile is one CSV of an export.
+type ManifestFile struct {
+	Name    string   `json:"name"`
+	Kind    string   `json:"kind"`
+	Rows    int64    `json:"rows"`
+	Bytes   int64    `json:"bytes"`
+	SHA256  string   `json:"sha256"`
+	Columns []string `json:"columns"`
+}
+
+// NewManifest builds the manifest of an export from its files, in the given order.
+func NewManifest(exportDate, windowStart time.Time, files []ManifestFile) Manifest {
+	return Manifest{
+		SchemaVersion: SchemaVersion,
+		ExportDate:    exportDate.Format(time.DateOnly),
+		WindowStart:   windowStart.Format(time.DateOnly),
+		Files:         files,
+	}
+}
+
+// Encode renders the manifest as indented JSON (UTF-8, no BOM, LF line ends) and
+// returns the bytes with their summary (Rows is the number of files listed).
+func (m Manifest) Encode() ([]byte, Summary, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return nil, Summary{}, fmt.Errorf("encode manifest: %w", err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	return buf.Bytes(), Summary{
+		Rows:   int64(len(m.Files)),
+		Bytes:  int64(buf.Len()),
+		SHA256: hex.EncodeToString(sum[:]),
+	}, nil
+}

@@ -1,0 +1,476 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"metrics-collector/internal/config"
+	"metrics-collector/internal/postgres"
+)
+
+// RunStore is what the orchestrator needs of the store.
+type RunStore interface {
+	TimerRun(ctx context.Context, date time.Time) (postgres.Run, bool, error)
+	SupersedeRunningRuns(ctx context.Context, before time.Time, by int64) (int64, error)
+	EnsureStep(ctx context.Context, runID int64, stage, enterpriseID string, shard int) (postgres.Step, error)
+	SaveStep(ctx context.Context, st postgres.Step) error
+	FinishRun(ctx context.Context, id int64, status, errorSummary string, warnings []string) error
+}
+
+// StageCaller calls one stage route and returns its decoded answer.
+type StageCaller interface {
+	Call(ctx context.Context, stage string, body StageCallBody) (StageCallResponse, error)
+}
+
+// Events receives the orchestrator's telemetry.
+type Events interface {
+	Event(name string, props map[string]string, measurements map[string]float64)
+}
+
+// Clock gives the time and waits; tests replace it so nothing sleeps for real.
+type Clock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+// Now returns the current UTC time.
+func (RealClock) Now() time.Time { return time.Now().UTC() }
+
+// Sleep waits d or until ctx ends.
+func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// OrchestratorOptions configure the daily run.
+type OrchestratorOptions struct {
+	Store       RunStore
+	Caller      StageCaller
+	Enterprises []config.Enterprise
+	Clock       Clock
+	Events      Events
+	Log         *slog.Logger
+	// Budget is the orchestrator's own time limit per invocation; it must stay under
+	// the host's functionTimeout. The run stays resumable when it runs out.
+	Budget time.Duration
+	// StageBudget is the budget_seconds sent with each stage call.
+	StageBudget time.Duration
+	// Parallelism bounds how many enterprises are worked on at once.
+	Parallelism int
+	// Retries is how many times a retryable stage failure is retried (default 3).
+	Retries int
+	// BackoffBase is the first retry's wait (default 2 s), doubled each time, with jitter.
+	BackoffBase time.Duration
+}
+
+// Orchestrator runs the daily plan: per enterprise (in parallel, bounded)
+// collect_copilot and collect_repos (fanned out over shards), then calculate_dora and
+// calculate_velocity; once every enterprise is done, export_csv, then upload_sharepoint.
+type Orchestrator struct {
+	opts OrchestratorOptions
+	log  *slog.Logger
+}
+
+// NewOrchestrator builds an orchestrator; unset options get their defaults.
+func NewOrchestrator(opts OrchestratorOptions) *Orchestrator {
+	if opts.Clock == nil {
+		opts.Clock = RealClock{}
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Parallelism < 1 {
+		opts.Parallelism = 1
+	}
+	if opts.Retries == 0 {
+		opts.Retries = 3
+	}
+	if opts.BackoffBase == 0 {
+		opts.BackoffBase = 2 * time.Second
+	}
+	if opts.Budget == 0 {
+		opts.Budget = config.DefaultOrchestratorBudget
+	}
+	if opts.StageBudget == 0 {
+		opts.StageBudget = config.DefaultStageBudget
+	}
+	return &Orchestrator{opts: opts, log: opts.Log}
+}
+
+// RunSummary is what one orchestrator invocation did.
+type RunSummary struct {
+	RunID    int64
+	Status   string // the run's status after this invocation ("running" when paused)
+	Resumed  bool   // the run existed before this invocation
+	Logs     []string
+	Finished bool
+}
+
+// errPaused: the orchestrator's own budget ran out; the run stays resumable.
+var errPaused = errors.New("orchestrator budget reached")
+
+// Run creates or resumes the timer run of now's UTC date and works the plan until it
+// is done or the budget runs out.
+func (o *Orchestrator) Run(ctx context.Context) (RunSummary, error) {
+	start := o.opts.Clock.Now()
+	deadline := start.Add(o.opts.Budget)
+	date := start.UTC().Truncate(24 * time.Hour)
+
+	run, created, err := o.opts.Store.TimerRun(ctx, date)
+	if err != nil {
+		return RunSummary{}, err
+	}
+	sum := RunSummary{RunID: run.ID, Resumed: !created, Status: run.Status}
+	logf := func(format string, args ...any) {
+		line := fmt.Sprintf(format, args...)
+		sum.Logs = append(sum.Logs, line)
+	}
+	if run.Finished() {
+		logf("run %d for %s already finished (%s); nothing to do", run.ID, date.Format(time.DateOnly), run.Status)
+		sum.Finished = true
+		return sum, nil
+	}
+	if created {
+		if n, err := o.opts.Store.SupersedeRunningRuns(ctx, date, run.ID); err != nil {
+			return sum, err
+		} else if n > 0 {
+			logf("closed %d interrupted run(s) of earlier dates", n)
+		}
+		logf("run %d for %s started", run.ID, date.Format(time.DateOnly))
+	} else {
+		logf("run %d for %s resumed", run.ID, date.Format(time.DateOnly))
+	}
+	o.event("RunStarted", map[string]string{"run_id": fmt.Sprint(run.ID), "trigger": "timer", "run_date": date.Format(time.DateOnly)}, nil)
+
+	w := &work{o: o, runID: run.ID, deadline: deadline, logf: logf}
+	w.runPlan(ctx)
+
+	if w.paused {
+		logf("run %d paused: the orchestrator budget (%s) was reached; the next invocation resumes it", run.ID, o.opts.Budget)
+		sum.Status = "running"
+		return sum, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return sum, err
+	}
+	status, summary := w.outcome()
+	if err := o.opts.Store.FinishRun(context.WithoutCancel(ctx), run.ID, status, summary, w.warnings); err != nil {
+		return sum, err
+	}
+	sum.Status, sum.Finished = status, true
+	logf("run %d finished: %s in %s", run.ID, status, o.opts.Clock.Now().Sub(start).Round(time.Millisecond))
+	if summary != "" {
+		logf("problems: %s", summary)
+	}
+	o.event("RunFinished", map[string]string{
+		"run_id": fmt.Sprint(run.ID), "trigger": "timer", "run_date": date.Format(time.DateOnly),
+		"status": status, "error": summary,
+	}, map[string]float64{"duration_s": o.opts.Clock.Now().Sub(start).Seconds()})
+	return sum, nil
+}
+
+func (o *Orchestrator) event(name string, props map[string]string, m map[string]float64) {
+	if o.opts.Events != nil {
+		o.opts.Events.Event(name, props, m)
+	}
+}
+
+// work is one invocation's progress through the plan.
+type work struct {
+	o        *Orchestrator
+	runID    int64
+	deadline time.Time
+	logf     func(string, ...any)
+
+	mu       sync.Mutex
+	results  []postgres.Step
+	warnings []string
+	paused   bool
+}
+
+func (w *work) runPlan(ctx context.Context) {
+	ents := w.o.opts.Enterprises
+	sem := make(chan struct{}, w.o.opts.Parallelism)
+	var wg sync.WaitGroup
+	for _, e := range ents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			w.runEnterprise(ctx, e)
+		}()
+	}
+	wg.Wait()
+	if w.isPaused() || ctx.Err() != nil {
+		return
+	}
+	if st := w.step(ctx, StageExportCSV, "", 0, 1); st.Status == "failed" {
+		// Nothing new to deliver; upload still runs so files a previous run failed to
+		// upload are delivered.
+		w.logf("export_csv failed; uploading what earlier runs exported")
+	}
+	if w.isPaused() {
+		return
+	}
+	w.step(ctx, StageUploadSharePoint, "", 0, 1)
+}
+
+func (w *work) runEnterprise(ctx context.Context, e config.Enterprise) {
+	shards := max(e.RepoShards, 1)
+	var wg sync.WaitGroup
+	repoSteps := make([]postgres.Step, shards)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.step(ctx, StageCollectCopilot, e.ID, 0, 1)
+	}()
+	for s := range shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			repoSteps[s] = w.step(ctx, StageCollectRepos, e.ID, s, shards)
+		}()
+	}
+	wg.Wait()
+	if w.isPaused() {
+		return
+	}
+	for _, st := range repoSteps {
+		if st.Status == "failed" {
+			// Metrics from half-collected repository data would be published as if
+			// complete; keep last run's figures instead.
+			for _, stage := range []string{StageCalculateDORA, StageCalculateVelocity} {
+				w.skip(ctx, stage, e.ID, "collect_repos failed for "+e.ID)
+			}
+			return
+		}
+	}
+	w.step(ctx, StageCalculateDORA, e.ID, 0, 1)
+	if w.isPaused() {
+		return
+	}
+	w.step(ctx, StageCalculateVelocity, e.ID, 0, 1)
+}
+
+func (w *work) isPaused() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.paused
+}
+
+func (w *work) record(st postgres.Step, warnings []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.results = append(w.results, st)
+	for _, warn := range warnings {
+		w.warnings = append(w.warnings, stepName(st)+": "+warn)
+	}
+}
+
+func (w *work) skip(ctx context.Context, stage, enterpriseID, reason string) {
+	st, err := w.o.opts.Store.EnsureStep(ctx, w.runID, stage, enterpriseID, 0)
+	if err != nil {
+		w.failNoStore(stage, enterpriseID, 0, err)
+		return
+	}
+	if !st.Final() {
+		st.Status, st.Error = "skipped", reason
+		if err := w.o.opts.Store.SaveStep(ctx, st); err != nil {
+			w.failNoStore(stage, enterpriseID, 0, err)
+			return
+		}
+	}
+	w.logf("%s skipped: %s", stepName(st), reason)
+	w.record(st, nil)
+}
+
+func (w *work) failNoStore(stage, enterpriseID string, shard int, err error) {
+	st := postgres.Step{RunID: w.runID, Stage: stage, EnterpriseID: enterpriseID, Shard: shard, Status: "failed", Error: err.Error()}
+	w.logf("%s failed: %v", stepName(st), err)
+	w.record(st, nil)
+}
+
+// step drives one stage for one enterprise and shard until it is done, failed for
+// good, or the orchestrator's budget is reached. Progress is saved after every call,
+// so a killed orchestrator continues from the last cursor.
+func (w *work) step(ctx context.Context, stage, enterpriseID string, shard, shards int) postgres.Step {
+	store := w.o.opts.Store
+	st, err := store.EnsureStep(ctx, w.runID, stage, enterpriseID, shard)
+	if err != nil {
+		w.failNoStore(stage, enterpriseID, shard, err)
+		return postgres.Step{Stage: stage, EnterpriseID: enterpriseID, Shard: shard, Status: "failed"}
+	}
+	if st.Final() {
+		w.logf("%s already %s", stepName(st), st.Status)
+		w.record(st, nil)
+		return st
+	}
+	failures := 0
+	var warnings []string
+	for {
+		if ctx.Err() != nil {
+			return st
+		}
+		remaining := w.deadline.Sub(w.o.opts.Clock.Now())
+		budget := min(w.o.opts.StageBudget, remaining-15*time.Second)
+		if budget < 10*time.Second {
+			w.mu.Lock()
+			w.paused = true
+			w.mu.Unlock()
+			return st
+		}
+		body := StageCallBody{
+			RunID: w.runID, Cursor: st.Cursor, BudgetSeconds: int(budget.Seconds()),
+		}
+		if enterpriseID != "" {
+			body.Enterprise = enterpriseID
+		}
+		if shards > 1 {
+			body.Shard, body.Shards = &shard, &shards
+		}
+		st.Status = "running"
+		resp, err := w.o.opts.Caller.Call(ctx, stage, body)
+		st.Calls++
+		if err != nil {
+			if ctx.Err() != nil {
+				return st
+			}
+			var ce *CallError
+			retryable := !errors.As(err, &ce) || ce.Retryable()
+			failures++
+			st.Attempts++
+			if !retryable || failures > w.o.opts.Retries {
+				st.Status, st.Error = "failed", err.Error()
+				w.save(ctx, st)
+				w.logf("%s failed after %d attempt(s): %v", stepName(st), failures, err)
+				w.record(st, warnings)
+				return st
+			}
+			st.Error = err.Error()
+			w.save(ctx, st)
+			wait := backoff(w.o.opts.BackoffBase, failures)
+			if ce != nil && ce.RetryAfter > wait {
+				wait = ce.RetryAfter
+			}
+			w.o.log.WarnContext(ctx, "stage call failed; retrying", "stage", stage, "enterprise", enterpriseID,
+				"shard", shard, "attempt", failures, "wait", wait.String(), "error", err)
+			if w.o.opts.Clock.Now().Add(wait).After(w.deadline) {
+				w.mu.Lock()
+				w.paused = true
+				w.mu.Unlock()
+				return st
+			}
+			if err := w.o.opts.Clock.Sleep(ctx, wait); err != nil {
+				return st
+			}
+			continue
+		}
+		failures = 0
+		st.Records += resp.Records
+		st.APICalls += resp.APICalls
+		st.Error = resp.Error
+		warnings = append(warnings, resp.Warnings...)
+		if resp.Done {
+			st.Status, st.Cursor = resp.Status, ""
+			if st.Status == "" {
+				st.Status = StatusSucceeded
+			}
+			w.save(ctx, st)
+			w.logf("%s %s: %d records, %d API calls in %d call(s)", stepName(st), st.Status, st.Records, st.APICalls, st.Calls)
+			w.record(st, warnings)
+			return st
+		}
+		if resp.Cursor == "" || resp.Cursor == st.Cursor && resp.Records == 0 {
+			// A stage that claims more work but gives no new cursor would loop forever.
+			st.Status, st.Error = "failed", "stage answered done=false without progress"
+			w.save(ctx, st)
+			w.logf("%s failed: %s", stepName(st), st.Error)
+			w.record(st, warnings)
+			return st
+		}
+		st.Cursor = resp.Cursor
+		w.save(ctx, st)
+	}
+}
+
+func (w *work) save(ctx context.Context, st postgres.Step) {
+	if err := w.o.opts.Store.SaveStep(context.WithoutCancel(ctx), st); err != nil {
+		w.o.log.ErrorContext(ctx, "saving step progress", "stage", st.Stage, "enterprise", st.EnterpriseID, "error", err)
+	}
+}
+
+// outcome: succeeded when every step succeeded or was skipped; failed when none
+// succeeded; partial otherwise. The summary lists each problem once.
+func (w *work) outcome() (string, string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var problems []string
+	ok, bad := 0, 0
+	for _, st := range w.results {
+		switch st.Status {
+		case StatusSucceeded:
+			ok++
+		case StatusSkipped:
+			if st.Error != "" {
+				problems = append(problems, stepName(st)+" skipped: "+st.Error)
+			}
+		case StatusPartial:
+			ok++
+			bad++
+			problems = append(problems, stepName(st)+" partial: "+st.Error)
+		default:
+			bad++
+			problems = append(problems, stepName(st)+" failed: "+st.Error)
+		}
+	}
+	sort.Strings(problems)
+	summary := strings.Join(problems, "; ")
+	switch {
+	case bad == 0:
+		return StatusSucceeded, summary
+	case ok == 0:
+		return StatusFailed, summary
+	default:
+		return StatusPartial, summary
+	}
+}
+
+func stepName(st postgres.Step) string {
+	name := st.Stage
+	if st.EnterpriseID != "" {
+		name += "[" + st.EnterpriseID
+		if st.Shard > 0 {
+			name += fmt.Sprintf("#%d", st.Shard)
+		}
+		name += "]"
+	}
+	return name
+}
+
+// backoff is base·2^(n−1) with ±25 % jitter.
+func backoff(base time.Duration, n int) time.Duration {
+	d := base << (n - 1)
+	jitter := time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
+	return d + jitter
+}

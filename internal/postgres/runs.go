@@ -1,0 +1,345 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Run is a row of collection_runs.
+type Run struct {
+	ID           int64      `json:"id"`
+	Trigger      string     `json:"trigger"`
+	RunDate      time.Time  `json:"run_date"`
+	Status       string     `json:"status"`
+	StartedAt    time.Time  `json:"started_at"`
+	FinishedAt   *time.Time `json:"finished_at"`
+	Records      int64      `json:"records"`
+	APICalls     int64      `json:"api_calls"`
+	ErrorSummary string     `json:"error_summary,omitempty"`
+	Warnings     []string   `json:"warnings"`
+}
+
+// Finished reports whether the run has ended.
+func (r Run) Finished() bool { return r.Status != "running" }
+
+const runColumns = `id, trigger, run_date, status, started_at, finished_at, records, api_calls,
+	coalesce(error_summary, ''), warnings`
+
+func scanRun(row pgx.Row) (Run, error) {
+	var r Run
+	var warnings []byte
+	err := row.Scan(&r.ID, &r.Trigger, &r.RunDate, &r.Status, &r.StartedAt, &r.FinishedAt,
+		&r.Records, &r.APICalls, &r.ErrorSummary, &warnings)
+	if err != nil {
+		return Run{}, err
+	}
+	if err := json.Unmarshal(warnings, &r.Warnings); err != nil {
+		return Run{}, fmt.Errorf("run %d warnings: %w", r.ID, err)
+	}
+	if r.Warnings == nil {
+		r.Warnings = []string{}
+	}
+	return r, nil
+}
+
+const sqlInsertTimerRun = `
+INSERT INTO collection_runs (trigger, run_date) VALUES ('timer', $1)
+ON CONFLICT (run_date) WHERE trigger = 'timer' DO NOTHING
+RETURNING ` + runColumns
+
+const sqlSelectTimerRun = `SELECT ` + runColumns + ` FROM collection_runs WHERE trigger = 'timer' AND run_date = $1`
+
+// TimerRun returns the timer run of the UTC date, creating it when there is none.
+// created tells whether this call created it.
+func (s *Store) TimerRun(ctx context.Context, date time.Time) (run Run, created bool, err error) {
+	run, err = scanRun(s.pool.QueryRow(ctx, sqlInsertTimerRun, date))
+	if err == nil {
+		return run, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return Run{}, false, classify(fmt.Errorf("create timer run: %w", err))
+	}
+	run, err = scanRun(s.pool.QueryRow(ctx, sqlSelectTimerRun, date))
+	if err != nil {
+		return Run{}, false, classify(fmt.Errorf("read timer run: %w", err))
+	}
+	return run, false, nil
+}
+
+const sqlInsertManualRun = `INSERT INTO collection_runs (trigger, run_date) VALUES ('manual', $1) RETURNING ` + runColumns
+
+// ManualRun creates a run for a stage called by hand without a run_id.
+func (s *Store) ManualRun(ctx context.Context, date time.Time) (Run, error) {
+	run, err := scanRun(s.pool.QueryRow(ctx, sqlInsertManualRun, date))
+	if err != nil {
+		return Run{}, classify(fmt.Errorf("create manual run: %w", err))
+	}
+	return run, nil
+}
+
+// GetRun returns one run, or ErrNotFound.
+func (s *Store) GetRun(ctx context.Context, id int64) (Run, error) {
+	run, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM collection_runs WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Run{}, fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Run{}, classify(fmt.Errorf("read run %d: %w", id, err))
+	}
+	return run, nil
+}
+
+// ListRuns returns the newest runs first.
+func (s *Store) ListRuns(ctx context.Context, limit int) ([]Run, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM collection_runs ORDER BY id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, classify(fmt.Errorf("list runs: %w", err))
+	}
+	defer rows.Close()
+	runs := []Run{}
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, classify(fmt.Errorf("list runs: %w", err))
+		}
+		runs = append(runs, r)
+	}
+	return runs, classify(rows.Err())
+}
+
+const sqlFinishRun = `
+UPDATE collection_runs r SET
+	status = $2,
+	finished_at = now(),
+	error_summary = nullif($3, ''),
+	warnings = $4,
+	records = coalesce((SELECT sum(records) FROM stage_calls c WHERE c.run_id = r.id), 0),
+	api_calls = coalesce((SELECT sum(api_calls) FROM stage_calls c WHERE c.run_id = r.id), 0)
+WHERE id = $1`
+
+// FinishRun ends a run with its status; records and API calls are summed from its
+// stage calls.
+func (s *Store) FinishRun(ctx context.Context, id int64, status, errorSummary string, warnings []string) error {
+	if warnings == nil {
+		warnings = []string{}
+	}
+	w, err := json.Marshal(warnings)
+	if err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, sqlFinishRun, id, status, errorSummary, w); err != nil {
+		return classify(fmt.Errorf("finish run %d: %w", id, err))
+	}
+	return nil
+}
+
+// SupersedeRunningRuns ends runs of earlier dates still marked running (their
+// orchestrator was killed and never resumed): the new run collects from the same
+// watermarks, so nothing is lost.
+func (s *Store) SupersedeRunningRuns(ctx context.Context, before time.Time, by int64) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+UPDATE collection_runs SET status = 'partial', finished_at = now(),
+	error_summary = 'interrupted; superseded by run ' || $2::bigint
+WHERE status = 'running' AND trigger = 'timer' AND run_date < $1`, before, by)
+	if err != nil {
+		return 0, classify(fmt.Errorf("supersede runs: %w", err))
+	}
+	return tag.RowsAffected(), nil
+}
+
+// StageCall is a row of stage_calls.
+type StageCall struct {
+	ID           int64      `json:"id"`
+	RunID        int64      `json:"run_id"`
+	Stage        string     `json:"stage"`
+	EnterpriseID string     `json:"enterprise"`
+	Shard        int        `json:"shard"`
+	Attempt      int        `json:"attempt"`
+	InvocationID string     `json:"invocation_id"`
+	Status       string     `json:"status"`
+	Done         bool       `json:"done"`
+	CursorIn     string     `json:"cursor_in,omitempty"`
+	CursorOut    string     `json:"cursor_out,omitempty"`
+	StartedAt    time.Time  `json:"started_at"`
+	FinishedAt   *time.Time `json:"finished_at"`
+	DurationMS   int64      `json:"duration_ms"`
+	Records      int64      `json:"records"`
+	APICalls     int64      `json:"api_calls"`
+	NotModified  int64      `json:"not_modified"`
+	Retries      int64      `json:"retries"`
+	Waits        int64      `json:"waits"`
+	RateLimitLow *int       `json:"rate_limit_low"`
+	Error        string     `json:"error,omitempty"`
+	Warnings     []string   `json:"warnings"`
+}
+
+const sqlStartStageCall = `
+INSERT INTO stage_calls (run_id, stage, enterprise_id, shard, attempt, invocation_id, cursor_in)
+VALUES ($1, $2, $3, $4,
+	1 + (SELECT count(*) FROM stage_calls WHERE run_id = $1 AND stage = $2 AND enterprise_id = $3 AND shard = $4),
+	$5, nullif($6, ''))
+RETURNING id, attempt`
+
+// StartStageCall writes the audit row of a stage call as running.
+func (s *Store) StartStageCall(ctx context.Context, c StageCall) (StageCall, error) {
+	err := s.pool.QueryRow(ctx, sqlStartStageCall, c.RunID, c.Stage, c.EnterpriseID, c.Shard, c.InvocationID, c.CursorIn).
+		Scan(&c.ID, &c.Attempt)
+	if err != nil {
+		return StageCall{}, classify(fmt.Errorf("start stage call: %w", err))
+	}
+	c.Status = "running"
+	return c, nil
+}
+
+const sqlFinishStageCall = `
+UPDATE stage_calls SET status = $2, done = $3, cursor_out = nullif($4, ''), finished_at = now(),
+	duration_ms = $5, records = $6, api_calls = $7, not_modified = $8, retries = $9, waits = $10,
+	rate_limit_low = $11, error = nullif($12, ''), warnings = $13
+WHERE id = $1`
+
+// FinishStageCall records the outcome of a stage call. It runs on its own short
+// context so an expired request context still leaves an accurate audit row.
+func (s *Store) FinishStageCall(ctx context.Context, c StageCall) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if c.Warnings == nil {
+		c.Warnings = []string{}
+	}
+	w, err := json.Marshal(c.Warnings)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, sqlFinishStageCall, c.ID, c.Status, c.Done, c.CursorOut, c.DurationMS,
+		c.Records, c.APICalls, c.NotModified, c.Retries, c.Waits, c.RateLimitLow, c.Error, w)
+	if err != nil {
+		return classify(fmt.Errorf("finish stage call %d: %w", c.ID, err))
+	}
+	return nil
+}
+
+// MarkInterruptedCalls marks earlier calls of the same stage, enterprise and shard that
+// are still 'running' as failed. Call it while holding that stage's lock: the lock is
+// held for a call's whole life, so any other running row belongs to a process that died.
+func (s *Store) MarkInterruptedCalls(ctx context.Context, stage, enterpriseID string, shard int) error {
+	_, err := s.pool.Exec(ctx, `
+UPDATE stage_calls SET status = 'failed', finished_at = now(), error = 'interrupted (the process stopped)'
+WHERE stage = $1 AND enterprise_id = $2 AND shard = $3 AND status = 'running'`, stage, enterpriseID, shard)
+	if err != nil {
+		return classify(fmt.Errorf("mark interrupted calls: %w", err))
+	}
+	return nil
+}
+
+const stageCallColumns = `id, run_id, stage, enterprise_id, shard, attempt, invocation_id, status, done,
+	coalesce(cursor_in, ''), coalesce(cursor_out, ''), started_at, finished_at, coalesce(duration_ms, 0),
+	records, api_calls, not_modified, retries, waits, rate_limit_low, coalesce(error, ''), warnings`
+
+// ListStageCalls returns a run's stage calls, oldest first.
+func (s *Store) ListStageCalls(ctx context.Context, runID int64) ([]StageCall, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+stageCallColumns+` FROM stage_calls WHERE run_id = $1 ORDER BY id`, runID)
+	if err != nil {
+		return nil, classify(fmt.Errorf("list stage calls: %w", err))
+	}
+	defer rows.Close()
+	calls := []StageCall{}
+	for rows.Next() {
+		var c StageCall
+		var warnings []byte
+		if err := rows.Scan(&c.ID, &c.RunID, &c.Stage, &c.EnterpriseID, &c.Shard, &c.Attempt, &c.InvocationID,
+			&c.Status, &c.Done, &c.CursorIn, &c.CursorOut, &c.StartedAt, &c.FinishedAt, &c.DurationMS,
+			&c.Records, &c.APICalls, &c.NotModified, &c.Retries, &c.Waits, &c.RateLimitLow, &c.Error, &warnings); err != nil {
+			return nil, classify(fmt.Errorf("list stage calls: %w", err))
+		}
+		if err := json.Unmarshal(warnings, &c.Warnings); err != nil {
+			return nil, fmt.Errorf("stage call %d warnings: %w", c.ID, err)
+		}
+		calls = append(calls, c)
+	}
+	return calls, classify(rows.Err())
+}
+
+// Step is a row of run_steps: the orchestrator's progress on one stage for one
+// enterprise and shard.
+type Step struct {
+	RunID        int64     `json:"run_id"`
+	Stage        string    `json:"stage"`
+	EnterpriseID string    `json:"enterprise"`
+	Shard        int       `json:"shard"`
+	Status       string    `json:"status"`
+	Cursor       string    `json:"cursor,omitempty"`
+	Attempts     int       `json:"attempts"`
+	Calls        int       `json:"calls"`
+	Records      int64     `json:"records"`
+	APICalls     int64     `json:"api_calls"`
+	Error        string    `json:"error,omitempty"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Final reports whether the step needs no more calls.
+func (s Step) Final() bool {
+	switch s.Status {
+	case "succeeded", "partial", "failed", "skipped":
+		return true
+	}
+	return false
+}
+
+const sqlEnsureStep = `
+INSERT INTO run_steps (run_id, stage, enterprise_id, shard) VALUES ($1, $2, $3, $4)
+ON CONFLICT (run_id, stage, enterprise_id, shard) DO UPDATE SET run_id = excluded.run_id
+RETURNING run_id, stage, enterprise_id, shard, status, coalesce(cursor, ''), attempts, calls, records, api_calls,
+	coalesce(error, ''), updated_at`
+
+// EnsureStep returns the step, creating it as pending when the run has none yet.
+func (s *Store) EnsureStep(ctx context.Context, runID int64, stage, enterpriseID string, shard int) (Step, error) {
+	var st Step
+	err := s.pool.QueryRow(ctx, sqlEnsureStep, runID, stage, enterpriseID, shard).Scan(
+		&st.RunID, &st.Stage, &st.EnterpriseID, &st.Shard, &st.Status, &st.Cursor, &st.Attempts, &st.Calls,
+		&st.Records, &st.APICalls, &st.Error, &st.UpdatedAt)
+	if err != nil {
+		return Step{}, classify(fmt.Errorf("step %s/%s/%d: %w", stage, enterpriseID, shard, err))
+	}
+	return st, nil
+}
+
+const sqlSaveStep = `
+UPDATE run_steps SET status = $5, cursor = nullif($6, ''), attempts = $7, calls = $8, records = $9,
+	api_calls = $10, error = nullif($11, ''), updated_at = now()
+WHERE run_id = $1 AND stage = $2 AND enterprise_id = $3 AND shard = $4`
+
+// SaveStep writes the step's progress.
+func (s *Store) SaveStep(ctx context.Context, st Step) error {
+	_, err := s.pool.Exec(ctx, sqlSaveStep, st.RunID, st.Stage, st.EnterpriseID, st.Shard, st.Status, st.Cursor,
+		st.Attempts, st.Calls, st.Records, st.APICalls, st.Error)
+	if err != nil {
+		return classify(fmt.Errorf("save step %s/%s/%d: %w", st.Stage, st.EnterpriseID, st.Shard, err))
+	}
+	return nil
+}
+
+// ListSteps returns the steps of a run in plan order of creation.
+func (s *Store) ListSteps(ctx context.Context, runID int64) ([]Step, error) {
+	rows, err := s.pool.Query(ctx, `
+SELECT run_id, stage, enterprise_id, shard, status, coalesce(cursor, ''), attempts, calls, records, api_calls,
+	coalesce(error, ''), updated_at
+FROM run_steps WHERE run_id = $1 ORDER BY seq`, runID)
+	if err != nil {
+		return nil, classify(fmt.Errorf("list steps: %w", err))
+	}
+	defer rows.Close()
+	steps := []Step{}
+	for rows.Next() {
+		var st Step
+		if err := rows.Scan(&st.RunID, &st.Stage, &st.EnterpriseID, &st.Shard, &st.Status, &st.Cursor, &st.Attempts,
+			&st.Calls, &st.Records, &st.APICalls, &st.Error, &st.UpdatedAt); err != nil {
+			return nil, classify(fmt.Errorf("list steps: %w", err))
+		}
+		steps = append(steps, st)
+	}
+	return steps, classify(rows.Err())
+}

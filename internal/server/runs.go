@@ -1,0 +1,75 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"metrics-collector/internal/postgres"
+)
+
+func asErr[T any](err error, target *T) bool { return errors.As(err, target) }
+
+// runDetail is GET /api/runs/{id}: the run, its plan steps and every stage call.
+type runDetail struct {
+	postgres.Run
+	Steps []postgres.Step      `json:"steps"`
+	Calls []postgres.StageCall `json:"calls"`
+}
+
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	limit := 20
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			writeJSON(w, http.StatusBadRequest, errorBody{Error: "limit: must be a whole number between 1 and 500"})
+			return
+		}
+		limit = n
+	}
+	if err := s.opts.Store.Ready(ctx); err != nil {
+		s.writeError(ctx, w, err, 0)
+		return
+	}
+	runs, err := s.opts.Store.ListRuns(ctx, limit)
+	if err != nil {
+		s.writeError(ctx, w, err, 0)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "id: must be a positive run id"})
+		return
+	}
+	if err := s.opts.Store.Ready(ctx); err != nil {
+		s.writeError(ctx, w, err, 0)
+		return
+	}
+	run, err := s.opts.Store.GetRun(ctx, id)
+	if errors.Is(err, postgres.ErrNotFound) {
+		s.writeError(ctx, w, fmt.Errorf("id: no run %d: %w", id, errUnknownRun), 0)
+		return
+	}
+	if err != nil {
+		s.writeError(ctx, w, err, 0)
+		return
+	}
+	steps, err := s.opts.Store.ListSteps(ctx, id)
+	if err != nil {
+		s.writeError(ctx, w, err, id)
+		return
+	}
+	calls, err := s.opts.Store.ListStageCalls(ctx, id)
+	if err != nil {
+		s.writeError(ctx, w, err, id)
+		return
+	}
+	writeJSON(w, http.StatusOK, runDetail{Run: run, Steps: steps, Calls: calls})
+}
