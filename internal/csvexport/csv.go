@@ -397,9 +397,10 @@ func appendDecimal(dst []byte, s string, precision int) ([]byte, error) {
 	if intPart == "" && frac == "" || !allDigits(intPart) || !allDigits(frac) {
 		return dst, fmt.Errorf("%q is not a decimal number", lit)
 	}
-	// digits holds the integer part followed by exactly precision decimals.
-	digits := make([]byte, 0, len(intPart)+precision+1)
-	digits = append(digits, '0') // room for a carry
+	// digits holds a spare leading zero (room for a carry), the integer part and then
+	// exactly precision decimals.
+	var scratch [48]byte
+	digits := append(scratch[:0], '0')
 	digits = append(digits, intPart...)
 	kept := frac
 	if len(kept) > precision {
@@ -417,12 +418,11 @@ func appendDecimal(dst []byte, s string, precision int) ([]byte, error) {
 		}
 		digits[i]++
 	}
-	intDigits := strings.TrimLeft(string(digits[:len(digits)-precision]), "0")
-	if intDigits == "" {
-		intDigits = "0"
+	intDigits, fracDigits := digits[:len(digits)-precision], digits[len(digits)-precision:]
+	for len(intDigits) > 1 && intDigits[0] == '0' {
+		intDigits = intDigits[1:]
 	}
-	fracDigits := digits[len(digits)-precision:]
-	if neg && (intDigits != "0" || strings.Trim(string(fracDigits), "0") != "") {
+	if neg && !(allZero(intDigits) && allZero(fracDigits)) {
 		dst = append(dst, '-')
 	}
 	dst = append(dst, intDigits...)
@@ -431,6 +431,15 @@ func appendDecimal(dst []byte, s string, precision int) ([]byte, error) {
 		dst = append(dst, fracDigits...)
 	}
 	return dst, nil
+}
+
+func allZero(digits []byte) bool {
+	for _, d := range digits {
+		if d != '0' {
+			return false
+		}
+	}
+	return true
 }
 
 func allDigits(s string) bool {
