@@ -123,7 +123,7 @@ func functionProblems(f Function) []Problem {
 	case "timerTrigger":
 		ps = append(ps, timerProblems(f, file)...)
 	default:
-		bad("bindings[%d].type", "%q is not handled: this custom handler serves httpTrigger (forwarded) and timerTrigger functions", trigger.Type)
+		bad(fmt.Sprintf("bindings[%d].type", triggers[0]), "%q is not handled: this custom handler serves httpTrigger (forwarded) and timerTrigger functions", trigger.Type)
 	}
 	return ps
 }
