@@ -1,0 +1,192 @@
+package secrets
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const (
+	pat      = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
+	password = "correct-horse-battery"
+)
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor()
+	if got := r.Redact("nothing known " + pat); got != "nothing known "+pat {
+		t.Errorf("empty Redactor changed text: %q", got)
+	}
+	r.Add(pat)
+	r.Add(password + "\n") // stored with a trailing newline, used trimmed
+	r.Add("short")         // too short to redact safely
+	r.Add(pat)             // duplicates are harmless
+	r.Add(pat[:12])        // a known secret's prefix: the longer match must win
+
+	tests := []struct{ in, want string }{
+		{"token " + pat + " refused", "token *** refused"},
+		{"postgres://app:" + password + "@db/metrics", "postgres://app:***@db/metrics"},
+		{pat + pat, "******"},
+		{"prefix only " + pat[:12], "prefix only ***"},
+		{"a short word stays", "a short word stays"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := r.Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+
+	var none *Redactor
+	if got := none.Redact(pat); got != pat {
+		t.Errorf("nil Redactor changed text: %q", got)
+	}
+}
+
+func TestRedactorConcurrentUse(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		secret := fmt.Sprintf("secret-value-%02d", i)
+		wg.Go(func() {
+			r.Add(secret)
+			if got := r.Redact("x " + secret + " y"); got != "x *** y" {
+				t.Errorf("Redact after Add(%q) = %q", secret, got)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// secretHolder is a LogValuer that (wrongly) reveals a secret.
+type secretHolder struct{ token string }
+
+func (s secretHolder) LogValue() slog.Value { return slog.StringValue("holder " + s.token) }
+
+type options struct {
+	Org   string
+	Token string
+}
+
+func TestHandlerRedactsEverything(t *testing.T) {
+	t.Parallel()
+	r := NewRedactor()
+	var buf bytes.Buffer
+	log := slog.New(r.Handler(slog.NewJSONHandler(&buf, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{} // stable output
+			}
+			return a
+		},
+	})))
+
+	// Bound before the secret is known: must still be redacted once it is.
+	early := log.With("early", "bound "+pat).WithGroup("call").With("invocation", "inv-1")
+	r.Add(pat)
+	r.Add(password)
+
+	log.Info("token is "+pat, "token", pat, "count", 3)
+	log.Error("request failed", "err", fmt.Errorf("get /orgs: %w", errors.New("bad credentials for "+pat)))
+	log.Info("nested", slog.Group("db", slog.String("url", "postgres://app:"+password+"@db"), slog.Group("deeper", "pw", password)))
+	log.Info("valuer", "holder", secretHolder{token: pat})
+	log.Info("struct", "opts", options{Org: "acme", Token: pat}, "plain", options{Org: "acme"})
+	log.With("bound", pat).WithGroup("g").Info("with", "inner", password)
+	early.Info("early", "k", "v")
+
+	out := buf.String()
+	for _, secret := range []string{pat, password} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log output contains secret %q:\n%s", secret, out)
+		}
+	}
+
+	var got []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		got = append(got, m)
+	}
+	want := []map[string]any{
+		{"level": "INFO", "msg": "token is ***", "token": "***", "count": 3.0},
+		{"level": "ERROR", "msg": "request failed", "err": "get /orgs: bad credentials for ***"},
+		{"level": "INFO", "msg": "nested", "db": map[string]any{"url": "postgres://app:***@db", "deeper": map[string]any{"pw": "***"}}},
+		{"level": "INFO", "msg": "valuer", "holder": "holder ***"},
+		{"level": "INFO", "msg": "struct", "opts": "{Org:acme Token:***}", "plain": map[string]any{"Org": "acme", "Token": ""}},
+		{"level": "INFO", "msg": "with", "bound": "***", "g": map[string]any{"inner": "***"}},
+		{"level": "INFO", "msg": "early", "early": "bound ***", "call": map[string]any{"invocation": "inv-1", "k": "v"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("log lines (-want +got):\n%s", diff)
+	}
+}
+
+func TestHandlerPassesThroughWithoutSecrets(t *testing.T) {
+	t.Parallel()
+	var plain, wrapped bytes.Buffer
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}
+	logs := []*slog.Logger{
+		slog.New(slog.NewJSONHandler(&plain, opts)),
+		slog.New(NewRedactor().Handler(slog.NewJSONHandler(&wrapped, opts))),
+	}
+	for _, log := range logs {
+		log.Debug("dropped by level")
+		log.With("run_id", 42).WithGroup("stage").Info("collected", "repo", "acme/api", "err", errors.New("boom"))
+	}
+	if diff := cmp.Diff(plain.String(), wrapped.String()); diff != "" {
+		t.Errorf("wrapped output differs from the plain handler's (-plain +wrapped):\n%s", diff)
+	}
+	if !NewRedactor().Handler(slog.NewJSONHandler(&wrapped, opts)).Enabled(context.Background(), slog.LevelInfo) {
+		t.Error("Enabled(Info) = false, want the inner handler's answer")
+	}
+}
+
+func BenchmarkRedact(b *testing.B) {
+	line := `{"level":"INFO","msg":"collected pull requests","repo":"acme/payments-api","count":128,"invocation_id":"fa3b2fbc-26ed-4fcb-be75-82db8773b519"}`
+	for _, known := range []int{0, 4} {
+		r := NewRedactor()
+		for i := range known {
+			r.Add(fmt.Sprintf("ghp_%036d", i))
+		}
+		b.Run(fmt.Sprintf("secrets=%d", known), func(b *testing.B) {
+			for b.Loop() {
+				r.Redact(line)
+			}
+		})
+	}
+}
+
+func BenchmarkHandler(b *testing.B) {
+	for _, known := range []int{0, 4} {
+		r := NewRedactor()
+		for i := range known {
+			r.Add(fmt.Sprintf("ghp_%036d", i))
+		}
+		log := slog.New(r.Handler(slog.NewJSONHandler(discard{}, nil))).With("invocation_id", "fa3b2fbc")
+		b.Run(fmt.Sprintf("secrets=%d", known), func(b *testing.B) {
+			for b.Loop() {
+				log.Info("collected pull requests", "repo", "acme/payments-api", "count", 128)
+			}
+		})
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
