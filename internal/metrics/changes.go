@@ -49,11 +49,7 @@ func NewChangeIndex(prs []PullRequest) *ChangeIndex {
 		firstCommit:   make([]time.Time, len(prs)),
 	}
 	for i, pr := range prs {
-		for _, c := range pr.Commits {
-			if !c.AuthoredAt.IsZero() && (x.firstCommit[i].IsZero() || c.AuthoredAt.Before(x.firstCommit[i])) {
-				x.firstCommit[i] = c.AuthoredAt
-			}
-		}
+		x.firstCommit[i] = FirstCommitAt(pr)
 		if pr.MergedAt == nil {
 			continue
 		}
@@ -106,12 +102,19 @@ func (x *ChangeIndex) PullRequestFor(c Commit) int {
 func (x *ChangeIndex) PullRequest(i int) PullRequest { return x.prs[i] }
 
 // ChangeStart returns when the work on commit c started, the start of its lead time:
-// the first authored time among the commits of the pull request that brought it, or —
-// for a direct push, or a pull request whose commits were not collected — the commit's
-// own authored time. pr is PullRequestFor(c).
+// the first authored time among the commits of the pull request that brought it; for a
+// direct push (pr < 0), the commit's own authored time. For a pull request whose commits
+// were not collected it is the earlier of the pull request's creation and the commit's
+// authored time. pr is PullRequestFor(c).
 func (x *ChangeIndex) ChangeStart(c Commit, pr int) time.Time {
-	if pr >= 0 && !x.firstCommit[pr].IsZero() {
-		return x.firstCommit[pr]
+	if pr < 0 {
+		return c.AuthoredAt
+	}
+	if first := x.firstCommit[pr]; !first.IsZero() {
+		return first
+	}
+	if created := x.prs[pr].CreatedAt; !created.IsZero() && (c.AuthoredAt.IsZero() || created.Before(c.AuthoredAt)) {
+		return created
 	}
 	return c.AuthoredAt
 }
