@@ -20,3 +20,6 @@ CREATE TABLE uploaded_files (
     run_id         bigint      REFERENCES collection_runs (id),
     uploaded_at    timestamptz NOT NULL DEFAULT now()
 );
+
+-- The upload stage looks up the newest complete export (the newest date with a manifest).
+CREATE INDEX exported_files_export_date ON exported_files (export_date, kind);
