@@ -102,6 +102,10 @@ const (
 	maxPrecision  = 9
 )
 
+// ErrBadValue marks a row the writer refused: a value of the wrong type for its column,
+// a number that is not finite, or a row with the wrong number of values.
+var ErrBadValue = errors.New("bad value")
+
 // Summary describes a finished file: data rows (the header not counted), bytes and the
 // SHA-256 of every byte written, BOM included — the checksum of the file on disk.
 type Summary struct {
@@ -203,7 +207,7 @@ func (w *Writer) WriteRow(values []any) error {
 		return w.err
 	}
 	if len(values) != len(w.cols) {
-		return fmt.Errorf("row %d: %d values for %d columns", w.rows+1, len(values), len(w.cols))
+		return fmt.Errorf("%w: row %d: %d values for %d columns", ErrBadValue, w.rows+1, len(values), len(w.cols))
 	}
 	line := w.line[:0]
 	for i, c := range w.cols {
@@ -214,7 +218,7 @@ func (w *Writer) WriteRow(values []any) error {
 		line, err = appendCell(line, c, values[i])
 		if err != nil {
 			w.line = line[:0]
-			return fmt.Errorf("row %d, column %s: %w", w.rows+1, c.Name, err)
+			return fmt.Errorf("%w: row %d, column %s: %w", ErrBadValue, w.rows+1, c.Name, err)
 		}
 	}
 	line = append(line, lineEnd...)

@@ -162,7 +162,7 @@ func TestBadValues(t *testing.T) {
 		row := append([]any(nil), ok...)
 		row[tt.col] = tt.v
 		err = w.WriteRow(row)
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
+		if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("value %#v in column %d: error %v, want it to contain %q", tt.v, tt.col, err, tt.want)
 		}
 		// A rejected row writes nothing; the writer stays usable.
@@ -185,7 +185,7 @@ func TestRowLengthMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.WriteRow([]any{"x"}); err == nil || !strings.Contains(err.Error(), "1 values for 2 columns") {
+	if err := w.WriteRow([]any{"x"}); !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), "1 values for 2 columns") {
 		t.Errorf("short row: %v", err)
 	}
 }
