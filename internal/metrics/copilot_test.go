@@ -57,7 +57,7 @@ func TestSeatCounts(t *testing.T) {
 		{AssigneeID: 2, LastActivityAt: ptr(at(t, "2025-03-02T00:00:00Z"))}, // first second of the 30 days: active
 		{AssigneeID: 3, LastActivityAt: ptr(at(t, "2025-03-01T23:59:59Z"))}, // a second too early
 		{AssigneeID: 4, LastActivityAt: ptr(at(t, "2025-04-01T00:00:00Z"))}, // after the day: not for this day
-		{AssigneeID: 5},                                                     // never used
+		{AssigneeID: 5}, // never used
 		{AssigneeID: 0, LastActivityAt: ptr(at(t, "2025-03-20T10:00:00Z"))}, // null assignee, active
 	}
 	total, active := SeatCounts(seats, day)

@@ -277,12 +277,12 @@ func TestCalculateDORAEdges(t *testing.T) {
 			name: "lead time per change across merge strategies; non-positive values dropped",
 			repo: RepoActivity{
 				Deployments: []Deployment{prodDeploy(t, 1, "z", "2025-03-04T09:50:00Z", "success", "2025-03-04T10:00:00Z",
-					c("s1", "2025-03-03T20:00:00Z"),  // squash of PR 1
-					c("p2a", "2025-03-02T10:00:00Z"), // PR 2's own commit (merge-commit merge)
+					c("s1", "2025-03-03T20:00:00Z"),                                              // squash of PR 1
+					c("p2a", "2025-03-02T10:00:00Z"),                                             // PR 2's own commit (merge-commit merge)
 					Commit{SHA: "m2", AuthoredAt: at(t, "2025-03-03T21:00:00Z"), ParentCount: 2}, // PR 2's merge commit
-					commit(t, "r3a", "cy", "2025-03-03T04:00:00Z", "docs: typo"),                  // rebased PR 3 commit
-					c("d1", "2025-03-04T08:00:00Z"),                                               // direct push
-					c("d2", "2025-03-04T11:00:00Z"),                                               // authored after the deployment
+					commit(t, "r3a", "cy", "2025-03-03T04:00:00Z", "docs: typo"),                 // rebased PR 3 commit
+					c("d1", "2025-03-04T08:00:00Z"),                                              // direct push
+					c("d2", "2025-03-04T11:00:00Z"),                                              // authored after the deployment
 				)},
 				PullRequests: []PullRequest{
 					mergedPR(t, 1, "ana", "Search", "2025-03-02T10:00:00Z", "2025-03-03T20:00:00Z", "s1", c("p1", "2025-03-01T10:00:00Z")),
