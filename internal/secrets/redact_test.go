@@ -173,6 +173,12 @@ func BenchmarkRedact(b *testing.B) {
 }
 
 func BenchmarkHandler(b *testing.B) {
+	plain := slog.New(slog.NewJSONHandler(discard{}, nil)).With("invocation_id", "fa3b2fbc")
+	b.Run("unwrapped", func(b *testing.B) {
+		for b.Loop() {
+			plain.Info("collected pull requests", "repo", "acme/payments-api", "count", 128)
+		}
+	})
 	for _, known := range []int{0, 4} {
 		r := NewRedactor()
 		for i := range known {
