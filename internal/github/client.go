@@ -1,0 +1,284 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	gh "github.com/google/go-github/v93/github"
+)
+
+// Defaults for Options.
+const (
+	DefaultBaseURL        = "https://api.github.com/"
+	DefaultMaxInFlight    = 4
+	DefaultMaxRate        = 10 // requests per second
+	DefaultRetries        = 3
+	DefaultRateLimitWaits = 3
+	DefaultMaxWait        = time.Hour + time.Minute // a whole primary window
+	DefaultAttemptTimeout = time.Minute
+	maxRedirects          = 5
+	userAgent             = "metrics-collector"
+	// acceptJSON is the media type GitHub documents for the REST API.
+	acceptJSON = "application/vnd.github+json"
+)
+
+// Options configure a Client. EnterpriseID and Token are required.
+type Options struct {
+	// EnterpriseID is the configured enterprise's stable id: the cache and token
+	// health key.
+	EnterpriseID string
+	// BaseURL is the exact API base (the enterprise's api_url), e.g.
+	// https://api.github.com/ or https://api.acme.ghe.com/. Nothing is appended to it
+	// (unlike go-github's WithEnterpriseURLs, which adds api/v3/). https is required
+	// except on loopback addresses. Default DefaultBaseURL.
+	BaseURL string
+	// Token returns the token for each request; it may rotate.
+	Token func(ctx context.Context) (string, error)
+	// HTTPClient talks to the API host. Its Transport is used underneath the client's
+	// own; its Timeout bounds each attempt (default DefaultAttemptTimeout), not the
+	// waits between attempts. Default: a new client.
+	HTTPClient *http.Client
+	// DownloadClient fetches Copilot report files from their signed links. It never
+	// carries an Authorization header, whatever its transport does. Default: a new
+	// client with a 5-minute timeout.
+	DownloadClient *http.Client
+	// Clock is the source of time for every wait. Default: the system clock.
+	Clock Clock
+	// MaxInFlight bounds concurrent requests (GitHub allows 100). Default 4.
+	MaxInFlight int
+	// MaxRate is the ceiling in requests per second. Default 10.
+	MaxRate float64
+	// Retries is how often a 5xx, reset or truncated body is retried; 0 means the
+	// default (3), a negative value means never.
+	Retries int
+	// RateLimitWaits is how many rate-limit refusals of one request are waited out
+	// before giving up with a *RateLimitError; 0 means the default (3), negative never.
+	RateLimitWaits int
+	// MaxWait is the longest single wait; a longer one gives up at once with a
+	// *RateLimitError. A context deadline shortens it further. Default DefaultMaxWait.
+	MaxWait time.Duration
+	// Reserve is how much of the primary budget the client leaves untouched (for
+	// other users of the token); 0 means 1% of the limit.
+	Reserve int
+	// Cache keeps list pages for conditional requests; nil: no conditional requests.
+	Cache Cache
+	// TokenHealth persists token expiry and acceptance; nil: kept in memory only.
+	TokenHealth TokenHealthStore
+	// Logger receives waits, retries and cache trouble. Default: discard.
+	Logger *slog.Logger
+}
+
+// Client is the GitHub client of one enterprise. It is safe for concurrent use; make
+// one per enterprise per process, so its pacing outlives a stage call.
+type Client struct {
+	enterpriseID string
+	gh           *gh.Client
+	origin       *url.URL
+	download     *http.Client
+	clock        Clock
+	retries      int
+	health       *tokenHealth
+	log          *slog.Logger
+}
+
+// New builds a client. It does not touch the network.
+func New(opts Options) (*Client, error) {
+	if strings.TrimSpace(opts.EnterpriseID) == "" {
+		return nil, errors.New("github client: EnterpriseID is required")
+	}
+	if opts.Token == nil {
+		return nil, errors.New("github client: Token is required")
+	}
+	base, err := parseBaseURL(opts.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = systemClock{}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("enterprise", opts.EnterpriseID)
+	maxInFlight := orDefault(opts.MaxInFlight, DefaultMaxInFlight)
+	maxRate := opts.MaxRate
+	if maxRate <= 0 {
+		maxRate = DefaultMaxRate
+	}
+	maxWait := opts.MaxWait
+	if maxWait <= 0 {
+		maxWait = DefaultMaxWait
+	}
+
+	apiHTTP := opts.HTTPClient
+	if apiHTTP == nil {
+		apiHTTP = &http.Client{}
+	}
+	next := apiHTTP.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	attemptTimeout := apiHTTP.Timeout
+	if attemptTimeout <= 0 {
+		attemptTimeout = DefaultAttemptTimeout
+	}
+	health := &tokenHealth{}
+	t := &transport{
+		enterpriseID:   opts.EnterpriseID,
+		origin:         base,
+		next:           next,
+		token:          opts.Token,
+		clock:          clock,
+		pacer:          newPacer(clock, maxInFlight, maxRate, opts.Reserve, maxWait),
+		cache:          opts.Cache,
+		health:         health,
+		healthStore:    opts.TokenHealth,
+		retries:        orDefault(opts.Retries, DefaultRetries),
+		rateLimitWaits: orDefault(opts.RateLimitWaits, DefaultRateLimitWaits),
+		attemptTimeout: attemptTimeout,
+		log:            log,
+	}
+	// No Timeout here: it would cover the waits between attempts. The transport bounds
+	// each attempt instead.
+	api := &http.Client{
+		Transport: t,
+		Jar:       apiHTTP.Jar,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= maxRedirects {
+				return fmt.Errorf("stopped after %d redirects", maxRedirects)
+			}
+			return nil
+		},
+	}
+	baseString := base.String()
+	client, err := gh.NewClient(
+		gh.WithHTTPClient(api),
+		gh.WithURLs(&baseString, &baseString),
+		gh.WithUserAgent(userAgent),
+		// Our transport paces and waits on the injected clock; go-github's own
+		// checks would refuse requests by the wall clock.
+		gh.WithDisableRateLimitCheck(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("github client: %w", err)
+	}
+	return &Client{
+		enterpriseID: opts.EnterpriseID,
+		gh:           client,
+		origin:       base,
+		download:     newDownloadClient(opts.DownloadClient),
+		clock:        clock,
+		retries:      t.retries,
+		health:       health,
+		log:          log,
+	}, nil
+}
+
+func orDefault(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// parseBaseURL checks api_url: absolute, https unless loopback, ending in "/".
+func parseBaseURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		raw = DefaultBaseURL
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("github client: BaseURL %q is not an absolute http(s) URL", raw)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("github client: BaseURL %q must use https (http is allowed on loopback only)", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("github client: BaseURL %q must not carry credentials, a query or a fragment", u.Redacted())
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// get fetches one API resource (a path relative to the base URL, or an absolute URL
+// on the API origin) and decodes it into v. It returns go-github's response for its
+// headers.
+func (c *Client) get(ctx context.Context, op, urlStr string, v any) (*gh.Response, error) {
+	req, err := c.gh.NewRequest(ctx, http.MethodGet, urlStr, nil, func(r *http.Request) {
+		r.Header.Set("Accept", acceptJSON)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	resp, err := c.gh.Do(req, v)
+	if err != nil {
+		return resp, mapError(op, resp, err)
+	}
+	return resp, nil
+}
+
+// mapError turns go-github's and the transport's errors into ours, wrapped once with
+// the operation. Messages carry GitHub's own message (never the token).
+func mapError(op string, resp *gh.Response, err error) error {
+	// The transport's own errors arrive wrapped in *url.Error, whose text repeats the
+	// whole URL; keep only the cause.
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		err = urlErr.Err
+	}
+	var rateErr *RateLimitError
+	if errors.As(err, &rateErr) || errors.Is(err, ErrUnavailable) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if resp == nil || resp.Response == nil || resp.StatusCode < 300 {
+		return fmt.Errorf("%s: %w", op, err) // e.g. a body that does not decode
+	}
+	var message string
+	var apiErr *gh.ErrorResponse
+	if errors.As(err, &apiErr) {
+		message = strings.TrimSpace(apiErr.Message)
+	}
+	switch status := resp.StatusCode; {
+	case status == http.StatusUnauthorized:
+		return fmt.Errorf("%s: %w", op, ErrTokenRefused)
+	case status == http.StatusForbidden:
+		return fmt.Errorf("%s: %w: %s", op, ErrForbidden, message)
+	case status == http.StatusNotFound:
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	case status >= 500:
+		return fmt.Errorf("%s: %w: %s", op, ErrUnavailable, resp.Status)
+	}
+	return fmt.Errorf("%s: github answered %s: %s", op, resp.Status, message)
+}
+
+// repoPath checks "owner/name" and returns the escaped path "repos/owner/name".
+func repoPath(fullName string) (string, error) {
+	owner, name, ok := strings.Cut(fullName, "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return "", fmt.Errorf("fullName: %q is not \"owner/name\"", fullName)
+	}
+	return "repos/" + url.PathEscape(owner) + "/" + url.PathEscape(name), nil
+}

@@ -1,0 +1,258 @@
+package github
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Rate-limit reasons, as carried by RateLimitError.Reason.
+const (
+	reasonSecondary = "secondary rate limit"
+	reasonPrimary   = "primary rate limit"
+	reasonReserve   = "rate limit reserve"
+	reasonPacing    = "pacing"
+)
+
+const (
+	// resetSkew is added to x-ratelimit-reset: clocks differ and the reset second itself
+	// may still belong to the old window.
+	resetSkew = time.Second
+	// secondaryBackoff is the first wait after a rate-limit refusal that names no time
+	// (GitHub: "wait at least one minute", then back off exponentially).
+	secondaryBackoff = time.Minute
+	// retryBackoff is the first wait before retrying a 5xx, reset or truncated body.
+	retryBackoff = time.Second
+	// maxRetryBackoff caps it.
+	maxRetryBackoff = 30 * time.Second
+)
+
+// rateInfo is what one answer says about the primary budget.
+type rateInfo struct {
+	limit, remaining int
+	reset            time.Time
+	resource         string
+	hasRemaining     bool // x-ratelimit-remaining was sent
+	complete         bool // limit, remaining and reset were all sent
+}
+
+func parseRate(h http.Header) rateInfo {
+	var ri rateInfo
+	limit, errLimit := strconv.Atoi(h.Get("X-Ratelimit-Limit"))
+	remaining, errRemaining := strconv.Atoi(h.Get("X-Ratelimit-Remaining"))
+	reset, errReset := strconv.ParseInt(h.Get("X-Ratelimit-Reset"), 10, 64)
+	ri.resource = h.Get("X-Ratelimit-Resource")
+	if errRemaining == nil {
+		ri.remaining, ri.hasRemaining = remaining, true
+	}
+	if errLimit == nil {
+		ri.limit = limit
+	}
+	if errReset == nil && reset > 0 {
+		ri.reset = time.Unix(reset, 0).UTC()
+	}
+	ri.complete = errLimit == nil && errRemaining == nil && !ri.reset.IsZero()
+	return ri
+}
+
+// pacer decides when a request may be sent: a bounded number in flight, a fixed
+// ceiling, a budget limiter re-tuned from the rate-limit headers, and a block that
+// holds every request back while a limit is exhausted. See the package comment.
+type pacer struct {
+	clock   Clock
+	slots   chan struct{}
+	reserve int // 0: 1% of the limit
+	maxWait time.Duration
+
+	mu           sync.Mutex
+	ceiling      *rate.Limiter
+	budget       *rate.Limiter
+	window       time.Time // the reset the budget limiter was tuned for; zero: untuned
+	blockedUntil time.Time
+	blockReason  string
+}
+
+func newPacer(clock Clock, maxInFlight int, maxRate float64, reserve int, maxWait time.Duration) *pacer {
+	return &pacer{
+		clock:   clock,
+		slots:   make(chan struct{}, maxInFlight),
+		reserve: reserve,
+		maxWait: maxWait,
+		ceiling: rate.NewLimiter(rate.Limit(maxRate), maxInFlight),
+		budget:  rate.NewLimiter(rate.Inf, 1),
+	}
+}
+
+// acquire waits until a request may be sent and returns the function that frees its
+// slot. It returns a *RateLimitError at once when the wait would pass ctx's deadline
+// or exceed the longest allowed wait.
+func (p *pacer) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	release = func() { <-p.slots }
+	if err := p.waitUnblocked(ctx); err != nil {
+		release()
+		return nil, err
+	}
+	if err := p.pace(ctx); err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
+}
+
+// waitUnblocked waits while a limit blocks every request. The block may be extended
+// while waiting (another request was refused), hence the loop.
+func (p *pacer) waitUnblocked(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		until, reason := p.blockedUntil, p.blockReason
+		p.mu.Unlock()
+		now := p.clock.Now()
+		if !now.Before(until) {
+			return nil
+		}
+		wait := until.Sub(now)
+		if err := p.allowWait(ctx, now, wait, until, reason); err != nil {
+			return err
+		}
+		countInto(ctx, func(c *Counters) { c.waits.Add(1) })
+		if err := p.sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// pace takes a token from the ceiling and the budget limiters, sleeping for the later
+// of the two.
+func (p *pacer) pace(ctx context.Context) error {
+	now := p.clock.Now()
+	p.mu.Lock()
+	if !p.window.IsZero() && !now.Before(p.window) {
+		// The window the budget was tuned for is over: GitHub refilled the budget.
+		// Spend freely until the next answer re-tunes the limiter.
+		p.budget = rate.NewLimiter(rate.Inf, 1)
+		p.window = time.Time{}
+	}
+	ceiling := p.ceiling.ReserveN(now, 1)
+	budget := p.budget.ReserveN(now, 1)
+	p.mu.Unlock()
+	wait := max(ceiling.DelayFrom(now), budget.DelayFrom(now))
+	if wait <= 0 {
+		return nil
+	}
+	if err := p.allowWait(ctx, now, wait, now.Add(wait), reasonPacing); err != nil {
+		ceiling.CancelAt(now)
+		budget.CancelAt(now)
+		return err
+	}
+	return p.sleep(ctx, wait)
+}
+
+// allowWait refuses a wait that is longer than maxWait or ends after ctx's deadline:
+// waiting would only burn the caller's time budget.
+func (p *pacer) allowWait(ctx context.Context, now time.Time, wait time.Duration, resetAt time.Time, reason string) error {
+	if wait > p.maxWait {
+		return &RateLimitError{ResetAt: resetAt, Reason: reason}
+	}
+	if deadline, ok := ctx.Deadline(); ok && now.Add(wait).After(deadline) {
+		return &RateLimitError{ResetAt: resetAt, Reason: reason}
+	}
+	return nil
+}
+
+func (p *pacer) sleep(ctx context.Context, d time.Duration) error {
+	countInto(ctx, func(c *Counters) { c.waited.Add(int64(d)) })
+	return p.clock.Sleep(ctx, d)
+}
+
+// block holds every request back until `until`.
+func (p *pacer) block(until time.Time, reason string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if until.After(p.blockedUntil) {
+		p.blockedUntil, p.blockReason = until, reason
+	}
+}
+
+// blocked returns the current block; zero when none.
+func (p *pacer) blocked() (time.Time, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.blockedUntil, p.blockReason
+}
+
+// observe re-tunes the budget from an answer's rate-limit headers.
+func (p *pacer) observe(ri rateInfo, now time.Time) {
+	if !ri.complete || (ri.resource != "" && ri.resource != "core") {
+		return // our requests all count against "core"
+	}
+	reserve := p.reserve
+	if reserve <= 0 {
+		reserve = ri.limit / 100
+	}
+	usable := ri.remaining - reserve
+	if usable <= 0 {
+		reason := reasonReserve
+		if ri.remaining == 0 {
+			reason = reasonPrimary
+		}
+		p.block(ri.reset.Add(resetSkew), reason)
+		return
+	}
+	untilReset := max(ri.reset.Sub(now), time.Second)
+	limit := rate.Limit(float64(usable) / untilReset.Seconds())
+	burst := max(1, usable/2)
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case ri.reset.Before(p.window):
+		// A late answer from the previous window: it says nothing about this one.
+	case !ri.reset.Equal(p.window):
+		// A new window: half the usable budget may go at once, the rest is spread.
+		p.budget = rate.NewLimiter(limit, burst)
+		p.window = ri.reset
+	default:
+		p.budget.SetLimitAt(now, limit)
+		p.budget.SetBurstAt(now, burst)
+	}
+}
+
+// refusalWait decides how long to wait after a 403/429 that is a rate limit: GitHub's
+// Retry-After, else the primary reset when the budget is spent, else at least a
+// minute, doubling with each earlier refusal of the same request.
+func refusalWait(h http.Header, ri rateInfo, now time.Time, earlier int) (time.Duration, string) {
+	if v := h.Get("Retry-After"); v != "" {
+		if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+			return max(time.Duration(secs)*time.Second, time.Second), reasonSecondary
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(t.Sub(now), time.Second), reasonSecondary
+		}
+	}
+	if ri.hasRemaining && ri.remaining == 0 && !ri.reset.IsZero() {
+		return max(ri.reset.Add(resetSkew).Sub(now), time.Second), reasonPrimary
+	}
+	return withJitter(secondaryBackoff << min(earlier, 6)), reasonSecondary
+}
+
+// retryWait is the backoff before retry number n (0-based) of a 5xx, reset or
+// truncated body.
+func retryWait(n int) time.Duration {
+	return withJitter(min(retryBackoff<<min(n, 10), maxRetryBackoff))
+}
+
+// withJitter adds up to a quarter of d, so clients refused together do not return
+// together.
+func withJitter(d time.Duration) time.Duration {
+	return d + rand.N(d/4+1)
+}

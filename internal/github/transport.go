@@ -1,0 +1,339 @@
+package github
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// maxErrorBody bounds how much of an error answer is read.
+const maxErrorBody = 1 << 20
+
+// transport is the API client's http.RoundTripper. For requests to the API origin it
+// paces, attaches the token, makes list requests conditional, retries what is worth
+// retrying and waits out rate limits; it answers with a fully read body, so go-github
+// never sees a truncated one. Requests to any other origin (a redirect hop) pass
+// through without the token.
+type transport struct {
+	enterpriseID   string
+	origin         *url.URL
+	next           http.RoundTripper
+	token          func(context.Context) (string, error)
+	clock          Clock
+	pacer          *pacer
+	cache          Cache
+	compressor     pageCompressor
+	health         *tokenHealth
+	healthStore    TokenHealthStore
+	retries        int
+	rateLimitWaits int
+	attemptTimeout time.Duration
+	log            *slog.Logger
+}
+
+// cachedPage is a Cache entry; body is compressed.
+type cachedPage struct {
+	etag, link string
+	body       []byte
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !sameOrigin(req.URL, t.origin) {
+		return t.roundTripForeign(req)
+	}
+	ctx := req.Context()
+	key := req.URL.String()
+	var cached *cachedPage
+	if t.cache != nil && req.Method == http.MethodGet && isConditional(ctx) {
+		cached = t.lookup(ctx, key)
+	}
+
+	retries, refusals := 0, 0
+	for {
+		release, err := t.pacer.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, body, err := t.attempt(ctx, req, cached)
+		release()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, errNoToken) {
+				return nil, err
+			}
+			if retries < t.retries {
+				if err := t.backoff(ctx, req, &retries, err.Error()); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return nil, fmt.Errorf("%w: %s %s: %w", ErrUnavailable, req.Method, req.URL.Path, err)
+		}
+
+		status := resp.StatusCode
+		switch {
+		case status == http.StatusNotModified && cached != nil:
+			countInto(ctx, func(c *Counters) { c.notModified.Add(1) })
+			page, err := decompress(cached.body)
+			if err != nil {
+				// A damaged entry: ask again without it (one more request, no harm).
+				logger(ctx, t.log).Warn("discarding damaged cached page", "path", req.URL.Path, "error", err)
+				cached = nil
+				continue
+			}
+			return replay(resp, cached.link, page), nil
+
+		case status >= 200 && status < 300:
+			if truncated(resp, body) {
+				if retries < t.retries {
+					if err := t.backoff(ctx, req, &retries, "truncated body"); err != nil {
+						return nil, err
+					}
+					continue
+				}
+				return nil, fmt.Errorf("%w: %s %s: truncated body", ErrUnavailable, req.Method, req.URL.Path)
+			}
+			if t.cache != nil && req.Method == http.MethodGet && isConditional(ctx) && status == http.StatusOK {
+				t.store(ctx, key, resp, body)
+			}
+			return withBody(resp, body), nil
+
+		case rateLimited(resp, body):
+			refusals++
+			wait, reason := refusalWait(resp.Header, parseRate(resp.Header), t.clock.Now(), refusals-1)
+			until := t.clock.Now().Add(wait)
+			if refusals > t.rateLimitWaits {
+				return nil, &RateLimitError{ResetAt: until, Reason: reason}
+			}
+			logger(ctx, t.log).Info("github rate limit, waiting",
+				"enterprise", t.enterpriseID, "path", req.URL.Path, "status", status,
+				"reason", reason, "wait", wait.String())
+			// Block the whole client: the next acquire waits (or gives up when the wait
+			// passes the deadline), and so does every other request meanwhile.
+			t.pacer.block(until, reason)
+			countInto(ctx, func(c *Counters) { c.retries.Add(1) })
+
+		case status >= 500 && retries < t.retries:
+			if err := t.backoff(ctx, req, &retries, resp.Status); err != nil {
+				return nil, err
+			}
+
+		default:
+			return withBody(resp, body), nil
+		}
+	}
+}
+
+// errNoToken marks a token source failure: retrying the request cannot fix it.
+var errNoToken = errors.New("github token unavailable")
+
+// attempt sends one request and reads its whole body (bounded for error answers).
+func (t *transport) attempt(ctx context.Context, req *http.Request, cached *cachedPage) (*http.Response, []byte, error) {
+	token, err := t.token(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errNoToken, err)
+	}
+	if token == "" {
+		return nil, nil, fmt.Errorf("%w: the token source returned an empty token", errNoToken)
+	}
+	actx, cancel := context.WithTimeout(ctx, t.attemptTimeout)
+	defer cancel()
+	out := req.Clone(actx)
+	out.Header.Set("Authorization", "Bearer "+token)
+	if cached != nil {
+		out.Header.Set("If-None-Match", cached.etag)
+	}
+	countInto(ctx, func(c *Counters) { c.requests.Add(1) })
+	resp, err := t.next.RoundTrip(out)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	t.observe(ctx, resp)
+	var reader io.Reader = resp.Body
+	if resp.StatusCode >= 300 {
+		reader = io.LimitReader(resp.Body, maxErrorBody)
+	}
+	body, err := io.ReadAll(reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read body: %w", err)
+	}
+	return resp, body, nil
+}
+
+// backoff counts a retry and waits before it, giving up with ErrUnavailable when the
+// wait would pass the context's deadline.
+func (t *transport) backoff(ctx context.Context, req *http.Request, retries *int, cause string) error {
+	wait := retryWait(*retries)
+	*retries++
+	countInto(ctx, func(c *Counters) { c.retries.Add(1) })
+	if deadline, ok := ctx.Deadline(); ok && t.clock.Now().Add(wait).After(deadline) {
+		return fmt.Errorf("%w: %s %s: %s, and no time left to retry", ErrUnavailable, req.Method, req.URL.Path, cause)
+	}
+	logger(ctx, t.log).Info("retrying github request",
+		"enterprise", t.enterpriseID, "path", req.URL.Path, "cause", cause,
+		"retry", *retries, "wait", wait.String())
+	countInto(ctx, func(c *Counters) { c.waited.Add(int64(wait)) })
+	return t.clock.Sleep(ctx, wait)
+}
+
+// observe feeds an answer's headers to the pacer, the counters and the token health.
+func (t *transport) observe(ctx context.Context, resp *http.Response) {
+	now := t.clock.Now()
+	ri := parseRate(resp.Header)
+	t.pacer.observe(ri, now)
+	if ri.hasRemaining {
+		countInto(ctx, func(c *Counters) { c.observeRate(ri.limit, ri.remaining) })
+	}
+	if resp.StatusCode >= 500 {
+		return // says nothing about the token
+	}
+	health, write := t.health.observe(resp, now)
+	if !write || t.healthStore == nil {
+		return
+	}
+	var err error
+	if resp.StatusCode == http.StatusUnauthorized {
+		err = t.healthStore.RecordTokenRefused(ctx, t.enterpriseID, now)
+	} else {
+		var expires *time.Time
+		if !health.ExpiresAt.IsZero() {
+			expires = &health.ExpiresAt
+		}
+		if err = t.healthStore.RecordTokenOK(ctx, t.enterpriseID, now, expires); err == nil {
+			t.health.written(health)
+		}
+	}
+	if err != nil {
+		// Token health is advisory: the request itself went fine.
+		logger(ctx, t.log).Warn("recording github token health", "enterprise", t.enterpriseID, "error", err)
+	}
+}
+
+func (t *transport) lookup(ctx context.Context, key string) *cachedPage {
+	etag, link, body, ok, err := t.cache.GetCachedPage(ctx, t.enterpriseID, key)
+	if err != nil {
+		// Without the entry the request is merely unconditional.
+		logger(ctx, t.log).Warn("reading github page cache", "enterprise", t.enterpriseID, "error", err)
+		return nil
+	}
+	if !ok || etag == "" {
+		return nil
+	}
+	return &cachedPage{etag: etag, link: link, body: body}
+}
+
+func (t *transport) store(ctx context.Context, key string, resp *http.Response, body []byte) {
+	etag := resp.Header.Get("ETag")
+	if etag == "" {
+		return
+	}
+	stored, err := t.compressor.compress(body)
+	if err == nil {
+		err = t.cache.PutCachedPage(ctx, t.enterpriseID, key, etag, resp.Header.Get("Link"), stored)
+	}
+	if err != nil {
+		// The page is good; only the next run's 304 is lost.
+		logger(ctx, t.log).Warn("writing github page cache", "enterprise", t.enterpriseID, "error", err)
+	}
+}
+
+// roundTripForeign sends a request for another origin (a redirect hop) without any
+// credential.
+func (t *transport) roundTripForeign(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("Authorization") != "" {
+		req = req.Clone(req.Context())
+		req.Header.Del("Authorization")
+	}
+	return t.next.RoundTrip(req)
+}
+
+// rateLimited tells a rate-limit refusal from a plain 403: 429 always is one; a 403
+// is one when it carries Retry-After, a spent budget, or says so in its message.
+func rateLimited(resp *http.Response, body []byte) bool {
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		return true
+	case http.StatusForbidden:
+		if resp.Header.Get("Retry-After") != "" || resp.Header.Get("X-Ratelimit-Remaining") == "0" {
+			return true
+		}
+		return bytes.Contains(bytes.ToLower(body), []byte("rate limit"))
+	}
+	return false
+}
+
+// truncated reports a 2xx body that cannot be whole: a JSON body that does not parse.
+// (A body shorter than its Content-Length already failed to read.)
+func truncated(resp *http.Response, body []byte) bool {
+	if len(body) == 0 {
+		return false
+	}
+	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if mediaType != "application/json" && !strings.HasSuffix(mediaType, "+json") {
+		return false
+	}
+	return !json.Valid(body)
+}
+
+// withBody hands the answer on with the body already read.
+func withBody(resp *http.Response, body []byte) *http.Response {
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return resp
+}
+
+// replay turns a 304 into the 200 it stands for, with the stored body and Link.
+func replay(resp *http.Response, link string, body []byte) *http.Response {
+	header := resp.Header.Clone()
+	header.Del("Content-Length")
+	header.Set("Content-Type", "application/json; charset=utf-8")
+	if link != "" {
+		header.Set("Link", link)
+	} else {
+		header.Del("Link")
+	}
+	return &http.Response{
+		Status:        "200 OK",
+		StatusCode:    http.StatusOK,
+		Proto:         resp.Proto,
+		ProtoMajor:    resp.ProtoMajor,
+		ProtoMinor:    resp.ProtoMinor,
+		Header:        header,
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       resp.Request,
+	}
+}
+
+// sameOrigin compares scheme, host and port (the default port made explicit).
+func sameOrigin(u, origin *url.URL) bool {
+	return strings.EqualFold(u.Scheme, origin.Scheme) &&
+		strings.EqualFold(u.Hostname(), origin.Hostname()) &&
+		portOf(u) == portOf(origin)
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "http") {
+		return "80"
+	}
+	return "443"
+}
+
+func logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok && l != nil {
+		return l
+	}
+	return fallback
+}
