@@ -1,0 +1,424 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"metrics-collector/internal/csvexport"
+	"metrics-collector/internal/pipeline"
+	"metrics-collector/internal/postgres"
+	"metrics-collector/internal/postgres/pgtest"
+)
+
+// exportNow is the clock of the export tests: the export date is 2026-11-26.
+var exportNow = time.Date(2026, 11, 26, 6, 30, 0, 0, time.UTC)
+
+func sqlExec(t testing.TB, s *postgres.Store, sql string, args ...any) {
+	t.Helper()
+	if _, err := s.Pool().Exec(t.Context(), sql, args...); err != nil {
+		t.Fatalf("%.60s: %v", strings.TrimSpace(sql), err)
+	}
+}
+
+// seedMetrics inserts a little of everything export_csv reads, including rows outside
+// a 30-day window ending 2026-11-26 that must not be exported.
+func seedMetrics(t testing.TB, s *postgres.Store) {
+	t.Helper()
+	sqlExec(t, s, `INSERT INTO copilot_daily_metrics (enterprise_id, scope_type, scope, day,
+		daily_active_users, weekly_active_users, monthly_active_users, code_generations, code_acceptances,
+		completion_generations, completion_acceptances, completion_acceptance_rate, loc_added,
+		seats_total, seats_active_30d, pr_median_minutes_to_merge)
+		VALUES ('ent1', 'enterprise', 'octo-corp', '2026-11-25', 40, 55, 70, 900, 300, 800, 250, 0.3125, 1200, 100, 80, 95.125),
+		       ('ent1', 'organization', 'octo-org', '2026-11-25', 12, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+		       ('ent1', 'enterprise', 'octo-corp', '2026-10-01', 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)`)
+	sqlExec(t, s, `INSERT INTO dora_metrics (enterprise_id, scope_type, scope, week_start, deployments, deployment_days,
+		lead_time_p50_hours, lead_time_p90_hours, lead_time_n, change_failure_rate, recovery_time_p50_hours,
+		rework_rate, performance_level, metric_version, thresholds_version)
+		VALUES ('ent1', 'repository', 'octo-org/api', '2026-11-16', 3, 2, 5.555, 20, 4, 0.33333, NULL, 0, 'high', 1, 'dora-2024'),
+		       ('ent2', 'organization', '=cmd|x', '2026-11-16', 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 1, 'dora-2024'),
+		       ('ent1', 'repository', 'octo-org/api', '2026-10-19', 9, 5, 1, 1, 1, 0, 0, 0, 'elite', 1, 'dora-2024')`)
+	sqlExec(t, s, `INSERT INTO velocity_metrics (enterprise_id, scope_type, scope, week_start, prs_opened, prs_merged,
+		pr_cycle_time_p50_hours, workflow_runs, workflow_success_rate, pr_size_p50, metric_version)
+		VALUES ('ent1', 'organization', 'octo-org', '2026-11-23', 10, 8, 30.5, 40, 0.975, 120.5, 1)`)
+	sqlExec(t, s, `INSERT INTO copilot_user_metrics (enterprise_id, scope_type, scope, day, user_id, user_login,
+		code_generations, used_chat, ai_credits_used)
+		VALUES ('ent1', 'organization', 'octo-org', '2026-11-25', 7, 'mona', 12, true, 0.5),
+		       ('ent1', 'organization', 'octo-org', '2026-11-25', 8, '@hubot;x', NULL, false, NULL)`)
+	sqlExec(t, s, `INSERT INTO copilot_seats (enterprise_id, scope_type, scope, snapshot_date, seat_key,
+		assignee_id, assignee_login, plan_type, created_at, last_activity_at)
+		VALUES ('ent1', 'enterprise', 'octo-corp', '2026-11-26', '7', 7, 'mona', 'business', '2025-02-03T04:05:06Z', '2026-11-25T17:00:00.5Z'),
+		       ('ent1', 'enterprise', 'octo-corp', '2026-11-25', '7', 7, 'mona', 'business', '2025-02-03T04:05:06Z', NULL)`)
+}
+
+func newExport(store pipeline.ExportStore, dir string) *pipeline.ExportStage {
+	return pipeline.NewExportStage(pipeline.ExportOptions{
+		Store: store, Dir: dir, RetentionDays: 30, Now: func() time.Time { return exportNow },
+	})
+}
+
+func exportRequest() pipeline.Request {
+	return pipeline.Request{Now: exportNow, Shards: 1}
+}
+
+func readFiles(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[e.Name()] = b
+	}
+	return files
+}
+
+func TestExportWritesEveryFile(t *testing.T) {
+	t.Parallel()
+	store := pgtest.New(t)
+	seedMetrics(t, store)
+	dir := t.TempDir()
+	stage := newExport(store, dir)
+	if stage.Name() != "export_csv" || stage.PerEnterprise() {
+		t.Fatalf("stage %s, per enterprise %v", stage.Name(), stage.PerEnterprise())
+	}
+	req := exportRequest()
+	if err := stage.Validate(req); err != nil {
+		t.Fatal(err)
+	}
+	res, err := stage.Run(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != pipeline.StatusSucceeded || !res.Done || res.Records != 8 {
+		t.Errorf("result = %+v, want succeeded, done, 8 rows", res)
+	}
+
+	files := readFiles(t, dir)
+	var names []string
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	want := []string{"copilot_metrics_20261126.csv", "copilot_seats_20261126.csv", "copilot_user_metrics_20261126.csv",
+		"dora_metrics_20261126.csv", "manifest_20261126.json", "velocity_metrics_20261126.csv"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Fatalf("files in EXPORT_DIR (-want +got):\n%s", diff)
+	}
+
+	// The database's values, rounded and neutralised by the contract.
+	wantDORA := "\uFEFF" + strings.Join(csvexport.Names(csvexport.Specs()[1].Columns), ";") + "\r\n" +
+		"ent1;repository;octo-org/api;2026-11-16;3;2;5.56;20.00;0.3333;;0.0000;high;1;4;0;0;0;;;;;dora-2024\r\n" +
+		"ent2;organization;'=cmd|x;2026-11-16;0;0;;;;;;;1;0;0;0;0;;;;;dora-2024\r\n"
+	if diff := cmp.Diff(wantDORA, string(files["dora_metrics_20261126.csv"])); diff != "" {
+		t.Errorf("dora_metrics (-want +got):\n%s", diff)
+	}
+	wantSeats := "ent1;enterprise;octo-corp;2026-11-26;7;mona;;;;business;2025-02-03T04:05:06Z;;2026-11-25T17:00:00Z;;\r\n"
+	if got := string(files["copilot_seats_20261126.csv"]); !strings.HasSuffix(got, wantSeats) || strings.Count(got, "\r\n") != 2 {
+		t.Errorf("copilot_seats = %q, want the newest snapshot only, ending %q", got, wantSeats)
+	}
+	users := string(files["copilot_user_metrics_20261126.csv"])
+	if !strings.Contains(users, "\r\nent1;organization;octo-org;2026-11-25;8;\"'@hubot;x\";;;;;;;;false;false;false;false;false;false;\r\n") {
+		t.Errorf("copilot_user_metrics = %q", users)
+	}
+	copilot := string(files["copilot_metrics_20261126.csv"])
+	if !strings.Contains(copilot, "\r\nent1;enterprise;octo-corp;2026-11-25;40;55;70;;900;300;0.3125;;1200;100;80;") ||
+		!strings.Contains(copilot, ";95.13;") || strings.Contains(copilot, "2026-10-01") {
+		t.Errorf("copilot_metrics = %q", copilot)
+	}
+
+	// Every file is recorded with the checksum of the bytes on disk, and the manifest
+	// lists the CSVs with the same figures.
+	recorded, err := store.ExportedFiles(t.Context(), exportNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recorded) != 6 {
+		t.Fatalf("%d files recorded, want 6", len(recorded))
+	}
+	for _, f := range recorded {
+		sum := sha256.Sum256(files[f.FileName])
+		if f.SHA256 != hex.EncodeToString(sum[:]) || f.Bytes != int64(len(files[f.FileName])) || f.SchemaVersion != csvexport.SchemaVersion {
+			t.Errorf("record %+v does not describe the file on disk", f)
+		}
+	}
+	var manifest csvexport.Manifest
+	if err := json.Unmarshal(files["manifest_20261126.json"], &manifest); err != nil {
+		t.Fatal(err)
+	}
+	if manifest.ExportDate != "2026-11-26" || manifest.WindowStart != "2026-10-28" || len(manifest.Files) != 5 {
+		t.Errorf("manifest = %+v", manifest)
+	}
+	for _, mf := range manifest.Files {
+		sum := sha256.Sum256(files[mf.Name])
+		if mf.SHA256 != hex.EncodeToString(sum[:]) || mf.Bytes != int64(len(files[mf.Name])) {
+			t.Errorf("manifest entry %s does not match the file", mf.Name)
+		}
+	}
+}
+
+func TestExportTwiceIsByteIdentical(t *testing.T) {
+	t.Parallel()
+	store := pgtest.New(t)
+	seedMetrics(t, store)
+	dir := t.TempDir()
+	stage := newExport(store, dir)
+	if _, err := stage.Run(t.Context(), exportRequest()); err != nil {
+		t.Fatal(err)
+	}
+	first := readFiles(t, dir)
+	// An upsert that changes nothing, then a second export.
+	sqlExec(t, store, `UPDATE dora_metrics SET computed_at = now() + interval '1 hour'`)
+	if _, err := stage.Run(t.Context(), exportRequest()); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(first, readFiles(t, dir)); diff != "" {
+		t.Errorf("re-export of unchanged data differs:\n%s", diff)
+	}
+
+	sqlExec(t, store, `UPDATE velocity_metrics SET prs_opened = 11`)
+	if _, err := stage.Run(t.Context(), exportRequest()); err != nil {
+		t.Fatal(err)
+	}
+	third := readFiles(t, dir)
+	for name, b := range third {
+		changed := !bytes.Equal(first[name], b)
+		wantChanged := name == "velocity_metrics_20261126.csv" || name == "manifest_20261126.json"
+		if changed != wantChanged {
+			t.Errorf("%s changed = %v after a velocity change, want %v", name, changed, wantChanged)
+		}
+	}
+}
+
+func TestExportValidate(t *testing.T) {
+	t.Parallel()
+	stage := newExport(nil, t.TempDir())
+	at := func(s string) *time.Time { d, _ := time.Parse(time.DateOnly, s); return &d }
+	tests := []struct {
+		name  string
+		req   pipeline.Request
+		field string
+	}{
+		{"since", pipeline.Request{Now: exportNow, Since: at("2026-11-01")}, "since"},
+		{"future until", pipeline.Request{Now: exportNow, Until: at("2026-11-27")}, "until"},
+		{"garbage cursor", pipeline.Request{Now: exportNow, Cursor: "abc"}, "cursor"},
+		{"cursor past the files", pipeline.Request{Now: exportNow, Cursor: "20261126:9"}, "cursor"},
+		{"cursor of another date", pipeline.Request{Now: exportNow, Until: at("2026-11-20"), Cursor: "20261126:1"}, "cursor"},
+		{"future cursor", pipeline.Request{Now: exportNow, Cursor: "20261201:1"}, "cursor"},
+	}
+	for _, tt := range tests {
+		err := stage.Validate(tt.req)
+		var input *pipeline.InputError
+		if !errors.As(err, &input) || input.Field != tt.field {
+			t.Errorf("%s: Validate = %v, want an input error on %s", tt.name, err, tt.field)
+		}
+	}
+	for _, ok := range []pipeline.Request{
+		{Now: exportNow},
+		{Now: exportNow, Until: at("2026-11-26")},
+		{Now: exportNow, Until: at("2026-01-01"), Cursor: "20260101:2"},
+	} {
+		if err := stage.Validate(ok); err != nil {
+			t.Errorf("Validate(%+v) = %v", ok, err)
+		}
+	}
+}
+
+func TestExportFolderProblems(t *testing.T) {
+	t.Parallel()
+	store := pgtest.New(t)
+	seedMetrics(t, store)
+	base := t.TempDir()
+	file := filepath.Join(base, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[string]string{"missing": filepath.Join(base, "missing"), "empty setting": "", "a file": file}
+	if runtime.GOOS != "windows" && os.Geteuid() != 0 {
+		ro := filepath.Join(base, "ro")
+		os.Mkdir(ro, 0o555)
+		dirs["read-only"] = ro
+	}
+	for name, dir := range dirs {
+		_, err := newExport(store, dir).Run(t.Context(), exportRequest())
+		t.Logf("%s folder: %v", name, err)
+		if !errors.Is(err, pipeline.ErrPermanent) || !strings.Contains(err.Error(), "EXPORT_DIR") {
+			t.Errorf("%s folder: error %v, want a permanent failure naming EXPORT_DIR", name, err)
+		}
+	}
+	recorded, err := store.ExportedFiles(t.Context(), exportNow)
+	if err != nil || len(recorded) != 0 {
+		t.Errorf("files recorded after folder failures: %v, %v", recorded, err)
+	}
+}
+
+func TestExportBadValueFailsNamingTheCell(t *testing.T) {
+	t.Parallel()
+	store := pgtest.New(t)
+	dir := t.TempDir()
+	sqlExec(t, store, `INSERT INTO dora_metrics (enterprise_id, scope_type, scope, week_start, change_failure_rate, metric_version)
+		VALUES ('ent1', 'organization', 'org', '2026-11-23', 'NaN', 1)`)
+	_, err := newExport(store, dir).Run(t.Context(), exportRequest())
+	if !errors.Is(err, pipeline.ErrPermanent) || !strings.Contains(err.Error(), "dora_metrics_20261126.csv") ||
+		!strings.Contains(err.Error(), "column change_failure_rate") {
+		t.Fatalf("error = %v, want a permanent failure naming the file and the column", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dora_metrics_20261126.csv")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a half-written file was left behind: %v", err)
+	}
+}
+
+func TestExportContinuesFromCursor(t *testing.T) {
+	t.Parallel()
+	store := pgtest.New(t)
+	seedMetrics(t, store)
+	oneShot := t.TempDir()
+	if _, err := newExport(store, oneShot).Run(t.Context(), exportRequest()); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	stage := newExport(store, dir)
+	req := exportRequest()
+	req.Deadline = exportNow.Add(10 * time.Second) // too short for a second file
+	var cursors []string
+	for range 10 {
+		res, err := stage.Run(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Done {
+			break
+		}
+		cursors = append(cursors, res.Cursor)
+		req.Cursor = res.Cursor
+	}
+	want := []string{"20261126:1", "20261126:2", "20261126:3", "20261126:4"}
+	if diff := cmp.Diff(want, cursors); diff != "" {
+		t.Errorf("cursors (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(readFiles(t, oneShot), readFiles(t, dir)); diff != "" {
+		t.Errorf("an export in five calls differs from one in a single call:\n%s", diff)
+	}
+}
+
+func TestExportPastDate(t *testing.T) {
+	t.Parallel()
+	store := pgtest.New(t)
+	seedMetrics(t, store)
+	dir := t.TempDir()
+	until := time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC)
+	req := exportRequest()
+	req.Until = &until
+	if _, err := newExport(store, dir).Run(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	files := readFiles(t, dir)
+	dora := string(files["dora_metrics_20261020.csv"])
+	if !strings.Contains(dora, "2026-10-19") || strings.Contains(dora, "2026-11-16") {
+		t.Errorf("dora_metrics of 2026-10-20 = %q, want only the week of 2026-10-19", dora)
+	}
+	if _, ok := files["manifest_20261020.json"]; !ok {
+		t.Error("no manifest for the past export date")
+	}
+}
+
+// BenchmarkExportMillionRows streams a million copilot_user_metrics rows from
+// PostgreSQL into their CSV (plus the four small files and the manifest) and reports
+// rows/s, MB/s and the heap's high-water mark.
+//
+//	go test ./internal/pipeline -run '^$' -bench ExportMillionRows -benchtime 3x
+func BenchmarkExportMillionRows(b *testing.B) {
+	store := pgtest.New(b)
+	sqlExec(b, store, `INSERT INTO copilot_user_metrics (enterprise_id, scope_type, scope, day, user_id, user_login,
+		user_initiated_interactions, code_generations, code_acceptances, loc_suggested_to_add, loc_added,
+		used_chat, used_agent, ai_credits_used)
+		SELECT 'ent1', 'organization', 'octo-org', DATE '2026-11-26' - (g % 400), g / 400, 'user' || (g / 400),
+		       g % 97, g % 89, g % 83, g % 79, g % 73, g % 2 = 0, g % 3 = 0, (g % 1000) / 100.0
+		FROM generate_series(0, 999999) g`)
+	sqlExec(b, store, `ANALYZE copilot_user_metrics`)
+	dir := b.TempDir()
+	stage := pipeline.NewExportStage(pipeline.ExportOptions{
+		Store: store, Dir: dir, RetentionDays: 400, Now: func() time.Time { return exportNow },
+	})
+	var rows int64
+	peak := watchHeap()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := stage.Run(b.Context(), exportRequest())
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = res.Records
+	}
+	b.StopTimer()
+	if rows != 1_000_000 {
+		b.Fatalf("exported %d rows, want 1000000", rows)
+	}
+	info, err := os.Stat(filepath.Join(dir, "copilot_user_metrics_20261126.csv"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	secs := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(float64(rows)/secs, "rows/s")
+	b.ReportMetric(float64(info.Size())/1e6/secs, "MB/s")
+	b.ReportMetric(float64(info.Size())/1e6, "file_MB")
+	b.ReportMetric(float64(peak())/(1<<20), "peak_heap_MiB")
+}
+
+// watchHeap samples HeapInuse every few milliseconds until the returned function is
+// called, which returns the highest value seen.
+func watchHeap() func() uint64 {
+	var (
+		mu   sync.Mutex
+		high uint64
+		stop = make(chan struct{})
+		done = make(chan struct{})
+	)
+	sample := func() {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		mu.Lock()
+		high = max(high, m.HeapInuse)
+		mu.Unlock()
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				sample()
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-done
+		sample()
+		mu.Lock()
+		defer mu.Unlock()
+		return high
+	}
+}
