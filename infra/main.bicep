@@ -1,0 +1,235 @@
+// metrics-collector on Azure: a Linux Function App (custom handler) with a system-assigned
+// identity, its storage, Log Analytics + Application Insights, Key Vault (RBAC),
+// PostgreSQL Flexible Server, alerts and an operations workbook. Deploy into a resource
+// group with `azd up` or `az deployment group create` (docs/deploy.md).
+targetScope = 'resourceGroup'
+
+@description('Environment name (azd: AZURE_ENV_NAME); part of every resource name.')
+@minLength(1)
+@maxLength(32)
+param environmentName string
+
+@description('Azure region. Flex Consumption is not in every region: az functionapp list-flexconsumption-locations.')
+param location string = resourceGroup().location
+
+@description('flex: Flex Consumption (default). consumption: Linux Consumption, which stops functions at 10 minutes, takes no new features and retires on 2028-09-30.')
+@allowed([
+  'flex'
+  'consumption'
+])
+param hostingPlan string = 'flex'
+
+@description('COLLECTOR_ENTERPRISES (DESIGN §3): the enterprises, e.g. [{"id":"ent1","enterprise":"contoso","orgs":["contoso-web"],"token_secret":"github-pat-ent1"}].')
+@minLength(1)
+param collectorEnterprises array
+
+@description('PostgreSQL administrator login; the service connects as this role.')
+param postgresAdminLogin string = 'metricsadmin'
+
+@description('PostgreSQL administrator password (8-128 characters, three of: upper case, lower case, digits, symbols). Stored in Key Vault as database-password.')
+@secure()
+@minLength(8)
+@maxLength(128)
+param postgresAdminPassword string
+
+@description('PostgreSQL major version.')
+param postgresVersion string = '16'
+
+@description('Database name.')
+param databaseName string = 'metrics'
+
+@description('sslmode of DATABASE_URL. verify-full checks the server certificate and name; require only encrypts.')
+@allowed([
+  'verify-full'
+  'require'
+])
+param databaseSSLMode string = 'verify-full'
+
+@description('Allow connections from Azure services to PostgreSQL (needed: Consumption plans have no fixed outbound address).')
+param postgresAllowAzureServices bool = true
+
+@description('Extra PostgreSQL firewall rules for operators: [{"name": "ops", "startIpAddress": "203.0.113.7", "endIpAddress": "203.0.113.7"}].')
+param postgresFirewallRules array = []
+
+@description('ORCHESTRATOR_SCHEDULE: six-field NCRONTAB schedule of the daily run, UTC.')
+param orchestratorSchedule string = '0 0 6 * * *'
+
+@description('STAGE_BUDGET_SECONDS: time budget of one stage call.')
+@minValue(5)
+@maxValue(220)
+param stageBudgetSeconds int = 150
+
+@description('SHAREPOINT_SITE_ID (e.g. contoso.sharepoint.com,<site guid>,<web guid>); empty: uploads are skipped.')
+param sharePointSiteId string = ''
+
+@description('SHAREPOINT_DRIVE_ID of the document library; empty: uploads are skipped.')
+param sharePointDriveId string = ''
+
+@description('SHAREPOINT_FOLDER inside the library.')
+param sharePointFolder string = 'metrics'
+
+@description('Address alerts are mailed to; empty: alerts fire without notifying anyone.')
+param alertEmail string = ''
+
+@description('Object id of whoever deploys (azd: AZURE_PRINCIPAL_ID); gets Key Vault Secrets Officer to store the GitHub tokens. Empty: no grant.')
+param deployerPrincipalId string = ''
+
+@description('Kind of the deployer principal.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param deployerPrincipalType string = 'User'
+
+@description('Key Vault purge protection. Leave on in production; a test environment that is torn down often may turn it off.')
+param keyVaultPurgeProtection bool = true
+
+@description('Days Log Analytics keeps telemetry and logs.')
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 90
+
+@description('Flex Consumption: most instances (40-1000). The job runs on one instance; this only caps runaway scale-out.')
+@minValue(40)
+@maxValue(1000)
+param flexMaximumInstanceCount int = 40
+
+@description('Flex Consumption: instance memory in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param flexInstanceMemoryMB int = 2048
+
+@description('Tags added to every resource.')
+param tags object = {}
+
+var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var allTags = union(tags, {
+  'azd-env-name': environmentName
+  application: 'metrics-collector'
+})
+var appName = 'func-mc-${token}'
+var databasePasswordSecretName = 'database-password'
+var deploymentContainerName = 'app-package'
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    tags: allTags
+    logAnalyticsName: 'log-mc-${token}'
+    appInsightsName: 'appi-mc-${token}'
+    retentionInDays: logRetentionDays
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    tags: allTags
+    name: 'stmc${token}'
+    deploymentContainerName: deploymentContainerName
+    allowSharedKeyAccess: hostingPlan == 'consumption'
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    location: location
+    tags: allTags
+    name: 'kv-mc-${token}'
+    purgeProtection: keyVaultPurgeProtection
+    databasePasswordSecretName: databasePasswordSecretName
+    databasePassword: postgresAdminPassword
+    deployerPrincipalId: deployerPrincipalId
+    deployerPrincipalType: deployerPrincipalType
+  }
+}
+
+module postgres 'modules/postgres.bicep' = {
+  name: 'postgres'
+  params: {
+    location: location
+    tags: allTags
+    name: 'psql-mc-${token}'
+    version: postgresVersion
+    adminLogin: postgresAdminLogin
+    adminPassword: postgresAdminPassword
+    databaseName: databaseName
+    allowAzureServices: postgresAllowAzureServices
+    firewallRules: postgresFirewallRules
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    location: location
+    tags: allTags
+    appName: appName
+    planName: 'plan-mc-${token}'
+    hostingPlan: hostingPlan
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    maximumInstanceCount: flexMaximumInstanceCount
+    instanceMemoryMB: flexInstanceMemoryMB
+    appInsightsName: monitoring.outputs.appInsightsName
+    keyVaultUri: keyVault.outputs.uri
+    databaseURL: 'postgres://${postgresAdminLogin}@${postgres.outputs.fqdn}:5432/${databaseName}?sslmode=${databaseSSLMode}'
+    databasePasswordSecretName: databasePasswordSecretName
+    collectorEnterprises: string(collectorEnterprises)
+    orchestratorSchedule: orchestratorSchedule
+    stageBudgetSeconds: stageBudgetSeconds
+    sharePointSiteId: sharePointSiteId
+    sharePointDriveId: sharePointDriveId
+    sharePointFolder: sharePointFolder
+  }
+}
+
+module access 'modules/access.bicep' = {
+  name: 'access'
+  params: {
+    principalId: functionApp.outputs.principalId
+    keyVaultName: keyVault.outputs.name
+    storageAccountName: storage.outputs.name
+    grantStorage: hostingPlan == 'flex'
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    tags: allTags
+    nameSuffix: token
+    appInsightsId: monitoring.outputs.appInsightsId
+    alertEmail: alertEmail
+  }
+}
+
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    location: location
+    tags: allTags
+    appInsightsId: monitoring.outputs.appInsightsId
+  }
+}
+
+// azd stores these in the environment; scripts/deploy.sh and docs/deploy.md use them.
+output AZURE_RESOURCE_GROUP string = resourceGroup().name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
+output AZURE_FUNCTION_APP_PRINCIPAL_ID string = functionApp.outputs.principalId
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
+output POSTGRES_SERVER_NAME string = postgres.outputs.name
+output POSTGRES_FQDN string = postgres.outputs.fqdn
+output POSTGRES_DATABASE string = databaseName
+output POSTGRES_ADMIN_LOGIN string = postgresAdminLogin
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName

@@ -1,0 +1,206 @@
+// The Function App (Linux, custom handler) with a system-assigned managed identity, on
+// Flex Consumption (default) or Linux Consumption, and every app setting of DESIGN §3.
+
+@description('Azure region.')
+param location string
+
+@description('Tags for every resource.')
+param tags object
+
+@description('Function App name (becomes <name>.azurewebsites.net).')
+param appName string
+
+@description('Hosting plan name.')
+param planName string
+
+@description('flex: Flex Consumption (FC1), the default. consumption: Linux Consumption (Y1): 10-minute function limit, no VNet, takes no new features and retires on 2028-09-30.')
+@allowed([
+  'flex'
+  'consumption'
+])
+param hostingPlan string
+
+@description('Storage account for AzureWebJobsStorage (and the Flex deployment container).')
+param storageAccountName string
+
+@description('Blob container that holds the Flex Consumption deployment package.')
+param deploymentContainerName string
+
+@description('Flex Consumption: most instances the app may scale out to (40-1000).')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int
+
+@description('Flex Consumption: memory of each instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int
+
+@description('Application Insights component the app reports to.')
+param appInsightsName string
+
+// --- the service's settings (DESIGN §3) ---
+
+@description('KEY_VAULT_URI: the vault the service reads secrets from with its managed identity.')
+param keyVaultUri string
+
+@description('DATABASE_URL, without a password (that comes from DATABASE_PASSWORD_SECRET).')
+param databaseURL string
+
+@description('DATABASE_PASSWORD_SECRET: name of the Key Vault secret that holds the database password.')
+param databasePasswordSecretName string
+
+@description('COLLECTOR_ENTERPRISES: the JSON array of enterprises (DESIGN §3).')
+param collectorEnterprises string
+
+@description('ORCHESTRATOR_SCHEDULE: six-field NCRONTAB schedule of main_orchestrator, UTC.')
+param orchestratorSchedule string
+
+@description('STAGE_BUDGET_SECONDS: time budget of one stage call (5-220; HTTP calls must answer within 230 s).')
+@minValue(5)
+@maxValue(220)
+param stageBudgetSeconds int
+
+@description('SHAREPOINT_SITE_ID; empty skips uploads.')
+param sharePointSiteId string
+
+@description('SHAREPOINT_DRIVE_ID; empty skips uploads.')
+param sharePointDriveId string
+
+@description('SHAREPOINT_FOLDER inside the drive.')
+param sharePointFolder string
+
+var isFlex = hostingPlan == 'flex'
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
+}
+
+// Settings the service reads. Anything not set here takes its documented default:
+// STAGE_BASE_URL (loopback, so STAGE_FUNCTION_KEY is not needed), EXPORT_DIR (a temp
+// folder), GRAPH_* (managed identity against graph.microsoft.com).
+var serviceSettings = {
+  COLLECTOR_ENTERPRISES: collectorEnterprises
+  KEY_VAULT_URI: keyVaultUri
+  DATABASE_URL: databaseURL
+  DATABASE_PASSWORD_SECRET: databasePasswordSecretName
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+  ORCHESTRATOR_SCHEDULE: orchestratorSchedule
+  STAGE_BUDGET_SECONDS: string(stageBudgetSeconds)
+  SHAREPOINT_SITE_ID: sharePointSiteId
+  SHAREPOINT_DRIVE_ID: sharePointDriveId
+  SHAREPOINT_FOLDER: sharePointFolder
+}
+
+// Flex Consumption reaches host storage with the managed identity; the runtime and its
+// version live in functionAppConfig, not in app settings.
+var flexHostSettings = {
+  AzureWebJobsStorage__accountName: storage.name
+}
+
+// Linux Consumption needs a connection string: its package upload and content share
+// cannot use the managed identity.
+var storageConnection = 'DefaultEndpointsProtocol=https;AccountName=${storage.name};EndpointSuffix=${environment().suffixes.storage};AccountKey=${storage.listKeys().keys[0].value}'
+var consumptionHostSettings = {
+  AzureWebJobsStorage: storageConnection
+  WEBSITE_CONTENTAZUREFILECONNECTIONSTRING: storageConnection
+  WEBSITE_CONTENTSHARE: toLower(appName)
+  FUNCTIONS_EXTENSION_VERSION: '~4'
+  FUNCTIONS_WORKER_RUNTIME: 'custom'
+}
+
+var appSettings = union(serviceSettings, isFlex ? flexHostSettings : consumptionHostSettings)
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: isFlex
+    ? {
+        name: 'FC1'
+        tier: 'FlexConsumption'
+      }
+    : {
+        name: 'Y1'
+        tier: 'Dynamic'
+      }
+  properties: {
+    reserved: true // Linux
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: appName
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    serverFarmId: plan.id
+    reserved: true
+    httpsOnly: true
+    publicNetworkAccess: 'Enabled'
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      appSettings: [
+        for setting in items(appSettings): {
+          name: setting.key
+          value: setting.value
+        }
+      ]
+    }
+    functionAppConfig: isFlex
+      ? {
+          deployment: {
+            storage: {
+              type: 'blobContainer'
+              value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+              authentication: {
+                type: 'SystemAssignedIdentity'
+              }
+            }
+          }
+          scaleAndConcurrency: {
+            maximumInstanceCount: maximumInstanceCount
+            instanceMemoryMB: instanceMemoryMB
+          }
+          runtime: {
+            name: 'custom'
+            version: '1.0'
+          }
+        }
+      : null
+  }
+}
+
+// Deployments authenticate with Entra ID (az login / OIDC); publishing passwords stay off.
+resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = site.name
+output principalId string = site.identity.principalId
+output defaultHostName string = site.properties.defaultHostName

@@ -1,0 +1,79 @@
+// Key Vault with Azure RBAC. It holds the database password (written here) and the
+// GitHub tokens github-pat-<enterprise id> (written by an operator, never by a
+// deployment: see docs/deploy.md). The app's read access is granted in access.bicep.
+
+@description('Azure region.')
+param location string
+
+@description('Tags for every resource.')
+param tags object
+
+@description('Key Vault name (3-24 characters).')
+@minLength(3)
+@maxLength(24)
+param name string
+
+@description('Purge protection: a deleted vault and its secrets stay recoverable for 90 days and cannot be purged early.')
+param purgeProtection bool
+
+@description('Name of the secret that holds the PostgreSQL password (DATABASE_PASSWORD_SECRET).')
+param databasePasswordSecretName string
+
+@description('The PostgreSQL administrator password, stored as a secret.')
+@secure()
+param databasePassword string
+
+@description('Object id of the person or pipeline that deploys; it gets Key Vault Secrets Officer to write the GitHub tokens. Empty: no grant.')
+param deployerPrincipalId string
+
+@description('Kind of the deployer principal.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param deployerPrincipalType string
+
+// Built-in role: Key Vault Secrets Officer (read, write and delete secrets).
+var secretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: name
+  location: location
+  tags: tags
+  properties: {
+    tenantId: subscription().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    // Purge protection cannot be switched off once on; null leaves it off.
+    enablePurgeProtection: purgeProtection ? true : null
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource databasePasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: databasePasswordSecretName
+  properties: {
+    value: databasePassword
+    contentType: 'PostgreSQL administrator password'
+  }
+}
+
+resource deployerSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  name: guid(vault.id, deployerPrincipalId, secretsOfficerRoleId)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsOfficerRoleId)
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
+  }
+}
+
+output name string = vault.name
+output uri string = vault.properties.vaultUri

@@ -1,0 +1,431 @@
+package deploycheck
+
+// The Bicep in infra/ cannot be compiled on our machines (no Bicep CLI), so these tests
+// check what can be checked from the text: every module parameter wired, every file a
+// template loads present, the app settings the functions need set, the alert and
+// workbook queries using only the telemetry names of docs/architecture.md, and every
+// resource type and API version listed in docs/deploy.md, where each was checked
+// against Microsoft's reference. CI compiles the templates with `az bicep build`.
+
+import (
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func readRepoFile(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// bicepFiles returns infra/main.bicep and every module, keyed by repository path.
+func bicepFiles(t *testing.T) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(filepath.Join(repoRoot, "infra"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".bicep") {
+			return err
+		}
+		rel, _ := filepath.Rel(repoRoot, p)
+		files[filepath.ToSlash(rel)] = readRepoFile(t, rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 2 {
+		t.Fatalf("found %d Bicep files under infra/", len(files))
+	}
+	return files
+}
+
+var (
+	moduleBlock    = regexp.MustCompile(`(?ms)^module (\w+) '([^']+)' = \{\n(.*?)^\}`)
+	paramsBlock    = regexp.MustCompile(`(?ms)^  params: \{\n(.*?)^  \}`)
+	passedParam    = regexp.MustCompile(`(?m)^    (\w+):`)
+	declaredParam  = regexp.MustCompile(`(?m)^param (\w+) [^\n]*$`)
+	loadedFile     = regexp.MustCompile(`loadTextContent\('([^']+)'\)`)
+	resourceType   = regexp.MustCompile(`'([A-Za-z]+\.[A-Za-z]+/[A-Za-z/]+)@([0-9]{4}-[0-9]{2}-[0-9]{2}(?:-preview)?)'`)
+	scheduleParam  = regexp.MustCompile(`(?m)^param orchestratorSchedule string = '([^']*)'$`)
+	bicepObjectKey = regexp.MustCompile(`(?m)^  ([A-Za-z_][A-Za-z0-9_]*):`)
+)
+
+func TestBicepModulesWired(t *testing.T) {
+	t.Parallel()
+	files := bicepFiles(t)
+	main := files["infra/main.bicep"]
+	modules := moduleBlock.FindAllStringSubmatch(main, -1)
+	if len(modules) == 0 {
+		t.Fatal("infra/main.bicep declares no modules")
+	}
+	used := map[string]bool{"infra/main.bicep": true}
+	for _, m := range modules {
+		name, file, body := m[1], "infra/"+m[2], m[3]
+		used[file] = true
+		src, ok := files[file]
+		if !ok {
+			t.Errorf("module %s: %s does not exist", name, file)
+			continue
+		}
+		var passed []string
+		if pb := paramsBlock.FindStringSubmatch(body); pb != nil {
+			for _, p := range passedParam.FindAllStringSubmatch(pb[1], -1) {
+				passed = append(passed, p[1])
+			}
+		}
+		var declared []string
+		for _, d := range declaredParam.FindAllStringSubmatch(src, -1) {
+			declared = append(declared, d[1])
+			hasDefault := strings.Contains(d[0], " = ")
+			if !hasDefault && !slices.Contains(passed, d[1]) {
+				t.Errorf("module %s: required parameter %s of %s is not passed", name, d[1], file)
+			}
+		}
+		for _, p := range passed {
+			if !slices.Contains(declared, p) {
+				t.Errorf("module %s: passes %s, which %s does not declare", name, p, file)
+			}
+		}
+	}
+	for file := range files {
+		if !used[file] {
+			t.Errorf("%s is not used by infra/main.bicep", file)
+		}
+	}
+}
+
+func TestBicepLoadedFilesExist(t *testing.T) {
+	t.Parallel()
+	loaded := map[string]bool{}
+	for file, src := range bicepFiles(t) {
+		for _, m := range loadedFile.FindAllStringSubmatch(src, -1) {
+			target := filepath.ToSlash(filepath.Join(filepath.Dir(file), m[1]))
+			loaded[target] = true
+			if _, err := os.Stat(filepath.Join(repoRoot, target)); err != nil {
+				t.Errorf("%s loads %s: %v", file, m[1], err)
+			}
+		}
+	}
+	queries, _ := filepath.Glob(filepath.Join(repoRoot, "infra", "queries", "*.kql"))
+	if len(queries) == 0 {
+		t.Fatal("no alert queries in infra/queries")
+	}
+	for _, q := range queries {
+		rel, _ := filepath.Rel(repoRoot, q)
+		if !loaded[filepath.ToSlash(rel)] {
+			t.Errorf("%s is not used by any alert", rel)
+		}
+	}
+}
+
+// TestScheduleDefault: main_orchestrator's schedule is %ORCHESTRATOR_SCHEDULE%, so the
+// six-field rule applies to the default the infra sets and local.settings.json.example
+// shows.
+func TestScheduleDefault(t *testing.T) {
+	t.Parallel()
+	m := scheduleParam.FindStringSubmatch(readRepoFile(t, "infra/main.bicep"))
+	if m == nil {
+		t.Fatal("infra/main.bicep has no `param orchestratorSchedule string = '...'` default")
+	}
+	infraDefault := m[1]
+	if err := CheckSchedule(infraDefault); err != nil {
+		t.Errorf("infra default ORCHESTRATOR_SCHEDULE: %v", err)
+	}
+	if infraDefault != "0 0 6 * * *" {
+		t.Errorf("infra default ORCHESTRATOR_SCHEDULE %q; DESIGN §1 runs the job daily at 06:00 UTC (0 0 6 * * *)", infraDefault)
+	}
+
+	data, err := os.ReadFile(filepath.Join(repoRoot, "local.settings.json.example"))
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("local.settings.json.example (DESIGN §2) must show ORCHESTRATOR_SCHEDULE: %v", err)
+		}
+		t.Skipf("local.settings.json.example not written yet: %v", err)
+	}
+	var local struct {
+		Values map[string]string `json:"Values"`
+	}
+	if err := json.Unmarshal(data, &local); err != nil {
+		t.Fatalf("local.settings.json.example: %v", err)
+	}
+	schedule, ok := local.Values["ORCHESTRATOR_SCHEDULE"]
+	if !ok {
+		t.Fatal("local.settings.json.example: Values has no ORCHESTRATOR_SCHEDULE; the timer function cannot start without it")
+	}
+	if err := CheckSchedule(schedule); err != nil {
+		t.Errorf("local.settings.json.example ORCHESTRATOR_SCHEDULE: %v", err)
+	}
+}
+
+// The DESIGN §3 settings the infra sets; the rest keep their documented defaults.
+var wiredServiceSettings = []string{
+	"APPLICATIONINSIGHTS_CONNECTION_STRING", "COLLECTOR_ENTERPRISES", "DATABASE_PASSWORD_SECRET",
+	"DATABASE_URL", "KEY_VAULT_URI", "ORCHESTRATOR_SCHEDULE", "SHAREPOINT_DRIVE_ID",
+	"SHAREPOINT_FOLDER", "SHAREPOINT_SITE_ID", "STAGE_BUDGET_SECONDS",
+}
+
+func TestAppSettingsWired(t *testing.T) {
+	t.Parallel()
+	src := readRepoFile(t, "infra/modules/functionapp.bicep")
+	objects := map[string][]string{}
+	for _, name := range []string{"serviceSettings", "flexHostSettings", "consumptionHostSettings"} {
+		block := regexp.MustCompile(`(?ms)^var ` + name + ` = \{\n(.*?)^\}`).FindStringSubmatch(src)
+		if block == nil {
+			t.Fatalf("infra/modules/functionapp.bicep has no `var %s = {...}`", name)
+		}
+		for _, k := range bicepObjectKey.FindAllStringSubmatch(block[1], -1) {
+			objects[name] = append(objects[name], k[1])
+		}
+	}
+	slices.Sort(objects["serviceSettings"])
+	if !slices.Equal(objects["serviceSettings"], wiredServiceSettings) {
+		t.Errorf("serviceSettings = %v, want %v", objects["serviceSettings"], wiredServiceSettings)
+	}
+
+	app, err := Load(os.DirFS(repoRoot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range app.Settings() {
+		if !slices.Contains(objects["serviceSettings"], s) {
+			t.Errorf("a function.json reads %%%s%%, which infra/modules/functionapp.bicep does not set", s)
+		}
+	}
+	// The timer needs host storage on both plans.
+	if !slices.Contains(objects["flexHostSettings"], "AzureWebJobsStorage__accountName") {
+		t.Error("Flex Consumption settings lack AzureWebJobsStorage__accountName")
+	}
+	for _, s := range []string{"AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"} {
+		if !slices.Contains(objects["consumptionHostSettings"], s) {
+			t.Errorf("Linux Consumption settings lack %s", s)
+		}
+	}
+	// Flex Consumption refuses these as app settings (they live in functionAppConfig).
+	for _, s := range []string{"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "WEBSITE_RUN_FROM_PACKAGE", "WEBSITE_CONTENTSHARE"} {
+		if slices.Contains(objects["flexHostSettings"], s) || slices.Contains(objects["serviceSettings"], s) {
+			t.Errorf("%s must not be set on Flex Consumption", s)
+		}
+	}
+}
+
+// TestEverySettingDocumented: each variable the service reads (internal/config) is
+// explained in docs/deploy.md, with what the infra sets it to or why it is left unset.
+func TestEverySettingDocumented(t *testing.T) {
+	t.Parallel()
+	doc := readRepoFile(t, "docs/deploy.md")
+	config := readRepoFile(t, "internal/config/config.go")
+	read := regexp.MustCompile(`getenv(?:, )?\(?"([A-Z][A-Z0-9_]+)"`).FindAllStringSubmatch(config, -1)
+	if len(read) < 10 {
+		t.Fatalf("found only %d settings read in internal/config/config.go", len(read))
+	}
+	names := wiredServiceSettings
+	for _, m := range read {
+		names = append(names, m[1])
+	}
+	for _, name := range names {
+		if !strings.Contains(doc, "`"+name+"`") {
+			t.Errorf("docs/deploy.md does not explain `%s`", name)
+		}
+	}
+}
+
+func TestAPIVersionsDocumented(t *testing.T) {
+	t.Parallel()
+	doc := readRepoFile(t, "docs/deploy.md")
+	seen := map[string]bool{}
+	for file, src := range bicepFiles(t) {
+		for _, m := range resourceType.FindAllStringSubmatch(src, -1) {
+			typ := m[1] + "@" + m[2]
+			if seen[typ] {
+				continue
+			}
+			seen[typ] = true
+			if !strings.Contains(doc, "`"+typ+"`") {
+				t.Errorf("%s uses %s, which docs/deploy.md does not list as checked against the reference", file, typ)
+			}
+		}
+	}
+	if len(seen) < 10 {
+		t.Errorf("found only %d resource types in infra/", len(seen))
+	}
+}
+
+// telemetry is the contract table of docs/architecture.md, "Telemetry names".
+type telemetry struct {
+	names        map[string]string // event or metric name -> kind
+	properties   map[string]bool   // customDimensions keys
+	measurements map[string]bool   // customMeasurements keys
+}
+
+func readTelemetry(t *testing.T) telemetry {
+	t.Helper()
+	doc := readRepoFile(t, "docs/architecture.md")
+	_, section, ok := strings.Cut(doc, "## Telemetry names")
+	if !ok {
+		t.Fatal("docs/architecture.md has no \"Telemetry names\" section")
+	}
+	tel := telemetry{names: map[string]string{}, properties: map[string]bool{}, measurements: map[string]bool{}}
+	row := regexp.MustCompile(`(?m)^\| (event|metric|exception) \| ([^|]*)\|([^|]*)\|([^|]*)\|`)
+	ident := regexp.MustCompile("`([A-Za-z_]+)`")
+	for _, m := range row.FindAllStringSubmatch(section, -1) {
+		if n := ident.FindStringSubmatch(m[2]); n != nil {
+			tel.names[n[1]] = m[1]
+		}
+		for _, p := range ident.FindAllStringSubmatch(m[3], -1) {
+			tel.properties[p[1]] = true
+		}
+		for _, p := range ident.FindAllStringSubmatch(m[4], -1) {
+			tel.measurements[p[1]] = true
+		}
+	}
+	if len(tel.names) < 5 {
+		t.Fatalf("read only %d names from the telemetry table", len(tel.names))
+	}
+	return tel
+}
+
+// kqlQueries returns every query the alerts and the workbook run, keyed by origin.
+func kqlQueries(t *testing.T) map[string]string {
+	t.Helper()
+	queries := map[string]string{}
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "infra", "queries", "*.kql"))
+	for _, f := range files {
+		rel, _ := filepath.Rel(repoRoot, f)
+		queries[rel] = readRepoFile(t, rel)
+	}
+	var wb struct {
+		Version string `json:"version"`
+		Items   []struct {
+			Type    int    `json:"type"`
+			Name    string `json:"name"`
+			Content struct {
+				Query        string `json:"query"`
+				ResourceType string `json:"resourceType"`
+			} `json:"content"`
+		} `json:"items"`
+	}
+	raw := readRepoFile(t, "infra/workbook.json")
+	if err := json.Unmarshal([]byte(raw), &wb); err != nil {
+		t.Fatalf("infra/workbook.json: %v", err)
+	}
+	if wb.Version != "Notebook/1.0" {
+		t.Errorf("infra/workbook.json version %q, want Notebook/1.0", wb.Version)
+	}
+	if !strings.Contains(raw, "__APP_INSIGHTS_ID__") {
+		t.Error("infra/workbook.json lost the __APP_INSIGHTS_ID__ placeholder that workbook.bicep replaces")
+	}
+	for _, it := range wb.Items {
+		if it.Type != 3 {
+			continue
+		}
+		if strings.TrimSpace(it.Content.Query) == "" || it.Content.ResourceType != "microsoft.insights/components" {
+			t.Errorf("workbook item %s: empty query or resource type %q", it.Name, it.Content.ResourceType)
+		}
+		queries["infra/workbook.json#"+it.Name] = it.Content.Query
+	}
+	if len(queries) < 10 {
+		t.Fatalf("found only %d queries", len(queries))
+	}
+	return queries
+}
+
+func quotedList(s string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`"([^"]*)"`).FindAllStringSubmatch(s, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+func TestQueriesUseTelemetryNames(t *testing.T) {
+	t.Parallel()
+	tel := readTelemetry(t)
+	app, err := Load(os.DirFS(repoRoot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var functions []string
+	for _, f := range app.Functions {
+		functions = append(functions, f.Name)
+	}
+	nameEq := regexp.MustCompile(`\bname\s*==\s*("[^"]*")`)
+	nameIn := regexp.MustCompile(`\bname\s+in\s*\(([^)]*)\)`)
+	stageEq := regexp.MustCompile(`\bstage\s*==\s*("[^"]*")`)
+	stageIn := regexp.MustCompile(`\bstage\s+in\s*\(([^)]*)\)`)
+	dims := regexp.MustCompile(`customDimensions\.(\w+)`)
+	meas := regexp.MustCompile(`customMeasurements\.(\w+)`)
+
+	used := map[string]bool{}
+	for origin, q := range kqlQueries(t) {
+		var names, stages []string
+		for _, m := range append(nameEq.FindAllStringSubmatch(q, -1), nameIn.FindAllStringSubmatch(q, -1)...) {
+			names = append(names, quotedList(m[1])...)
+		}
+		for _, m := range append(stageEq.FindAllStringSubmatch(q, -1), stageIn.FindAllStringSubmatch(q, -1)...) {
+			stages = append(stages, quotedList(m[1])...)
+		}
+		if len(names) == 0 && !strings.Contains(q, "exceptions") {
+			t.Errorf("%s: selects no event or metric by name", origin)
+		}
+		for _, n := range names {
+			used[n] = true
+			if _, ok := tel.names[n]; !ok {
+				t.Errorf("%s: %q is not an event or metric of docs/architecture.md", origin, n)
+			}
+		}
+		for _, s := range stages {
+			if !slices.Contains(functions, s) {
+				t.Errorf("%s: stage %q is not a function of the app", origin, s)
+			}
+		}
+		for _, m := range dims.FindAllStringSubmatch(q, -1) {
+			if !tel.properties[m[1]] {
+				t.Errorf("%s: customDimensions.%s is not a property of docs/architecture.md", origin, m[1])
+			}
+		}
+		for _, m := range meas.FindAllStringSubmatch(q, -1) {
+			if !tel.measurements[m[1]] {
+				t.Errorf("%s: customMeasurements.%s is not a measurement of docs/architecture.md", origin, m[1])
+			}
+		}
+	}
+	// Every event and metric the service sends shows up somewhere.
+	for n := range tel.names {
+		if !used[n] {
+			t.Errorf("telemetry %q is neither alerted on nor shown in the workbook", n)
+		}
+	}
+}
+
+func TestScriptsExecutable(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"scripts/package.sh", "scripts/deploy.sh"} {
+		info, err := os.Stat(filepath.Join(repoRoot, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm()&0o111 == 0 {
+			t.Errorf("%s is not executable (mode %v); azure.yaml and the Makefile run it directly", name, info.Mode())
+		}
+	}
+	for _, file := range []string{"azure.yaml", ".github/workflows/ci.yml"} {
+		src := readRepoFile(t, file)
+		for _, m := range regexp.MustCompile(`\./?(scripts/[\w.-]+)`).FindAllStringSubmatch(src, -1) {
+			if _, err := os.Stat(filepath.Join(repoRoot, m[1])); err != nil {
+				t.Errorf("%s runs %s: %v", file, m[1], err)
+			}
+		}
+		if file == "azure.yaml" && !strings.Contains(src, "path: infra") {
+			t.Error("azure.yaml does not point azd at infra/")
+		}
+	}
+}
