@@ -534,7 +534,9 @@ func TestTokenSourceFailureIsNotRetried(t *testing.T) {
 		t.Errorf("no request may go out without a token")
 	})
 	c := newTestClient(t, f, func(o *Options) {
-		o.Token = func(context.Context) (string, error) { return "", errors.New("key vault: secret github-pat-ent1 not found") }
+		o.Token = func(context.Context) (string, error) {
+			return "", errors.New("key vault: secret github-pat-ent1 not found")
+		}
 	})
 	_, err := c.GetPull(t.Context(), "acme/api", 1)
 	if err == nil || !strings.Contains(err.Error(), "secret github-pat-ent1 not found") {
