@@ -186,6 +186,11 @@ func TestAppSettingsWired(t *testing.T) {
 			objects[name] = append(objects[name], k[1])
 		}
 	}
+	// Secrets reach the app through Key Vault, never as app settings: the module that
+	// writes the settings takes no secure parameter.
+	if strings.Contains(src, "@secure()") {
+		t.Error("infra/modules/functionapp.bicep takes a @secure() parameter; pass secrets through Key Vault instead")
+	}
 	slices.Sort(objects["serviceSettings"])
 	if !slices.Equal(objects["serviceSettings"], wiredServiceSettings) {
 		t.Errorf("serviceSettings = %v, want %v", objects["serviceSettings"], wiredServiceSettings)
