@@ -26,18 +26,13 @@ type UploadStore interface {
 	RecordUpload(ctx context.Context, f postgres.UploadedFile) error
 }
 
-// Uploader puts one file into the upload target, replacing a file of the same name.
+// Uploader puts one file into the upload target, replacing a file of the same name,
+// and returns the stored item's id once it has checked the stored size is size.
 // It retries throttling and transient failures itself; an error it gives up on that a
 // later attempt may fix (Graph throttling or down) has a Retryable() bool method
-// returning true somewhere in its chain.
+// returning true somewhere in its chain. (*sharepoint.Client implements it.)
 type Uploader interface {
-	Upload(ctx context.Context, name string, size int64, r io.ReaderAt) (UploadResult, error)
-}
-
-// UploadResult is the stored item.
-type UploadResult struct {
-	ItemID string
-	Size   int64
+	Upload(ctx context.Context, name string, size int64, r io.ReaderAt) (itemID string, err error)
 }
 
 // UploadOptions configure upload_sharepoint.
@@ -142,7 +137,7 @@ func (s *UploadStage) Run(ctx context.Context, req Request) (Result, error) {
 			failures = append(failures, f.FileName+": held back until the files it lists are uploaded")
 			continue
 		}
-		item, err := s.uploadFile(ctx, f)
+		itemID, err := s.uploadFile(ctx, f)
 		if err != nil {
 			var r interface{ Retryable() bool }
 			if errors.As(err, &r) && r.Retryable() {
@@ -157,7 +152,7 @@ func (s *UploadStage) Run(ctx context.Context, req Request) (Result, error) {
 			continue
 		}
 		err = s.opts.Store.RecordUpload(ctx, postgres.UploadedFile{
-			FileName: f.FileName, SHA256: f.SHA256, Bytes: f.Bytes, DriveItemID: item.ItemID, RunID: req.RunID,
+			FileName: f.FileName, SHA256: f.SHA256, Bytes: f.Bytes, DriveItemID: itemID, RunID: req.RunID,
 		})
 		if err != nil {
 			return res, err
@@ -177,31 +172,24 @@ func (s *UploadStage) Run(ctx context.Context, req Request) (Result, error) {
 }
 
 // uploadFile checks the local file is the one that was exported, then uploads it.
-func (s *UploadStage) uploadFile(ctx context.Context, f postgres.ExportedFile) (UploadResult, error) {
+func (s *UploadStage) uploadFile(ctx context.Context, f postgres.ExportedFile) (string, error) {
 	file, err := os.Open(filepath.Join(s.opts.Dir, f.FileName))
 	if errors.Is(err, os.ErrNotExist) {
-		return UploadResult{}, fmt.Errorf("not in EXPORT_DIR %q (exported by another instance, or removed); export_csv must run again", s.opts.Dir)
+		return "", fmt.Errorf("not in EXPORT_DIR %q (exported by another instance, or removed); export_csv must run again", s.opts.Dir)
 	}
 	if err != nil {
-		return UploadResult{}, fmt.Errorf("open: %w", err)
+		return "", fmt.Errorf("open: %w", err)
 	}
 	defer file.Close()
 	h := sha256.New()
 	size, err := io.Copy(h, file)
 	if err != nil {
-		return UploadResult{}, fmt.Errorf("read: %w", err)
+		return "", fmt.Errorf("read: %w", err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 || size != f.Bytes {
-		return UploadResult{}, fmt.Errorf("the file in EXPORT_DIR changed since it was exported (sha256 %s, %d bytes; recorded %s, %d bytes); export_csv must run again", got, size, f.SHA256, f.Bytes)
+		return "", fmt.Errorf("the file in EXPORT_DIR changed since it was exported (sha256 %s, %d bytes; recorded %s, %d bytes); export_csv must run again", got, size, f.SHA256, f.Bytes)
 	}
-	item, err := s.opts.Uploader.Upload(ctx, f.FileName, size, file)
-	if err != nil {
-		return UploadResult{}, err
-	}
-	if item.Size != size {
-		return UploadResult{}, fmt.Errorf("SharePoint stored %d bytes, want %d", item.Size, size)
-	}
-	return item, nil
+	return s.opts.Uploader.Upload(ctx, f.FileName, size, file)
 }
 
 // manifestLast orders the data files by name and puts the manifest after them.

@@ -1,0 +1,364 @@
+// Package sharepoint uploads the export files into a SharePoint document library
+// through Microsoft Graph, app-only. It is the only package that imports the Graph SDK
+// (msgraph-sdk-go): only its drives and models packages and the core's file uploader,
+// never the root package, which takes minutes to compile.
+//
+// Files up to 4 MiB go in one PUT to root:/<folder>/<name>:/content (which replaces
+// a file of the same name); larger files go through an upload session created with
+// conflictBehavior=replace, in chunks that are multiples of 320 KiB. Either way the
+// stored item's size is checked before an upload counts as done.
+package sharepoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	abstractions "github.com/microsoft/kiota-abstractions-go"
+	absser "github.com/microsoft/kiota-abstractions-go/serialization"
+	khttp "github.com/microsoft/kiota-http-go"
+	jsonser "github.com/microsoft/kiota-serialization-json-go"
+	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
+	graphauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
+	"github.com/microsoftgraph/msgraph-sdk-go-core/fileuploader"
+	"github.com/microsoftgraph/msgraph-sdk-go/drives"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+)
+
+// Limits of the Graph upload APIs.
+const (
+	// SimpleUploadLimit is the largest file sent in a single PUT.
+	SimpleUploadLimit = 4 << 20
+	// ChunkUnit: every upload-session chunk but the last must be a multiple of it.
+	ChunkUnit = 320 << 10
+	// DefaultChunkSize is 16 × 320 KiB = 5 MiB, inside Graph's advice of 5–10 MiB.
+	DefaultChunkSize = 16 * ChunkUnit
+	maxChunkSize     = 60 << 20
+	// DefaultBaseURL is the Graph endpoint of the global cloud.
+	DefaultBaseURL = "https://graph.microsoft.com/v1.0"
+)
+
+// Options configure a Client.
+type Options struct {
+	// Credential gets app-only tokens: NewManagedIdentityCredential (the default in
+	// production) or NewClientSecretCredential.
+	Credential azcore.TokenCredential
+	// BaseURL is GRAPH_API_URL, default DefaultBaseURL. The token is sent to this host
+	// (scheme, host and port) and to no other.
+	BaseURL string
+	// DriveID is the document library (SHAREPOINT_DRIVE_ID).
+	DriveID string
+	// Folder is the path inside the library (SHAREPOINT_FOLDER); empty = its root.
+	Folder string
+	// HTTPClient supplies the transport (tests: an httptest server's client). Its
+	// Timeout, if set, bounds each request; default 2 minutes.
+	HTTPClient *http.Client
+	// ChunkSize of upload sessions: a multiple of 320 KiB below 60 MiB.
+	ChunkSize int64
+	// MaxRetries per request on throttling and transient failures (default 4), and
+	// MaxWait the most time one request may spend waiting between them (default 2 min).
+	MaxRetries int
+	MaxWait    time.Duration
+	// Sleep waits between retries; tests replace it so nothing sleeps for real.
+	Sleep  func(ctx context.Context, d time.Duration) error
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Client uploads files into one SharePoint folder.
+type Client struct {
+	adapter abstractions.RequestAdapter
+	driveID string
+	folder  string
+	chunk   int64
+	log     *slog.Logger
+}
+
+// New checks the options and builds the Graph request adapter. It does not touch the
+// network.
+func New(opts Options) (*Client, error) {
+	if opts.Credential == nil {
+		return nil, errors.New("sharepoint: a credential is required")
+	}
+	if strings.TrimSpace(opts.DriveID) == "" {
+		return nil, errors.New("SHAREPOINT_DRIVE_ID: required for uploads")
+	}
+	folder, err := cleanFolder(opts.Folder)
+	if err != nil {
+		return nil, err
+	}
+	base := strings.TrimRight(cmpOr(opts.BaseURL, DefaultBaseURL), "/")
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !isLoopback(u.Hostname())) {
+		return nil, fmt.Errorf("GRAPH_API_URL: %q must be an https URL (http only on loopback, for tests)", base)
+	}
+	chunk := opts.ChunkSize
+	if chunk == 0 {
+		chunk = DefaultChunkSize
+	}
+	if chunk < ChunkUnit || chunk%ChunkUnit != 0 || chunk >= maxChunkSize {
+		return nil, fmt.Errorf("sharepoint: chunk size %d must be a multiple of 320 KiB below 60 MiB", chunk)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+
+	// Scope and valid host follow the configured endpoint, so sovereign clouds work.
+	scope := u.Scheme + "://" + u.Host + "/.default"
+	auth, err := graphauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(
+		opts.Credential, []string{scope}, []string{u.Hostname()})
+	if err != nil {
+		return nil, fmt.Errorf("sharepoint: auth provider: %w", err)
+	}
+	hc, err := newHTTPClient(opts, u)
+	if err != nil {
+		return nil, err
+	}
+	// Our own factories instead of the SDK's global registry (which the root package
+	// fills): JSON is all Graph answers these calls with.
+	parsers := absser.NewParseNodeFactoryRegistry()
+	parsers.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonParseNodeFactory()
+	writers := absser.NewSerializationWriterFactoryRegistry()
+	writers.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonSerializationWriterFactory()
+	adapter, err := msgraphcore.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
+		auth, clientOptions(), parsers, writers, hc)
+	if err != nil {
+		return nil, fmt.Errorf("sharepoint: request adapter: %w", err)
+	}
+	adapter.SetBaseUrl(base)
+	return &Client{adapter: adapter, driveID: opts.DriveID, folder: folder, chunk: chunk, log: log}, nil
+}
+
+func clientOptions() msgraphcore.GraphClientOptions {
+	return msgraphcore.GraphClientOptions{GraphServiceLibraryVersion: "1.89.0"}
+}
+
+// newHTTPClient builds the middleware chain: the SDK's handlers minus its retry
+// handler (ours is bounded and testable), request compression off (Graph would store
+// gzipped bodies as the file), and the token guard last, next to the network.
+func newHTTPClient(opts Options, graph *url.URL) (*http.Client, error) {
+	var parent http.RoundTripper = http.DefaultTransport
+	timeout := 2 * time.Minute
+	if opts.HTTPClient != nil {
+		if opts.HTTPClient.Transport != nil {
+			parent = opts.HTTPClient.Transport
+		}
+		if opts.HTTPClient.Timeout > 0 {
+			timeout = opts.HTTPClient.Timeout
+		}
+	}
+	retries := opts.MaxRetries
+	if retries <= 0 {
+		retries = 4
+	}
+	maxWait := opts.MaxWait
+	if maxWait <= 0 {
+		maxWait = 2 * time.Minute
+	}
+	sleep := opts.Sleep
+	if sleep == nil {
+		sleep = sleepContext
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	co := clientOptions()
+	middlewares := []khttp.Middleware{
+		msgraphcore.NewGraphTelemetryHandler(&co),
+		&retryHandler{maxRetries: retries, maxWait: maxWait, sleep: sleep, now: now},
+		khttp.NewRedirectHandler(),
+		khttp.NewCompressionHandlerWithOptions(*khttp.NewCompressionOptionsReference(false)),
+		khttp.NewUserAgentHandler(),
+		khttp.NewHeadersInspectionHandler(),
+		&tokenGuard{scheme: graph.Scheme, host: graph.Host},
+	}
+	return &http.Client{
+		Transport: khttp.NewCustomTransportWithParentTransport(parent, middlewares...),
+		Timeout:   timeout,
+		// The redirect middleware follows redirects (and drops the token across hosts).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, nil
+}
+
+// Upload stores r (size bytes) as <folder>/<name> in the drive, replacing a file of
+// the same name, and returns the drive item id once the stored size is size.
+// Failures Graph may recover from wrap ErrUnavailable.
+func (c *Client) Upload(ctx context.Context, name string, size int64, r io.ReaderAt) (string, error) {
+	if err := checkName(name); err != nil {
+		return "", err
+	}
+	var item models.DriveItemable
+	var err error
+	if size <= SimpleUploadLimit {
+		item, err = c.putSmall(ctx, name, size, r)
+	} else {
+		item, err = c.putLarge(ctx, name, size, r)
+	}
+	if err != nil {
+		return "", fmt.Errorf("upload %s: %w", name, describe(err))
+	}
+	c.log.InfoContext(ctx, "uploaded to sharepoint", "file", name, "bytes", size)
+	return deref(item.GetId()), nil
+}
+
+func (c *Client) itemByPath(name string) *drives.ItemItemsDriveItemItemRequestBuilder {
+	path := name
+	if c.folder != "" {
+		path = c.folder + "/" + name
+	}
+	return drives.NewDrivesRequestBuilderInternal(map[string]string{"baseurl": c.adapter.GetBaseUrl()}, c.adapter).
+		ByDriveId(c.driveID).Items().ByDriveItemId("root:/" + path + ":")
+}
+
+func (c *Client) putSmall(ctx context.Context, name string, size int64, r io.ReaderAt) (models.DriveItemable, error) {
+	data := make([]byte, size)
+	if _, err := r.ReadAt(data, 0); err != nil && !(errors.Is(err, io.EOF) && size == 0) {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	item, err := c.itemByPath(name).Content().Put(ctx, data, nil)
+	if err != nil {
+		return nil, err
+	}
+	if got := sizeOf(item); got != size {
+		return nil, fmt.Errorf("stored item has %d bytes, want %d", got, size)
+	}
+	return item, nil
+}
+
+func (c *Client) putLarge(ctx context.Context, name string, size int64, r io.ReaderAt) (models.DriveItemable, error) {
+	props := models.NewDriveItemUploadableProperties()
+	// Sessions default to conflictBehavior=fail; a re-export must replace the file.
+	props.SetAdditionalData(map[string]any{"@microsoft.graph.conflictBehavior": "replace"})
+	body := drives.NewItemItemsItemCreateUploadSessionPostRequestBody()
+	body.SetItem(props)
+	session, err := c.itemByPath(name).CreateUploadSession().Post(ctx, body, nil)
+	if err != nil {
+		return nil, fmt.Errorf("create upload session: %w", err)
+	}
+	if session == nil || session.GetUploadUrl() == nil {
+		return nil, errors.New("create upload session: no upload URL in the reply")
+	}
+	errorMapping := abstractions.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
+	task := fileuploader.NewLargeFileUploadTask[models.DriveItemable](c.adapter, session,
+		&sizedReader{ReaderAt: r, size: size}, c.chunk, models.CreateDriveItemFromDiscriminatorValue, errorMapping)
+	res := task.Upload(func(done, total int64) {
+		c.log.DebugContext(ctx, "upload progress", "file", name, "bytes", done+1, "of", total)
+	})
+	if !res.GetUploadSucceeded() {
+		return nil, fmt.Errorf("upload session: %w", errors.Join(res.GetResponseErrors()...))
+	}
+	item := res.GetItemResponse()
+	if sizeOf(item) == size && item.GetId() != nil {
+		return item, nil
+	}
+	// The task reports success even when the session offered no ranges and nothing
+	// was sent, or the last reply was not the item: ask Graph what it stored.
+	stored, err := c.itemByPath(name).Get(ctx, nil)
+	if err != nil {
+		if status, ok := errorsAsStatus(err); ok && status == http.StatusNotFound {
+			return nil, fmt.Errorf("upload session ended without storing the file")
+		}
+		return nil, fmt.Errorf("check stored item: %w", err)
+	}
+	if got := sizeOf(stored); got != size {
+		return nil, fmt.Errorf("upload session ended short: stored item has %d bytes, want %d", got, size)
+	}
+	return stored, nil
+}
+
+// sizedReader gives the file uploader the size it asks Stat for.
+type sizedReader struct {
+	io.ReaderAt
+	size int64
+}
+
+func (s *sizedReader) Stat() (os.FileInfo, error) { return sizeInfo(s.size), nil }
+
+type sizeInfo int64
+
+func (s sizeInfo) Name() string       { return "" }
+func (s sizeInfo) Size() int64        { return int64(s) }
+func (s sizeInfo) Mode() os.FileMode  { return 0 }
+func (s sizeInfo) ModTime() time.Time { return time.Time{} }
+func (s sizeInfo) IsDir() bool        { return false }
+func (s sizeInfo) Sys() any           { return nil }
+
+func sizeOf(item models.DriveItemable) int64 {
+	if item == nil || item.GetSize() == nil {
+		return -1
+	}
+	return *item.GetSize()
+}
+
+// describe turns a Graph API error into "status N: code: message"; an error that
+// already says it is unavailable is kept as is.
+func describe(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	var odata *odataerrors.ODataError
+	if errors.As(err, &odata) {
+		msg := fmt.Sprintf("graph status %d", odata.GetStatusCode())
+		if main := odata.GetErrorEscaped(); main != nil {
+			msg += ": " + deref(main.GetCode()) + ": " + deref(main.GetMessage())
+		}
+		return fmt.Errorf("%s: %w", msg, err)
+	}
+	if status, ok := errorsAsStatus(err); ok {
+		return fmt.Errorf("graph status %d: %w", status, err)
+	}
+	return err
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func cmpOr(v, def string) string {
+	if strings.TrimSpace(v) == "" {
+		return def
+	}
+	return strings.TrimSpace(v)
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// SharePoint refuses these in file and folder names; a ':' would also end the
+// root:/path: address early.
+const forbiddenNameChars = "\"*:<>?\\|#%"
+
+func cleanFolder(folder string) (string, error) {
+	folder = strings.Trim(strings.TrimSpace(folder), "/")
+	if folder == "" {
+		return "", nil
+	}
+	for _, seg := range strings.Split(folder, "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, forbiddenNameChars) {
+			return "", fmt.Errorf("SHAREPOINT_FOLDER: %q is not a valid folder path (segments separated by /, none empty, '.', '..' or holding any of %s)", folder, forbiddenNameChars)
+		}
+	}
+	return folder, nil
+}
+
+func checkName(name string) error {
+	if name == "" || strings.ContainsAny(name, forbiddenNameChars+"/") || name == "." || name == ".." {
+		return fmt.Errorf("upload: %q is not a valid file name", name)
+	}
+	return nil
+}
