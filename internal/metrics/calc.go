@@ -206,23 +206,40 @@ func (p *plan) weekIndex(t time.Time) int {
 	return i
 }
 
-// scopeRow names one scope's rows and where its weekly figures come from.
+// scopeRow names one scope's rows and the repositories (indices into the input) whose
+// weekly figures it adds up.
 type scopeRow struct {
 	scopeType, scope string
+	members          []int
 }
 
 // scopesInOrder lists the scopes as rows are written: the enterprise, then the
 // organizations, then the repositories, each sorted by name.
 func (p *plan) scopesInOrder(repos []RepoActivity) []scopeRow {
 	out := make([]scopeRow, 0, 1+len(p.orgs)+len(repos))
-	out = append(out, scopeRow{ScopeEnterprise, p.enterprise})
-	for _, org := range p.orgs {
-		out = append(out, scopeRow{ScopeOrganization, org})
-	}
+	out = append(out, scopeRow{ScopeEnterprise, p.enterprise, p.repoOrder})
+	byOrg := make([][]int, len(p.orgs))
 	for _, i := range p.repoOrder {
-		out = append(out, scopeRow{ScopeRepository, repos[i].FullName})
+		byOrg[p.orgOfRepo[i]] = append(byOrg[p.orgOfRepo[i]], i)
+	}
+	for o, org := range p.orgs {
+		out = append(out, scopeRow{ScopeOrganization, org, byOrg[o]})
+	}
+	for k, i := range p.repoOrder {
+		out = append(out, scopeRow{ScopeRepository, repos[i].FullName, p.repoOrder[k : k+1]})
 	}
 	return out
+}
+
+// gather appends the samples of week w of every member repository to buf[:0]: the
+// scope's pooled sample (percentiles of an organization are over all its changes, not
+// medians of medians). buf is reused row after row.
+func gather[W any, T any](buf []T, perRepo [][]W, members []int, w int, samples func(*W) []T) []T {
+	buf = buf[:0]
+	for _, m := range members {
+		buf = append(buf, samples(&perRepo[m][w])...)
+	}
+	return buf
 }
 
 // hours converts a duration to fractional hours.

@@ -41,11 +41,16 @@ func fingerprintOf(c Commit) commitFingerprint {
 // NewChangeIndex indexes the merged pull requests among prs. The slice is kept, not
 // copied: do not modify it while the index is in use.
 func NewChangeIndex(prs []PullRequest) *ChangeIndex {
+	commits := 0
+	for _, pr := range prs {
+		commits += len(pr.Commits)
+	}
+	// Sized up front: growing these maps was most of the index's cost.
 	x := &ChangeIndex{
 		prs:           prs,
-		bySHA:         make(map[string]int),
-		byOwnSHA:      make(map[string]int),
-		byFingerprint: make(map[commitFingerprint]int),
+		bySHA:         make(map[string]int, len(prs)),
+		byOwnSHA:      make(map[string]int, commits),
+		byFingerprint: make(map[commitFingerprint]int, commits),
 		firstCommit:   make([]time.Time, len(prs)),
 	}
 	for i, pr := range prs {

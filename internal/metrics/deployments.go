@@ -80,7 +80,11 @@ func newTimeline(deployments []Deployment) timeline {
 // again is a redeploy, not a rollback. A rollback to a SHA never deployed and never listed
 // in a compare (say, a tag cut from an old branch) is not recognised.
 func (t *timeline) markRollbacks() {
-	seen := make(map[string]struct{})
+	changes := 0
+	for _, s := range t.successes {
+		changes += 1 + len(s.d.Changes)
+	}
+	seen := make(map[string]struct{}, changes)
 	running := ""
 	for k := range t.successes {
 		s := &t.successes[k]

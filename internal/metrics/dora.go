@@ -46,18 +46,6 @@ type doraWeek struct {
 	lastDeploy                  time.Time // latest successful deployment before the week's end
 }
 
-func (w *doraWeek) merge(o *doraWeek) {
-	w.deployments += o.deployments
-	w.failed += o.failed
-	w.rework += o.rework
-	w.days |= o.days
-	w.lead = append(w.lead, o.lead...)
-	w.recovery = append(w.recovery, o.recovery...)
-	if o.lastDeploy.After(w.lastDeploy) {
-		w.lastDeploy = o.lastDeploy
-	}
-}
-
 // CalculateDORA computes the weekly DORA metrics of every scope — the enterprise, each
 // organization and each repository in repos — for every ISO week from opts.From to
 // opts.To. It is pure: same input, same rows. Rows come enterprise first, then
@@ -72,66 +60,62 @@ func CalculateDORA(repos []RepoActivity, opts Options) ([]DORARow, error) {
 	for i := range repos {
 		perRepo[i] = p.repoDORA(&repos[i])
 	}
-
-	enterprise := make([]doraWeek, len(p.weeks))
-	orgs := make([][]doraWeek, len(p.orgs))
-	for i := range orgs {
-		orgs[i] = make([]doraWeek, len(p.weeks))
-	}
-	for i, weeks := range perRepo {
-		for w := range weeks {
-			orgs[p.orgOfRepo[i]][w].merge(&weeks[w])
-			enterprise[w].merge(&weeks[w])
-		}
-	}
-
-	rows := make([]DORARow, 0, len(p.weeks)*(1+len(p.orgs)+len(repos)))
 	scopes := p.scopesInOrder(repos)
-	rows = p.appendDORARows(rows, scopes[0], enterprise)
-	for i := range p.orgs {
-		rows = p.appendDORARows(rows, scopes[1+i], orgs[i])
-	}
-	for k, i := range p.repoOrder {
-		rows = p.appendDORARows(rows, scopes[1+len(p.orgs)+k], perRepo[i])
+	rows := make([]DORARow, 0, len(p.weeks)*len(scopes))
+	var lead, recovery []float64
+	for _, s := range scopes {
+		for w := range p.weeks {
+			lead = gather(lead, perRepo, s.members, w, func(x *doraWeek) []float64 { return x.lead })
+			recovery = gather(recovery, perRepo, s.members, w, func(x *doraWeek) []float64 { return x.recovery })
+			rows = append(rows, p.doraRow(s, w, perRepo, lead, recovery))
+		}
 	}
 	return rows, nil
 }
 
-func (p *plan) appendDORARows(rows []DORARow, s scopeRow, weeks []doraWeek) []DORARow {
-	t := p.thresholds
-	for w := range weeks {
-		wk := &weeks[w]
-		r := DORARow{
-			ScopeType:         s.scopeType,
-			Scope:             s.scope,
-			WeekStart:         p.weeks[w],
-			Deployments:       wk.deployments,
-			DeploymentDays:    popCount(wk.days),
-			LeadTimeP50Hours:  Percentile(wk.lead, 0.5),
-			LeadTimeP90Hours:  Percentile(wk.lead, 0.9),
-			LeadTimeN:         len(wk.lead),
-			FailedDeployments: wk.failed,
-			ChangeFailureRate: ratio(wk.failed, wk.deployments),
-			RecoveryN:         len(wk.recovery),
-			ReworkDeployments: wk.rework,
-			ReworkRate:        ratio(wk.rework, wk.deployments),
-			ThresholdsVersion: t.Version,
-			MetricVersion:     MetricVersion,
+// doraRow adds up week w of the scope's repositories and rates it. lead and recovery are
+// the scope's pooled samples; they are sorted in place.
+func (p *plan) doraRow(s scopeRow, w int, perRepo [][]doraWeek, lead, recovery []float64) DORARow {
+	var sum doraWeek
+	for _, m := range s.members {
+		x := &perRepo[m][w]
+		sum.deployments += x.deployments
+		sum.failed += x.failed
+		sum.rework += x.rework
+		sum.days |= x.days
+		if x.lastDeploy.After(sum.lastDeploy) {
+			sum.lastDeploy = x.lastDeploy
 		}
-		r.RecoveryTimeP50Hours = Percentile(wk.recovery, 0.5)
-
-		sinceLast := time.Duration(-1)
-		if !wk.lastDeploy.IsZero() {
-			sinceLast = p.weeks[w].Add(Week).Sub(wk.lastDeploy)
-		}
-		r.DeploymentFrequencyLevel = t.DeploymentFrequencyLevel(r.DeploymentDays, sinceLast)
-		r.LeadTimeLevel = t.LeadTimeLevel(r.LeadTimeP50Hours)
-		r.ChangeFailureLevel = t.ChangeFailureLevel(r.ChangeFailureRate)
-		r.RecoveryLevel = t.RecoveryLevel(r.RecoveryTimeP50Hours)
-		r.PerformanceLevel = t.OverallLevel(r.DeploymentFrequencyLevel, r.LeadTimeLevel, r.ChangeFailureLevel, r.RecoveryLevel)
-		rows = append(rows, r)
 	}
-	return rows
+	t := p.thresholds
+	r := DORARow{
+		ScopeType:            s.scopeType,
+		Scope:                s.scope,
+		WeekStart:            p.weeks[w],
+		Deployments:          sum.deployments,
+		DeploymentDays:       popCount(sum.days),
+		LeadTimeP50Hours:     Percentile(lead, 0.5),
+		LeadTimeP90Hours:     Percentile(lead, 0.9),
+		LeadTimeN:            len(lead),
+		FailedDeployments:    sum.failed,
+		ChangeFailureRate:    ratio(sum.failed, sum.deployments),
+		RecoveryTimeP50Hours: Percentile(recovery, 0.5),
+		RecoveryN:            len(recovery),
+		ReworkDeployments:    sum.rework,
+		ReworkRate:           ratio(sum.rework, sum.deployments),
+		ThresholdsVersion:    t.Version,
+		MetricVersion:        MetricVersion,
+	}
+	sinceLast := time.Duration(-1)
+	if !sum.lastDeploy.IsZero() {
+		sinceLast = p.weeks[w].Add(Week).Sub(sum.lastDeploy)
+	}
+	r.DeploymentFrequencyLevel = t.DeploymentFrequencyLevel(r.DeploymentDays, sinceLast)
+	r.LeadTimeLevel = t.LeadTimeLevel(r.LeadTimeP50Hours)
+	r.ChangeFailureLevel = t.ChangeFailureLevel(r.ChangeFailureRate)
+	r.RecoveryLevel = t.RecoveryLevel(r.RecoveryTimeP50Hours)
+	r.PerformanceLevel = t.OverallLevel(r.DeploymentFrequencyLevel, r.LeadTimeLevel, r.ChangeFailureLevel, r.RecoveryLevel)
+	return r
 }
 
 func popCount(b uint8) int {

@@ -56,25 +56,6 @@ type velocityWeek struct {
 	contributors                                  []int32 // interned logins, with repeats
 }
 
-func (w *velocityWeek) merge(o *velocityWeek) {
-	w.opened += o.opened
-	w.merged += o.merged
-	w.closedUnmerged += o.closedUnmerged
-	w.withoutReview += o.withoutReview
-	w.commits += o.commits
-	w.runs += o.runs
-	w.completedRuns += o.completedRuns
-	w.successfulRuns += o.successfulRuns
-	w.cycle = append(w.cycle, o.cycle...)
-	w.coding = append(w.coding, o.coding...)
-	w.pickup = append(w.pickup, o.pickup...)
-	w.review = append(w.review, o.review...)
-	w.deploy = append(w.deploy, o.deploy...)
-	w.size = append(w.size, o.size...)
-	w.duration = append(w.duration, o.duration...)
-	w.contributors = append(w.contributors, o.contributors...)
-}
-
 // CalculateVelocity computes the weekly velocity metrics of every scope — the enterprise,
 // each organization and each repository in repos — for every ISO week from opts.From to
 // opts.To. It is pure: same input, same rows, in the order CalculateDORA uses. The
@@ -89,66 +70,57 @@ func CalculateVelocity(repos []RepoActivity, opts Options) ([]VelocityRow, error
 	for i := range repos {
 		perRepo[i] = p.repoVelocity(&repos[i], people)
 	}
-
-	enterprise := make([]velocityWeek, len(p.weeks))
-	orgs := make([][]velocityWeek, len(p.orgs))
-	for i := range orgs {
-		orgs[i] = make([]velocityWeek, len(p.weeks))
+	scopes := p.scopesInOrder(repos)
+	rows := make([]VelocityRow, 0, len(p.weeks)*len(scopes))
+	var buf []float64
+	var who []int32
+	// p50 of one duration over the scope's pooled sample; buf is reused.
+	p50 := func(s scopeRow, w int, samples func(*velocityWeek) []float64) (*float64, int) {
+		buf = gather(buf, perRepo, s.members, w, samples)
+		return Percentile(buf, 0.5), len(buf)
 	}
-	for i, weeks := range perRepo {
-		for w := range weeks {
-			orgs[p.orgOfRepo[i]][w].merge(&weeks[w])
-			enterprise[w].merge(&weeks[w])
+	for _, s := range scopes {
+		for w := range p.weeks {
+			var sum velocityWeek
+			for _, m := range s.members {
+				x := &perRepo[m][w]
+				sum.opened += x.opened
+				sum.merged += x.merged
+				sum.closedUnmerged += x.closedUnmerged
+				sum.withoutReview += x.withoutReview
+				sum.commits += x.commits
+				sum.runs += x.runs
+				sum.completedRuns += x.completedRuns
+				sum.successfulRuns += x.successfulRuns
+			}
+			r := VelocityRow{
+				ScopeType:              s.scopeType,
+				Scope:                  s.scope,
+				WeekStart:              p.weeks[w],
+				PRsOpened:              sum.opened,
+				PRsMerged:              sum.merged,
+				PRsClosedUnmerged:      sum.closedUnmerged,
+				PRsMergedWithoutReview: sum.withoutReview,
+				Commits:                sum.commits,
+				WorkflowRuns:           sum.runs,
+				WorkflowCompletedRuns:  sum.completedRuns,
+				WorkflowSuccessRate:    ratio(sum.successfulRuns, sum.completedRuns),
+				MetricVersion:          MetricVersion,
+			}
+			buf = gather(buf, perRepo, s.members, w, func(x *velocityWeek) []float64 { return x.cycle })
+			r.PRCycleTimeP50Hours, r.PRCycleTimeP90Hours, r.PRCycleTimeN = Percentile(buf, 0.5), Percentile(buf, 0.9), len(buf)
+			r.CodingTimeP50Hours, r.CodingTimeN = p50(s, w, func(x *velocityWeek) []float64 { return x.coding })
+			r.PickupTimeP50Hours, r.PickupTimeN = p50(s, w, func(x *velocityWeek) []float64 { return x.pickup })
+			r.ReviewTimeP50Hours, r.ReviewTimeN = p50(s, w, func(x *velocityWeek) []float64 { return x.review })
+			r.DeployTimeP50Hours, r.DeployTimeN = p50(s, w, func(x *velocityWeek) []float64 { return x.deploy })
+			r.PRSizeP50, r.PRSizeN = p50(s, w, func(x *velocityWeek) []float64 { return x.size })
+			r.WorkflowDurationP50Seconds, r.WorkflowDurationN = p50(s, w, func(x *velocityWeek) []float64 { return x.duration })
+			who = gather(who, perRepo, s.members, w, func(x *velocityWeek) []int32 { return x.contributors })
+			r.ActiveContributors = countDistinct(who)
+			rows = append(rows, r)
 		}
 	}
-
-	rows := make([]VelocityRow, 0, len(p.weeks)*(1+len(p.orgs)+len(repos)))
-	scopes := p.scopesInOrder(repos)
-	rows = p.appendVelocityRows(rows, scopes[0], enterprise)
-	for i := range p.orgs {
-		rows = p.appendVelocityRows(rows, scopes[1+i], orgs[i])
-	}
-	for k, i := range p.repoOrder {
-		rows = p.appendVelocityRows(rows, scopes[1+len(p.orgs)+k], perRepo[i])
-	}
 	return rows, nil
-}
-
-func (p *plan) appendVelocityRows(rows []VelocityRow, s scopeRow, weeks []velocityWeek) []VelocityRow {
-	for w := range weeks {
-		wk := &weeks[w]
-		rows = append(rows, VelocityRow{
-			ScopeType:                  s.scopeType,
-			Scope:                      s.scope,
-			WeekStart:                  p.weeks[w],
-			PRsOpened:                  wk.opened,
-			PRsMerged:                  wk.merged,
-			PRsClosedUnmerged:          wk.closedUnmerged,
-			PRCycleTimeP50Hours:        Percentile(wk.cycle, 0.5),
-			PRCycleTimeP90Hours:        Percentile(wk.cycle, 0.9),
-			PRCycleTimeN:               len(wk.cycle),
-			CodingTimeP50Hours:         Percentile(wk.coding, 0.5),
-			CodingTimeN:                len(wk.coding),
-			PickupTimeP50Hours:         Percentile(wk.pickup, 0.5),
-			PickupTimeN:                len(wk.pickup),
-			ReviewTimeP50Hours:         Percentile(wk.review, 0.5),
-			ReviewTimeN:                len(wk.review),
-			DeployTimeP50Hours:         Percentile(wk.deploy, 0.5),
-			DeployTimeN:                len(wk.deploy),
-			PRsMergedWithoutReview:     wk.withoutReview,
-			PRSizeP50:                  Percentile(wk.size, 0.5),
-			PRSizeN:                    len(wk.size),
-			Commits:                    wk.commits,
-			ActiveContributors:         countDistinct(wk.contributors),
-			WorkflowRuns:               wk.runs,
-			WorkflowCompletedRuns:      wk.completedRuns,
-			WorkflowSuccessRate:        ratio(wk.successfulRuns, wk.completedRuns),
-			WorkflowDurationP50Seconds: Percentile(wk.duration, 0.5),
-			WorkflowDurationN:          len(wk.duration),
-			MetricVersion:              MetricVersion,
-		})
-	}
-	return rows
 }
 
 // countDistinct counts the distinct ids; ids is sorted in place.
