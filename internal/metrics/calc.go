@@ -40,6 +40,9 @@ type RepoActivity struct {
 type Options struct {
 	// Enterprise names the enterprise scope (its slug, or the configured id).
 	Enterprise string
+	// Orgs are the configured organizations. Each gets rows even when repos holds none
+	// of its repositories; organizations of repos are added to them.
+	Orgs []string
 	// From and To are any instants in the first and last week to compute; a row is
 	// produced for every scope and every ISO week between them, both included.
 	From, To time.Time
@@ -153,13 +156,22 @@ func newPlan(repos []RepoActivity, opts Options) (*plan, error) {
 			errs = append(errs, err)
 		}
 	}
+	for i, org := range opts.Orgs {
+		switch org = strings.TrimSpace(org); {
+		case org == "":
+			bad("orgs[%d]: empty organization login", i)
+		case strings.Contains(org, "/"):
+			bad("orgs[%d]: %q is not an organization login", i, org)
+		default:
+			orgNames = append(orgNames, org)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-
 	p.orgs = slices.Compact(slices.Sorted(slices.Values(orgNames)))
-	for i, org := range orgNames {
-		p.orgOfRepo[i], _ = slices.BinarySearch(p.orgs, org)
+	for i := range repos {
+		p.orgOfRepo[i], _ = slices.BinarySearch(p.orgs, orgNames[i])
 		p.repoOrder[i] = i
 	}
 	slices.SortFunc(p.repoOrder, func(a, b int) int { return strings.Compare(repos[a].FullName, repos[b].FullName) })

@@ -344,7 +344,9 @@ func TestCalculateDORAScopes(t *testing.T) {
 		}},
 		{FullName: "acme/docs"}, // no activity at all: still has rows
 	}
-	rows, err := CalculateDORA(repos, testOptions(t))
+	opts := testOptions(t)
+	opts.Orgs = []string{"acme", "gamma"} // gamma has no repository yet: it still has rows
+	rows, err := CalculateDORA(repos, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +357,7 @@ func TestCalculateDORAScopes(t *testing.T) {
 			order = append(order, r.ScopeType+":"+r.Scope)
 		}
 	}
-	wantOrder := []string{"enterprise:contoso", "organization:acme", "organization:beta",
+	wantOrder := []string{"enterprise:contoso", "organization:acme", "organization:beta", "organization:gamma",
 		"repository:acme/docs", "repository:acme/shop", "repository:acme/web", "repository:beta/api"}
 	if diff := cmp.Diff(wantOrder, order); diff != "" {
 		t.Errorf("scope order mismatch (-want +got):\n%s", diff)
@@ -384,6 +386,9 @@ func TestCalculateDORAScopes(t *testing.T) {
 	}
 	if got := *ent.LeadTimeP50Hours; got != 4 {
 		t.Errorf("enterprise lead time p50 = %v, want 4 (pooled 1, 3, 4, 5, 6)", got)
+	}
+	if gamma := rowFor(t, rows, "gamma", w1, doraKey); gamma.Deployments != 0 || gamma.ChangeFailureRate != nil || gamma.MetricVersion != MetricVersion {
+		t.Errorf("organization without repositories = %+v; want an empty row", gamma)
 	}
 	docs := rowFor(t, rows, "acme/docs", w1, doraKey)
 	if docs.Deployments != 0 || docs.ChangeFailureRate != nil || docs.LeadTimeP50Hours != nil || docs.DeploymentFrequencyLevel != "" || docs.MetricVersion != MetricVersion {
@@ -448,6 +453,8 @@ func TestCalculateBadInput(t *testing.T) {
 		{"unknown thresholds", nil, func(o *Options) { o.ThresholdsVersion = "2019" }, []string{`thresholds: unknown version "2019"`}},
 		{"repository without org", []RepoActivity{{FullName: "shop"}}, nil, []string{`repositories[0].full_name: "shop" is not "org/name"`}},
 		{"repository twice", []RepoActivity{{FullName: "acme/shop"}, {FullName: "Acme/Shop"}}, nil, []string{`repositories[1].full_name: "Acme/Shop" repeats repositories[0]`}},
+		{"blank organization", nil, func(o *Options) { o.Orgs = []string{"acme", " "} }, []string{"orgs[1]: empty organization login"}},
+		{"repository as organization", nil, func(o *Options) { o.Orgs = []string{"acme/shop"} }, []string{`orgs[0]: "acme/shop" is not an organization login`}},
 		{"item under the wrong repository", []RepoActivity{{FullName: "acme/shop", Incidents: []Incident{{RepoFullName: "acme/web"}}}}, nil,
 			[]string{`repositories[0].incidents[0].repo_full_name: "acme/web" does not match "acme/shop"`}},
 	}
