@@ -45,9 +45,11 @@ type Options struct {
 	// own; its Timeout bounds each attempt (default DefaultAttemptTimeout), not the
 	// waits between attempts. Default: a new client.
 	HTTPClient *http.Client
-	// DownloadClient fetches Copilot report files from their signed links. It never
-	// carries an Authorization header, whatever its transport does. Default: a new
-	// client with a 5-minute timeout.
+	// DownloadClient fetches Copilot report files from their signed links. The client
+	// never hands it a credential and strips any Authorization header from its
+	// requests; its transport must not add one. Sharing HTTPClient here is safe (the
+	// token lives in the API client's own transport). Default: a new client with a
+	// 5-minute timeout.
 	DownloadClient *http.Client
 	// Clock is the source of time for every wait. Default: the system clock.
 	Clock Clock
