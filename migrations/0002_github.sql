@@ -1,7 +1,8 @@
 -- GitHub client state: conditional-request cache and token health.
 
 -- ETag and body of each list page we fetched, per enterprise (ETags are bound to the
--- token) and URL. A 304 answer reuses the stored body and costs no quota.
+-- token) and URL. A 304 answer reuses the stored body and costs no quota. The client
+-- stores the body gzip-compressed (list pages compress about tenfold).
 CREATE TABLE github_etags (
     enterprise_id text        NOT NULL,
     url           text        NOT NULL,
@@ -12,6 +13,8 @@ CREATE TABLE github_etags (
     PRIMARY KEY (enterprise_id, url)
 );
 
+-- What the client learned about each enterprise's token: the expiry GitHub announced
+-- with the latest accepted answer, and when it was last accepted and last refused (401).
 CREATE TABLE github_token_health (
     enterprise_id    text        PRIMARY KEY,
     expires_at       timestamptz,            -- github-authentication-token-expiration, when sent
