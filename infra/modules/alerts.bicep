@@ -114,6 +114,17 @@ var rules = [
   }
 ]
 
+// One alert per enterprise for the rules whose query returns an enterprise column.
+var enterpriseDimension = [
+  {
+    name: 'enterprise'
+    operator: 'Include'
+    values: [
+      '*'
+    ]
+  }
+]
+
 resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
   for rule in rules: {
     name: 'mc-${rule.name}-${nameSuffix}'
@@ -138,17 +149,7 @@ resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
             timeAggregation: 'Count'
             operator: 'GreaterThan'
             threshold: 0
-            dimensions: rule.splitByEnterprise
-              ? [
-                  {
-                    name: 'enterprise'
-                    operator: 'Include'
-                    values: [
-                      '*'
-                    ]
-                  }
-                ]
-              : []
+            dimensions: rule.splitByEnterprise ? enterpriseDimension : []
             failingPeriods: {
               numberOfEvaluationPeriods: 1
               minFailingPeriodsToAlert: 1
@@ -158,9 +159,12 @@ resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
       }
       autoMitigate: rule.autoMitigate
       actions: {
-        actionGroups: empty(alertEmail) ? [] : [actionGroup.id]
+        actionGroups: empty(alertEmail) ? [] : [resourceId('Microsoft.Insights/actionGroups', actionGroupName)]
       }
     }
+    dependsOn: [
+      actionGroup
+    ]
   }
 ]
 

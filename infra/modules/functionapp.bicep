@@ -83,57 +83,141 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
 }
 
-// Settings the service reads. Anything not set here takes its documented default:
-// STAGE_BASE_URL (loopback, so STAGE_FUNCTION_KEY is not needed), EXPORT_DIR (a temp
-// folder), GRAPH_* (managed identity against graph.microsoft.com).
-var serviceSettings = {
-  COLLECTOR_ENTERPRISES: collectorEnterprises
-  KEY_VAULT_URI: keyVaultUri
-  DATABASE_URL: databaseURL
-  DATABASE_PASSWORD_SECRET: databasePasswordSecretName
-  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
-  ORCHESTRATOR_SCHEDULE: orchestratorSchedule
-  STAGE_BUDGET_SECONDS: string(stageBudgetSeconds)
-  SHAREPOINT_SITE_ID: sharePointSiteId
-  SHAREPOINT_DRIVE_ID: sharePointDriveId
-  SHAREPOINT_FOLDER: sharePointFolder
-}
+// Settings the service reads (DESIGN §3). Anything not set here takes its documented
+// default: STAGE_BASE_URL (loopback, so STAGE_FUNCTION_KEY is not needed), EXPORT_DIR (a
+// temp folder), GRAPH_* (managed identity against graph.microsoft.com). The settings are
+// written as name/value lists, not built in a loop: a loop over values known only at
+// deployment time (the connection strings) does not compile.
+var serviceSettings = [
+  {
+    name: 'COLLECTOR_ENTERPRISES'
+    value: collectorEnterprises
+  }
+  {
+    name: 'KEY_VAULT_URI'
+    value: keyVaultUri
+  }
+  {
+    name: 'DATABASE_URL'
+    value: databaseURL
+  }
+  {
+    name: 'DATABASE_PASSWORD_SECRET'
+    value: databasePasswordSecretName
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: appInsights.properties.ConnectionString
+  }
+  {
+    name: 'ORCHESTRATOR_SCHEDULE'
+    value: orchestratorSchedule
+  }
+  {
+    name: 'STAGE_BUDGET_SECONDS'
+    value: string(stageBudgetSeconds)
+  }
+  {
+    name: 'SHAREPOINT_SITE_ID'
+    value: sharePointSiteId
+  }
+  {
+    name: 'SHAREPOINT_DRIVE_ID'
+    value: sharePointDriveId
+  }
+  {
+    name: 'SHAREPOINT_FOLDER'
+    value: sharePointFolder
+  }
+]
 
 // Flex Consumption reaches host storage with the managed identity; the runtime and its
 // version live in functionAppConfig, not in app settings.
-var flexHostSettings = {
-  AzureWebJobsStorage__accountName: storage.name
-}
+var flexHostSettings = [
+  {
+    name: 'AzureWebJobsStorage__accountName'
+    value: storage.name
+  }
+]
 
 // Linux Consumption needs a connection string: its package upload and content share
 // cannot use the managed identity.
 var storageConnection = 'DefaultEndpointsProtocol=https;AccountName=${storage.name};EndpointSuffix=${environment().suffixes.storage};AccountKey=${storage.listKeys().keys[0].value}'
-var consumptionHostSettings = {
-  AzureWebJobsStorage: storageConnection
-  WEBSITE_CONTENTAZUREFILECONNECTIONSTRING: storageConnection
-  WEBSITE_CONTENTSHARE: toLower(appName)
-  FUNCTIONS_EXTENSION_VERSION: '~4'
-  FUNCTIONS_WORKER_RUNTIME: 'custom'
-}
+var consumptionHostSettings = [
+  {
+    name: 'AzureWebJobsStorage'
+    value: storageConnection
+  }
+  {
+    name: 'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING'
+    value: storageConnection
+  }
+  {
+    name: 'WEBSITE_CONTENTSHARE'
+    value: toLower(appName)
+  }
+  {
+    name: 'FUNCTIONS_EXTENSION_VERSION'
+    value: '~4'
+  }
+  {
+    name: 'FUNCTIONS_WORKER_RUNTIME'
+    value: 'custom'
+  }
+]
 
-var appSettings = union(serviceSettings, isFlex ? flexHostSettings : consumptionHostSettings)
+var flexSku = {
+  name: 'FC1'
+  tier: 'FlexConsumption'
+}
+var consumptionSku = {
+  name: 'Y1'
+  tier: 'Dynamic'
+}
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
   tags: tags
   kind: 'functionapp'
-  sku: isFlex
-    ? {
-        name: 'FC1'
-        tier: 'FlexConsumption'
-      }
-    : {
-        name: 'Y1'
-        tier: 'Dynamic'
-      }
+  sku: isFlex ? flexSku : consumptionSku
   properties: {
     reserved: true // Linux
+  }
+}
+
+// Flex Consumption only: where the package lives, how far the app scales, the runtime.
+var flexConfig = {
+  functionAppConfig: {
+    deployment: {
+      storage: {
+        type: 'blobContainer'
+        value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+        authentication: {
+          type: 'SystemAssignedIdentity'
+        }
+      }
+    }
+    scaleAndConcurrency: {
+      maximumInstanceCount: maximumInstanceCount
+      instanceMemoryMB: instanceMemoryMB
+    }
+    runtime: {
+      name: 'custom'
+      version: '1.0'
+    }
+  }
+}
+
+var siteProperties = {
+  serverFarmId: plan.id
+  reserved: true
+  httpsOnly: true
+  publicNetworkAccess: 'Enabled'
+  siteConfig: {
+    minTlsVersion: '1.2'
+    ftpsState: 'Disabled'
+    appSettings: concat(serviceSettings, isFlex ? flexHostSettings : consumptionHostSettings)
   }
 }
 
@@ -145,43 +229,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   identity: {
     type: 'SystemAssigned'
   }
-  properties: {
-    serverFarmId: plan.id
-    reserved: true
-    httpsOnly: true
-    publicNetworkAccess: 'Enabled'
-    siteConfig: {
-      minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      appSettings: [
-        for setting in items(appSettings): {
-          name: setting.key
-          value: setting.value
-        }
-      ]
-    }
-    functionAppConfig: isFlex
-      ? {
-          deployment: {
-            storage: {
-              type: 'blobContainer'
-              value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
-              authentication: {
-                type: 'SystemAssignedIdentity'
-              }
-            }
-          }
-          scaleAndConcurrency: {
-            maximumInstanceCount: maximumInstanceCount
-            instanceMemoryMB: instanceMemoryMB
-          }
-          runtime: {
-            name: 'custom'
-            version: '1.0'
-          }
-        }
-      : null
-  }
+  properties: union(siteProperties, isFlex ? flexConfig : {})
 }
 
 // Deployments authenticate with Entra ID (az login / OIDC); publishing passwords stay off.

@@ -37,23 +37,25 @@ param deployerPrincipalType string
 // Built-in role: Key Vault Secrets Officer (read, write and delete secrets).
 var secretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 
+var vaultProperties = {
+  tenantId: subscription().tenantId
+  sku: {
+    family: 'A'
+    name: 'standard'
+  }
+  enableRbacAuthorization: true
+  enableSoftDelete: true
+  softDeleteRetentionInDays: 90
+  publicNetworkAccess: 'Enabled'
+}
+
+// Purge protection cannot be switched off once on, and false is refused: leave the
+// property out instead.
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
   tags: tags
-  properties: {
-    tenantId: subscription().tenantId
-    sku: {
-      family: 'A'
-      name: 'standard'
-    }
-    enableRbacAuthorization: true
-    enableSoftDelete: true
-    softDeleteRetentionInDays: 90
-    // Purge protection cannot be switched off once on; null leaves it off.
-    enablePurgeProtection: purgeProtection ? true : null
-    publicNetworkAccess: 'Enabled'
-  }
+  properties: union(vaultProperties, purgeProtection ? { enablePurgeProtection: true } : {})
 }
 
 resource databasePasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {

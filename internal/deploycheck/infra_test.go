@@ -49,14 +49,14 @@ func bicepFiles(t *testing.T) map[string]string {
 }
 
 var (
-	moduleBlock    = regexp.MustCompile(`(?ms)^module (\w+) '([^']+)' = \{\n(.*?)^\}`)
-	paramsBlock    = regexp.MustCompile(`(?ms)^  params: \{\n(.*?)^  \}`)
-	passedParam    = regexp.MustCompile(`(?m)^    (\w+):`)
-	declaredParam  = regexp.MustCompile(`(?m)^param (\w+) [^\n]*$`)
-	loadedFile     = regexp.MustCompile(`loadTextContent\('([^']+)'\)`)
-	resourceType   = regexp.MustCompile(`'([A-Za-z]+\.[A-Za-z]+/[A-Za-z/]+)@([0-9]{4}-[0-9]{2}-[0-9]{2}(?:-preview)?)'`)
-	scheduleParam  = regexp.MustCompile(`(?m)^param orchestratorSchedule string = '([^']*)'$`)
-	bicepObjectKey = regexp.MustCompile(`(?m)^  ([A-Za-z_][A-Za-z0-9_]*):`)
+	moduleBlock   = regexp.MustCompile(`(?ms)^module (\w+) '([^']+)' = \{\n(.*?)^\}`)
+	paramsBlock   = regexp.MustCompile(`(?ms)^  params: \{\n(.*?)^  \}`)
+	passedParam   = regexp.MustCompile(`(?m)^    (\w+):`)
+	declaredParam = regexp.MustCompile(`(?m)^param (\w+) [^\n]*$`)
+	loadedFile    = regexp.MustCompile(`loadTextContent\('([^']+)'\)`)
+	resourceType  = regexp.MustCompile(`'([A-Za-z]+\.[A-Za-z]+/[A-Za-z/]+)@([0-9]{4}-[0-9]{2}-[0-9]{2}(?:-preview)?)'`)
+	scheduleParam = regexp.MustCompile(`(?m)^param orchestratorSchedule string = '([^']*)'$`)
+	settingName   = regexp.MustCompile(`(?m)^    name: '([A-Za-z_][A-Za-z0-9_]*)'$`)
 )
 
 func TestBicepModulesWired(t *testing.T) {
@@ -178,11 +178,11 @@ func TestAppSettingsWired(t *testing.T) {
 	src := readRepoFile(t, "infra/modules/functionapp.bicep")
 	objects := map[string][]string{}
 	for _, name := range []string{"serviceSettings", "flexHostSettings", "consumptionHostSettings"} {
-		block := regexp.MustCompile(`(?ms)^var ` + name + ` = \{\n(.*?)^\}`).FindStringSubmatch(src)
+		block := regexp.MustCompile(`(?ms)^var ` + name + ` = \[\n(.*?)^\]`).FindStringSubmatch(src)
 		if block == nil {
-			t.Fatalf("infra/modules/functionapp.bicep has no `var %s = {...}`", name)
+			t.Fatalf("infra/modules/functionapp.bicep has no `var %s = [...]`", name)
 		}
-		for _, k := range bicepObjectKey.FindAllStringSubmatch(block[1], -1) {
+		for _, k := range settingName.FindAllStringSubmatch(block[1], -1) {
 			objects[name] = append(objects[name], k[1])
 		}
 	}
