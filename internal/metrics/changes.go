@@ -10,11 +10,12 @@ import (
 // every deployment.
 //
 // A commit maps to a pull request when
-//  1. its SHA is the pull request's merge commit (squash merges, and the two-parent merge
-//     commit of a merge-commit merge);
+//  1. its SHA is the pull request's merge_commit_sha: the squash commit of a squash merge,
+//     the two-parent merge commit of a merge-commit merge, the last rebased commit of a
+//     rebase merge;
 //  2. its SHA is one of the pull request's own commits (merge-commit merges keep them);
 //  3. its authored time (to the second), message headline and author login equal those
-//     of one of the pull request's own commits — rebase merges rewrite the SHA but keep
+//     of one of the pull request's own commits — rebase merges rewrite every SHA but keep
 //     these three.
 //
 // Earlier rules win. When several pull requests match by the same rule (a commit carried

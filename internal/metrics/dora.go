@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"math/bits"
 	"time"
 )
 
@@ -38,7 +39,7 @@ type DORARow struct {
 	MetricVersion     int
 }
 
-// doraWeek accumulates one scope's week.
+// doraWeek is one repository's week (and, summed, a scope's).
 type doraWeek struct {
 	deployments, failed, rework int
 	days                        uint8 // bit i: a deployment on weekday i (Monday = 0)
@@ -93,7 +94,7 @@ func (p *plan) doraRow(s scopeRow, w int, perRepo [][]doraWeek, lead, recovery [
 		Scope:                s.scope,
 		WeekStart:            p.weeks[w],
 		Deployments:          sum.deployments,
-		DeploymentDays:       popCount(sum.days),
+		DeploymentDays:       bits.OnesCount8(sum.days),
 		LeadTimeP50Hours:     Percentile(lead, 0.5),
 		LeadTimeP90Hours:     Percentile(lead, 0.9),
 		LeadTimeN:            len(lead),
@@ -116,14 +117,6 @@ func (p *plan) doraRow(s scopeRow, w int, perRepo [][]doraWeek, lead, recovery [
 	r.RecoveryLevel = t.RecoveryLevel(r.RecoveryTimeP50Hours)
 	r.PerformanceLevel = t.OverallLevel(r.DeploymentFrequencyLevel, r.LeadTimeLevel, r.ChangeFailureLevel, r.RecoveryLevel)
 	return r
-}
-
-func popCount(b uint8) int {
-	n := 0
-	for ; b != 0; b &= b - 1 {
-		n++
-	}
-	return n
 }
 
 // Failure signal kinds, in the order that breaks a tie between signals at the same time.

@@ -48,6 +48,7 @@ type VelocityRow struct {
 	MetricVersion int
 }
 
+// velocityWeek is one repository's week (and, summed, a scope's).
 type velocityWeek struct {
 	opened, merged, closedUnmerged, withoutReview int
 	commits, runs, completedRuns, successfulRuns  int
