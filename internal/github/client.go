@@ -110,7 +110,6 @@ func New(opts Options) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("enterprise", opts.EnterpriseID)
 	maxInFlight := orDefault(opts.MaxInFlight, DefaultMaxInFlight)
 	maxRate := opts.MaxRate
 	if maxRate <= 0 {

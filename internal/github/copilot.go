@@ -185,7 +185,7 @@ func (c *Client) DownloadCopilotReport(ctx context.Context, link string, fn func
 			return fmt.Errorf("%s: %w: %w, and no time left to retry", op, ErrUnavailable, err)
 		}
 		countInto(ctx, func(c *Counters) { c.retries.Add(1); c.waited.Add(int64(wait)) })
-		logger(ctx, c.log).Info("retrying copilot report download", "host", u.Host, "cause", err.Error(), "retry", retries+1, "wait", wait.String())
+		logger(ctx, c.log).Info("retrying copilot report download", "enterprise", c.enterpriseID, "host", u.Host, "cause", err.Error(), "retry", retries+1, "wait", wait.String())
 		if err := c.clock.Sleep(ctx, wait); err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}

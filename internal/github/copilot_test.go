@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -487,5 +488,40 @@ func TestDecodeCopilotRecordsRejectBadInput(t *testing.T) {
 	}
 	if _, err := DecodeCopilotDay(json.RawMessage(`{"daily_active_users":3}`)); err == nil || !strings.Contains(err.Error(), "day") {
 		t.Errorf("DecodeCopilotDay without day: err = %v", err)
+	}
+}
+
+// Logs are an output too: neither the token nor a link's signature may reach them.
+func TestLogsCarryNoSecrets(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var downloads atomic.Int32
+	dl := newDownloadHost(t, func(w http.ResponseWriter, r *http.Request) {
+		if downloads.Add(1) == 1 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		fmt.Fprint(w, "{}")
+	})
+	clock := newFakeClock()
+	f := newFakeGitHub(t, clock, refuseFirst(t, 2, func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	c := newTestClient(t, f, func(o *Options) { o.Logger = log })
+	if _, err := c.GetPull(t.Context(), "acme/api", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DownloadCopilotReport(t.Context(), dl.link("x.json"), func(json.RawMessage) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "github rate limit, waiting") || !strings.Contains(logs.String(), "retrying copilot report download") {
+		t.Fatalf("expected wait and retry lines, got:\n%s", logs.String())
+	}
+	for _, secret := range []string{testToken, "SECRETSIGNATURE", "sig="} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("logs contain %q:\n%s", secret, logs.String())
+		}
 	}
 }

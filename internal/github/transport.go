@@ -85,7 +85,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			page, err := decompress(cached.body)
 			if err != nil {
 				// A damaged entry: ask again without it (one more request, no harm).
-				logger(ctx, t.log).Warn("discarding damaged cached page", "path", req.URL.Path, "error", err)
+				logger(ctx, t.log).Warn("discarding damaged cached page", "enterprise", t.enterpriseID, "path", req.URL.Path, "error", err)
 				cached = nil
 				continue
 			}
