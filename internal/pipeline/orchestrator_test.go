@@ -1,0 +1,371 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"metrics-collector/internal/config"
+	"metrics-collector/internal/pipeline"
+	"metrics-collector/internal/postgres"
+	"metrics-collector/internal/postgres/pgtest"
+)
+
+// fakeClock advances only when the orchestrator sleeps (or a test says so).
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	sleeps []time.Duration
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sleeps = append(c.sleeps, d)
+	c.now = c.now.Add(d)
+	return ctx.Err()
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// stageServer serves the stage routes; each test scripts the answers.
+type stageServer struct {
+	mu     sync.Mutex
+	calls  []pipeline.StageCallBody
+	names  []string
+	answer func(stage string, body pipeline.StageCallBody, n int) (int, any)
+	counts map[string]int
+}
+
+func (s *stageServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	stage := strings.TrimPrefix(r.URL.Path, "/api/")
+	var body pipeline.StageCallBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	s.mu.Lock()
+	s.calls = append(s.calls, body)
+	s.names = append(s.names, stage)
+	key := fmt.Sprintf("%s/%s/%v", stage, body.Enterprise, shardOf(body))
+	s.counts[key]++
+	n := s.counts[key]
+	s.mu.Unlock()
+	status, v := s.answer(stage, body, n)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func shardOf(b pipeline.StageCallBody) int {
+	if b.Shard == nil {
+		return 0
+	}
+	return *b.Shard
+}
+
+func (s *stageServer) callsTo(stage, enterprise string) []pipeline.StageCallBody {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []pipeline.StageCallBody
+	for i, b := range s.calls {
+		if s.names[i] == stage && b.Enterprise == enterprise {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func done(records int64) pipeline.StageCallResponse {
+	return pipeline.StageCallResponse{Status: pipeline.StatusSucceeded, Done: true, Records: records, APICalls: records / 2}
+}
+
+type harness struct {
+	store  *postgres.Store
+	stages *stageServer
+	clock  *fakeClock
+	ents   []config.Enterprise
+}
+
+func newHarness(t *testing.T, answer func(stage string, body pipeline.StageCallBody, n int) (int, any)) *harness {
+	t.Helper()
+	h := &harness{
+		store:  pgtest.New(t),
+		stages: &stageServer{answer: answer, counts: map[string]int{}},
+		clock:  &fakeClock{now: time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)},
+		ents: []config.Enterprise{
+			{ID: "ent1", RepoShards: 2},
+			{ID: "ent2", RepoShards: 1},
+		},
+	}
+	return h
+}
+
+func (h *harness) orchestrator(t *testing.T, budget time.Duration) *pipeline.Orchestrator {
+	srv := httptest.NewServer(h.stages)
+	t.Cleanup(srv.Close)
+	return pipeline.NewOrchestrator(pipeline.OrchestratorOptions{
+		Store:       h.store,
+		Caller:      &pipeline.HTTPCaller{BaseURL: srv.URL},
+		Enterprises: h.ents,
+		Clock:       h.clock,
+		Budget:      budget,
+		StageBudget: 60 * time.Second,
+		Parallelism: 2,
+	})
+}
+
+func TestOrchestratorCursorsRetriesAndPlanOrder(t *testing.T) {
+	h := newHarness(t, func(stage string, b pipeline.StageCallBody, n int) (int, any) {
+		switch {
+		case stage == pipeline.StageCollectRepos && b.Enterprise == "ent1" && shardOf(b) == 1 && n < 3:
+			// A multi-call stage: two cursors, then done.
+			return 200, pipeline.StageCallResponse{Status: "succeeded", Cursor: fmt.Sprintf("c%d", n), Records: 10}
+		case stage == pipeline.StageCollectCopilot && b.Enterprise == "ent2" && n <= 2:
+			// Fails twice, then succeeds.
+			return 503, map[string]string{"error": "github unavailable"}
+		}
+		return 200, done(4)
+	})
+	sum, err := h.orchestrator(t, 9*time.Minute).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Finished || sum.Status != "succeeded" {
+		t.Fatalf("summary %+v", sum)
+	}
+	calls := h.stages.callsTo(pipeline.StageCollectRepos, "ent1")
+	var shard1 []string
+	for _, c := range calls {
+		if shardOf(c) == 1 {
+			shard1 = append(shard1, c.Cursor)
+			if c.Shards == nil || *c.Shards != 2 || c.RunID != sum.RunID || c.BudgetSeconds != 60 {
+				t.Errorf("call body %+v: want shards=2, run_id, budget 60", c)
+			}
+		}
+	}
+	if !slices.Equal(shard1, []string{"", "c1", "c2"}) {
+		t.Errorf("shard 1 cursors %q, want \"\", c1, c2", shard1)
+	}
+	if n := len(h.stages.callsTo(pipeline.StageCollectCopilot, "ent2")); n != 3 {
+		t.Errorf("collect_copilot[ent2] called %d times, want 3 (two failures, one success)", n)
+	}
+	if len(h.clock.sleeps) != 2 || h.clock.sleeps[1] <= h.clock.sleeps[0]/2 {
+		t.Errorf("backoff waits %v: want two, growing", h.clock.sleeps)
+	}
+	// Plan order: export after every enterprise's calculations, upload last.
+	h.stages.mu.Lock()
+	names := slices.Clone(h.stages.names)
+	h.stages.mu.Unlock()
+	exportAt := slices.Index(names, pipeline.StageExportCSV)
+	for i, n := range names {
+		if (n == pipeline.StageCalculateDORA || n == pipeline.StageCalculateVelocity || strings.HasPrefix(n, "collect_")) && i > exportAt {
+			t.Errorf("%s called after export_csv: %v", n, names)
+		}
+	}
+	if names[len(names)-1] != pipeline.StageUploadSharePoint {
+		t.Errorf("last call %s, want upload_sharepoint", names[len(names)-1])
+	}
+	steps, _ := h.store.ListSteps(t.Context(), sum.RunID)
+	if len(steps) != 5+4+2 { // ent1: copilot, 2 repo shards, dora, velocity; ent2: 4; export, upload
+		t.Errorf("%d steps, want 11: %+v", len(steps), steps)
+	}
+	run, _ := h.store.GetRun(t.Context(), sum.RunID)
+	if run.Status != "succeeded" || run.FinishedAt == nil {
+		t.Errorf("run %+v", run)
+	}
+	// A second timer invocation the same day does nothing.
+	before := len(names)
+	sum2, err := h.orchestrator(t, 9*time.Minute).Run(t.Context())
+	if err != nil || sum2.RunID != sum.RunID || len(h.stages.names) != before {
+		t.Errorf("second invocation: %+v %v, %d new calls", sum2, err, len(h.stages.names)-before)
+	}
+}
+
+func TestOrchestratorStageFailingForGood(t *testing.T) {
+	h := newHarness(t, func(stage string, b pipeline.StageCallBody, n int) (int, any) {
+		if stage == pipeline.StageCollectRepos && b.Enterprise == "ent2" {
+			return 500, map[string]string{"error": "internal error"}
+		}
+		if stage == pipeline.StageCollectCopilot && b.Enterprise == "ent1" {
+			return 200, pipeline.StageCallResponse{Status: "failed", Done: true, Error: "github refused the token"}
+		}
+		return 200, done(2)
+	})
+	sum, err := h.orchestrator(t, 9*time.Minute).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Status != "partial" {
+		t.Fatalf("status %s, want partial (one enterprise's stages failed, the other's worked)", sum.Status)
+	}
+	if n := len(h.stages.callsTo(pipeline.StageCollectRepos, "ent2")); n != 4 {
+		t.Errorf("collect_repos[ent2] called %d times, want 1 + 3 retries", n)
+	}
+	if n := len(h.stages.callsTo(pipeline.StageCalculateDORA, "ent2")); n != 0 {
+		t.Errorf("calculate_dora[ent2] ran although its repository data failed")
+	}
+	if n := len(h.stages.callsTo(pipeline.StageCalculateDORA, "ent1")); n != 1 {
+		t.Errorf("calculate_dora[ent1] ran %d times, want 1: one enterprise's failure must not stop the other", n)
+	}
+	run, _ := h.store.GetRun(t.Context(), sum.RunID)
+	for _, want := range []string{"collect_repos[ent2] failed", "collect_copilot[ent1] failed: github refused the token", "calculate_dora[ent2] skipped"} {
+		if !strings.Contains(run.ErrorSummary, want) {
+			t.Errorf("error summary %q lacks %q", run.ErrorSummary, want)
+		}
+	}
+}
+
+func TestOrchestratorEverythingFails(t *testing.T) {
+	h := newHarness(t, func(string, pipeline.StageCallBody, int) (int, any) {
+		return 400, map[string]string{"error": "enterprise: required"}
+	})
+	sum, err := h.orchestrator(t, 9*time.Minute).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, _ := h.store.GetRun(t.Context(), sum.RunID)
+	if run.Status != "failed" || !strings.Contains(run.ErrorSummary, "HTTP 400: enterprise: required") {
+		t.Fatalf("run %+v: want failed with the stage's error", run)
+	}
+	if len(h.clock.sleeps) != 0 {
+		t.Errorf("a 400 was retried (%d waits)", len(h.clock.sleeps))
+	}
+}
+
+func TestOrchestratorKilledAndResumed(t *testing.T) {
+	ctx, kill := context.WithCancel(t.Context())
+	var killed sync.Once
+	h := newHarness(t, nil)
+	h.ents = []config.Enterprise{{ID: "ent1", RepoShards: 1}}
+	copilotDone := make(chan struct{})
+	h.stages.answer = func(stage string, b pipeline.StageCallBody, n int) (int, any) {
+		if stage == pipeline.StageCollectRepos {
+			switch b.Cursor {
+			case "":
+				return 200, pipeline.StageCallResponse{Status: "succeeded", Cursor: "c1", Records: 1}
+			case "c1":
+				// The orchestrator dies while this call is in flight (after
+				// collect_copilot finished); the answer is lost.
+				<-copilotDone
+				waitForStep(t, h.store, pipeline.StageCollectCopilot, "succeeded")
+				killed.Do(kill)
+				return 200, pipeline.StageCallResponse{Status: "succeeded", Cursor: "c2", Records: 1}
+			case "c2":
+				return 200, done(1)
+			}
+			return 400, map[string]string{"error": "cursor: unknown " + b.Cursor}
+		}
+		if stage == pipeline.StageCollectCopilot {
+			defer closeOnce(copilotDone)
+		}
+		return 200, done(1)
+	}
+	first, err := h.orchestrator(t, 9*time.Minute).Run(ctx)
+	if err == nil && first.Finished {
+		t.Fatalf("first invocation finished despite the kill: %+v", first)
+	}
+	run, _ := h.store.GetRun(t.Context(), first.RunID)
+	if run.Status != "running" {
+		t.Fatalf("killed run status %s, want running (resumable)", run.Status)
+	}
+	copilotBefore := len(h.stages.callsTo(pipeline.StageCollectCopilot, "ent1"))
+
+	second, err := h.orchestrator(t, 9*time.Minute).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.RunID != first.RunID || !second.Resumed || second.Status != "succeeded" {
+		t.Fatalf("second invocation %+v", second)
+	}
+	if n := len(h.stages.callsTo(pipeline.StageCollectCopilot, "ent1")); n != copilotBefore {
+		t.Errorf("collect_copilot was redone after the resume (%d → %d calls)", copilotBefore, n)
+	}
+	var cursors []string
+	for _, c := range h.stages.callsTo(pipeline.StageCollectRepos, "ent1") {
+		cursors = append(cursors, c.Cursor)
+	}
+	// Call 2 (cursor c1) was in flight when killed; its answer was lost, so the
+	// resumed step repeats it from the last saved cursor, c1 — never from the start.
+	if cursors[0] != "" || slices.Index(cursors[1:], "") >= 0 || cursors[len(cursors)-1] != "c2" {
+		t.Errorf("collect_repos cursors %q: want a start, continuation from saved cursors, never restarted", cursors)
+	}
+}
+
+func TestOrchestratorPausesAtBudgetAndResumes(t *testing.T) {
+	h := newHarness(t, nil)
+	h.ents = h.ents[1:]
+	h.stages.answer = func(stage string, b pipeline.StageCallBody, n int) (int, any) {
+		// Each call takes four simulated minutes.
+		h.clock.advance(4 * time.Minute)
+		if stage == pipeline.StageCollectRepos && n < 3 {
+			return 200, pipeline.StageCallResponse{Status: "succeeded", Cursor: fmt.Sprintf("r%d", n), Records: 1}
+		}
+		return 200, done(1)
+	}
+	first, err := h.orchestrator(t, 9*time.Minute).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Finished || first.Status != "running" || !strings.Contains(strings.Join(first.Logs, "\n"), "paused") {
+		t.Fatalf("first invocation %+v: want paused", first)
+	}
+	var sum pipeline.RunSummary
+	for i := 0; i < 10 && !sum.Finished; i++ {
+		if sum, err = h.orchestrator(t, 9*time.Minute).Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !sum.Finished || sum.Status != "succeeded" || sum.RunID != first.RunID {
+		t.Fatalf("after resumes: %+v", sum)
+	}
+	if n := len(h.stages.callsTo(pipeline.StageCollectRepos, "ent2")); n != 3 {
+		t.Errorf("collect_repos called %d times over the invocations, want exactly 3", n)
+	}
+}
+
+var closeMu sync.Mutex
+
+func closeOnce(ch chan struct{}) {
+	closeMu.Lock()
+	defer closeMu.Unlock()
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
+// waitForStep waits until the orchestrator has saved a step's final status.
+func waitForStep(t *testing.T, store *postgres.Store, stage, status string) {
+	for range 500 {
+		runs, _ := store.ListRuns(context.Background(), 1)
+		if len(runs) == 1 {
+			steps, _ := store.ListSteps(context.Background(), runs[0].ID)
+			for _, st := range steps {
+				if st.Stage == stage && st.Status == status {
+					return
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("step %s never reached %s", stage, status)
+}
