@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -206,7 +207,7 @@ func (c *Client) Upload(ctx context.Context, name string, size int64, r io.Reade
 		item, err = c.putLarge(ctx, name, size, r)
 	}
 	if err != nil {
-		return "", fmt.Errorf("upload %s: %w", name, describe(err))
+		return "", fmt.Errorf("upload %s: %w", name, err)
 	}
 	c.log.InfoContext(ctx, "uploaded to sharepoint", "file", name, "bytes", size)
 	return deref(item.GetId()), nil
@@ -228,7 +229,7 @@ func (c *Client) putSmall(ctx context.Context, name string, size int64, r io.Rea
 	}
 	item, err := c.itemByPath(name).Content().Put(ctx, data, nil)
 	if err != nil {
-		return nil, err
+		return nil, describe(err)
 	}
 	if got := sizeOf(item); got != size {
 		return nil, fmt.Errorf("stored item has %d bytes, want %d", got, size)
@@ -244,7 +245,7 @@ func (c *Client) putLarge(ctx context.Context, name string, size int64, r io.Rea
 	body.SetItem(props)
 	session, err := c.itemByPath(name).CreateUploadSession().Post(ctx, body, nil)
 	if err != nil {
-		return nil, fmt.Errorf("create upload session: %w", err)
+		return nil, fmt.Errorf("create upload session: %w", describe(err))
 	}
 	if session == nil || session.GetUploadUrl() == nil {
 		return nil, errors.New("create upload session: no upload URL in the reply")
@@ -256,7 +257,11 @@ func (c *Client) putLarge(ctx context.Context, name string, size int64, r io.Rea
 		c.log.DebugContext(ctx, "upload progress", "file", name, "bytes", done+1, "of", total)
 	})
 	if !res.GetUploadSucceeded() {
-		return nil, fmt.Errorf("upload session: %w", errors.Join(res.GetResponseErrors()...))
+		var errs []error
+		for _, err := range res.GetResponseErrors() {
+			errs = append(errs, describe(err))
+		}
+		return nil, fmt.Errorf("upload session: %w", errors.Join(errs...))
 	}
 	item := res.GetItemResponse()
 	if sizeOf(item) == size && item.GetId() != nil {
@@ -269,7 +274,7 @@ func (c *Client) putLarge(ctx context.Context, name string, size int64, r io.Rea
 		if status, ok := errorsAsStatus(err); ok && status == http.StatusNotFound {
 			return nil, fmt.Errorf("upload session ended without storing the file")
 		}
-		return nil, fmt.Errorf("check stored item: %w", err)
+		return nil, fmt.Errorf("check stored item: %w", describe(err))
 	}
 	if got := sizeOf(stored); got != size {
 		return nil, fmt.Errorf("upload session ended short: stored item has %d bytes, want %d", got, size)
@@ -301,22 +306,42 @@ func sizeOf(item models.DriveItemable) int64 {
 	return *item.GetSize()
 }
 
-// describe turns a Graph API error into "status N: code: message"; an error that
-// already says it is unavailable is kept as is.
+// apiError is a Graph error answer, described by status, code and message.
+type apiError struct {
+	status        int
+	code, message string
+	err           error
+}
+
+func (e *apiError) Error() string {
+	msg := "graph status " + strconv.Itoa(e.status)
+	if e.code != "" {
+		msg += ": " + e.code
+	}
+	if e.message != "" {
+		msg += ": " + e.message
+	}
+	return msg
+}
+
+func (e *apiError) Unwrap() error { return e.err }
+
+// describe turns an SDK error into one that says what Graph answered; transport
+// failures (ErrUnavailable among them) pass through unchanged.
 func describe(err error) error {
-	if errors.Is(err, ErrUnavailable) {
+	if err == nil || errors.Is(err, ErrUnavailable) {
 		return err
 	}
 	var odata *odataerrors.ODataError
 	if errors.As(err, &odata) {
-		msg := fmt.Sprintf("graph status %d", odata.GetStatusCode())
+		e := &apiError{status: odata.GetStatusCode(), err: err}
 		if main := odata.GetErrorEscaped(); main != nil {
-			msg += ": " + deref(main.GetCode()) + ": " + deref(main.GetMessage())
+			e.code, e.message = deref(main.GetCode()), deref(main.GetMessage())
 		}
-		return fmt.Errorf("%s: %w", msg, err)
+		return e
 	}
 	if status, ok := errorsAsStatus(err); ok {
-		return fmt.Errorf("graph status %d: %w", status, err)
+		return &apiError{status: status, err: err}
 	}
 	return err
 }

@@ -1,0 +1,246 @@
+package sharepoint_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+const (
+	testToken = "graph-token-s3cr3t-value"
+	driveID   = "b!drive-1"
+)
+
+// staticCredential hands out one known token, so tests can look for it everywhere.
+type staticCredential struct{}
+
+func (staticCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: testToken, ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// request is what the fake saw of one request.
+type request struct {
+	Host, Method, Path string
+	Auth               string
+	ContentEncoding    string
+	ContentRange       string
+	BodyLen            int
+}
+
+// graphFake serves the Graph drive-item endpoints on one httptest server and the
+// upload-session URLs on another (a different origin, as SharePoint's are), shaped
+// like the documented responses.
+type graphFake struct {
+	t      *testing.T
+	graph  *httptest.Server
+	upload *httptest.Server
+
+	mu       sync.Mutex
+	files    map[string][]byte // path inside the drive → content
+	requests []request
+	sessions map[string]*uploadSession
+	nextID   int
+
+	// Knobs.
+	failNext     []func(w http.ResponseWriter) bool // answered in order before normal handling
+	noRanges     bool                               // session replies without nextExpectedRanges
+	sessionBody  map[string]any                     // last createUploadSession body
+	chunkFailure func(n int, w http.ResponseWriter) bool
+	chunks       int
+}
+
+type uploadSession struct {
+	path     string
+	received []byte
+}
+
+func newGraphFake(t *testing.T) *graphFake {
+	f := &graphFake{t: t, files: map[string][]byte{}, sessions: map[string]*uploadSession{}}
+	f.graph = httptest.NewServer(http.HandlerFunc(f.serveGraph))
+	f.upload = httptest.NewServer(http.HandlerFunc(f.serveUpload))
+	t.Cleanup(f.graph.Close)
+	t.Cleanup(f.upload.Close)
+	return f
+}
+
+func (f *graphFake) record(r *http.Request, body []byte) {
+	f.requests = append(f.requests, request{
+		Host: r.Host, Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"),
+		ContentEncoding: r.Header.Get("Content-Encoding"), ContentRange: r.Header.Get("Content-Range"), BodyLen: len(body),
+	})
+}
+
+func (f *graphFake) Requests() []request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]request(nil), f.requests...)
+}
+
+func (f *graphFake) File(path string) ([]byte, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.files[path]
+	return b, ok
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; odata.metadata=minimal; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func odataError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]any{"error": map[string]any{"code": code, "message": message}})
+}
+
+func (f *graphFake) driveItem(path string) map[string]any {
+	name := path[strings.LastIndex(path, "/")+1:]
+	return map[string]any{
+		"@odata.context": f.graph.URL + "/v1.0/$metadata#drives('" + driveID + "')/items/$entity",
+		"id":             "item-" + strings.ReplaceAll(path, "/", "-"),
+		"name":           name,
+		"size":           len(f.files[path]),
+		"file":           map[string]any{"mimeType": "text/csv"},
+	}
+}
+
+func (f *graphFake) serveGraph(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(r, body)
+	if len(f.failNext) > 0 {
+		fail := f.failNext[0]
+		f.failNext = f.failNext[1:]
+		if fail(w) {
+			return
+		}
+	}
+	if r.Header.Get("Authorization") != "Bearer "+testToken {
+		odataError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty.")
+		return
+	}
+	prefix := "/v1.0/drives/" + driveID + "/items/root:/"
+	if !strings.HasPrefix(r.URL.Path, prefix) {
+		odataError(w, http.StatusNotFound, "itemNotFound", "no route "+r.URL.Path)
+		return
+	}
+	path, action, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, prefix), ":")
+	if !ok {
+		odataError(w, http.StatusBadRequest, "invalidRequest", "bad item path")
+		return
+	}
+	switch {
+	case r.Method == http.MethodPut && action == "/content":
+		f.files[path] = body
+		writeJSON(w, http.StatusCreated, f.driveItem(path))
+	case r.Method == http.MethodPost && action == "/createUploadSession":
+		var req map[string]any
+		if err := json.Unmarshal(body, &req); err != nil {
+			odataError(w, http.StatusBadRequest, "invalidRequest", "body is not JSON")
+			return
+		}
+		f.sessionBody = req
+		f.nextID++
+		id := strconv.Itoa(f.nextID)
+		f.sessions[id] = &uploadSession{path: path}
+		reply := map[string]any{
+			"uploadUrl":          f.upload.URL + "/up/" + id + "?tempauth=opaque",
+			"expirationDateTime": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+		}
+		if !f.noRanges {
+			reply["nextExpectedRanges"] = []string{"0-"}
+		}
+		writeJSON(w, http.StatusOK, reply)
+	case r.Method == http.MethodGet && action == "":
+		if _, ok := f.files[path]; !ok {
+			odataError(w, http.StatusNotFound, "itemNotFound", "The resource could not be found.")
+			return
+		}
+		writeJSON(w, http.StatusOK, f.driveItem(path))
+	default:
+		odataError(w, http.StatusMethodNotAllowed, "invalidRequest", r.Method+" "+r.URL.Path)
+	}
+}
+
+func (f *graphFake) serveUpload(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(r, body)
+	s, ok := f.sessions[strings.TrimPrefix(r.URL.Path, "/up/")]
+	if !ok || r.URL.Query().Get("tempauth") != "opaque" {
+		odataError(w, http.StatusNotFound, "itemNotFound", "no such session")
+		return
+	}
+	if r.Method != http.MethodPut {
+		odataError(w, http.StatusMethodNotAllowed, "invalidRequest", r.Method)
+		return
+	}
+	n := f.chunks
+	f.chunks++
+	if f.chunkFailure != nil && f.chunkFailure(n, w) {
+		return
+	}
+	var start, end, total int
+	if _, err := fmt.Sscanf(r.Header.Get("Content-Range"), "bytes %d-%d/%d", &start, &end, &total); err != nil {
+		odataError(w, http.StatusBadRequest, "invalidRange", "bad Content-Range")
+		return
+	}
+	if start != len(s.received) || end-start+1 != len(body) || end >= total {
+		odataError(w, http.StatusRequestedRangeNotSatisfiable, "invalidRange",
+			fmt.Sprintf("got %d-%d (%d bytes), expected to start at %d", start, end, len(body), len(s.received)))
+		return
+	}
+	s.received = append(s.received, body...)
+	if len(s.received) < total {
+		writeJSON(w, http.StatusAccepted, map[string]any{
+			"expirationDateTime": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+			"nextExpectedRanges": []string{strconv.Itoa(len(s.received)) + "-"},
+		})
+		return
+	}
+	f.files[s.path] = s.received
+	writeJSON(w, http.StatusCreated, f.driveItem(s.path))
+}
+
+// throttle answers the next request with status and Retry-After (empty: no header).
+func throttle(status int, retryAfter string) func(w http.ResponseWriter) bool {
+	return func(w http.ResponseWriter) bool {
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		odataError(w, status, "activityLimitReached", "Too many requests")
+		return true
+	}
+}
+
+// sleeper records waits instead of waiting.
+type sleeper struct {
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+func (s *sleeper) Sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.waits = append(s.waits, d)
+	return ctx.Err()
+}
+
+func (s *sleeper) Waits() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.waits...)
+}
