@@ -1,0 +1,75 @@
+package githubsim
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// rateWindow is one token's primary rate-limit hour, in simulated time: it starts with
+// the first request after the previous window ended, as GitHub's does.
+type rateWindow struct {
+	reset time.Time
+	used  int
+}
+
+// window returns the token's current window at now; call with s.mu held.
+func (s *Simulator) window(token string, now time.Time) *rateWindow {
+	w := s.rate[token]
+	if w == nil {
+		w = &rateWindow{}
+		s.rate[token] = w
+	}
+	if !now.Before(w.reset) {
+		w.reset = now.Add(time.Hour).Truncate(time.Second).Add(time.Second)
+		w.used = 0
+	}
+	return w
+}
+
+// reserve charges one request to the token unless its limit is used up. The charge is
+// taken before the answer is computed so concurrent requests cannot overshoot the limit;
+// refund gives it back for answers that cost nothing (304s).
+func (s *Simulator) reserve(token string, now time.Time) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.window(token, now)
+	if w.used >= s.w.cfg.RateLimit {
+		return w.reset, false
+	}
+	w.used++
+	return w.reset, true
+}
+
+func (s *Simulator) refund(token string, window time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w := s.rate[token]; w != nil && w.reset.Equal(window) && w.used > 0 {
+		w.used--
+	}
+}
+
+// rateState reports the token's limit, remaining, used and reset at now.
+func (s *Simulator) rateState(token string, now time.Time) (limit, remaining, used int, reset time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.window(token, now)
+	return s.w.cfg.RateLimit, max(0, s.w.cfg.RateLimit-w.used), w.used, w.reset
+}
+
+// rateHeaders writes the token's x-ratelimit headers as of now.
+func (s *Simulator) rateHeaders(h http.Header, token string, now time.Time) {
+	limit, remaining, used, reset := s.rateState(token, now)
+	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+	h.Set("X-RateLimit-Used", strconv.Itoa(used))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
+	h.Set("X-RateLimit-Resource", "core")
+}
+
+// ResetRateLimits starts every token's rate-limit window afresh.
+func (s *Simulator) ResetRateLimits() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rate = map[string]*rateWindow{}
+}

@@ -1,0 +1,225 @@
+package githubsim
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidationNamesTheField(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		mutate func(*Config)
+		want   string
+	}{
+		"no now":          {func(c *Config) { c.Now = time.Time{} }, "Now"},
+		"no enterprises":  {func(c *Config) { c.Enterprises = nil }, "Enterprises"},
+		"duplicate token": {func(c *Config) { c.Enterprises[1].Token = c.Enterprises[0].Token }, "Enterprises[1].Token"},
+		"bad org login":   {func(c *Config) { c.Enterprises[0].Orgs[0].Login = "no spaces" }, "Enterprises[0].Orgs[0].Login"},
+		"share over 1":    {func(c *Config) { c.Enterprises[0].Orgs[1].ActiveShare = 1.5 }, "Enterprises[0].Orgs[1]"},
+		"duplicate org":   {func(c *Config) { c.Enterprises[1].Orgs[0].Login = "acme-web" }, "Enterprises[1].Orgs[0].Login"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig()
+			tc.mutate(&cfg)
+			_, err := New(cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New() error = %v, want one naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestWorldHoldsEveryCase checks that the generated world contains, in every
+// enterprise, each case the collector must handle.
+func TestWorldHoldsEveryCase(t *testing.T) {
+	t.Parallel()
+	sim, err := New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := sim.Now()
+	for _, e := range sim.w.enterprises {
+		var archived, fork, dormant int
+		for _, o := range e.orgs {
+			for _, r := range o.repos {
+				if r.archived {
+					archived++
+				}
+				if r.fork {
+					fork++
+				}
+				if now.Sub(r.pushedAt(now)) > 180*24*time.Hour {
+					dormant++
+				}
+			}
+		}
+		if archived == 0 || fork == 0 || dormant == 0 {
+			t.Errorf("%s: archived %d, forks %d, dormant %d repositories; want some of each", e.cfg.Slug, archived, fork, dormant)
+		}
+		for _, o := range e.orgs {
+			checkShowcase(t, sim, o.showcase, now)
+		}
+	}
+}
+
+func checkShowcase(t *testing.T, sim *Simulator, r *repo, now time.Time) {
+	t.Helper()
+	name := r.fullName()
+	methods := map[mergeMethod]bool{}
+	var closedUnmerged, draftOpen, dependabot, revert, hotfix, selfComment, botReview, otherReview bool
+	for i := range r.pulls {
+		s, found := r.pullAt(&r.pulls[i], now)
+		if !found {
+			continue
+		}
+		p := s.p
+		if s.merged {
+			methods[p.method] = true
+		}
+		closedUnmerged = closedUnmerged || (!s.open && !s.merged)
+		draftOpen = draftOpen || (s.open && s.draft)
+		dependabot = dependabot || p.author == sim.w.dependabot
+		revert = revert || (s.merged && strings.HasPrefix(p.title, `Revert "`))
+		hotfix = hotfix || (s.merged && strings.HasPrefix(p.headRef, "hotfix/"))
+		for _, rv := range s.reviews {
+			selfComment = selfComment || (rv.user == p.author && rv.state == "COMMENTED")
+			botReview = botReview || rv.user == sim.w.copilotReviewer
+			otherReview = otherReview || (rv.user != p.author && !rv.user.isBot())
+		}
+	}
+	if len(methods) != 3 {
+		t.Errorf("%s: merge methods used %v, want all three", name, methods)
+	}
+	for what, ok := range map[string]bool{"closed unmerged PR": closedUnmerged, "open draft": draftOpen, "dependabot PR": dependabot,
+		"merged revert PR": revert, "merged hotfix PR": hotfix, "self-comment": selfComment, "Copilot review": botReview, "colleague review": otherReview} {
+		if !ok {
+			t.Errorf("%s: no %s", name, what)
+		}
+	}
+
+	unlinked := false
+	for _, c := range r.defaultBranchCommits(now) {
+		unlinked = unlinked || (r.commits[c].author == nil && r.commits[c].authorEmail != "")
+	}
+	if !unlinked {
+		t.Errorf("%s: no default-branch commit whose author e-mail has no account", name)
+	}
+
+	inProgress := false
+	for i := range r.runs {
+		st, found := r.runs[i].at(now)
+		inProgress = inProgress || (found && st.status == "in_progress" && r.runs[i].completed.After(now))
+	}
+	if !inProgress {
+		t.Errorf("%s: no workflow run in progress at now", name)
+	}
+
+	var failedProd, rollback, sameSHATwice, changesAfterNow bool
+	var prodSuccess []int32 // commits of successful production deployments in order
+	seen := map[int32]int{}
+	firstDeployment := time.Time{}
+	for i := range r.deployments {
+		d := &r.deployments[i]
+		if d.createdAt.After(now) {
+			continue
+		}
+		if firstDeployment.IsZero() {
+			firstDeployment = d.createdAt
+		}
+		if d.env != r.prodEnv {
+			continue
+		}
+		sts := d.statusesAt(now)
+		last := sts[len(sts)-1].state
+		failedProd = failedProd || last == "failure" || last == "error"
+		seen[d.commit]++
+		sameSHATwice = sameSHATwice || seen[d.commit] > 1
+		changesAfterNow = changesAfterNow || len(sts) < len(d.statuses)
+		if d.succeededBy(now) {
+			if n := len(prodSuccess); n > 0 && r.commits[d.commit].mainPos < r.commits[prodSuccess[n-1]].mainPos {
+				rollback = true
+			}
+			prodSuccess = append(prodSuccess, d.commit)
+		}
+	}
+	for what, ok := range map[string]bool{"failed production deployment": failedProd, "rollback": rollback,
+		"same SHA deployed twice": sameSHATwice, "deployment whose status changes after now": changesAfterNow} {
+		if !ok {
+			t.Errorf("%s: no %s", name, what)
+		}
+	}
+
+	var openIncident, incidentBeforeDeploy, closedIncident bool
+	for i := range r.issues {
+		is := &r.issues[i]
+		if is.createdAt.After(now) || !hasLabel(is.labels, "incident") {
+			continue
+		}
+		openIncident = openIncident || !visible(is.closedAt, now)
+		closedIncident = closedIncident || visible(is.closedAt, now)
+		incidentBeforeDeploy = incidentBeforeDeploy || is.createdAt.Before(firstDeployment)
+	}
+	if !openIncident || !incidentBeforeDeploy || !closedIncident {
+		t.Errorf("%s: open incident %v, incident before the first deployment %v, closed incident %v; want all", name, openIncident, incidentBeforeDeploy, closedIncident)
+	}
+}
+
+// TestDefaultBranchIsItsHistory checks the two views of the default branch agree: the
+// landing order and the commit graph.
+func TestDefaultBranchIsItsHistory(t *testing.T) {
+	t.Parallel()
+	sim, err := New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, now := range []time.Time{testNow.AddDate(0, 0, -20), testNow, testNow.AddDate(0, 0, 5)} {
+		for _, o := range sim.w.orgs {
+			for _, r := range o.repos {
+				branch := r.defaultBranchCommits(now)
+				if len(branch) == 0 {
+					t.Fatalf("%s: empty default branch", r.fullName())
+				}
+				fromGraph := r.history(branch[len(branch)-1])
+				got, want := slices.Sorted(slices.Values(fromGraph)), slices.Sorted(slices.Values(branch))
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s at %s: graph reaches %d commits, landing order has %d", r.fullName(), now, len(got), len(want))
+				}
+				for _, c := range branch {
+					if r.commits[c].pushedAt.After(now) {
+						t.Fatalf("%s: commit %s on the branch before it was pushed", r.fullName(), r.commits[c].sha)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestNewIsDeterministic(t *testing.T) {
+	t.Parallel()
+	a, err := New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta, _ := a.Truth("acme")
+	tb, _ := b.Truth("acme")
+	if len(ta.PullRequests) == 0 || len(ta.PullRequests) != len(tb.PullRequests) || len(ta.WorkflowRuns) != len(tb.WorkflowRuns) {
+		t.Fatalf("two worlds of one seed differ: %d/%d pull requests, %d/%d runs", len(ta.PullRequests), len(tb.PullRequests), len(ta.WorkflowRuns), len(tb.WorkflowRuns))
+	}
+	cfg := testConfig()
+	cfg.Seed = 8
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, _ := c.Truth("acme")
+	if len(tc.PullRequests) > 0 && tc.PullRequests[0].MergeCommitSHA == ta.PullRequests[0].MergeCommitSHA {
+		t.Fatalf("another seed gave the same first pull request")
+	}
+}
