@@ -43,6 +43,7 @@ type request struct {
 // like the documented responses.
 type graphFake struct {
 	t      *testing.T
+	token  string // the bearer token Graph accepts
 	graph  *httptest.Server
 	upload *httptest.Server
 
@@ -66,7 +67,7 @@ type uploadSession struct {
 }
 
 func newGraphFake(t *testing.T) *graphFake {
-	f := &graphFake{t: t, files: map[string][]byte{}, sessions: map[string]*uploadSession{}}
+	f := &graphFake{t: t, token: testToken, files: map[string][]byte{}, sessions: map[string]*uploadSession{}}
 	f.graph = httptest.NewServer(http.HandlerFunc(f.serveGraph))
 	f.upload = httptest.NewServer(http.HandlerFunc(f.serveUpload))
 	t.Cleanup(f.graph.Close)
@@ -127,7 +128,7 @@ func (f *graphFake) serveGraph(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if r.Header.Get("Authorization") != "Bearer "+testToken {
+	if r.Header.Get("Authorization") != "Bearer "+f.token {
 		odataError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty.")
 		return
 	}
