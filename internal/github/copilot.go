@@ -162,6 +162,10 @@ func copilotScopePath(scope metrics.CopilotScope) (string, error) {
 // returned, fn may have seen a prefix of the shard: callers buffer a shard before
 // committing it, or write idempotently (upserts), so a later complete download
 // repairs it. An error from fn stops the download and is returned as is (wrapped).
+//
+// go-github's Download*Metrics helpers are not used: they read the whole file into
+// fixed types (losing the raw record and fields added later) and send the request
+// through the API client.
 func (c *Client) DownloadCopilotReport(ctx context.Context, link string, fn func(raw json.RawMessage) error) error {
 	u, err := parseDownloadLink(link)
 	if err != nil {
