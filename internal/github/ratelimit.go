@@ -183,13 +183,6 @@ func (p *pacer) block(until time.Time, reason string) {
 	}
 }
 
-// blocked returns the current block; zero when none.
-func (p *pacer) blocked() (time.Time, string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.blockedUntil, p.blockReason
-}
-
 // observe re-tunes the budget from an answer's rate-limit headers.
 func (p *pacer) observe(ri rateInfo, now time.Time) {
 	if !ri.complete || (ri.resource != "" && ri.resource != "core") {

@@ -546,3 +546,49 @@ func TestTokenSourceFailureIsNotRetried(t *testing.T) {
 		t.Errorf("slept %v", clock.slept())
 	}
 }
+
+func TestDamagedCacheEntryIsRefetched(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	f := newFakeGitHub(t, clock, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v1"`)
+		serveJSON(t, w, "pulls.json")
+	})
+	cache := newMemCache()
+	c := newTestClient(t, f, func(o *Options) { o.Cache = cache })
+	first := c.gh.BaseURL() + "repos/acme/api/pulls?direction=desc&per_page=100&sort=updated&state=all"
+	if err := cache.PutCachedPage(t.Context(), testEnterprise, first, `"v1"`, "", []byte("not gzip")); err != nil {
+		t.Fatal(err)
+	}
+	pulls, err := collect(t, c.ListPulls(t.Context(), "acme/api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pulls) != 2 {
+		t.Errorf("got %d pulls, want 2", len(pulls))
+	}
+	seen := f.seen()
+	if len(seen) != 2 || seen[0].Header.Get("If-None-Match") == "" || seen[1].Header.Get("If-None-Match") != "" {
+		t.Errorf("requests = %d; want a conditional one, then an unconditional one after the damaged entry", len(seen))
+	}
+}
+
+func TestSystemClockHonoursContext(t *testing.T) {
+	t.Parallel()
+	var clock systemClock
+	if err := clock.Sleep(t.Context(), 0); err != nil {
+		t.Errorf("Sleep(0) = %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := clock.Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sleep on a cancelled context = %v, want context.Canceled at once", err)
+	}
+	if clock.Now().IsZero() {
+		t.Error("Now is zero")
+	}
+}
