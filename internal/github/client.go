@@ -55,7 +55,8 @@ type Options struct {
 	Clock Clock
 	// MaxInFlight bounds concurrent requests (GitHub allows 100). Default 4.
 	MaxInFlight int
-	// MaxRate is the ceiling in requests per second. Default 10.
+	// MaxRate is the ceiling in requests per second. Default 10; math.Inf(1) lifts it
+	// (benchmarks against a simulator).
 	MaxRate float64
 	// Retries is how often a 5xx, reset or truncated body is retried; 0 means the
 	// default (3), a negative value means never.
