@@ -55,6 +55,7 @@ CREATE TABLE velocity_metrics (
     workflow_completed_runs       integer     NOT NULL DEFAULT 0,
     workflow_success_rate         numeric,
     workflow_duration_p50_seconds numeric,
+    workflow_duration_n           integer     NOT NULL DEFAULT 0,
     metric_version                integer     NOT NULL,
     computed_at                   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (enterprise_id, scope_type, scope, week_start)

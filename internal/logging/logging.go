@@ -44,7 +44,9 @@ func NewHandler(w io.Writer, level slog.Leveler, wrap func(slog.Handler) slog.Ha
 
 type contextHandler struct{ inner slog.Handler }
 
-func (h contextHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.inner.Enabled(ctx, l) }
+func (h contextHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.inner.Enabled(ctx, l)
+}
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := InvocationID(ctx); id != "" {

@@ -122,9 +122,6 @@ type RunSummary struct {
 	Finished bool
 }
 
-// errPaused: the orchestrator's own budget ran out; the run stays resumable.
-var errPaused = errors.New("orchestrator budget reached")
-
 // Run creates or resumes the timer run of now's UTC date and works the plan until it
 // is done or the budget runs out.
 func (o *Orchestrator) Run(ctx context.Context) (RunSummary, error) {

@@ -1,0 +1,206 @@
+// Command metrics-collector is the Azure Functions custom handler: it serves the
+// timer envelope at /main_orchestrator and the stage routes at /api/<stage>.
+//
+//	metrics-collector            serve (what the Functions host runs)
+//	metrics-collector demo       run the whole daily job locally against the simulator
+//	metrics-collector simulate   serve the GitHub simulator for manual use
+//
+// This file is wiring only: configuration in, concrete adapters built, handed to the
+// server and the orchestrator.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"metrics-collector/internal/config"
+	"metrics-collector/internal/logging"
+	"metrics-collector/internal/pipeline"
+	"metrics-collector/internal/postgres"
+	"metrics-collector/internal/secrets"
+	"metrics-collector/internal/server"
+	"metrics-collector/internal/telemetry"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stdout, `{"level":"ERROR","msg":"metrics-collector stopped","error":`+quote(err.Error())+`}`)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, getenv, stdout, nil)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, "usage: metrics-collector [serve]")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q; use serve", cmd)
+}
+
+// serve runs the custom handler until ctx ends. ready, when not nil, receives the
+// listening address once the port is open (demo and tests use it).
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, ready chan<- string) error {
+	redactor := secrets.NewRedactor()
+	log := slog.New(logging.NewHandler(stdout, slog.LevelInfo, redactor.Handler))
+
+	cfg, err := config.Parse(getenv)
+	if err != nil {
+		log.Error("configuration is invalid", "error", err.Error())
+		return fmt.Errorf("configuration: %w", err)
+	}
+	for _, s := range []config.Secret{cfg.DatabaseURL, cfg.StageFunctionKey, cfg.AppInsights} {
+		redactor.Add(s.Value())
+	}
+	if u, err := url.Parse(cfg.DatabaseURL.Value()); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			redactor.Add(pw)
+		}
+	}
+
+	// Listen before anything slow: the host waits at most 30 s for GET / to answer.
+	ln, err := net.Listen("tcp", "127.0.0.1:"+cfg.Port)
+	if err != nil {
+		return fmt.Errorf("listen on FUNCTIONS_CUSTOMHANDLER_PORT %s: %w", cfg.Port, err)
+	}
+	mux := &lateHandler{}
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- httpSrv.Serve(ln) }()
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	log.Info("listening", "addr", ln.Addr().String())
+
+	app, err := build(ctx, cfg, getenv, log, redactor)
+	if err != nil {
+		_ = httpSrv.Close()
+		return err
+	}
+	defer app.close()
+	mux.set(app.handler)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	// In-flight stage calls commit as they go; give them a moment to answer.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("shutdown cut in-flight requests", "error", err.Error())
+	}
+	return nil
+}
+
+// app holds the built adapters.
+type app struct {
+	handler   http.Handler
+	store     *postgres.Store
+	telemetry telemetry.Client
+}
+
+func (a *app) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = a.telemetry.Close(ctx)
+	a.store.Close()
+}
+
+func build(ctx context.Context, cfg config.Config, getenv func(string) string, log *slog.Logger, redactor *secrets.Redactor) (*app, error) {
+	var source secrets.Source = secrets.NewEnv(getenv)
+	if cfg.KeyVaultURI != "" {
+		kv, err := secrets.NewManagedIdentityKeyVault(cfg.KeyVaultURI, secrets.KeyVaultOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("KEY_VAULT_URI: %w", err)
+		}
+		source = kv
+	}
+	cache := secrets.NewCache(source, cfg.SecretCacheTTL, time.Now, redactor)
+
+	storeOpts := postgres.Options{Logger: log}
+	if cfg.DatabasePasswordSecret != "" {
+		name := cfg.DatabasePasswordSecret
+		storeOpts.Password = func(ctx context.Context) (string, error) { return cache.Get(ctx, name) }
+	}
+	store, err := postgres.New(cfg.DatabaseURL.Value(), storeOpts)
+	if err != nil {
+		return nil, err
+	}
+	tel, err := telemetry.New(cfg.AppInsights.Value(), telemetry.Options{Redact: redactor.Redact})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+
+	stages, err := buildStages(ctx, cfg, store, cache, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	orch := pipeline.NewOrchestrator(pipeline.OrchestratorOptions{
+		Store: store,
+		Caller: &pipeline.HTTPCaller{
+			BaseURL: cfg.StageBaseURL, FunctionKey: cfg.StageFunctionKey.Value(),
+			Client: &http.Client{},
+		},
+		Enterprises: cfg.Enterprises,
+		Events:      tel,
+		Log:         log,
+		Budget:      cfg.OrchestratorBudget,
+		StageBudget: cfg.StageBudget,
+		Parallelism: cfg.EnterpriseParallelism,
+	})
+	srv := server.New(server.Options{
+		Log: log, Store: store, Config: cfg, Stages: stages, Orchestrator: orch,
+		Telemetry: tel, Redact: redactor.Redact,
+	})
+	return &app{handler: srv, store: store, telemetry: tel}, nil
+}
+
+// lateHandler answers GET / while the app is still being built, and 503 elsewhere.
+type lateHandler struct {
+	h atomic.Pointer[http.Handler]
+}
+
+func (l *lateHandler) set(h http.Handler) { l.h.Store(&h) }
+
+func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := l.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	if r.URL.Path == "/" {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"starting"}`)
+		return
+	}
+	w.Header().Set("Retry-After", "5")
+	http.Error(w, `{"error":"starting; retry shortly"}`, http.StatusServiceUnavailable)
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
