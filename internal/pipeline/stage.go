@@ -65,6 +65,7 @@ type Counters struct {
 	Retries      int64
 	Waits        int64 // rate-limit or backoff waits
 	RateLimitLow *int  // lowest x-ratelimit-remaining seen; nil if none seen
+	RateLimit    int   // the x-ratelimit-limit seen; 0 if none seen
 }
 
 // Add folds other into c.
@@ -73,6 +74,7 @@ func (c *Counters) Add(other Counters) {
 	c.NotModified += other.NotModified
 	c.Retries += other.Retries
 	c.Waits += other.Waits
+	c.RateLimit = max(c.RateLimit, other.RateLimit)
 	if other.RateLimitLow != nil && (c.RateLimitLow == nil || *other.RateLimitLow < *c.RateLimitLow) {
 		v := *other.RateLimitLow
 		c.RateLimitLow = &v
