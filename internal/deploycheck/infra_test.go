@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -432,5 +433,69 @@ func TestScriptsExecutable(t *testing.T) {
 		if file == "azure.yaml" && !strings.Contains(src, "path: infra") {
 			t.Error("azure.yaml does not point azd at infra/")
 		}
+	}
+}
+
+// skipOrFail skips locally and fails in CI (CI=true), where every check must run.
+func skipOrFail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// TestQueriesCompile parses and type-checks every alert and workbook query with
+// Microsoft's Kusto language library (infra/tools/kqlcheck, run by Node.js), so a typo
+// in a query fails here instead of in Azure Monitor. A broken query must fail it too.
+func TestQueriesCompile(t *testing.T) {
+	t.Parallel()
+	node, errNode := exec.LookPath("node")
+	npm, errNPM := exec.LookPath("npm")
+	if errNode != nil || errNPM != nil {
+		skipOrFail(t, "node and npm are needed to check the KQL queries: %v %v", errNode, errNPM)
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"package.json", "package-lock.json", "check.js"} {
+		data := readRepoFile(t, "infra/tools/kqlcheck/"+name)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	install := exec.Command(npm, "ci", "--no-audit", "--no-fund")
+	install.Dir = dir
+	if out, err := install.CombinedOutput(); err != nil {
+		skipOrFail(t, "npm ci in infra/tools/kqlcheck: %v\n%s", err, out)
+	}
+
+	// One run (loading the library takes seconds): the real queries plus one broken
+	// query, which must be the only one reported, so the check is known to bite.
+	broken := filepath.Join(t.TempDir(), "broken.kql")
+	if err := os.WriteFile(broken, []byte("customEvents\n| where nme == \"RunFinished\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "infra", "queries", "*.kql"))
+	args := []string{"check.js", broken}
+	for _, f := range append(files, filepath.Join(repoRoot, "infra", "workbook.json")) {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, abs)
+	}
+	cmd := exec.Command(node, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the checker accepted a query with an unknown column:\n%s", out)
+	}
+	var problems []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if strings.Contains(line, ": ") && !strings.HasPrefix(line, broken+":") {
+			problems = append(problems, line)
+		}
+	}
+	if len(problems) > 0 || !strings.Contains(string(out), broken+":2: The name 'nme'") {
+		t.Fatalf("the alert or workbook queries do not compile:\n%s", out)
 	}
 }
