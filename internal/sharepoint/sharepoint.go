@@ -207,7 +207,7 @@ func (c *Client) Upload(ctx context.Context, name string, size int64, r io.Reade
 		item, err = c.putLarge(ctx, name, size, r)
 	}
 	if err != nil {
-		return "", fmt.Errorf("upload %s: %w", name, err)
+		return "", fmt.Errorf("sharepoint upload: %w", err)
 	}
 	c.log.InfoContext(ctx, "uploaded to sharepoint", "file", name, "bytes", size)
 	return deref(item.GetId()), nil
