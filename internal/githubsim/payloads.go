@@ -20,6 +20,20 @@ func (t ts) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + time.Time(t).UTC().Format(time.RFC3339) + `"`), nil
 }
 
+// UnmarshalJSON reads what MarshalJSON writes.
+func (t *ts) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*t = ts{}
+		return nil
+	}
+	var v time.Time
+	if err := v.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*t = ts(v)
+	return nil
+}
+
 func nodeID(prefix string, id int64) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d", id))
 }
