@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"metrics-collector/internal/config"
 	"metrics-collector/internal/csvexport"
 	"metrics-collector/internal/postgres"
 )
@@ -32,7 +33,8 @@ type ExportOptions struct {
 	// Dir is EXPORT_DIR: the folder the files are written to. It must exist.
 	Dir string
 	// RetentionDays is how many days of daily data each file holds, ending at the
-	// export date (weekly data: the weeks starting in those days).
+	// export date (weekly data: the weeks starting in those days). Default
+	// config.DefaultExportRetention.
 	RetentionDays int
 	Now           func() time.Time // default time.Now; tests use a fixed clock
 	Logger        *slog.Logger
@@ -55,7 +57,7 @@ func NewExportStage(opts ExportOptions) *ExportStage {
 		opts.Now = time.Now
 	}
 	if opts.RetentionDays < 1 {
-		opts.RetentionDays = 1
+		opts.RetentionDays = config.DefaultExportRetention
 	}
 	log := opts.Logger
 	if log == nil {

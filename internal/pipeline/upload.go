@@ -102,6 +102,9 @@ func (s *UploadStage) Run(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if len(files) == 0 {
+		return Result{Status: StatusSkipped, Done: true, Warnings: []string{"no complete export to upload yet"}}, nil
+	}
 	files = manifestLast(files)
 	exportDate := files[0].ExportDate
 	start := 0

@@ -97,7 +97,7 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := strings.TrimRight(cmpOr(opts.BaseURL, DefaultBaseURL), "/")
+	base := strings.TrimRight(orDefault(opts.BaseURL, DefaultBaseURL), "/")
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && !isLoopback(u.Hostname())) {
 		return nil, fmt.Errorf("GRAPH_API_URL: %q must be an https URL (http only on loopback, for tests)", base)
@@ -224,7 +224,7 @@ func (c *Client) itemByPath(name string) *drives.ItemItemsDriveItemItemRequestBu
 
 func (c *Client) putSmall(ctx context.Context, name string, size int64, r io.ReaderAt) (models.DriveItemable, error) {
 	data := make([]byte, size)
-	if _, err := r.ReadAt(data, 0); err != nil && !(errors.Is(err, io.EOF) && size == 0) {
+	if _, err := (&sizedReader{ReaderAt: r, size: size}).ReadAt(data, 0); err != nil {
 		return nil, fmt.Errorf("read: %w", err)
 	}
 	item, err := c.itemByPath(name).Content().Put(ctx, data, nil)
@@ -282,10 +282,23 @@ func (c *Client) putLarge(ctx context.Context, name string, size int64, r io.Rea
 	return stored, nil
 }
 
-// sizedReader gives the file uploader the size it asks Stat for.
+// sizedReader gives the file uploader the size it asks Stat for, and reads the way it
+// expects: io.ReaderAt may answer a read that ends exactly at the end with io.EOF,
+// which the uploader would take for a failure.
 type sizedReader struct {
 	io.ReaderAt
 	size int64
+}
+
+func (s *sizedReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := s.ReaderAt.ReadAt(p, off)
+	switch {
+	case n == len(p):
+		return n, nil
+	case err == nil || errors.Is(err, io.EOF):
+		return n, fmt.Errorf("file shorter than %d bytes: %w", s.size, io.ErrUnexpectedEOF)
+	}
+	return n, err
 }
 
 func (s *sizedReader) Stat() (os.FileInfo, error) { return sizeInfo(s.size), nil }
@@ -353,7 +366,7 @@ func deref(s *string) string {
 	return *s
 }
 
-func cmpOr(v, def string) string {
+func orDefault(v, def string) string {
 	if strings.TrimSpace(v) == "" {
 		return def
 	}

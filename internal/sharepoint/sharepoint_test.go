@@ -3,6 +3,7 @@ package sharepoint_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -322,5 +323,35 @@ func TestNewValidates(t *testing.T) {
 	c, _ := sharepoint.New(ok)
 	if _, err := c.Upload(t.Context(), "../x.csv", 1, bytes.NewReader([]byte("x"))); err == nil {
 		t.Error("a file name with a path was accepted")
+	}
+}
+
+// eofReader answers a read that reaches the end with io.EOF, as io.ReaderAt allows.
+type eofReader struct{ data []byte }
+
+func (r eofReader) ReadAt(p []byte, off int64) (int, error) {
+	n := copy(p, r.data[off:])
+	if off+int64(n) >= int64(len(r.data)) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func TestReaderAtEndingWithEOF(t *testing.T) {
+	t.Parallel()
+	f := newGraphFake(t)
+	c := newClient(t, f, &sleeper{}, 0)
+	for _, size := range []int{1000, 5<<20 + 7} {
+		data := content(size)
+		if _, err := c.Upload(t.Context(), "eof.csv", int64(size), eofReader{data}); err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		if stored, _ := f.File(folder + "/eof.csv"); !bytes.Equal(stored, data) {
+			t.Errorf("%d bytes: stored %d", size, len(stored))
+		}
+	}
+	// A file shorter than announced is an error, not a truncated upload.
+	if _, err := c.Upload(t.Context(), "eof.csv", 2000, eofReader{content(1000)}); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("short file: %v, want io.ErrUnexpectedEOF", err)
 	}
 }
