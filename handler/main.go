@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"metrics-collector/internal/config"
+	"metrics-collector/internal/demo"
 	"metrics-collector/internal/logging"
 	"metrics-collector/internal/pipeline"
 	"metrics-collector/internal/postgres"
@@ -50,11 +51,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	switch cmd {
 	case "serve":
 		return serve(ctx, getenv, stdout, nil)
+	case "demo":
+		_, err := demo.Run(ctx, demo.Options{Getenv: getenv, Out: stdout})
+		return err
+	case "simulate":
+		return simulate(ctx, args[1:], stdout)
 	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, "usage: metrics-collector [serve]")
+		fmt.Fprintln(stdout, "usage: metrics-collector [serve | demo | simulate [-api 127.0.0.1:8081] [-downloads 127.0.0.1:8082]]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q; use serve", cmd)
+	return fmt.Errorf("unknown command %q; use serve, demo or simulate", cmd)
 }
 
 // serve runs the custom handler until ctx ends. ready, when not nil, receives the

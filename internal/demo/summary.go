@@ -1,0 +1,115 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Headline is a handful of figures from the run, read back from the store.
+type Headline struct {
+	Weeks               int
+	Deployments         int64
+	LeadTimeP50Hours    *float64 // enterprise scope, over the weeks with deployments
+	ChangeFailureRate   *float64
+	PRsMerged           int64
+	CycleTimeP50Hours   *float64
+	CopilotDay          *time.Time
+	CopilotActiveUsers  *int64
+	CompletionAcceptPct *float64
+	SeatsTotal          *int64
+}
+
+const sqlHeadlineDORA = `
+SELECT count(*), coalesce(sum(deployments), 0),
+	percentile_cont(0.5) WITHIN GROUP (ORDER BY lead_time_p50_hours),
+	sum(failed_deployments)::float8 / nullif(sum(deployments), 0)
+FROM dora_metrics WHERE scope_type = 'enterprise'`
+
+const sqlHeadlineVelocity = `
+SELECT coalesce(sum(prs_merged), 0), percentile_cont(0.5) WITHIN GROUP (ORDER BY pr_cycle_time_p50_hours)
+FROM velocity_metrics WHERE scope_type = 'enterprise'`
+
+const sqlHeadlineCopilot = `
+SELECT day, sum(daily_active_users), 100 * sum(completion_acceptances)::float8 / nullif(sum(completion_generations), 0), sum(seats_total)
+FROM copilot_daily_metrics WHERE scope_type = 'enterprise' AND daily_active_users IS NOT NULL
+GROUP BY day ORDER BY day DESC LIMIT 1`
+
+func headline(ctx context.Context, dbURL string) (Headline, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return Headline{}, fmt.Errorf("read figures: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var h Headline
+	if err := conn.QueryRow(ctx, sqlHeadlineDORA).Scan(&h.Weeks, &h.Deployments, &h.LeadTimeP50Hours, &h.ChangeFailureRate); err != nil {
+		return h, fmt.Errorf("read DORA figures: %w", err)
+	}
+	if err := conn.QueryRow(ctx, sqlHeadlineVelocity).Scan(&h.PRsMerged, &h.CycleTimeP50Hours); err != nil {
+		return h, fmt.Errorf("read velocity figures: %w", err)
+	}
+	var day time.Time
+	var active, seats *int64
+	var rate *float64
+	err = conn.QueryRow(ctx, sqlHeadlineCopilot).Scan(&day, &active, &rate, &seats)
+	switch {
+	case err == pgx.ErrNoRows:
+	case err != nil:
+		return h, fmt.Errorf("read Copilot figures: %w", err)
+	default:
+		h.CopilotDay, h.CopilotActiveUsers, h.CompletionAcceptPct, h.SeatsTotal = &day, active, rate, seats
+	}
+	return h, nil
+}
+
+func printSummary(out io.Writer, s Summary) {
+	fmt.Fprintf(out, "\nrun %d: %s in %s (%d orchestrator invocation(s))\n", s.RunID, s.Status, s.Duration.Round(time.Second), s.Invocations)
+	fmt.Fprintf(out, "\nfiles in %s:\n", s.ExportDir)
+	for _, f := range s.Files {
+		fmt.Fprintf(out, "  %-40s %10d bytes\n", f.Name, f.Bytes)
+	}
+	h := s.Headline
+	fmt.Fprintf(out, "\nheadline (all enterprises, %d enterprise-weeks):\n", h.Weeks)
+	fmt.Fprintf(out, "  deployments to production      %d\n", h.Deployments)
+	fmt.Fprintf(out, "  change lead time, weekly p50   %s\n", hours(h.LeadTimeP50Hours))
+	fmt.Fprintf(out, "  change failure rate            %s\n", percent(h.ChangeFailureRate))
+	fmt.Fprintf(out, "  pull requests merged           %d (cycle time p50 %s)\n", h.PRsMerged, hours(h.CycleTimeP50Hours))
+	if h.CopilotDay != nil {
+		fmt.Fprintf(out, "  Copilot on %s          %s daily active users, %s completions accepted, %s seats\n",
+			h.CopilotDay.Format(time.DateOnly), intOrDash(h.CopilotActiveUsers), pctOrDash(h.CompletionAcceptPct), intOrDash(h.SeatsTotal))
+	}
+	fmt.Fprintf(out, "\nGitHub requests: %d (%d charged to the rate limit, %d answered 304), %d report downloads (no token sent)\n",
+		s.Requests, s.Charged, s.NotModified, s.Downloads)
+	fmt.Fprintf(out, "handler log: %s\n", s.HandlerLog)
+}
+
+func hours(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f h", *v)
+}
+
+func percent(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f %%", 100**v)
+}
+
+func pctOrDash(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f %%", *v)
+}
+
+func intOrDash(v *int64) string {
+	if v == nil {
+		return "—"
+	}
+	return fmt.Sprint(*v)
+}
