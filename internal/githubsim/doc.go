@@ -1,0 +1,98 @@
+// Package githubsim simulates the parts of GitHub Enterprise Cloud the collector reads,
+// over GitHub's documented REST paths and payload shapes, for tests, benchmarks and
+// `make demo`.
+//
+// # The world and the moving now
+//
+// New builds a deterministic world from Config.Seed: enterprises (each with its own
+// token), organizations, people, repositories and, for every repository, a timeline of
+// events from Now−HistoryDays to Now+FutureDays. The API shows that timeline as of the
+// simulated now, which only moves through Advance and SetNow: a pull request merged after
+// now is open, a commit pushed after now does not exist, a workflow run finishing after
+// now is queued or in_progress, a deployment status created after now is not listed,
+// updated_at is the latest event at or before now. Truth and CopilotTruth return the same
+// view in internal/metrics types, so tests compare what the collector stored with what
+// GitHub "has". DemoConfig and BenchmarkConfig are the two prepared sizes.
+//
+// What the world contains (every org's first active repository, its showcase, holds each
+// rare case at a fixed place; see gen_repo.go):
+//   - active, dormant (no push for 200+ days), archived and fork repositories;
+//   - default-branch commits from direct pushes and from pull requests merged with a
+//     merge commit (two parents, the PR's commits reachable), a squash (one new commit,
+//     the PR's merge_commit_sha) or a rebase (new SHAs keeping author date and message;
+//     merge_commit_sha is the last one); open pull requests report their test-merge SHA
+//     as merge_commit_sha, as GitHub does;
+//   - pull requests open, merged, closed unmerged, drafts; reviews by colleagues
+//     (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED), comments by the author,
+//     Copilot code reviews, Dependabot and Copilot coding-agent pull requests, revert
+//     pull requests (`Revert "..."`) and hotfixes (`hotfix: ...`, branch hotfix/...);
+//   - commit authors whose e-mail has no account (author and committer null);
+//   - workflow runs (CI on pushes and pull requests, staging and release deployments,
+//     nightly schedules) that succeed, fail, are cancelled, are re-run (run_attempt 2),
+//     and one busy repository per org with BusyRepo with 1,100–1,300 runs on one day;
+//   - deployments to staging and to production (named "production" or "prod") with
+//     queued → in_progress → success | failure | error statuses, inactive once a later
+//     deployment to the environment succeeds, failed production deployments redeployed
+//     with the same SHA, rollbacks to an older SHA, a deployment whose final status comes
+//     after the initial now;
+//   - incident issues (label "incident") opened after a bad production deployment and
+//     closed when the rollback, revert or hotfix is deployed, one opened before the
+//     repository's first deployment, one still open; ordinary issues; pull requests that
+//     carry the incident label (the issues API lists them with a pull_request key);
+//   - Copilot seats (one per granting org; cancellations with pending_cancellation_date;
+//     seats created after the initial now; one seat whose assignee is null) and usage
+//     computed per user and day on demand (it is not stored), aggregated per enterprise
+//     and per org (a user in two orgs counts in both, so org totals exceed the
+//     enterprise's); the last three report days keep growing until final.
+//
+// # The HTTP surface
+//
+// API() serves, on the API host: GET /orgs/{org}/repos, /repos/{o}/{r},
+// /repos/{o}/{r}/commits[/{ref}], /compare/{base}...{head}, /pulls[/{n}[/commits|/reviews]],
+// /actions/runs[/{id}], /deployments[/{id}[/statuses]], /issues, the Copilot usage-metrics
+// reports of enterprises and orgs (enterprise-1-day, organization-1-day, users-1-day,
+// user-teams-1-day, and the 28-day /latest reports), the Copilot seat listings, and
+// /rate_limit. Everything else is a JSON 404. Every answer follows GitHub's conventions:
+// Link pagination (absolute URLs on the request's host; per_page capped at 100, compare
+// at 250); an ETag bound to the token on every 200 and 304 for a matching If-None-Match
+// (not charged); x-ratelimit-* headers of a per-token hourly window in simulated time,
+// 403 "API rate limit exceeded" with remaining 0 when it runs out; 401 "Bad credentials"
+// without a known token; 404 for anything of another enterprise; X-GitHub-Request-Id; and
+// github-authentication-token-expiration when the enterprise's token has an expiry.
+// Filtered workflow-run queries page through at most 1,000 results while total_count
+// reports the true number.
+//
+// Report envelopes link to Downloads(), a second handler for a different origin (start
+// both with Start, or serve them with Serve): links are signed and expire after
+// Config.LinkTTL of simulated time (403 afterwards, and for a forged signature); per-user
+// and user-team reports are NDJSON split in shards of Config.UserShardSize lines; days
+// without a report (before the history floors 2025-10-10 and 2025-12-12, more than a
+// year back, not generated yet, Config.CopilotMissingDay) answer 204. Records carry fields
+// the collector does not model (ai_adoption_phase, totals_by_cli,
+// totals_by_3rd_party_agent) and, from Config.CopilotNewFieldFrom, one no client knows.
+//
+// SetFaults injects failures deterministically from the seed and the request sequence:
+// 502/503, secondary rate limits (403/429, with and without Retry-After), primary-limit
+// exhaustion, truncated bodies, connection resets and latency (through Config.Sleep, so
+// tests need not sleep), on either host and chosen paths; Faults.MaxConsecutive = 1
+// guarantees a retry of the same request gets through. Requests records every request:
+// host, method, path, query, status, the token it carried, whether it was charged, the
+// fault injected.
+//
+// # What is left out
+//
+// Only reads (GET) exist: nothing can be created or changed. Payloads carry the fields a
+// client reads plus the common URL fields; among those left out are permissions,
+// licences, template and security settings of repositories, commit verification
+// signatures and file patches, pull-request auto-merge, milestones, assignees and
+// requested reviewers (always empty), review comments, issue comments and timeline
+// events (ready_for_review is only visible through draft and updated_at), check runs
+// and jobs of workflow runs, deployment payloads and environments, the repos-1-day and
+// enterprise-team Copilot reports, and the legacy Copilot metrics API (gone from GitHub
+// too). Commits can be listed from the default branch, an open pull request's head
+// branch or a SHA; other branches, tags, path and author filters are not modelled.
+// GraphQL, webhooks, secondary-limit accounting by points or concurrency, GitHub Apps
+// and fine-grained token permissions are not simulated: every token may read all of its
+// enterprise. The download host answers requests that carry a token (real storage may
+// refuse them); Requests shows whether a client sent one.
+package githubsim
