@@ -135,16 +135,17 @@ func (s *UploadStage) Run(ctx context.Context, req Request) (Result, error) {
 			res.Done, res.Cursor = false, fileCursor(exportDate, i)
 			break
 		}
-		if f.Kind == csvexport.KindManifest && len(failures) > 0 {
-			// The manifest in SharePoint must describe the files that are there.
-			failures = append(failures, f.FileName+": held back until the files it lists are uploaded")
-			continue
+		if f.Kind == csvexport.KindManifest {
+			// The manifest in SharePoint must describe files that are there.
+			if missing := notUploaded(files, uploaded); len(missing) > 0 {
+				failures = append(failures, f.FileName+": held back until the files it lists are uploaded (missing: "+strings.Join(missing, ", ")+")")
+				continue
+			}
 		}
 		itemID, err := s.uploadFile(ctx, f)
 		if err != nil {
 			var r interface{ Retryable() bool }
 			if errors.As(err, &r) && r.Retryable() {
-				res.Status, res.Done = StatusFailed, false
 				return res, fmt.Errorf("upload %s: %w: %w", f.FileName, err, ErrUnavailable)
 			}
 			if ctx.Err() != nil {
@@ -154,12 +155,11 @@ func (s *UploadStage) Run(ctx context.Context, req Request) (Result, error) {
 			failures = append(failures, fmt.Sprintf("%s: %v", f.FileName, err))
 			continue
 		}
-		err = s.opts.Store.RecordUpload(ctx, postgres.UploadedFile{
-			FileName: f.FileName, SHA256: f.SHA256, Bytes: f.Bytes, DriveItemID: itemID, RunID: req.RunID,
-		})
-		if err != nil {
+		done := postgres.UploadedFile{FileName: f.FileName, SHA256: f.SHA256, Bytes: f.Bytes, DriveItemID: itemID, RunID: req.RunID}
+		if err := s.opts.Store.RecordUpload(ctx, done); err != nil {
 			return res, err
 		}
+		uploaded[f.FileName] = done
 		s.log.InfoContext(ctx, "uploaded file", "file", f.FileName, "bytes", f.Bytes)
 		res.Records++
 	}
@@ -193,6 +193,17 @@ func (s *UploadStage) uploadFile(ctx context.Context, f postgres.ExportedFile) (
 		return "", fmt.Errorf("the file in EXPORT_DIR changed since it was exported (sha256 %s, %d bytes; recorded %s, %d bytes); export_csv must run again", got, size, f.SHA256, f.Bytes)
 	}
 	return s.opts.Uploader.Upload(ctx, f.FileName, size, file)
+}
+
+// notUploaded lists the data files whose current version is not in SharePoint.
+func notUploaded(files []postgres.ExportedFile, uploaded map[string]postgres.UploadedFile) []string {
+	var missing []string
+	for _, f := range files {
+		if f.Kind != csvexport.KindManifest && uploaded[f.FileName].SHA256 != f.SHA256 {
+			missing = append(missing, f.FileName)
+		}
+	}
+	return missing
 }
 
 // manifestLast orders the data files by name and puts the manifest after them.

@@ -178,7 +178,7 @@ func TestUploadFailureIsPartialAndCaughtUpLater(t *testing.T) {
 	}
 	if res.Status != pipeline.StatusPartial || !res.Done || res.Records != 4 ||
 		!strings.Contains(res.Error, "dora_metrics_20261126.csv: graph: 403 accessDenied") ||
-		!strings.Contains(res.Error, "manifest_20261126.json: held back") {
+		!strings.Contains(res.Error, "manifest_20261126.json: held back until the files it lists are uploaded (missing: dora_metrics_20261126.csv)") {
 		t.Errorf("Run = %+v; want partial naming the file, its reason and the held-back manifest", res)
 	}
 	wantCalls := []string{"copilot_metrics_20261126.csv", "copilot_seats_20261126.csv", "copilot_user_metrics_20261126.csv",
@@ -272,6 +272,42 @@ func TestUploadContinuesFromCursor(t *testing.T) {
 	}
 	if diff := cmp.Diff(allFiles, up.takeCalls()); diff != "" {
 		t.Errorf("uploads (-want +got):\n%s", diff)
+	}
+}
+
+// A file refused in one call keeps the manifest back in a later call of the same
+// export, too.
+func TestUploadHoldsManifestAcrossCalls(t *testing.T) {
+	t.Parallel()
+	store, dir := exported(t)
+	up := &fakeUploader{fail: func(name string) error {
+		if strings.HasPrefix(name, "copilot_metrics") {
+			return errors.New("graph status 400: invalidRequest")
+		}
+		return nil
+	}}
+	stage := newUpload(store, up, dir)
+	req := manualRun(t, store)
+	req.Deadline = exportNow.Add(time.Second) // one file per call
+	var last pipeline.Result
+	for range 10 {
+		res, err := stage.Run(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res
+		if res.Done {
+			break
+		}
+		req.Cursor = res.Cursor
+	}
+	if last.Status != pipeline.StatusPartial || !strings.Contains(last.Error, "missing: copilot_metrics_20261126.csv") {
+		t.Errorf("last call = %+v, want the manifest held back", last)
+	}
+	for _, name := range up.takeCalls() {
+		if strings.HasPrefix(name, "manifest") {
+			t.Error("the manifest was uploaded while a file it lists was not")
+		}
 	}
 }
 
