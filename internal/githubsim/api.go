@@ -1,6 +1,7 @@
 package githubsim
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -97,6 +98,17 @@ func (s *Simulator) endpoint(fn endpointFunc) http.Handler {
 			writeJSONError(w, http.StatusUnauthorized, map[string]any{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"})
 			return
 		}
+		version := r.Header.Get("X-GitHub-Api-Version")
+		if version != "" && version != "2022-11-28" && version != "2026-03-10" {
+			rec.Status = http.StatusBadRequest
+			writeJSONError(w, http.StatusBadRequest, map[string]any{
+				"message":           "Unsupported 'X-GitHub-Api-Version' header value: " + version,
+				"documentation_url": "https://docs.github.com/rest/about-the-rest-api/api-versions",
+				"status":            "400",
+			})
+			return
+		}
+		w.Header().Set("X-GitHub-Api-Version-Selected", cmp.Or(version, "2022-11-28"))
 		if !c.ent.cfg.TokenExpiresAt.IsZero() {
 			w.Header().Set("github-authentication-token-expiration", c.ent.cfg.TokenExpiresAt.UTC().Format("2006-01-02 15:04:05 UTC"))
 		}

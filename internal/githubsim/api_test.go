@@ -266,6 +266,15 @@ func TestCommonHeaders(t *testing.T) {
 	if respA.Header.Get("X-GitHub-Request-Id") == "" || respA.Header.Get("Content-Type") != "application/json; charset=utf-8" {
 		t.Errorf("headers = %v", respA.Header)
 	}
+	if got := respA.Header.Get("X-GitHub-Api-Version-Selected"); got != "2022-11-28" {
+		t.Errorf("version selected without asking = %q", got)
+	}
+	if resp, _ := get(t, srv.API.URL+"/orgs/acme-web/repos", tokenA, "X-GitHub-Api-Version", "2026-03-10"); resp.StatusCode != http.StatusOK || resp.Header.Get("X-GitHub-Api-Version-Selected") != "2026-03-10" {
+		t.Errorf("API version 2026-03-10: %d %q", resp.StatusCode, resp.Header.Get("X-GitHub-Api-Version-Selected"))
+	}
+	if resp, body := get(t, srv.API.URL+"/orgs/acme-web/repos", tokenA, "X-GitHub-Api-Version", "2020-01-01"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("an unsupported API version: %d %s, want 400", resp.StatusCode, body)
+	}
 	respB, _ := get(t, srv.API.URL+"/orgs/globex-eng/repos", tokenB)
 	if respB.Header.Get("github-authentication-token-expiration") != "" {
 		t.Error("a token without expiry got an expiration header")

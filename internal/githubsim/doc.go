@@ -57,7 +57,8 @@
 // at 250); an ETag bound to the token on every 200 and 304 for a matching If-None-Match
 // (not charged); x-ratelimit-* headers of a per-token hourly window in simulated time,
 // 403 "API rate limit exceeded" with remaining 0 when it runs out; 401 "Bad credentials"
-// without a known token; 404 for anything of another enterprise; X-GitHub-Request-Id; and
+// without a known token; 404 for anything of another enterprise; 400 for an
+// X-GitHub-Api-Version other than 2022-11-28 or 2026-03-10; X-GitHub-Request-Id; and
 // github-authentication-token-expiration when the enterprise's token has an expiry.
 // Filtered workflow-run queries page through at most 1,000 results while total_count
 // reports the true number.
