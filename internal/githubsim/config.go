@@ -78,8 +78,8 @@ func DemoConfig(now time.Time) Config {
 				Developers:     30, CopilotUsers: 60},
 			{ID: "ent2", Slug: "fabrikam", Token: "ghp_simFabrikam000000000000000000000000002",
 				TokenExpiresAt: now.AddDate(0, 0, 9), // close enough to expiry to raise the warning
-				Orgs:       []OrgConfig{org("fabrikam-apps", false), org("fabrikam-platform", false)},
-				Developers: 24, CopilotUsers: 40},
+				Orgs:           []OrgConfig{org("fabrikam-apps", false), org("fabrikam-platform", false)},
+				Developers:     24, CopilotUsers: 40},
 		},
 	}
 }
