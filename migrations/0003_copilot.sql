@@ -1,23 +1,25 @@
 -- Copilot usage-metrics reports, per-user metrics, breakdowns and seat snapshots.
 
 -- What we asked GitHub for, per report and day: 'ok' with shard and record counts, or
--- 'no_report' when the API answered 204.
+-- 'no_report' when the API answered 204. fetched_at is when the answer last changed (a
+-- re-fetch that finds the same answer rewrites nothing). A 204 never replaces an 'ok'.
 CREATE TABLE copilot_report_fetches (
     enterprise_id text        NOT NULL,
     scope_type    text        NOT NULL CHECK (scope_type IN ('enterprise', 'organization')),
     scope         text        NOT NULL,
-    report        text        NOT NULL,   -- 'aggregate', 'users', 'user_teams'
+    report        text        NOT NULL CHECK (report IN ('aggregate', 'users', 'user_teams')),
     day           date        NOT NULL,
     status        text        NOT NULL CHECK (status IN ('ok', 'no_report')),
     shards        integer     NOT NULL DEFAULT 0,
-    records       integer     NOT NULL DEFAULT 0,
+    records       integer     NOT NULL DEFAULT 0,   -- records stored (undecodable ones left out)
     fetched_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (enterprise_id, scope_type, scope, report, day)
 );
 
 -- Every record of every report as GitHub sent it (the schema grows every few months;
 -- new columns can be back-filled from here without calling GitHub). record_key is ''
--- for the aggregate report and the user id (or user id + team) for per-user reports.
+-- for the aggregate report, the user id for the users report and '<user id>:<team id>'
+-- for the user-teams report.
 CREATE TABLE copilot_raw_records (
     enterprise_id text        NOT NULL,
     scope_type    text        NOT NULL,
@@ -111,7 +113,9 @@ CREATE TABLE copilot_breakdowns (
 );
 
 -- A daily snapshot of the seats listing, so the seats that existed on any past day can be
--- counted. seat_key is the assignee id, or 'unassigned:<n>' for a null assignee.
+-- counted. The enterprise listing is de-duplicated by assignee id (it repeats a user once
+-- per granting org). seat_key is the assignee id, or 'unassigned:<n>' (n = 1, 2, ... in
+-- listing order) for a seat whose assignee GitHub sent as null.
 CREATE TABLE copilot_seats (
     enterprise_id            text        NOT NULL,
     scope_type               text        NOT NULL,
@@ -129,5 +133,39 @@ CREATE TABLE copilot_seats (
     last_activity_at         timestamptz,
     last_activity_editor     text,
     last_authenticated_at    timestamptz,
+    seat_updated_at          timestamptz,   -- the seat's updated_at as GitHub sent it
     PRIMARY KEY (enterprise_id, scope_type, scope, snapshot_date, seat_key)
+);
+
+-- One row per seat snapshot (also when the listing is empty): the seat figures of that
+-- date, which copilot_daily_metrics.seats_total / seats_active_30d of the same day copy.
+-- seats_active_30d counts seats whose last_activity_at falls on snapshot_date or the 29
+-- days before it (metrics.SeatCounts).
+CREATE TABLE copilot_seat_snapshots (
+    enterprise_id       text        NOT NULL,
+    scope_type          text        NOT NULL CHECK (scope_type IN ('enterprise', 'organization')),
+    scope               text        NOT NULL,
+    snapshot_date       date        NOT NULL,
+    seats_total         bigint      NOT NULL,   -- after de-duplication
+    seats_active_30d    bigint      NOT NULL,
+    seats_listed        bigint      NOT NULL,   -- as listed, repeats included
+    github_total_seats  bigint      NOT NULL,   -- GitHub's total_seats
+    taken_at            timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (enterprise_id, scope_type, scope, snapshot_date)
+);
+
+-- The user-teams report (optional, Enterprise.CopilotUserTeams): which team each Copilot
+-- user belonged to that day, for team-level slices of copilot_user_metrics. GitHub leaves
+-- out teams with fewer than five seated users.
+CREATE TABLE copilot_user_teams (
+    enterprise_id text        NOT NULL,
+    scope_type    text        NOT NULL CHECK (scope_type IN ('enterprise', 'organization')),
+    scope         text        NOT NULL,
+    day           date        NOT NULL,
+    user_id       bigint      NOT NULL,
+    team_id       bigint      NOT NULL,
+    user_login    text        NOT NULL,
+    team_slug     text        NOT NULL,
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (enterprise_id, scope_type, scope, day, user_id, team_id)
 );
