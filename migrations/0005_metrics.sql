@@ -1,4 +1,7 @@
 -- Weekly metric results. week_start is the Monday (UTC) of an ISO week.
+-- calculate_dora and calculate_velocity rewrite the rows of their window in one
+-- transaction; computed_at changes only when a row's values do (docs/metrics.md,
+-- "How the stages run").
 
 CREATE TABLE dora_metrics (
     enterprise_id              text        NOT NULL,
@@ -22,6 +25,7 @@ CREATE TABLE dora_metrics (
     recovery_level             text,
     performance_level          text,
     thresholds_version         text        NOT NULL DEFAULT '',
+    deployment_signal          text        NOT NULL DEFAULT '',  -- 'deployment' or 'workflow': what counted as a deployment
     metric_version             integer     NOT NULL,
     computed_at                timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (enterprise_id, scope_type, scope, week_start)

@@ -1,0 +1,257 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"metrics-collector/internal/config"
+	"metrics-collector/internal/metrics"
+	"metrics-collector/internal/postgres"
+)
+
+// MetricsStore is what calculate_dora and calculate_velocity need of the store.
+type MetricsStore interface {
+	ListRepoActivity(ctx context.Context, q postgres.ActivityQuery) ([]metrics.RepoActivity, error)
+	PutDORAMetrics(ctx context.Context, b postgres.MetricBatch, rows []metrics.DORARow) (postgres.MetricWrite, error)
+	PutVelocityMetrics(ctx context.Context, b postgres.MetricBatch, rows []metrics.VelocityRow) (postgres.MetricWrite, error)
+}
+
+// CalculateOptions configure calculate_dora and calculate_velocity.
+type CalculateOptions struct {
+	Store MetricsStore
+	// FailureWindow is CHANGE_FAILURE_WINDOW_DAYS; zero means metrics.DefaultFailureWindow.
+	FailureWindow time.Duration
+	// ThresholdsVersion is DORA_THRESHOLDS; empty means metrics.DefaultThresholdsVersion.
+	ThresholdsVersion string
+	// RecomputeWeeks is RECOMPUTE_WEEKS: how many weeks, ending with the current one, a
+	// call without since recomputes; zero means config.DefaultRecomputeWeeks.
+	RecomputeWeeks int
+	Now            func() time.Time // default time.Now; checks the call's deadline
+	Logger         *slog.Logger
+}
+
+// MaxCalculateWeeks bounds the weeks one call computes (since … until): five years, the
+// largest RECOMPUTE_WEEKS. Larger back-fills are split into several calls.
+const MaxCalculateWeeks = 260
+
+// CalculateStage is calculate_dora or calculate_velocity: it loads an enterprise's
+// repository activity from the store, runs the pure calculator over the window's
+// weeks, and stores a row for every scope and week of the window in one transaction.
+// The whole window is computed in one call (a quarter of 1,000 repositories takes a
+// few seconds; docs/benchmarks.md), so it never answers with a cursor.
+type CalculateStage struct {
+	name string
+	opts CalculateOptions
+	log  *slog.Logger
+}
+
+// NewDORAStage builds calculate_dora.
+func NewDORAStage(opts CalculateOptions) *CalculateStage {
+	return newCalculateStage(StageCalculateDORA, opts)
+}
+
+// NewVelocityStage builds calculate_velocity.
+func NewVelocityStage(opts CalculateOptions) *CalculateStage {
+	return newCalculateStage(StageCalculateVelocity, opts)
+}
+
+func newCalculateStage(name string, opts CalculateOptions) *CalculateStage {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RecomputeWeeks < 1 {
+		opts.RecomputeWeeks = config.DefaultRecomputeWeeks
+	}
+	if opts.FailureWindow <= 0 {
+		opts.FailureWindow = metrics.DefaultFailureWindow
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &CalculateStage{name: name, opts: opts, log: log}
+}
+
+// Name is the route name.
+func (s *CalculateStage) Name() string { return s.name }
+
+// PerEnterprise is true: each enterprise has its own scopes and settings.
+func (s *CalculateStage) PerEnterprise() bool { return true }
+
+// Validate refuses a cursor (this stage never issues one) and a window longer than
+// MaxCalculateWeeks. Any date is accepted for since and until; it stands for its ISO
+// week.
+func (s *CalculateStage) Validate(req Request) error {
+	if req.Cursor != "" {
+		return BadInput("cursor", "%s computes its whole window in one call and issues no cursor; leave it out", s.name)
+	}
+	first, last := s.window(req)
+	if last.Before(first) {
+		return BadInput("since", "the week of %s starts after the week of until (%s)", first.Format(time.DateOnly), last.Format(time.DateOnly))
+	}
+	if n := weeksIn(first, last); n > MaxCalculateWeeks {
+		field := "since"
+		if req.Since == nil {
+			field = "until" // the default since follows until, so until is what to change
+		}
+		return BadInput(field, "the window %s – %s spans %d weeks; at most %d are computed in one call, split the back-fill",
+			first.Format(time.DateOnly), last.Format(time.DateOnly), n, MaxCalculateWeeks)
+	}
+	return nil
+}
+
+// window returns the first and last week of the call: the weeks holding since and
+// until, by default the RecomputeWeeks weeks ending with the current one (req.Now).
+func (s *CalculateStage) window(req Request) (first, last time.Time) {
+	last = metrics.WeekStart(req.Now)
+	if req.Until != nil {
+		last = metrics.WeekStart(*req.Until)
+	}
+	first = last.AddDate(0, 0, -7*(s.opts.RecomputeWeeks-1))
+	if req.Since != nil {
+		first = metrics.WeekStart(*req.Since)
+	}
+	return first, last
+}
+
+func weeksIn(first, last time.Time) int { return int(last.Sub(first)/metrics.Week) + 1 }
+
+// Run computes and stores the window's rows. Records is the number of rows of the
+// window (every scope × week); how many of them changed is logged.
+func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
+	e := req.Enterprise
+	if e == nil {
+		return Result{}, BadInput("enterprise", "required for %s", s.name)
+	}
+	if err := s.Validate(req); err != nil {
+		return Result{}, err
+	}
+	first, last := s.window(req)
+	signal := deploymentSignal(*e)
+
+	started := s.opts.Now()
+	repos, err := s.opts.Store.ListRepoActivity(ctx, s.activityQuery(*e, signal, first, last))
+	if err != nil {
+		return Result{}, err
+	}
+	loaded := s.opts.Now()
+
+	opts := metrics.Options{
+		Enterprise:        enterpriseScope(*e),
+		Orgs:              orgSpellings(e.Orgs, repos),
+		From:              first,
+		To:                last,
+		FailureWindow:     s.opts.FailureWindow,
+		ThresholdsVersion: s.opts.ThresholdsVersion,
+		HotfixPattern:     e.HotfixRE(),
+		Bots:              metrics.NewBotClassifier(e.BotLogins),
+	}
+	batch := postgres.MetricBatch{EnterpriseID: e.ID, FirstWeek: first, LastWeek: last, ComputedAt: req.Now, DeploymentSignal: signal}
+
+	var put func() (postgres.MetricWrite, error)
+	switch s.name {
+	case StageCalculateDORA:
+		rows, err := metrics.CalculateDORA(repos, opts)
+		if err != nil {
+			return Result{}, s.calculationError(err)
+		}
+		put = func() (postgres.MetricWrite, error) { return s.opts.Store.PutDORAMetrics(ctx, batch, rows) }
+	default:
+		rows, err := metrics.CalculateVelocity(repos, opts)
+		if err != nil {
+			return Result{}, s.calculationError(err)
+		}
+		put = func() (postgres.MetricWrite, error) { return s.opts.Store.PutVelocityMetrics(ctx, batch, rows) }
+	}
+	computed := s.opts.Now()
+
+	// The write is one transaction of a few seconds at most; starting it after the
+	// budget ran out would risk the hard stop cutting it off. Nothing is stored, so a
+	// retry starts over.
+	if !req.Deadline.IsZero() && computed.After(req.Deadline) {
+		return Result{}, fmt.Errorf("%s of %s: loading and computing took %s, past the call's budget; nothing stored: %w",
+			s.name, e.ID, computed.Sub(started).Round(time.Millisecond), ErrUnavailable)
+	}
+	written, err := put()
+	if err != nil {
+		return Result{}, err
+	}
+	stored := s.opts.Now()
+
+	s.log.InfoContext(ctx, "calculated weekly metrics", "stage", s.name, "enterprise", e.ID,
+		"first_week", first.Format(time.DateOnly), "last_week", last.Format(time.DateOnly),
+		"repositories", len(repos), "rows", written.Rows, "changed", written.Changed, "deleted", written.Deleted,
+		"load_ms", loaded.Sub(started).Milliseconds(), "compute_ms", computed.Sub(loaded).Milliseconds(),
+		"store_ms", stored.Sub(computed).Milliseconds())
+
+	res := Result{Status: StatusSucceeded, Done: true, Records: int64(written.Rows)}
+	if len(repos) == 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf(
+			"no repositories of %s are stored yet (run collect_repos first); only the enterprise and organization rows were written", e.ID))
+	}
+	return res, nil
+}
+
+// activityQuery says what to load. DORA reads the whole data window: deployments from
+// DeploymentLookbackDays before the first week (deployment-frequency level, changes
+// already deployed) to the failure window after the last (late failure signals).
+// Velocity reads the weeks themselves, plus the failure window after them, so a pull
+// request merged late in the last week still finds the deployment that shipped it.
+func (s *CalculateStage) activityQuery(e config.Enterprise, signal string, first, last time.Time) postgres.ActivityQuery {
+	from, to := metrics.DataWindow(first, last, s.opts.FailureWindow)
+	q := postgres.ActivityQuery{EnterpriseID: e.ID, Orgs: e.Orgs, Signal: signal, From: from, To: to}
+	if s.name == StageCalculateDORA {
+		q.Incidents = true
+		return q
+	}
+	q.From = first
+	q.Reviews, q.Commits, q.WorkflowRuns = true, true, true
+	return q
+}
+
+// calculationError reports input the calculator refused. It comes from stored data
+// (a repository name that is not org/name), so calling again cannot help.
+func (s *CalculateStage) calculationError(err error) error {
+	return fmt.Errorf("%s: the stored activity cannot be computed: %w: %w", s.name, err, ErrPermanent)
+}
+
+// deploymentSignal maps the enterprise's deployment_signal setting to the signal the
+// deployments were stored with.
+func deploymentSignal(e config.Enterprise) string {
+	if e.DeploymentSignal == config.SignalWorkflows {
+		return metrics.SignalWorkflow
+	}
+	return metrics.SignalDeployment
+}
+
+// enterpriseScope names the enterprise scope of the rows: the GitHub enterprise slug,
+// or the configured id when there is none.
+func enterpriseScope(e config.Enterprise) string {
+	if e.Slug != "" {
+		return e.Slug
+	}
+	return e.ID
+}
+
+// orgSpellings returns the configured organizations spelt as the stored repositories
+// spell them. GitHub logins are case-insensitive, so "Contoso-Web" in the settings and
+// "contoso-web/api" in the data are one organization, not two scopes.
+func orgSpellings(configured []string, repos []metrics.RepoActivity) []string {
+	stored := make(map[string]string, len(repos))
+	for _, r := range repos {
+		org, _, _ := strings.Cut(r.FullName, "/")
+		stored[strings.ToLower(org)] = org
+	}
+	out := make([]string, 0, len(configured))
+	for _, o := range configured {
+		o = strings.TrimSpace(o)
+		if spelt, ok := stored[strings.ToLower(o)]; ok {
+			o = spelt
+		}
+		out = append(out, o)
+	}
+	return out
+}
