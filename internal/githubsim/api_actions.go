@@ -1,6 +1,7 @@
 package githubsim
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -257,7 +258,7 @@ func (c *call) getRun() reply {
 	if err != nil {
 		return notFound()
 	}
-	i, found := slices.BinarySearchFunc(r.runs, id, func(ru run, id int64) int { return int(ru.id - id) })
+	i, found := slices.BinarySearchFunc(r.runs, id, func(ru run, id int64) int { return cmp.Compare(ru.id, id) })
 	if !found {
 		return notFound()
 	}

@@ -2,7 +2,6 @@ package githubsim
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -467,11 +466,4 @@ func (w *world) userTeamRecords(s reportScope, day time.Time) []userTeamRecord {
 		}
 	}
 	return out
-}
-
-func (s reportScope) String() string {
-	if s.o != nil {
-		return fmt.Sprintf("org %s", s.o.login)
-	}
-	return fmt.Sprintf("enterprise %s", s.e.cfg.Slug)
 }

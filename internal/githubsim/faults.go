@@ -1,7 +1,6 @@
 package githubsim
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -183,5 +182,3 @@ func writeTruncated(w http.ResponseWriter, body []byte, variant uint64) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(cut)
 }
-
-func (p faultPlan) String() string { return fmt.Sprintf("%s/%d", p.kind, p.variant%4) }

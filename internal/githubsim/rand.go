@@ -58,8 +58,6 @@ type sha [20]byte
 
 func (s sha) String() string { return hex.EncodeToString(s[:]) }
 
-func (s sha) isZero() bool { return s == sha{} }
-
 // makeSHA derives a commit id from the seed and what the commit is.
 func makeSHA(seed int64, parts ...uint64) sha {
 	buf := make([]byte, 8*(len(parts)+1))

@@ -33,7 +33,7 @@ type enterprise struct {
 	devs   []*user
 	// copilot is the set of people holding at least one Copilot seat.
 	copilot []*copilotUser
-	// unassignedSeatOrg grants the one seat whose assignee is null.
+	// unassignedSeat is the one seat whose assignee is null.
 	unassignedSeat seat
 }
 
