@@ -114,7 +114,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now.IsZero() {
 		bad("Now", "is required")
 	}
-	c.Now = c.Now.UTC()
+	c.Now = c.Now.UTC().Truncate(time.Second) // GitHub shows whole seconds
 	c.HistoryDays = orDefault(c.HistoryDays, 120)
 	c.FutureDays = orDefault(c.FutureDays, 14)
 	c.RateLimit = orDefault(c.RateLimit, 5000)

@@ -91,7 +91,9 @@
 // and jobs of workflow runs, deployment payloads and environments, the repos-1-day and
 // enterprise-team Copilot reports, and the legacy Copilot metrics API (gone from GitHub
 // too). Commits can be listed from the default branch, an open pull request's head
-// branch or a SHA; other branches, tags, path and author filters are not modelled.
+// branch or a SHA; other branches, tags, path and author filters are not modelled, and
+// the test-merge commit an open pull request names as merge_commit_sha cannot be
+// fetched.
 // GraphQL, webhooks, secondary-limit accounting by points or concurrency, GitHub Apps
 // and fine-grained token permissions are not simulated: every token may read all of its
 // enterprise. The download host answers requests that carry a token (real storage may
