@@ -16,17 +16,17 @@ import (
 //
 // The showcase repository of every org (its first active repository) additionally holds
 // every rare case at a fixed place, so tests can rely on them:
-//   - three pull requests opened 2, 3 and 4 days after the history starts, merged with a
-//     merge commit, a squash and a rebase, each reviewed by a colleague and by Copilot
-//     (the first also commented on by its author); a merged Dependabot pull request; one
+//   - deployments start at 60 % of the history back from the initial now (deployFrom);
+//   - three pull requests opened 1, 2 and 3 days after deployFrom, merged with a merge
+//     commit, a squash and a rebase, each reviewed by a colleague and by Copilot (the
+//     first also commented on by its author); a merged Dependabot pull request; one
 //     closed unmerged; a draft opened 50 hours before the initial now that stays open;
-//   - a direct push by an author whose e-mail has no account;
-//   - an incident opened before the repository's first deployment;
-//   - deployments start at 60 % of the history; the production deployment 3 days later
-//     fails and the same SHA is deployed again successfully; the one 6 days later causes
-//     an incident fixed by a rollback (a deployment of an older SHA); the one 9 days later
-//     an incident fixed by a revert pull request; the one 12 days later an incident
-//     fixed by a hotfix pull request;
+//   - a direct push by an author whose e-mail has no account, a day after deployFrom;
+//   - an incident opened the day before the repository's first deployment;
+//   - production deployments 3, 6, 9 and 12 days after deployFrom: the first fails and
+//     its SHA is deployed again successfully; the second causes an incident fixed by a
+//     rollback (a deployment of an older SHA), the third one fixed by a revert pull
+//     request, the fourth one fixed by a hotfix pull request;
 //   - an incident opened 10 hours before the initial now that stays open;
 //   - a production deployment started 4 minutes before the initial now whose success
 //     status is created 4 minutes after it, and a workflow run in progress at now.
@@ -108,7 +108,6 @@ type stagingOK struct {
 type pendingIncident struct {
 	issue   int32
 	prevPos int // default-branch position of the last good production deployment
-	badPos  int // position of the deployment that caused it
 	fixPos  int // position of the fix once merged, or -1
 	closed  bool
 }
@@ -141,14 +140,11 @@ type repoGen struct {
 
 	deployFrom time.Time
 	staging    []stagingOK
-	prodOK     []int32 // commits of successful production deployments, in order
-	prodPos    int
+	prodPos    int // default-branch position of the last successful production deployment
 	incidents  []*pendingIncident
 	fixFor     map[int32]int // fix pull → incident
 	landings   []landing
-	merged     int
 	messages   []mergeMessage
-	nightly    bool
 }
 
 func genRepo(w *world, r *repo) {
@@ -231,7 +227,7 @@ func (g *repoGen) history(from, to time.Time, n int) {
 func (g *repoGen) genActive() {
 	r, rng := g.r, g.rng
 	g.history(r.createdAt, g.leadIn.Add(-time.Hour), 3+rng.IntN(6))
-	g.nightly = rng.IntN(10) < 3
+	nightly := rng.IntN(10) < 3
 	g.deployFrom = g.leadIn
 	if r.showcase {
 		g.deployFrom = g.now.Add(-time.Duration(float64(g.w.cfg.HistoryDays)*0.6) * 24 * time.Hour)
@@ -274,7 +270,7 @@ func (g *repoGen) genActive() {
 			t := day.Add(between(rng, 13*time.Hour, 17*time.Hour)).Truncate(time.Second)
 			g.schedule(t, evPromote, 0, 0, "")
 		}
-		if g.nightly && day.After(g.leadIn) {
+		if nightly && day.After(g.leadIn) {
 			g.scheduledRun(day.Add(3*time.Hour + between(rng, 0, 20*time.Minute)))
 		}
 		for range poisson(rng, 0.1) {
@@ -289,16 +285,18 @@ func (g *repoGen) genActive() {
 
 // pinShowcase places the showcase repository's fixed cases (see the file comment).
 func (g *repoGen) pinShowcase() {
-	day := startOfDay(g.w.start)
+	// Everything sits after deployFrom (60 % of the history back), so a collector that
+	// back-fills less than the whole history still sees it.
+	day := startOfDay(g.deployFrom)
 	at := func(days int, hour int) time.Time {
 		return day.AddDate(0, 0, days).Add(time.Duration(hour) * time.Hour)
 	}
 	dev := g.contributors[0]
 	for i, m := range []mergeMethod{methodMerge, methodSquash, methodRebase} {
-		g.planPull(at(2+i, 10), pullOpts{kind: prNormal, author: dev, revertOf: -1, outcome: outcomeMerged, method: m, botReview: true, selfComment: i == 0, humanReview: true})
+		g.planPull(at(1+i, 9), pullOpts{kind: prNormal, author: dev, revertOf: -1, outcome: outcomeMerged, method: m, botReview: true, selfComment: i == 0, humanReview: true})
 	}
-	g.planPull(at(6, 11), pullOpts{kind: prDependabot, author: g.w.dependabot, revertOf: -1, outcome: outcomeMerged, method: methodAny})
-	g.planPull(at(7, 9), pullOpts{kind: prNormal, author: dev, revertOf: -1, outcome: outcomeClosed, method: methodAny, humanReview: true})
+	g.planPull(at(4, 11), pullOpts{kind: prDependabot, author: g.w.dependabot, revertOf: -1, outcome: outcomeMerged, method: methodAny})
+	g.planPull(at(5, 9), pullOpts{kind: prNormal, author: dev, revertOf: -1, outcome: outcomeClosed, method: methodAny, humanReview: true})
 	g.planPull(g.now.Add(-50*time.Hour), pullOpts{kind: prNormal, author: dev, revertOf: -1, outcome: outcomeOpenDraft, method: methodAny})
 
 	for i, flag := range []string{pinFail, pinRollback, pinRevert, pinHotfix} {
@@ -318,7 +316,7 @@ func (g *repoGen) pinShowcase() {
 		body: "p99 latency doubled.", labels: []string{"incident", "sev3"},
 		createdAt: g.now.Add(-10 * time.Hour), comments: 1,
 	})
-	g.schedule(g.leadIn.Add(36*time.Hour), evPush, 0, 0, flagUnlinked)
+	g.schedule(at(1, 16), evPush, 0, 0, flagUnlinked)
 	g.schedule(g.now.Add(-60*time.Minute), evPush, 0, 0, "")
 	g.schedule(g.now.Add(-4*time.Minute), evPromote, 0, 0, pinSlow)
 	g.schedule(g.now.Add(-3*time.Minute), evPush, 0, 0, flagSlow)
@@ -663,7 +661,6 @@ func (g *repoGen) merge(pi int32, t time.Time) {
 	}
 	p.merged = true
 	p.closedAt = t
-	g.merged++
 	g.landings = append(g.landings, landing{pull: pi, pos: len(r.main) - 1})
 	if inc, ok := g.fixFor[pi]; ok {
 		g.incidents[inc].fixPos = len(r.main) - 1
@@ -857,7 +854,7 @@ func (g *repoGen) promote(ev event) {
 		return
 	}
 	prev := g.prodPos
-	g.prodSucceeded(c, pos, final)
+	g.prodSucceeded(pos, final)
 	if remedy != "" {
 		g.schedule(final.Add(between(rng, time.Hour, 8*time.Hour)), evIncident, int32(prev), int32(pos), remedy)
 	}
@@ -872,12 +869,11 @@ func (g *repoGen) redeploy(ev event) {
 	}
 	final := g.deploy(r.prodEnv, ev.a, ev.at, outcome, logNormalDuration(g.rng, 4*time.Minute, 0.3), wfRelease, "workflow_dispatch", pick(g.rng, g.releasers))
 	if outcome == "success" {
-		g.prodSucceeded(ev.a, int(ev.b), final)
+		g.prodSucceeded(int(ev.b), final)
 	}
 }
 
-func (g *repoGen) prodSucceeded(c int32, pos int, at time.Time) {
-	g.prodOK = append(g.prodOK, c)
+func (g *repoGen) prodSucceeded(pos int, at time.Time) {
 	g.prodPos = pos
 	for _, inc := range g.incidents {
 		if !inc.closed && inc.fixPos >= 0 && pos >= inc.fixPos {
@@ -901,7 +897,7 @@ func (g *repoGen) incident(ev event) {
 		body: "Started after the last production deployment.", labels: []string{"incident", pick(rng, []string{"sev1", "sev2", "sev3"})},
 		createdAt: ev.at.Truncate(time.Second), comments: 2 + rng.IntN(6),
 	})
-	g.incidents = append(g.incidents, &pendingIncident{issue: ii, prevPos: int(ev.a), badPos: int(ev.b), fixPos: -1})
+	g.incidents = append(g.incidents, &pendingIncident{issue: ii, prevPos: int(ev.a), fixPos: -1})
 	inc := int32(len(g.incidents) - 1)
 	remedy := ev.flag
 	if remedy == remedyRollback && ev.a < 0 {
@@ -935,7 +931,7 @@ func (g *repoGen) rollback(ev event) {
 	}
 	c := g.r.main[inc.prevPos]
 	final := g.deploy(g.r.prodEnv, c, ev.at, "success", logNormalDuration(g.rng, 3*time.Minute, 0.2), wfRelease, "workflow_dispatch", pick(g.rng, g.releasers))
-	g.prodSucceeded(c, inc.prevPos, final)
+	g.prodSucceeded(inc.prevPos, final)
 	g.closeIncident(inc, final.Add(15*time.Minute))
 }
 
