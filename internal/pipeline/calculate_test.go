@@ -1,0 +1,531 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"metrics-collector/internal/config"
+	"metrics-collector/internal/metrics"
+	"metrics-collector/internal/pipeline"
+	"metrics-collector/internal/postgres"
+	"metrics-collector/internal/postgres/pgtest"
+	"metrics-collector/internal/server"
+)
+
+// calcNow is the clock of the calculation tests: Thursday 2026-11-26, so the current
+// week starts Monday 2026-11-23 and the default 12 weeks start 2026-09-07.
+var calcNow = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+
+// calcEnterprises configures ent1 with its organizations spelt differently from the
+// data (GitHub logins are case-insensitive) and a bot login of its own, and ent2 with
+// the workflow deployment signal and no slug.
+const calcEnterprises = `[
+ {"id":"ent1","enterprise":"contoso","orgs":["Contoso-Web","contoso-data"],"token_secret":"github-pat-ent1",
+  "bot_logins":["release-robot"]},
+ {"id":"ent2","orgs":["fabrikam"],"token_secret":"github-pat-ent2",
+  "deployment_signal":"workflows","deploy_workflows":["deploy.yml"]}]`
+
+func calcConfig(t testing.TB, enterprises string) config.Config {
+	t.Helper()
+	env := map[string]string{
+		"DATABASE_URL":          "postgres://postgres@127.0.0.1:5432/unused?sslmode=disable",
+		"COLLECTOR_ENTERPRISES": enterprises,
+	}
+	cfg, err := config.Parse(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func calcOptions(store pipeline.MetricsStore, cfg config.Config, now func() time.Time) pipeline.CalculateOptions {
+	return pipeline.CalculateOptions{
+		Store: store, FailureWindow: cfg.FailureWindow, ThresholdsVersion: cfg.ThresholdsVersion,
+		RecomputeWeeks: cfg.RecomputeWeeks, Now: now,
+	}
+}
+
+// calcServer serves the real routes with both calculate stages (and any others given).
+func calcServer(t testing.TB, store *postgres.Store, cfg config.Config, now func() time.Time, more ...pipeline.Stage) string {
+	t.Helper()
+	stages := append([]pipeline.Stage{
+		pipeline.NewDORAStage(calcOptions(store, cfg, now)),
+		pipeline.NewVelocityStage(calcOptions(store, cfg, now)),
+	}, more...)
+	srv := httptest.NewServer(server.New(server.Options{
+		Log: slog.New(slog.DiscardHandler), Store: store, Config: cfg, Stages: stages, Now: now,
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func calcPost(t testing.TB, url, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("answer is not JSON: %q", raw)
+	}
+	return resp.StatusCode, m
+}
+
+func calcRows(t testing.TB, s *postgres.Store, query string, args ...any) []string {
+	t.Helper()
+	rows, err := s.Pool().Query(context.Background(), query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// seedCalcScenario stores a small, hand-checked history of contoso-web/shop (see
+// docs/metrics.md for the definitions; the expected figures are worked out in
+// TestCalculateStagesThroughTheRoutes) and an archived, idle contoso-web/attic.
+func seedCalcScenario(t testing.TB, s *postgres.Store) {
+	t.Helper()
+	sqlExec(t, s, `INSERT INTO repositories (enterprise_id, id, org, name, full_name, default_branch, archived)
+		VALUES ('ent1', 1, 'contoso-web', 'shop', 'contoso-web/shop', 'main', false),
+		       ('ent1', 2, 'contoso-web', 'attic', 'contoso-web/attic', 'main', true)`)
+	// D0 long before the window (the deployment-frequency level looks back 182 days),
+	// D1 Monday and D2 Wednesday of the week of 2026-11-16, and a staging deployment
+	// that is no production deployment.
+	sqlExec(t, s, `INSERT INTO deployments (enterprise_id, repo_id, signal, deployment_id, sha, environment, production, created_at)
+		VALUES ('ent1', 1, 'deployment', 100, 's0', 'production', true, '2026-05-04T10:00:00Z'),
+		       ('ent1', 1, 'deployment', 101, 's1', 'production', true, '2026-11-16T09:00:00Z'),
+		       ('ent1', 1, 'deployment', 102, 'm4', 'production', true, '2026-11-18T09:00:00Z'),
+		       ('ent1', 1, 'deployment', 103, 'm4', 'staging', false, '2026-11-19T09:00:00Z')`)
+	sqlExec(t, s, `INSERT INTO deployment_statuses (enterprise_id, repo_id, signal, deployment_id, status_id, state, created_at)
+		VALUES ('ent1', 1, 'deployment', 100, 1, 'success', '2026-05-04T10:30:00Z'),
+		       ('ent1', 1, 'deployment', 101, 2, 'in_progress', '2026-11-16T09:30:00Z'),
+		       ('ent1', 1, 'deployment', 101, 3, 'success', '2026-11-16T10:00:00Z'),
+		       ('ent1', 1, 'deployment', 102, 4, 'success', '2026-11-18T10:00:00Z'),
+		       ('ent1', 1, 'deployment', 103, 5, 'success', '2026-11-19T10:00:00Z')`)
+	sqlExec(t, s, `INSERT INTO deployment_changes (enterprise_id, repo_id, signal, deployment_id, sha, author_login, authored_at, message_headline)
+		VALUES ('ent1', 1, 'deployment', 101, 's1', 'ana', '2026-11-15T10:00:00Z', 'Add cart (#1)'),
+		       ('ent1', 1, 'deployment', 102, 'm4', 'erin', '2026-11-16T11:00:00Z', 'hotfix: cart rounding (#4)'),
+		       ('ent1', 1, 'deployment', 102, 'd1', 'carol', '2026-11-18T08:00:00Z', 'Tune cache')`)
+	// PR 1 squash-merged and deployed by D1; PR 2 by Dependabot; PR 3 closed unmerged;
+	// PR 4 a hotfix reviewed only by the configured bot, deployed by D2.
+	sqlExec(t, s, `INSERT INTO pull_requests (enterprise_id, repo_id, number, id, author_login, title, state, base_ref, head_ref,
+		created_at, updated_at, closed_at, merged_at, merge_commit_sha, additions, deletions)
+		VALUES ('ent1', 1, 1, 11, 'ana', 'Add cart', 'closed', 'main', 'cart',
+		        '2026-11-15T12:00:00Z', '2026-11-16T08:00:00Z', '2026-11-16T08:00:00Z', '2026-11-16T08:00:00Z', 's1', 30, 10),
+		       ('ent1', 1, 2, 12, 'dependabot[bot]', 'Bump lodash', 'closed', 'main', 'dependabot/npm/lodash',
+		        '2026-11-17T09:00:00Z', '2026-11-17T10:00:00Z', '2026-11-17T10:00:00Z', '2026-11-17T10:00:00Z', 'b2', 1, 1),
+		       ('ent1', 1, 3, 13, 'dave', 'Try a new layout', 'closed', 'main', 'layout',
+		        '2026-11-19T09:00:00Z', '2026-11-20T09:00:00Z', '2026-11-20T09:00:00Z', NULL, '', 50, 0),
+		       ('ent1', 1, 4, 14, 'erin', 'hotfix: cart rounding', 'closed', 'main', 'fix-rounding',
+		        '2026-11-16T12:00:00Z', '2026-11-17T12:00:00Z', '2026-11-17T12:00:00Z', '2026-11-17T12:00:00Z', 'm4', 5, 5)`)
+	sqlExec(t, s, `INSERT INTO pull_request_commits (enterprise_id, repo_id, pr_number, sha, author_login, authored_at, message_headline)
+		VALUES ('ent1', 1, 1, 'c1', 'ana', '2026-11-15T10:00:00Z', 'Add cart'),
+		       ('ent1', 1, 4, 'e1', 'erin', '2026-11-16T11:00:00Z', 'Round cart totals')`)
+	sqlExec(t, s, `INSERT INTO pull_request_reviews (enterprise_id, repo_id, pr_number, review_id, reviewer_login, state, submitted_at)
+		VALUES ('ent1', 1, 1, 1, 'bo', 'APPROVED', '2026-11-16T07:00:00Z'),
+		       ('ent1', 1, 2, 2, 'carol', 'APPROVED', '2026-11-17T09:30:00Z'),
+		       ('ent1', 1, 4, 3, 'release-robot', 'APPROVED', '2026-11-17T10:00:00Z')`)
+	// The incident blames D2 (the latest deployment before it) and closes 3 hours later.
+	sqlExec(t, s, `INSERT INTO incidents (enterprise_id, repo_id, number, title, labels, created_at, closed_at)
+		VALUES ('ent1', 1, 50, 'Cart totals wrong', '{incident}', '2026-11-18T12:00:00Z', '2026-11-18T15:00:00Z')`)
+	sqlExec(t, s, `INSERT INTO commits (enterprise_id, repo_id, sha, author_login, authored_at, committed_at, message_headline, parent_count)
+		VALUES ('ent1', 1, 's1', 'ana', '2026-11-15T10:00:00Z', '2026-11-16T08:00:00Z', 'Add cart (#1)', 1),
+		       ('ent1', 1, 'b2', 'dependabot[bot]', '2026-11-17T09:00:00Z', '2026-11-17T10:00:00Z', 'Bump lodash (#2)', 1),
+		       ('ent1', 1, 'r1', 'release-robot', '2026-11-17T11:00:00Z', '2026-11-17T11:00:00Z', 'Release notes', 1),
+		       ('ent1', 1, 'm4', 'erin', '2026-11-16T11:00:00Z', '2026-11-17T12:00:00Z', 'hotfix: cart rounding (#4)', 1),
+		       ('ent1', 1, 'd1', 'carol', '2026-11-18T08:00:00Z', '2026-11-18T08:00:00Z', 'Tune cache', 1),
+		       ('ent1', 1, 'mm', 'ana', '2026-11-18T08:30:00Z', '2026-11-18T08:30:00Z', 'Merge branch release', 2)`)
+	sqlExec(t, s, `INSERT INTO workflow_runs (enterprise_id, repo_id, run_id, workflow_id, status, conclusion, created_at, updated_at, run_started_at)
+		VALUES ('ent1', 1, 1, 9, 'completed', 'success', '2026-11-16T08:01:00Z', '2026-11-16T08:07:00Z', '2026-11-16T08:02:00Z'),
+		       ('ent1', 1, 2, 9, 'completed', 'failure', '2026-11-18T08:01:00Z', '2026-11-18T08:03:00Z', '2026-11-18T08:01:00Z'),
+		       ('ent1', 1, 3, 9, 'in_progress', '', '2026-11-18T09:00:00Z', '2026-11-18T09:01:00Z', '2026-11-18T09:00:00Z'),
+		       ('ent1', 1, 4, 9, 'completed', 'skipped', '2026-11-19T09:00:00Z', '2026-11-19T09:00:00Z', NULL)`)
+}
+
+const sqlCalcDORAText = `
+SELECT concat_ws('|', scope_type, scope, week_start, deployments, deployment_days,
+       coalesce(lead_time_p50_hours::text, '-'), coalesce(lead_time_p90_hours::text, '-'), lead_time_n,
+       failed_deployments, coalesce(change_failure_rate::text, '-'),
+       coalesce(recovery_time_p50_hours::text, '-'), recovery_n,
+       rework_deployments, coalesce(rework_rate::text, '-'),
+       coalesce(deployment_frequency_level, '-'), coalesce(lead_time_level, '-'),
+       coalesce(change_failure_level, '-'), coalesce(recovery_level, '-'), coalesce(performance_level, '-'),
+       thresholds_version, deployment_signal, metric_version)
+FROM dora_metrics WHERE enterprise_id = $1 AND scope = $2 AND week_start = ANY($3::date[])
+ORDER BY week_start`
+
+const sqlCalcVelocityText = `
+SELECT concat_ws('|', scope_type, scope, week_start, prs_opened, prs_merged, prs_closed_unmerged,
+       coalesce(pr_cycle_time_p50_hours::text, '-'), coalesce(pr_cycle_time_p90_hours::text, '-'), pr_cycle_time_n,
+       coalesce(coding_time_p50_hours::text, '-'), coding_time_n, coalesce(pickup_time_p50_hours::text, '-'), pickup_time_n,
+       coalesce(review_time_p50_hours::text, '-'), review_time_n, coalesce(deploy_time_p50_hours::text, '-'), deploy_time_n,
+       prs_merged_without_review, coalesce(pr_size_p50::text, '-'), pr_size_n, commits, active_contributors,
+       workflow_runs, workflow_completed_runs, coalesce(workflow_success_rate::text, '-'),
+       coalesce(workflow_duration_p50_seconds::text, '-'), workflow_duration_n, metric_version)
+FROM velocity_metrics WHERE enterprise_id = $1 AND scope = $2 AND week_start = ANY($3::date[])
+ORDER BY week_start`
+
+// scopeWeeks lists every (scope type, scope) with its number of weeks.
+const sqlCalcScopeWeeks = `
+SELECT concat_ws('|', scope_type, scope, count(*), min(week_start), max(week_start))
+FROM %s WHERE enterprise_id = 'ent1' GROUP BY scope_type, scope ORDER BY scope_type, scope`
+
+func TestCalculateStagesThroughTheRoutes(t *testing.T) {
+	t.Parallel()
+	store := pgtest.New(t)
+	seedCalcScenario(t, store)
+	cfg := calcConfig(t, calcEnterprises)
+	url := calcServer(t, store, cfg, func() time.Time { return calcNow })
+
+	for _, stage := range []string{"calculate_dora", "calculate_velocity"} {
+		status, body := calcPost(t, url+"/api/"+stage, `{"enterprise":"ent1"}`)
+		// 5 scopes (enterprise, 2 organizations, 2 repositories) × 12 weeks.
+		if status != 200 || body["status"] != "succeeded" || body["done"] != true || body["cursor"] != nil || body["records"] != 60.0 {
+			t.Fatalf("%s: %d %v", stage, status, body)
+		}
+	}
+
+	// A row for every scope and week; the configured "Contoso-Web" is the stored
+	// "contoso-web", and contoso-data has rows although it has no repositories.
+	for _, table := range []string{"dora_metrics", "velocity_metrics"} {
+		want := []string{
+			"enterprise|contoso|12|2026-09-07|2026-11-23",
+			"organization|contoso-data|12|2026-09-07|2026-11-23",
+			"organization|contoso-web|12|2026-09-07|2026-11-23",
+			"repository|contoso-web/attic|12|2026-09-07|2026-11-23",
+			"repository|contoso-web/shop|12|2026-09-07|2026-11-23",
+		}
+		if diff := cmp.Diff(want, calcRows(t, store, strings.Replace(sqlCalcScopeWeeks, "%s", table, 1))); diff != "" {
+			t.Errorf("%s scopes and weeks (-want +got):\n%s", table, diff)
+		}
+	}
+
+	// DORA of shop. Week of 11-16: D1 (lead 24 h: PR 1's first commit Sun 10:00 → Mon
+	// 10:00) and D2 (PR 4 47 h, the direct push d1 2 h) on two days → p50 24, p90 42.4;
+	// the incident fails D2 and recovers in 3 h; D2 carries the hotfix → rework. Week of
+	// 11-23: no deployment, the last 5 days before → medium. Weeks of 09-07 and 10-26:
+	// D0 (2026-05-04) is within 182 days of their end → low; week of 11-02: no longer.
+	weeks := []string{"2026-09-07", "2026-10-26", "2026-11-02", "2026-11-16", "2026-11-23"}
+	wantDORA := []string{
+		"repository|contoso-web/shop|2026-09-07|0|0|-|-|0|0|-|-|0|0|-|low|-|-|-|low|2024|deployment|1",
+		"repository|contoso-web/shop|2026-10-26|0|0|-|-|0|0|-|-|0|0|-|low|-|-|-|low|2024|deployment|1",
+		"repository|contoso-web/shop|2026-11-02|0|0|-|-|0|0|-|-|0|0|-|-|-|-|-|-|2024|deployment|1",
+		"repository|contoso-web/shop|2026-11-16|2|2|24|42.4|3|1|0.5|3|1|1|0.5|high|high|low|high|low|2024|deployment|1",
+		"repository|contoso-web/shop|2026-11-23|0|0|-|-|0|0|-|-|0|0|-|medium|-|-|-|medium|2024|deployment|1",
+	}
+	if diff := cmp.Diff(wantDORA, calcRows(t, store, sqlCalcDORAText, "ent1", "contoso-web/shop", weeks)); diff != "" {
+		t.Errorf("dora_metrics of contoso-web/shop (-want +got):\n%s", diff)
+	}
+	// The organization and the enterprise pool the same single repository's figures.
+	for _, scope := range []string{"contoso-web", "contoso"} {
+		got := calcRows(t, store, sqlCalcDORAText, "ent1", scope, weeks)
+		for i := range got {
+			_, rest, _ := strings.Cut(wantDORA[i], "|contoso-web/shop|")
+			if !strings.HasSuffix(got[i], "|"+scope+"|"+rest) {
+				t.Errorf("dora_metrics of %s: %s, want the repository's figures %s", scope, got[i], rest)
+			}
+		}
+	}
+	// Scopes without any activity: counts 0, everything else NULL, never 0.
+	for _, scope := range []string{"contoso-data", "contoso-web/attic"} {
+		for _, line := range calcRows(t, store, sqlCalcDORAText, "ent1", scope, weeks) {
+			if !strings.HasSuffix(line, "|0|0|-|-|0|0|-|-|0|0|-|-|-|-|-|-|2024|deployment|1") {
+				t.Errorf("idle scope row %s", line)
+			}
+		}
+	}
+
+	// Velocity of shop. Week of 11-09: PR 1 opened (Sunday). Week of 11-16: PRs 3 and
+	// 4 opened; 1 and 4 merged (cycle 20 and 24 h; coding 2 and 1 h; sizes 40 and 10;
+	// deployed after 2 and 22 h); PR 1 picked up after 19 h and merged 1 h after its
+	// review; PR 4 reviewed only by the configured bot; PR 3 closed unmerged; the
+	// Dependabot PR left out. Commits s1, m4, d1 (not the bots', not the merge commit).
+	// People: ana, erin, carol (commits), dave (opened), bo (reviewed); carol also
+	// reviewed the Dependabot PR. Runs: 4 created, 2 completed (not skipped), 1 success,
+	// durations 300 and 120 s.
+	wantVelocity := []string{
+		"repository|contoso-web/shop|2026-11-09|1|0|0|-|-|0|-|0|-|0|-|0|-|0|0|-|0|0|1|0|0|-|-|0|1",
+		"repository|contoso-web/shop|2026-11-16|2|2|1|22|23.6|2|1.5|2|19|1|1|1|12|2|1|25|2|3|5|4|2|0.5|210|2|1",
+		"repository|contoso-web/shop|2026-11-23|0|0|0|-|-|0|-|0|-|0|-|0|-|0|0|-|0|0|0|0|0|-|-|0|1",
+	}
+	if diff := cmp.Diff(wantVelocity, calcRows(t, store, sqlCalcVelocityText, "ent1", "contoso-web/shop",
+		[]string{"2026-11-09", "2026-11-16", "2026-11-23"})); diff != "" {
+		t.Errorf("velocity_metrics of contoso-web/shop (-want +got):\n%s", diff)
+	}
+}
+
+// rowVersions maps each row of a metric table to its xmin and computed_at: a row an
+// upsert rewrote has a new xmin even when its values are the same.
+func rowVersions(t testing.TB, s *postgres.Store, table string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, line := range calcRows(t, s, `SELECT concat_ws('|', enterprise_id, scope_type, scope, week_start, xmin, computed_at) FROM `+table) {
+		parts := strings.Split(line, "|")
+		out[strings.Join(parts[:4], "|")] = strings.Join(parts[4:], "|")
+	}
+	return out
+}
+
+func TestCalculateAgainRewritesOnlyWhatChanged(t *testing.T) {
+	t.Parallel()
+	store := pgtest.New(t)
+	seedCalcScenario(t, store)
+	cfg := calcConfig(t, calcEnterprises)
+	now := calcNow
+	url := calcServer(t, store, cfg, func() time.Time { return now })
+
+	run := func(stage, body string) {
+		t.Helper()
+		if status, resp := calcPost(t, url+"/api/"+stage, body); status != 200 || resp["status"] != "succeeded" {
+			t.Fatalf("%s %s: %d %v", stage, body, status, resp)
+		}
+	}
+	run("calculate_dora", `{"enterprise":"ent1"}`)
+	run("calculate_velocity", `{"enterprise":"ent1"}`)
+	dora, velocity := rowVersions(t, store, "dora_metrics"), rowVersions(t, store, "velocity_metrics")
+
+	// An hour later, nothing new: no row is rewritten.
+	now = now.Add(time.Hour)
+	run("calculate_dora", `{"enterprise":"ent1"}`)
+	run("calculate_velocity", `{"enterprise":"ent1"}`)
+	if diff := cmp.Diff(dora, rowVersions(t, store, "dora_metrics")); diff != "" {
+		t.Errorf("dora_metrics rewritten by a recomputation of unchanged data (-before +after):\n%s", diff)
+	}
+	if diff := cmp.Diff(velocity, rowVersions(t, store, "velocity_metrics")); diff != "" {
+		t.Errorf("velocity_metrics rewritten by a recomputation of unchanged data (-before +after):\n%s", diff)
+	}
+
+	// The incident closes an hour later than first recorded, and the idle repository
+	// leaves the organization. Recomputing only the week of 11-16 changes that week's
+	// recovery time for shop, its organization and the enterprise, and drops attic's
+	// row of that week; every other row keeps its version.
+	sqlExec(t, store, `UPDATE incidents SET closed_at = '2026-11-18T16:00:00Z' WHERE number = 50`)
+	sqlExec(t, store, `DELETE FROM repositories WHERE full_name = 'contoso-web/attic'`)
+	run("calculate_dora", `{"enterprise":"ent1","since":"2026-11-18","until":"2026-11-19"}`)
+	after := rowVersions(t, store, "dora_metrics")
+	for key, v := range dora {
+		week16 := strings.HasSuffix(key, "|2026-11-16")
+		switch {
+		case week16 && strings.Contains(key, "|contoso-web/attic|"):
+			if _, ok := after[key]; ok {
+				t.Errorf("%s: the removed repository's row in the window was kept", key)
+			}
+		case week16 && !strings.Contains(key, "|contoso-data|"):
+			if after[key] == v || !strings.HasSuffix(after[key], "|2026-11-26 07:00:00+00") {
+				t.Errorf("%s: version %q → %q, want a rewrite stamped with the new computation", key, v, after[key])
+			}
+		default:
+			if after[key] != v {
+				t.Errorf("%s: version %q → %q, want it untouched", key, v, after[key])
+			}
+		}
+	}
+	got := calcRows(t, store, sqlCalcDORAText, "ent1", "contoso-web/shop", []string{"2026-11-16"})
+	if len(got) != 1 || !strings.Contains(got[0], "|1|0.5|4|1|1|0.5|") {
+		t.Errorf("recomputed week = %v, want recovery 4 h", got)
+	}
+}
+
+func TestCalculateBadInputWritesNothing(t *testing.T) {
+	t.Parallel()
+	store := pgtest.New(t)
+	seedCalcScenario(t, store)
+	url := calcServer(t, store, calcConfig(t, calcEnterprises), func() time.Time { return calcNow })
+
+	for _, tc := range []struct {
+		name, stage, body string
+		status            int
+		field             string
+	}{
+		{"cursor", "calculate_dora", `{"enterprise":"ent1","cursor":"week:2026-11-16"}`, 400, "cursor"},
+		{"cursor", "calculate_velocity", `{"enterprise":"ent1","cursor":"x"}`, 400, "cursor"},
+		{"window too long", "calculate_dora", `{"enterprise":"ent1","since":"2020-01-01"}`, 400, "since"},
+		{"window too long", "calculate_velocity", `{"enterprise":"ent1","since":"2019-01-01","until":"2024-12-31"}`, 400, "since"},
+		{"since after until", "calculate_dora", `{"enterprise":"ent1","since":"2026-11-20","until":"2026-11-02"}`, 400, "since"},
+		{"until in the future", "calculate_velocity", `{"enterprise":"ent1","until":"2026-12-01"}`, 400, "until"},
+		{"not a date", "calculate_dora", `{"enterprise":"ent1","since":"last monday"}`, 400, "since"},
+		{"no enterprise", "calculate_dora", `{}`, 400, "enterprise"},
+		{"unknown enterprise", "calculate_velocity", `{"enterprise":"ent7"}`, 404, "enterprise"},
+		{"shards", "calculate_dora", `{"enterprise":"ent1","shard":0,"shards":2}`, 400, "shards"},
+	} {
+		status, body := calcPost(t, url+"/api/"+tc.stage, tc.body)
+		msg, _ := body["error"].(string)
+		if status != tc.status || !strings.HasPrefix(msg, tc.field+":") {
+			t.Errorf("%s %s: %d %q, want %d naming %s", tc.stage, tc.name, status, msg, tc.status, tc.field)
+		}
+	}
+	for _, table := range []string{"dora_metrics", "velocity_metrics", "stage_calls"} {
+		if rows := calcRows(t, store, `SELECT count(*)::text FROM `+table); rows[0] != "0" {
+			t.Errorf("%s has %s rows after bad input", table, rows[0])
+		}
+	}
+}
+
+func TestCalculateValidate(t *testing.T) {
+	t.Parallel()
+	stage := pipeline.NewDORAStage(pipeline.CalculateOptions{RecomputeWeeks: 12})
+	if stage.Name() != "calculate_dora" || !stage.PerEnterprise() {
+		t.Fatalf("stage %s, per enterprise %v", stage.Name(), stage.PerEnterprise())
+	}
+	if v := pipeline.NewVelocityStage(pipeline.CalculateOptions{}); v.Name() != "calculate_velocity" || !v.PerEnterprise() {
+		t.Fatalf("stage %s, per enterprise %v", v.Name(), v.PerEnterprise())
+	}
+	date := func(s string) *time.Time {
+		d, _ := time.Parse(time.DateOnly, s)
+		return &d
+	}
+	for _, tc := range []struct {
+		name  string
+		req   pipeline.Request
+		field string // "" = accepted
+	}{
+		{"defaults", pipeline.Request{Now: calcNow}, ""},
+		{"any day of a week", pipeline.Request{Now: calcNow, Since: date("2026-11-22"), Until: date("2026-11-22")}, ""},
+		{"exactly 260 weeks", pipeline.Request{Now: calcNow, Since: date("2021-11-29"), Until: date("2026-11-22")}, ""},
+		{"261 weeks", pipeline.Request{Now: calcNow, Since: date("2021-11-28"), Until: date("2026-11-22")}, "since"},
+		{"until only", pipeline.Request{Now: calcNow, Until: date("2026-11-22")}, ""},
+		{"since after until's week", pipeline.Request{Now: calcNow, Since: date("2026-11-23"), Until: date("2026-11-22")}, "since"},
+		{"cursor", pipeline.Request{Now: calcNow, Cursor: "x"}, "cursor"},
+	} {
+		err := stage.Validate(tc.req)
+		var input *pipeline.InputError
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.field != "" && (!errors.As(err, &input) || input.Field != tc.field):
+			t.Errorf("%s: error %v, want an input error naming %s", tc.name, err, tc.field)
+		}
+	}
+	long := pipeline.NewVelocityStage(pipeline.CalculateOptions{RecomputeWeeks: 300})
+	var input *pipeline.InputError
+	if err := long.Validate(pipeline.Request{Now: calcNow, Until: date("2026-11-22")}); !errors.As(err, &input) || input.Field != "until" {
+		t.Errorf("a default window longer than allowed: %v, want an input error naming until", err)
+	}
+}
+
+// fakeMetricsStore lets a test see what the stage stores without a database.
+type fakeMetricsStore struct {
+	repos    []metrics.RepoActivity
+	queries  []postgres.ActivityQuery
+	batches  []postgres.MetricBatch
+	dora     []metrics.DORARow
+	velocity []metrics.VelocityRow
+}
+
+func (f *fakeMetricsStore) ListRepoActivity(_ context.Context, q postgres.ActivityQuery) ([]metrics.RepoActivity, error) {
+	f.queries = append(f.queries, q)
+	return f.repos, nil
+}
+
+func (f *fakeMetricsStore) PutDORAMetrics(_ context.Context, b postgres.MetricBatch, rows []metrics.DORARow) (postgres.MetricWrite, error) {
+	f.batches, f.dora = append(f.batches, b), rows
+	return postgres.MetricWrite{Rows: len(rows)}, nil
+}
+
+func (f *fakeMetricsStore) PutVelocityMetrics(_ context.Context, b postgres.MetricBatch, rows []metrics.VelocityRow) (postgres.MetricWrite, error) {
+	f.batches, f.velocity = append(f.batches, b), rows
+	return postgres.MetricWrite{Rows: len(rows)}, nil
+}
+
+func TestCalculateLoadsTheDataWindow(t *testing.T) {
+	t.Parallel()
+	cfg := calcConfig(t, calcEnterprises)
+	ent2, _ := cfg.Enterprise("ent2")
+	f := &fakeMetricsStore{}
+	opts := calcOptions(f, cfg, func() time.Time { return calcNow })
+	req := pipeline.Request{Enterprise: &ent2, Now: calcNow, Deadline: calcNow.Add(time.Minute)}
+
+	res, err := pipeline.NewDORAStage(opts).Run(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pipeline.NewVelocityStage(opts).Run(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	// DORA: from 182 days before the first week (2026-09-07) to the end of the last week
+	// (2026-11-30) plus the 7-day failure window. Velocity: the weeks plus that window.
+	want := []postgres.ActivityQuery{
+		{EnterpriseID: "ent2", Orgs: []string{"fabrikam"}, Signal: metrics.SignalWorkflow,
+			From: time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC), Incidents: true},
+		{EnterpriseID: "ent2", Orgs: []string{"fabrikam"}, Signal: metrics.SignalWorkflow,
+			From: time.Date(2026, 9, 7, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC),
+			Reviews: true, Commits: true, WorkflowRuns: true},
+	}
+	if diff := cmp.Diff(want, f.queries); diff != "" {
+		t.Errorf("queries (-want +got):\n%s", diff)
+	}
+	wantBatch := postgres.MetricBatch{EnterpriseID: "ent2", FirstWeek: time.Date(2026, 9, 7, 0, 0, 0, 0, time.UTC),
+		LastWeek: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), ComputedAt: calcNow, DeploymentSignal: metrics.SignalWorkflow}
+	if len(f.batches) != 2 || f.batches[0] != wantBatch || f.batches[1] != wantBatch {
+		t.Errorf("batches %+v, want twice %+v", f.batches, wantBatch)
+	}
+	// Without a slug the enterprise scope is the configured id; with no repository
+	// stored, the enterprise and its organization still get their 12 weeks, and the
+	// answer says why there is nothing else.
+	if len(f.dora) != 24 || f.dora[0].Scope != "ent2" || f.dora[12].Scope != "fabrikam" || len(f.velocity) != 24 {
+		t.Errorf("rows: %d DORA (first %+v), %d velocity", len(f.dora), f.dora[0], len(f.velocity))
+	}
+	if res.Records != 24 || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "collect_repos") {
+		t.Errorf("result %+v, want 24 records and a warning naming collect_repos", res)
+	}
+}
+
+func TestCalculatePastTheDeadlineStoresNothing(t *testing.T) {
+	t.Parallel()
+	cfg := calcConfig(t, calcEnterprises)
+	ent1, _ := cfg.Enterprise("ent1")
+	f := &fakeMetricsStore{}
+	// The clock moves a minute on every reading: loading "takes" longer than the budget.
+	clock := calcNow
+	tick := func() time.Time { clock = clock.Add(time.Minute); return clock }
+	stage := pipeline.NewDORAStage(calcOptions(f, cfg, tick))
+	_, err := stage.Run(t.Context(), pipeline.Request{Enterprise: &ent1, Now: calcNow, Deadline: calcNow.Add(90 * time.Second)})
+	if !errors.Is(err, pipeline.ErrUnavailable) {
+		t.Errorf("error %v, want one wrapping ErrUnavailable", err)
+	}
+	if len(f.batches) != 0 {
+		t.Errorf("%d batches stored after the deadline", len(f.batches))
+	}
+}
+
+func TestCalculateRefusesBrokenDataForGood(t *testing.T) {
+	t.Parallel()
+	store := pgtest.New(t)
+	// A repository row whose name is not org/name cannot be computed; retrying will
+	// not change that, so the call fails for good (200, status failed) instead of 503.
+	sqlExec(t, store, `INSERT INTO repositories (enterprise_id, id, org, name, full_name, default_branch)
+		VALUES ('ent1', 1, 'contoso-web', 'shop', 'shop', 'main')`)
+	url := calcServer(t, store, calcConfig(t, calcEnterprises), func() time.Time { return calcNow })
+	status, body := calcPost(t, url+"/api/calculate_dora", `{"enterprise":"ent1"}`)
+	if status != 200 || body["status"] != "failed" || !strings.Contains(body["error"].(string), `"shop" is not "org/name"`) {
+		t.Errorf("%d %v, want 200 failed naming the repository", status, body)
+	}
+	if rows := calcRows(t, store, `SELECT count(*)::text FROM dora_metrics`); rows[0] != "0" {
+		t.Errorf("%s rows stored", rows[0])
+	}
+}
