@@ -145,18 +145,20 @@ type repoGen struct {
 	fixFor     map[int32]int // fix pull → incident
 	landings   []landing
 	messages   []mergeMessage
+	pinnedDays map[time.Time]bool // days of the showcase's pinned promotions: no other one
 }
 
 func genRepo(w *world, r *repo) {
 	g := &repoGen{
-		w:       w,
-		r:       r,
-		rng:     newRand(w.cfg.Seed, streamRepo, uint64(r.id)),
-		leadIn:  w.start.AddDate(0, 0, -14),
-		end:     w.end,
-		now:     w.initialNow,
-		prodPos: -1,
-		fixFor:  map[int32]int{},
+		w:          w,
+		r:          r,
+		rng:        newRand(w.cfg.Seed, streamRepo, uint64(r.id)),
+		leadIn:     w.start.AddDate(0, 0, -14),
+		end:        w.end,
+		now:        w.initialNow,
+		prodPos:    -1,
+		fixFor:     map[int32]int{},
+		pinnedDays: map[time.Time]bool{},
 	}
 	r.bySHA = map[sha]int32{}
 	r.byNumber = map[int]itemRef{}
@@ -266,7 +268,7 @@ func (g *repoGen) genActive() {
 		if r.showcase {
 			promoteChance = 0.8
 		}
-		if r.deploys && !weekend && chance(rng, promoteChance) {
+		if r.deploys && !weekend && chance(rng, promoteChance) && !g.pinnedDays[day] {
 			t := day.Add(between(rng, 13*time.Hour, 17*time.Hour)).Truncate(time.Second)
 			g.schedule(t, evPromote, 0, 0, "")
 		}
@@ -302,6 +304,7 @@ func (g *repoGen) pinShowcase() {
 	for i, flag := range []string{pinFail, pinRollback, pinRevert, pinHotfix} {
 		// A push shortly before makes sure the promotion deploys something new.
 		day := startOfDay(g.deployFrom).AddDate(0, 0, 3*(i+1))
+		g.pinnedDays[day] = true
 		g.schedule(day.Add(12*time.Hour), evPush, 0, 0, "")
 		g.schedule(day.Add(14*time.Hour), evPromote, 0, 0, flag)
 	}

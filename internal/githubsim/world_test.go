@@ -38,10 +38,37 @@ func TestConfigValidationNamesTheField(t *testing.T) {
 // enterprise, each case the collector must handle.
 func TestWorldHoldsEveryCase(t *testing.T) {
 	t.Parallel()
-	sim, err := New(testConfig())
-	if err != nil {
-		t.Fatal(err)
+	sundayNight := time.Date(2026, 11, 29, 1, 30, 0, 0, time.UTC)
+	for name, cfg := range map[string]Config{"test": testConfig(), "demo": DemoConfig(testNow), "demo on a Sunday night": DemoConfig(sundayNight)} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sim, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkWorld(t, sim)
+		})
 	}
+}
+
+// TestEveryCaseForAnySeed checks the cases do not depend on luck: other seeds, other
+// days of the week and times of day.
+func TestEveryCaseForAnySeed(t *testing.T) {
+	t.Parallel()
+	for i := range 6 {
+		cfg := testConfig()
+		cfg.Seed = int64(1000 + 7919*i)
+		cfg.Now = time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * 97 * time.Hour).Add(time.Duration(i*37) * time.Minute)
+		sim, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(cfg.Now.Format(time.RFC3339), func(t *testing.T) { checkWorld(t, sim) })
+	}
+}
+
+func checkWorld(t *testing.T, sim *Simulator) {
+	t.Helper()
 	now := sim.Now()
 	for _, e := range sim.w.enterprises {
 		var archived, fork, dormant int
