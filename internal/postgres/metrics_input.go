@@ -330,7 +330,7 @@ func (l *activityLoader) loadPulls(ctx context.Context) error {
 		repo.PullRequests = append(repo.PullRequests, metrics.PullRequest{
 			ID: id, RepoFullName: repo.FullName, Number: number, AuthorLogin: author, Title: title, State: state,
 			Draft: draft, BaseRef: baseRef, HeadRef: headRef, CreatedAt: createdAt.UTC(), UpdatedAt: updatedAt.UTC(),
-			ClosedAt: utcPtr(closedAt), MergedAt: utcPtr(mergedAt), MergeCommitSHA: mergeSHA,
+			ClosedAt: activityUTC(closedAt), MergedAt: activityUTC(mergedAt), MergeCommitSHA: mergeSHA,
 			Additions: additions, Deletions: deletions, ChangedFiles: changedFiles, Labels: labels,
 		})
 		return nil
@@ -406,7 +406,7 @@ func (l *activityLoader) loadIncidents(ctx context.Context) error {
 		repo := &l.repos[r]
 		repo.Incidents = append(repo.Incidents, metrics.Incident{
 			RepoFullName: repo.FullName, Number: number, Title: title, AuthorLogin: author, Labels: labels,
-			CreatedAt: createdAt.UTC(), ClosedAt: utcPtr(closedAt),
+			CreatedAt: createdAt.UTC(), ClosedAt: activityUTC(closedAt),
 		})
 		return nil
 	})
@@ -462,7 +462,7 @@ func (l *activityLoader) loadWorkflowRuns(ctx context.Context) error {
 	})
 }
 
-func utcPtr(t *time.Time) *time.Time {
+func activityUTC(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
 	}
