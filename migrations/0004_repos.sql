@@ -13,9 +13,15 @@ CREATE TABLE repositories (
     created_at     timestamptz,
     pushed_at      timestamptz,
     updated_at     timestamptz,
+    -- Set when a complete org listing no longer shows the repository or GitHub answers
+    -- 404 for it (deleted, transferred away, access lost); cleared when it is listed
+    -- again. Missing repositories are not collected; their past data stays.
+    missing_since  timestamptz,
     PRIMARY KEY (enterprise_id, id)
 );
-CREATE UNIQUE INDEX repositories_full_name ON repositories (enterprise_id, full_name);
+-- Not unique: a renamed repository and a new one taking its old name can both be
+-- stored until the next listing updates the renamed one.
+CREATE INDEX repositories_full_name ON repositories (enterprise_id, full_name);
 
 -- Commits on default branches.
 CREATE TABLE commits (
@@ -62,15 +68,24 @@ CREATE TABLE pull_requests (
 );
 CREATE INDEX pull_requests_created ON pull_requests (enterprise_id, created_at);
 CREATE INDEX pull_requests_merge_sha ON pull_requests (enterprise_id, repo_id, merge_commit_sha);
+-- Repositories with open pull requests are watched for reviews and closes, which do not
+-- move pushed_at.
+CREATE INDEX pull_requests_open ON pull_requests (enterprise_id, repo_id) WHERE state = 'open';
 
+-- A pull request's own commits as GitHub lists them (oldest first: position).
 CREATE TABLE pull_request_commits (
     enterprise_id    text        NOT NULL,
     repo_id          bigint      NOT NULL,
     pr_number        integer     NOT NULL,
     sha              text        NOT NULL,
+    position         integer     NOT NULL DEFAULT 0,
     author_login     text        NOT NULL DEFAULT '',
+    author_name      text        NOT NULL DEFAULT '',
     authored_at      timestamptz NOT NULL,
+    committer_login  text        NOT NULL DEFAULT '',
+    committed_at     timestamptz,
     message_headline text        NOT NULL DEFAULT '',
+    parent_count     integer     NOT NULL DEFAULT 1,
     PRIMARY KEY (enterprise_id, repo_id, pr_number, sha)
 );
 
@@ -110,7 +125,9 @@ CREATE TABLE workflow_runs (
 CREATE INDEX workflow_runs_created ON workflow_runs (enterprise_id, created_at);
 CREATE INDEX workflow_runs_open ON workflow_runs (enterprise_id, repo_id) WHERE status <> 'completed';
 
--- Deployments of either signal; the signal used is stored with each row.
+-- Deployments of either signal; the signal used is stored with each row. Statuses are
+-- collected for production deployments only (the metrics ignore the others), so
+-- latest_state is '' for non-production rows.
 CREATE TABLE deployments (
     enterprise_id  text        NOT NULL,
     repo_id        bigint      NOT NULL,
@@ -124,6 +141,10 @@ CREATE TABLE deployments (
     created_at     timestamptz NOT NULL,
     latest_state   text        NOT NULL DEFAULT '',
     changes_loaded boolean     NOT NULL DEFAULT false, -- compare done for this successful production deployment
+    -- The SHA the changes were compared against: the previous successful production
+    -- deployment's ('' for the first one, which has no changes). A deployment whose
+    -- predecessor changes (one that finished earlier appears later) is compared again.
+    changes_base_sha text      NOT NULL DEFAULT '',
     PRIMARY KEY (enterprise_id, repo_id, signal, deployment_id)
 );
 CREATE INDEX deployments_created ON deployments (enterprise_id, created_at);
@@ -139,16 +160,22 @@ CREATE TABLE deployment_statuses (
     PRIMARY KEY (enterprise_id, repo_id, signal, deployment_id, status_id)
 );
 
--- The commits a successful production deployment brought (compare API).
+-- The commits a successful production deployment brought (compare API), oldest first
+-- (position).
 CREATE TABLE deployment_changes (
     enterprise_id    text        NOT NULL,
     repo_id          bigint      NOT NULL,
     signal           text        NOT NULL,
     deployment_id    bigint      NOT NULL,
     sha              text        NOT NULL,
+    position         integer     NOT NULL DEFAULT 0,
     author_login     text        NOT NULL DEFAULT '',
+    author_name      text        NOT NULL DEFAULT '',
     authored_at      timestamptz NOT NULL,
+    committer_login  text        NOT NULL DEFAULT '',
+    committed_at     timestamptz,
     message_headline text        NOT NULL DEFAULT '',
+    parent_count     integer     NOT NULL DEFAULT 1,
     PRIMARY KEY (enterprise_id, repo_id, signal, deployment_id, sha)
 );
 
