@@ -188,7 +188,7 @@ func (s *CopilotStage) pause(call *copilotCall, next copilotUnit, counters Count
 }
 
 // copilotTransient tells failures a later call can get past: GitHub down or rate
-// limiting, a download link refused twice, the call's deadline reached mid-unit.
+// limiting, report links refused again and again, the call's deadline reached mid-unit.
 func copilotTransient(err error) bool {
 	return errors.Is(err, github.ErrUnavailable) || errors.Is(err, github.ErrRateLimited) ||
 		errors.Is(err, errCopilotLinkRefused) || errors.Is(err, context.DeadlineExceeded)

@@ -12,9 +12,13 @@ import (
 	"metrics-collector/internal/postgres"
 )
 
-// errCopilotLinkRefused: the download host refused a report's links twice in a row, although
-// they were fresh. A later call asks again.
+// errCopilotLinkRefused: the download host kept refusing a report's links, although they
+// were fresh. A later call asks again.
 var errCopilotLinkRefused = errors.New("the report download host refused fresh links")
+
+// copilotLinkAttempts is how often a report's links are asked for when the download
+// host refuses them (they expire within about an hour).
+const copilotLinkAttempts = 3
 
 // collect does one unit and commits it.
 func (s *CopilotStage) collect(ctx, ghCtx context.Context, call *copilotCall, u copilotUnit) error {
@@ -92,8 +96,8 @@ func (s *CopilotStage) collectReport(ctx, ghCtx context.Context, call *copilotCa
 		}
 		records, err = downloadCopilotReport(ghCtx, call.client, rep.Links, u)
 		if errors.Is(err, github.ErrForbidden) {
-			// The links expired or were withdrawn before we got to them: ask again once.
-			if attempt < 2 {
+			// The links expired or were withdrawn before we got to them: ask for fresh ones.
+			if attempt < copilotLinkAttempts {
 				continue
 			}
 			return fmt.Errorf("%w: %w", errCopilotLinkRefused, err)
