@@ -93,7 +93,7 @@ func (r *copilotEvents) Event(name string, _ map[string]string, _ map[string]flo
 // copilotEnv is the simulator on two hosts, a fresh database, the real GitHub client and
 // the real server routes with collect_copilot.
 type copilotEnv struct {
-	t      *testing.T
+	t      testing.TB
 	sim    *githubsim.Simulator
 	store  *postgres.Store
 	clock  *copilotClock
@@ -108,7 +108,7 @@ type copilotSetup struct {
 	token      string // default: the simulated enterprise's own
 }
 
-func newCopilotEnv(t *testing.T, setup copilotSetup) *copilotEnv {
+func newCopilotEnv(t testing.TB, setup copilotSetup) *copilotEnv {
 	t.Helper()
 	cfg := githubsim.DemoConfig(copilotNow)
 	cfg.UserShardSize = 7 // the users reports come in several NDJSON shards
@@ -124,7 +124,7 @@ func newCopilotEnv(t *testing.T, setup copilotSetup) *copilotEnv {
 	return startCopilotEnv(t, sim, hosts, pgtest.New(t), setup)
 }
 
-func startCopilotEnv(t *testing.T, sim *githubsim.Simulator, hosts *githubsim.Servers, store *postgres.Store, setup copilotSetup) *copilotEnv {
+func startCopilotEnv(t testing.TB, sim *githubsim.Simulator, hosts *githubsim.Servers, store *postgres.Store, setup copilotSetup) *copilotEnv {
 	t.Helper()
 	e := &copilotEnv{t: t, sim: sim, store: store, clock: &copilotClock{now: sim.Now()}, events: &copilotEvents{}}
 	e.token = sim.Enterprises()[0].Token
@@ -216,7 +216,7 @@ func copilotDate(t time.Time) string { return t.Format(time.DateOnly) }
 
 // copilotDump is every Copilot row (timestamps of our own writes left out), table by
 // table in key order: two databases with the same dump hold the same data.
-func copilotDump(t *testing.T, s *postgres.Store) map[string][]string {
+func copilotDump(t testing.TB, s *postgres.Store) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, table := range []string{"copilot_daily_metrics", "copilot_breakdowns", "copilot_user_metrics", "copilot_user_teams",
@@ -243,7 +243,7 @@ func copilotDump(t *testing.T, s *postgres.Store) map[string][]string {
 
 // copilotRowVersions is every row version (xmin and position) of the Copilot tables: equal
 // before and after a call means the call rewrote nothing.
-func copilotRowVersions(t *testing.T, s *postgres.Store) map[string][]string {
+func copilotRowVersions(t testing.TB, s *postgres.Store) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, table := range []string{"copilot_daily_metrics", "copilot_breakdowns", "copilot_user_metrics", "copilot_user_teams",
@@ -258,7 +258,7 @@ func copilotRowVersions(t *testing.T, s *postgres.Store) map[string][]string {
 	return out
 }
 
-func copilotCount(t *testing.T, s *postgres.Store, sql string, args ...any) int {
+func copilotCount(t testing.TB, s *postgres.Store, sql string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := s.Pool().QueryRow(t.Context(), sql, args...).Scan(&n); err != nil {
@@ -281,7 +281,7 @@ type copilotDailyRow struct {
 	PRSuggestions, PRApplied, PRByCopilot, PRReviewedBy    *int64
 }
 
-func copilotStoredDays(t *testing.T, s *postgres.Store, scope metrics.CopilotScope) []copilotDailyRow {
+func copilotStoredDays(t testing.TB, s *postgres.Store, scope metrics.CopilotScope) []copilotDailyRow {
 	t.Helper()
 	rows, err := s.Pool().Query(t.Context(), `SELECT day::text, daily_active_users, weekly_active_users, monthly_active_users,
 		monthly_active_chat_users, monthly_active_agent_users, user_initiated_interactions, code_generations, code_acceptances,
@@ -366,7 +366,7 @@ type copilotUserRow struct {
 	Credits                                                   *float64
 }
 
-func copilotStoredUsers(t *testing.T, s *postgres.Store, scope metrics.CopilotScope) []copilotUserRow {
+func copilotStoredUsers(t testing.TB, s *postgres.Store, scope metrics.CopilotScope) []copilotUserRow {
 	t.Helper()
 	rows, err := s.Pool().Query(t.Context(), `SELECT day::text, user_id, user_login, user_initiated_interactions, code_generations,
 		code_acceptances, loc_suggested_to_add, loc_suggested_to_delete, loc_added, loc_deleted,
@@ -409,7 +409,7 @@ type copilotBreakdownRow struct {
 	LOCSuggestedAdd, LOCSuggestedDelete, LOCAdded, LOCDeleted *int64
 }
 
-func copilotStoredBreakdowns(t *testing.T, s *postgres.Store, scope metrics.CopilotScope) []copilotBreakdownRow {
+func copilotStoredBreakdowns(t testing.TB, s *postgres.Store, scope metrics.CopilotScope) []copilotBreakdownRow {
 	t.Helper()
 	rows, err := s.Pool().Query(t.Context(), `SELECT day::text, dimension, key1, key2, user_initiated_interactions, code_generations,
 		code_acceptances, loc_suggested_to_add, loc_suggested_to_delete, loc_added, loc_deleted
@@ -951,4 +951,50 @@ func copilotCursorOf(t *testing.T, id string) string {
 		t.Fatalf("wanted a call cut short: %d %s", status, a.raw)
 	}
 	return *a.Cursor
+}
+
+// BenchmarkCopilotDailyRun measures the API requests collect_copilot makes for the demo
+// enterprise (contoso: the enterprise and two orgs, 60 Copilot users): a first run that
+// back-fills 28 days, a second run the same day, and the next day's run. Run it with
+//
+//	go test ./internal/pipeline -run '^$' -bench CopilotDailyRun -benchtime 1x
+func BenchmarkCopilotDailyRun(b *testing.B) {
+	for _, userTeams := range []bool{false, true} {
+		b.Run(fmt.Sprintf("user_teams=%v", userTeams), func(b *testing.B) {
+			for b.Loop() {
+				e := newCopilotEnv(b, copilotSetup{
+					simConfig:  func(c *githubsim.Config) { c.UserShardSize = 0 }, // GitHub-like shards
+					enterprise: func(e *config.Enterprise) { e.CopilotUserTeams = userTeams },
+				})
+				measure := func(name string, body string) {
+					e.sim.ResetRequests()
+					a := e.collect(body)
+					var charged, notModified, downloads int
+					for _, r := range e.sim.Requests() {
+						switch {
+						case r.Host == githubsim.HostDownload:
+							downloads++
+						case r.Status == http.StatusNotModified:
+							notModified++
+						case r.Charged:
+							charged++
+						}
+					}
+					if int64(charged+notModified) != a.APICalls {
+						b.Fatalf("%s: the simulator saw %d API requests, the stage counted %d", name, charged+notModified, a.APICalls)
+					}
+					b.ReportMetric(float64(charged), name+"-charged")
+					b.ReportMetric(float64(notModified), name+"-304")
+					b.ReportMetric(float64(downloads), name+"-downloads")
+					b.ReportMetric(float64(a.Records), name+"-records")
+				}
+				measure("first", `{"enterprise":"ent1"}`)
+				e.clock.advance(time.Hour)
+				measure("again", `{"enterprise":"ent1"}`)
+				e.sim.Advance(24 * time.Hour)
+				e.clock.advance(24 * time.Hour)
+				measure("nextday", `{"enterprise":"ent1"}`)
+			}
+		})
+	}
 }
