@@ -150,13 +150,21 @@ ON CONFLICT (enterprise_id, id) DO UPDATE
 SET org = EXCLUDED.org, name = EXCLUDED.name, full_name = EXCLUDED.full_name,
     default_branch = EXCLUDED.default_branch, archived = EXCLUDED.archived, fork = EXCLUDED.fork,
     private = EXCLUDED.private, created_at = EXCLUDED.created_at, pushed_at = EXCLUDED.pushed_at,
-    updated_at = EXCLUDED.updated_at, missing_since = NULL
+    updated_at = EXCLUDED.updated_at,
+    missing_since = CASE WHEN $13 OR (repositories.pushed_at, repositories.updated_at)
+                                      IS DISTINCT FROM (EXCLUDED.pushed_at, EXCLUDED.updated_at)
+                         THEN NULL ELSE repositories.missing_since END
 WHERE (repositories.org, repositories.name, repositories.full_name, repositories.default_branch,
        repositories.archived, repositories.fork, repositories.private, repositories.created_at,
-       repositories.pushed_at, repositories.updated_at, repositories.missing_since)
+       repositories.pushed_at, repositories.updated_at)
       IS DISTINCT FROM (EXCLUDED.org, EXCLUDED.name, EXCLUDED.full_name, EXCLUDED.default_branch,
        EXCLUDED.archived, EXCLUDED.fork, EXCLUDED.private, EXCLUDED.created_at,
-       EXCLUDED.pushed_at, EXCLUDED.updated_at, NULL::timestamptz)`
+       EXCLUDED.pushed_at, EXCLUDED.updated_at)
+   OR (repositories.missing_since IS NOT NULL AND $13)`
+
+// A listed repository marked missing (a 404, or absent from a complete listing) is
+// taken back when a complete listing shows it or it changed since (a push): the pages a
+// partial listing replays from the cache say nothing new about it.
 
 // A complete listing that no longer shows a repository marks it missing.
 const sqlMarkUnlisted = `
@@ -193,7 +201,7 @@ func (s *Store) SaveInventory(ctx context.Context, enterpriseID string, l Invent
 	var written int64
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, sqlUpsertRepositories, enterpriseID, ids, orgs, names, fullNames, defaultBranches,
-			archived, forks, private, created, pushed, updated)
+			archived, forks, private, created, pushed, updated, l.Complete)
 		if err != nil {
 			return fmt.Errorf("upsert repositories: %w", err)
 		}

@@ -75,8 +75,12 @@ func TestSaveInventoryIsIdempotentAndMarksUnlisted(t *testing.T) {
 	if len(states) != 1 || states[0].Repo.ID != 1 || states[0].Repo.PushedAt != rt(1) || states[0].Passed {
 		t.Fatalf("states = %+v, want only api, never passed", states)
 	}
-	// An incomplete listing that shows it again brings it back.
+	// An incomplete listing replaying it unchanged (a page answered 304) leaves it
+	// missing; one showing a push brings it back.
 	listing.Repos, listing.Complete = []metrics.Repository{repoFixture(2, "web", rt(-5))}, false
+	n, err = s.SaveInventory(ctx, "e1", listing)
+	mustWriteRows(t, 0, n, err)
+	listing.Repos = []metrics.Repository{repoFixture(2, "web", rt(4))}
 	n, err = s.SaveInventory(ctx, "e1", listing)
 	mustWriteRows(t, 1, n, err)
 	if got := repoQueryInt(t, s, `SELECT count(*) FROM repositories WHERE missing_since IS NULL`); got != 2 {
@@ -87,6 +91,14 @@ func TestSaveInventoryIsIdempotentAndMarksUnlisted(t *testing.T) {
 	}
 	if got := repoQueryInt(t, s, `SELECT count(*) FROM repositories WHERE missing_since = $1`, rt(3)); got != 1 {
 		t.Errorf("%d repositories missing since the 404, want 1", got)
+	}
+	// A complete listing that shows it takes it back.
+	listing.Complete = true
+	listing.Repos = []metrics.Repository{repoFixture(1, "api", rt(1)), repoFixture(2, "web", rt(4))}
+	n, err = s.SaveInventory(ctx, "e1", listing)
+	mustWriteRows(t, 1, n, err)
+	if got := repoQueryInt(t, s, `SELECT count(*) FROM repositories WHERE missing_since IS NULL`); got != 2 {
+		t.Errorf("%d repositories present after a complete listing, want 2", got)
 	}
 }
 

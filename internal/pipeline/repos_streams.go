@@ -1,0 +1,463 @@
+package pipeline
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"metrics-collector/internal/github"
+	"metrics-collector/internal/metrics"
+	"metrics-collector/internal/postgres"
+)
+
+// The streams of one repository. Each commits its rows and its watermark together; a
+// stream that commits in batches leaves its mark without the collection id until the
+// last batch, so a cut call resumes at the next batch.
+
+// commits reads the default branch's commits since the newest one stored (less the
+// overlap: the listing filters on the committer date).
+func (c *repoCollection) commits(repo metrics.Repository, mark postgres.Mark, ok bool) error {
+	since := c.since
+	if ok && !c.forced {
+		since = mark.Watermark.Add(-commitsOverlap)
+	}
+	newest := since
+	if ok {
+		newest = mark.Watermark
+	}
+	var rows []postgres.CommitRow
+	for commit, err := range c.client.ListCommits(c.ghCtx, repo.FullName, repo.DefaultBranch, since, time.Time{}) {
+		if err != nil {
+			if isEmptyRepository(err) {
+				break // no commits yet: nothing to read
+			}
+			return ghErr(err)
+		}
+		rows = append(rows, postgres.CommitRow{Commit: commit, AuthorIsBot: c.bots.IsBot(commit.AuthorLogin)})
+		if commit.CommittedAt.After(newest) {
+			newest = commit.CommittedAt
+		}
+	}
+	return c.saved(c.store.SaveCommits(c.ctx, c.e.ID, repo.ID, rows, postgres.Mark{Watermark: newest, Collection: c.cur.Collection}))
+}
+
+// isEmptyRepository recognises GitHub's answer for the commits of a repository without
+// any: 409 "Git Repository is empty". The client has no sentinel for a 409.
+func isEmptyRepository(err error) bool {
+	return strings.Contains(err.Error(), "409 Conflict")
+}
+
+// pulls reads the pull requests updated since the watermark (the listing is newest
+// updated first, so it stops there) and, for each one that changed, its size, commits
+// and reviews; oldest first, in batches, each committed with the watermark it reached.
+func (c *repoCollection) pulls(repo metrics.Repository, mark postgres.Mark, ok bool) error {
+	from := c.since
+	if ok && (!c.forced || mark.Watermark.Before(from)) {
+		from = mark.Watermark
+	}
+	stored, err := c.store.PullUpdatedTimes(c.ctx, c.e.ID, repo.ID, from)
+	if err != nil {
+		return err
+	}
+	var changed []metrics.PullRequest
+	for pr, err := range c.client.ListPulls(c.ghCtx, repo.FullName) {
+		if err != nil {
+			return ghErr(err)
+		}
+		if pr.UpdatedAt.Before(from) {
+			break
+		}
+		if t, ok := stored[pr.Number]; ok && t.Equal(pr.UpdatedAt) {
+			continue // unchanged since we stored it
+		}
+		changed = append(changed, pr)
+	}
+	slices.SortFunc(changed, func(a, b metrics.PullRequest) int {
+		return cmp.Or(a.UpdatedAt.Compare(b.UpdatedAt), cmp.Compare(a.Number, b.Number))
+	})
+	watermark := from
+	if ok && mark.Watermark.After(watermark) {
+		watermark = mark.Watermark
+	}
+	if len(changed) == 0 {
+		return c.saved(c.store.SavePulls(c.ctx, c.e.ID, repo.ID, nil, postgres.Mark{Watermark: watermark, Collection: c.cur.Collection}))
+	}
+	for start := 0; start < len(changed); start += detailBatch {
+		if start > 0 && !c.startUnit() {
+			return errOutOfTime
+		}
+		batch := changed[start:min(start+detailBatch, len(changed))]
+		rows := make([]postgres.PullRequestRow, len(batch))
+		err := forEachParallel(c.ghCtx, len(batch), detailWorkers, func(ctx context.Context, i int) error {
+			row, err := c.pullRow(ctx, repo, batch[i].Number)
+			rows[i] = row
+			return err
+		})
+		if err != nil {
+			return ghErr(err)
+		}
+		if last := batch[len(batch)-1].UpdatedAt; last.After(watermark) {
+			watermark = last
+		}
+		next := postgres.Mark{Watermark: watermark}
+		if start+detailBatch >= len(changed) {
+			next.Collection = c.cur.Collection
+		}
+		if err := c.saved(c.store.SavePulls(c.ctx, c.e.ID, repo.ID, rows, next)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pullRow reads one pull request with its size, commits and reviews, and derives what
+// the metrics need of it with the shared helpers.
+func (c *repoCollection) pullRow(ctx context.Context, repo metrics.Repository, number int) (postgres.PullRequestRow, error) {
+	pr, err := c.client.GetPull(ctx, repo.FullName, number)
+	if err != nil {
+		return postgres.PullRequestRow{}, err
+	}
+	for commit, err := range c.client.ListPullCommits(ctx, repo.FullName, number) {
+		if err != nil {
+			return postgres.PullRequestRow{}, err
+		}
+		pr.Commits = append(pr.Commits, commit)
+	}
+	row := postgres.PullRequestRow{
+		PR: pr, AuthorIsBot: c.bots.IsBot(pr.AuthorLogin), IsRevert: metrics.IsRevertPR(pr),
+		IsHotfix: metrics.IsHotfixPR(pr, c.e.HotfixRE()), FirstCommitAuthoredAt: metrics.FirstCommitAt(pr),
+	}
+	for review, err := range c.client.ListPullReviews(ctx, repo.FullName, number) {
+		if err != nil {
+			return postgres.PullRequestRow{}, err
+		}
+		row.PR.Reviews = append(row.PR.Reviews, review)
+		row.Reviews = append(row.Reviews, postgres.ReviewRow{Review: review, ReviewerIsBot: c.bots.IsBot(review.ReviewerLogin)})
+	}
+	return row, nil
+}
+
+// runsPageSize is how many runs one listing page holds: while a window's runs fit in
+// one page, its start is left alone, so an unchanged window is one free 304.
+const runsPageSize = 100
+
+// runs lists the workflow runs created since the runs watermark S. S only moves forward
+// when the listing grew past one page, and never past a run that has not completed or
+// the last day of runs (re-runs), so runs in progress are re-read by the next listing.
+// The window ends at S plus a power of two days, so its URL stays the same from one
+// pass to the next until time outgrows it. With the workflow deployment signal, the
+// runs of the deploy workflows become deployments.
+func (c *repoCollection) runs(repo metrics.Repository, mark postgres.Mark, ok bool) error {
+	from := reposDay(c.since)
+	if ok && (!c.forced || mark.Watermark.Before(from)) {
+		from = mark.Watermark
+	}
+	var rows []postgres.RunRow
+	var newest, oldestOpen time.Time
+	for run, err := range c.client.ListWorkflowRuns(c.ghCtx, repo.FullName, from, runsWindowEnd(from, c.now)) {
+		if err != nil {
+			return ghErr(err)
+		}
+		rows = append(rows, postgres.RunRow{WorkflowRun: run, ActorIsBot: c.bots.IsBot(run.ActorLogin)})
+		if run.CreatedAt.After(newest) {
+			newest = run.CreatedAt
+		}
+		if !run.Completed() && (oldestOpen.IsZero() || run.CreatedAt.Before(oldestOpen)) {
+			oldestOpen = run.CreatedAt
+		}
+	}
+	next := from
+	if len(rows) > runsPageSize {
+		candidate := reposDay(newest.Add(-24 * time.Hour))
+		if !oldestOpen.IsZero() && oldestOpen.Before(candidate) {
+			candidate = reposDay(oldestOpen)
+		}
+		if candidate.After(next) {
+			next = candidate
+		}
+	}
+	var derived []metrics.Deployment
+	if c.signal == metrics.SignalWorkflow {
+		for _, r := range rows {
+			if d, ok := c.workflowDeployment(repo, r.WorkflowRun); ok {
+				derived = append(derived, d)
+			}
+		}
+	}
+	return c.saved(c.store.SaveRuns(c.ctx, c.e.ID, repo.ID, rows, derived, postgres.Mark{Watermark: next, Collection: c.cur.Collection}))
+}
+
+// runsWindowEnd is from plus the smallest power of two days that reaches an hour past
+// now.
+func runsWindowEnd(from, now time.Time) time.Time {
+	span := 24 * time.Hour
+	for !from.Add(span).After(now.Add(time.Hour)) {
+		span *= 2
+	}
+	return from.Add(span)
+}
+
+// workflowDeployment turns a completed run of a configured deploy workflow on the
+// default branch into a production deployment (signal workflow, id = run id): a
+// successful run into a successful deployment, a failed or timed-out one into a failed
+// deployment (a failure signal). Cancelled and skipped runs deployed nothing.
+func (c *repoCollection) workflowDeployment(repo metrics.Repository, run metrics.WorkflowRun) (metrics.Deployment, bool) {
+	if !run.Completed() || run.HeadBranch != repo.DefaultBranch || !c.isDeployWorkflow(run.Path) {
+		return metrics.Deployment{}, false
+	}
+	var state string
+	switch run.Conclusion {
+	case "success":
+		state = "success"
+	case "failure", "timed_out", "startup_failure":
+		state = "failure"
+	default:
+		return metrics.Deployment{}, false
+	}
+	started := run.RunStartedAt
+	if started.IsZero() {
+		started = run.CreatedAt
+	}
+	return metrics.Deployment{
+		ID: run.ID, RepoFullName: repo.FullName, Signal: metrics.SignalWorkflow, SHA: run.HeadSHA, Ref: run.HeadBranch,
+		Environment: path.Base(run.Path), Production: true, CreatorLogin: run.ActorLogin, CreatedAt: run.CreatedAt,
+		Statuses: []metrics.DeploymentStatus{
+			{ID: 1, State: "in_progress", CreatedAt: started},
+			{ID: 2, State: state, CreatedAt: run.UpdatedAt},
+		},
+	}, true
+}
+
+// isDeployWorkflow matches a run's workflow path against deploy_workflows, given as
+// paths (".github/workflows/deploy.yml") or file names ("deploy.yml").
+func (c *repoCollection) isDeployWorkflow(p string) bool {
+	for _, w := range c.e.DeployWorkflows {
+		if w == p || w == path.Base(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// deployments reads the GitHub Deployments created since the watermark (newest first,
+// stopping there), with the statuses of the production ones, and re-reads the statuses
+// of stored production deployments that may still change. A first pass also looks past
+// the backfill window for the last successful production deployment before it: the
+// compare base of the oldest one inside.
+func (c *repoCollection) deployments(repo metrics.Repository, mark postgres.Mark, ok bool) error {
+	from := c.since
+	if ok && (!c.forced || mark.Watermark.Before(from)) {
+		from = mark.Watermark
+	}
+	first := !ok || c.forced
+	var listed []metrics.Deployment // newest first
+	checked := 0
+	for d, err := range c.client.ListDeployments(c.ghCtx, repo.FullName, "") {
+		if err != nil {
+			return ghErr(err)
+		}
+		d.RepoFullName, d.Production = repo.FullName, c.e.IsProduction(d.Environment)
+		if !d.CreatedAt.Before(from) {
+			listed = append(listed, d)
+			continue
+		}
+		if !first || checked >= baseSearchLimit {
+			break
+		}
+		if !d.Production {
+			continue
+		}
+		checked++
+		if d.Statuses, err = c.statuses(c.ghCtx, repo, d.ID); err != nil {
+			return ghErr(err)
+		}
+		if _, succeeded := metrics.SucceededAt(d); succeeded {
+			listed = append(listed, d)
+			break
+		}
+	}
+	slices.Reverse(listed) // oldest first
+
+	watermark := from
+	if ok && mark.Watermark.After(watermark) {
+		watermark = mark.Watermark
+	}
+	unsettled, err := c.store.UnsettledDeployments(c.ctx, c.e.ID, repo.ID, c.signal, c.unsettledFrom(), c.recentFrom())
+	if err != nil {
+		return err
+	}
+	seen := make(map[int64]bool, len(listed))
+	for _, d := range listed {
+		seen[d.ID] = true
+	}
+	todo := listed
+	for _, d := range unsettled {
+		if !seen[d.ID] {
+			d.RepoFullName = repo.FullName
+			todo = append(todo, d)
+		}
+	}
+	if len(todo) == 0 {
+		return c.saved(c.store.SaveDeployments(c.ctx, c.e.ID, repo.ID, nil, postgres.Mark{Watermark: watermark, Collection: c.cur.Collection}))
+	}
+	for start := 0; start < len(todo); start += detailBatch {
+		if start > 0 && !c.startUnit() {
+			return errOutOfTime
+		}
+		batch := slices.Clone(todo[start:min(start+detailBatch, len(todo))])
+		err := forEachParallel(c.ghCtx, len(batch), detailWorkers, func(ctx context.Context, i int) error {
+			d := &batch[i]
+			if !d.Production || d.Statuses != nil {
+				return nil
+			}
+			sts, err := c.statuses(ctx, repo, d.ID)
+			d.Statuses = sts
+			return err
+		})
+		if err != nil {
+			return ghErr(err)
+		}
+		for _, d := range batch {
+			if seen[d.ID] && d.CreatedAt.After(watermark) {
+				watermark = d.CreatedAt
+			}
+		}
+		next := postgres.Mark{Watermark: watermark}
+		if start+detailBatch >= len(todo) {
+			next.Collection = c.cur.Collection
+		}
+		if err := c.saved(c.store.SaveDeployments(c.ctx, c.e.ID, repo.ID, batch, next)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statuses reads a deployment's statuses, oldest first. Never nil on success, so "read,
+// none yet" differs from "not read".
+func (c *repoCollection) statuses(ctx context.Context, repo metrics.Repository, id int64) ([]metrics.DeploymentStatus, error) {
+	out := []metrics.DeploymentStatus{}
+	for st, err := range c.client.ListDeploymentStatuses(ctx, repo.FullName, id) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	slices.Reverse(out) // GitHub lists newest first
+	return out, nil
+}
+
+// changes loads, for every successful production deployment without them (or compared
+// against a predecessor that is no longer the previous one), the commits it brought:
+// the compare between the previous successful production deployment's SHA and its own.
+// The first one has no predecessor, hence no changes.
+func (c *repoCollection) changes(repo metrics.Repository, _ postgres.Mark, _ bool) error {
+	targets, err := c.store.ListChangeTargets(c.ctx, c.e.ID, repo.ID, c.signal)
+	if err != nil {
+		return err
+	}
+	done := postgres.Mark{Watermark: c.now, Collection: c.cur.Collection}
+	if len(targets) == 0 {
+		return c.saved(c.store.SaveDeploymentChanges(c.ctx, c.e.ID, repo.ID, c.signal, nil, &done))
+	}
+	for start := 0; start < len(targets); start += detailBatch {
+		if start > 0 && !c.startUnit() {
+			return errOutOfTime
+		}
+		batch := targets[start:min(start+detailBatch, len(targets))]
+		sets := make([]postgres.ChangeSet, len(batch))
+		var mu sync.Mutex
+		var gone []string
+		err := forEachParallel(c.ghCtx, len(batch), detailWorkers, func(ctx context.Context, i int) error {
+			t := batch[i]
+			sets[i] = postgres.ChangeSet{DeploymentID: t.DeploymentID, BaseSHA: t.BaseSHA}
+			if t.BaseSHA == "" || strings.EqualFold(t.BaseSHA, t.SHA) {
+				return nil // the first deployment, or a redeploy of the same SHA: nothing new
+			}
+			commits, err := c.client.CompareCommits(ctx, repo.FullName, t.BaseSHA, t.SHA)
+			if errors.Is(err, github.ErrNotFound) {
+				// A SHA that no longer exists (force-pushed away): nothing can be compared.
+				mu.Lock()
+				gone = append(gone, fmt.Sprintf("%s deployment %d: compare %.12s...%.12s not found; stored without changes", repo.FullName, t.DeploymentID, t.BaseSHA, t.SHA))
+				mu.Unlock()
+				return nil
+			}
+			sets[i].Commits = commits
+			return err
+		})
+		if err != nil {
+			return ghErr(err)
+		}
+		var m *postgres.Mark
+		if start+detailBatch >= len(targets) {
+			m = &done
+		}
+		if err := c.saved(c.store.SaveDeploymentChanges(c.ctx, c.e.ID, repo.ID, c.signal, sets, m)); err != nil {
+			return err
+		}
+		slices.Sort(gone)
+		c.warnings = append(c.warnings, gone...)
+	}
+	return nil
+}
+
+// incidents lists the repository's issues carrying any incident label, open and closed.
+// The listing has no since, so its URL never changes and an unchanged one is a free 304.
+func (c *repoCollection) incidents(repo metrics.Repository, _ postgres.Mark, _ bool) error {
+	byNumber := map[int]metrics.Incident{}
+	for _, label := range c.e.IncidentLabels {
+		for inc, err := range c.client.ListIssues(c.ghCtx, repo.FullName, []string{label}, time.Time{}) {
+			if err != nil {
+				return ghErr(err)
+			}
+			byNumber[inc.Number] = inc
+		}
+	}
+	incidents := make([]metrics.Incident, 0, len(byNumber))
+	for _, inc := range byNumber {
+		incidents = append(incidents, inc)
+	}
+	slices.SortFunc(incidents, func(a, b metrics.Incident) int { return cmp.Compare(a.Number, b.Number) })
+	return c.saved(c.store.SaveIncidents(c.ctx, c.e.ID, repo.ID, incidents, postgres.Mark{Watermark: c.now, Collection: c.cur.Collection}))
+}
+
+// forEachParallel calls fn for 0..n-1 with at most workers calls at once. The first
+// error cancels the others' context and is returned.
+func forEachParallel(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	sem := make(chan struct{}, max(workers, 1))
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}

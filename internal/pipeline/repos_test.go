@@ -1,0 +1,696 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"metrics-collector/internal/githubsim"
+	"metrics-collector/internal/metrics"
+	"metrics-collector/internal/pipeline"
+)
+
+// compareWithTruth fails the test where the stored rows differ from GitHub's.
+func compareWithTruth(t *testing.T, got, want reposDump) {
+	t.Helper()
+	opts := cmp.Options{cmpopts.EquateEmpty()}
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"repositories", got.Repositories, want.Repositories},
+		{"commits", got.Commits, want.Commits},
+		{"pull requests", got.PullRequests, want.PullRequests},
+		{"workflow runs", got.WorkflowRuns, want.WorkflowRuns},
+		{"deployments", got.Deployments, want.Deployments},
+		{"incidents", got.Incidents, want.Incidents},
+	} {
+		if diff := cmp.Diff(c.want, c.got, opts); diff != "" {
+			t.Errorf("%s differ from GitHub's (-github +stored):\n%s", c.name, diff)
+		}
+	}
+}
+
+func sumRecords(answers []reposAnswer) (records int64) {
+	for _, a := range answers {
+		records += a.Records
+	}
+	return records
+}
+
+func TestReposFirstRunStoresWhatGitHubHasAndASecondRunCostsNothing(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{})
+
+	first := e.collect(nil)
+	charged1, all1 := e.charged()
+	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
+	if got := sumRecords(first); got == 0 {
+		t.Fatal("the first run stored nothing")
+	}
+	t.Logf("first run: %d calls, %d records, %d requests (%d charged)", len(first), sumRecords(first), all1, charged1)
+
+	// Nothing new: the second run asks only conditional questions GitHub answers 304,
+	// except the runs listings of busy repositories, whose window moved forward once.
+	e.sim.ResetRequests()
+	second := e.collect(nil)
+	charged2, all2 := e.charged()
+	t.Logf("second run, nothing new: %d records, %d requests (%d charged)", sumRecords(second), all2, charged2)
+	if got := sumRecords(second); got != 0 {
+		t.Errorf("the second run wrote %d rows; nothing changed", got)
+	}
+	if charged2 > 3 {
+		t.Errorf("the second run cost %d charged requests, want at most 3 (the moved runs windows)", charged2)
+	}
+	e.sim.ResetRequests()
+	third := e.collect(nil)
+	charged3, all3 := e.charged()
+	t.Logf("third run, nothing new: %d records, %d requests (%d charged)", sumRecords(third), all3, charged3)
+	if charged3 != 0 || sumRecords(third) != 0 {
+		t.Errorf("the third run cost %d charged requests and wrote %d rows, want none", charged3, sumRecords(third))
+	}
+	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
+
+	// Half an hour later the slow production deployment has succeeded, the run that was
+	// in progress has completed, and new work has landed.
+	e.sim.Advance(30 * time.Minute)
+	e.sim.ResetRequests()
+	later := e.collect(nil)
+	charged4, all4 := e.charged()
+	t.Logf("half an hour later: %d records, %d requests (%d charged)", sumRecords(later), all4, charged4)
+	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
+}
+
+func TestReposTheShowcaseCases(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{})
+	tr := e.truth()
+	// The showcase repository is the one with the pinned slow deployment.
+	var showcase string
+	var slow metrics.Deployment
+	for _, d := range tr.Deployments {
+		if d.Production && d.CreatedAt.After(reposSimNow.Add(-10*time.Minute)) {
+			slow, showcase = d, d.RepoFullName
+		}
+	}
+	if slow.ID == 0 {
+		t.Fatal("the simulator has no production deployment in progress at now")
+	}
+	var open metrics.WorkflowRun
+	for _, r := range tr.WorkflowRuns {
+		if r.RepoFullName == showcase && !r.Completed() {
+			open = r
+		}
+	}
+	if open.ID == 0 {
+		t.Fatal("the simulator has no run in progress at now")
+	}
+
+	e.collect(nil)
+	d := e.dump(metrics.SignalDeployment)
+	byID := map[int64]metrics.Deployment{}
+	for _, dp := range d.Deployments {
+		byID[dp.ID] = dp
+	}
+
+	t.Run("a production deployment in progress, then successful", func(t *testing.T) {
+		got := byID[slow.ID]
+		if _, ok := metrics.SucceededAt(got); ok || len(got.Statuses) == 0 || got.Changes != nil {
+			t.Fatalf("first pass: %+v, want statuses without success and no changes", got)
+		}
+		e.sim.Advance(30 * time.Minute)
+		e.collect(nil)
+		later := e.dump(metrics.SignalDeployment)
+		var after metrics.Deployment
+		for _, dp := range later.Deployments {
+			if dp.ID == slow.ID {
+				after = dp
+			}
+		}
+		if _, ok := metrics.SucceededAt(after); !ok || len(after.Changes) == 0 {
+			t.Fatalf("after it succeeded: %+v, want a success status and its changes", after)
+		}
+		completed := false
+		for _, r := range later.WorkflowRuns {
+			if r.ID == open.ID {
+				completed = r.Completed()
+			}
+		}
+		if !completed {
+			t.Errorf("run %d, in progress on the first pass, is not stored completed half an hour later", open.ID)
+		}
+		compareWithTruth(t, later, reposWant(e.truth(), e.since()))
+	})
+
+	t.Run("a run in progress on the first pass", func(t *testing.T) {
+		for _, r := range d.WorkflowRuns {
+			if r.ID == open.ID && r.Completed() {
+				t.Errorf("run %d stored completed on the first pass; it was %s", r.ID, open.Status)
+			}
+		}
+	})
+
+	t.Run("a failed production deployment and its redeploy", func(t *testing.T) {
+		var failed, redeploy metrics.Deployment
+		for _, dp := range d.Deployments {
+			if _, bad := metrics.FailedAt(dp); bad && dp.Production && dp.RepoFullName == showcase && failed.ID == 0 {
+				failed = dp
+			}
+		}
+		if failed.ID == 0 {
+			t.Fatal("no failed production deployment stored for the showcase")
+		}
+		for _, dp := range d.Deployments {
+			if dp.RepoFullName == showcase && dp.SHA == failed.SHA && dp.ID > failed.ID && dp.Production {
+				redeploy = dp
+				break
+			}
+		}
+		if failed.Changes != nil {
+			t.Errorf("the failed deployment has changes %v; only successful ones carry changes", failed.Changes)
+		}
+		if _, ok := metrics.SucceededAt(redeploy); !ok || len(redeploy.Changes) == 0 {
+			t.Errorf("the redeploy of %s: %+v, want a success carrying the changes", failed.SHA, redeploy)
+		}
+	})
+
+	t.Run("staging deployments do not count", func(t *testing.T) {
+		staging := 0
+		for _, dp := range d.Deployments {
+			if dp.Environment != "staging" {
+				continue
+			}
+			staging++
+			if dp.Production || dp.Statuses != nil || dp.Changes != nil {
+				t.Errorf("staging deployment %d: production %v, %d statuses, %d changes; want none", dp.ID, dp.Production, len(dp.Statuses), len(dp.Changes))
+			}
+		}
+		if staging == 0 {
+			t.Fatal("no staging deployment stored")
+		}
+	})
+
+	t.Run("squash and rebase merges map to their pull requests", func(t *testing.T) {
+		checkMergeMapping(t, d, tr)
+	})
+
+	t.Run("bots are marked", func(t *testing.T) {
+		for login, want := range map[string]bool{
+			"dependabot[bot]": true, "copilot-pull-request-reviewer[bot]": true, "Copilot": true, "github-actions[bot]": false,
+		} {
+			got, seen := d.Bots[login]
+			if login == "github-actions[bot]" {
+				continue // only a deployment creator here, which has no bot column
+			}
+			if !seen || got != want {
+				t.Errorf("%s: stored as bot %v (seen %v), want %v", login, got, seen, want)
+			}
+		}
+		for login, isBot := range d.Bots {
+			if isBot != metrics.NewBotClassifier(e.ent.BotLogins).IsBot(login) {
+				t.Errorf("%s stored as bot %v, the classifier says otherwise", login, isBot)
+			}
+		}
+	})
+}
+
+// checkMergeMapping maps every change of every stored deployment to a pull request with
+// the stored pull requests, as the calculators do, and checks that squash merges and
+// rebase merges are among them and map as they do with GitHub's own data.
+func checkMergeMapping(t *testing.T, d reposDump, tr githubsim.Truth) {
+	t.Helper()
+	byRepo := func(prs []metrics.PullRequest) map[string][]metrics.PullRequest {
+		m := map[string][]metrics.PullRequest{}
+		for _, p := range prs {
+			m[p.RepoFullName] = append(m[p.RepoFullName], p)
+		}
+		return m
+	}
+	stored, truth := byRepo(d.PullRequests), byRepo(tr.PullRequests)
+	onMain := map[string]metrics.Commit{}
+	for _, commits := range tr.Commits {
+		for _, c := range commits {
+			onMain[c.SHA] = c
+		}
+	}
+	methods := map[string]int{}
+	for _, dp := range d.Deployments {
+		if len(dp.Changes) == 0 {
+			continue
+		}
+		got, want := metrics.NewChangeIndex(stored[dp.RepoFullName]), metrics.NewChangeIndex(truth[dp.RepoFullName])
+		for _, c := range dp.Changes {
+			gi, wi := got.PullRequestFor(c), want.PullRequestFor(c)
+			if (gi < 0) != (wi < 0) || (gi >= 0 && got.PullRequest(gi).Number != want.PullRequest(wi).Number) {
+				t.Errorf("%s change %s maps to stored #%d, GitHub's #%d", dp.RepoFullName, c.SHA, numberOf(got, gi), numberOf(want, wi))
+				continue
+			}
+			if gi < 0 {
+				continue
+			}
+			pr := got.PullRequest(gi)
+			own := false
+			for _, pc := range pr.Commits {
+				own = own || pc.SHA == c.SHA
+			}
+			switch merge := onMain[pr.MergeCommitSHA]; {
+			case merge.ParentCount == 2:
+				methods["merge"]++
+			case c.SHA == pr.MergeCommitSHA && !own && len(pr.Commits) > 0 && merge.MessageHeadline != pr.Commits[len(pr.Commits)-1].MessageHeadline:
+				methods["squash"]++
+			case !own:
+				methods["rebase"]++
+			}
+		}
+	}
+	if methods["squash"] == 0 || methods["rebase"] == 0 || methods["merge"] == 0 {
+		t.Errorf("changes mapped per merge method %v; want squash, rebase and merge-commit merges", methods)
+	}
+}
+
+func numberOf(x *metrics.ChangeIndex, i int) int {
+	if i < 0 {
+		return 0
+	}
+	return x.PullRequest(i).Number
+}
+
+func TestReposInjectedFaultsGiveTheSameRows(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{})
+	e.sim.SetFaults(githubsim.Faults{ServerErrors: 0.04, SecondaryLimits: 0.03, Truncations: 0.03, Resets: 0.02, PrimaryLimits: 0.01, MaxConsecutive: 1})
+	e.collect(nil)
+	retried := 0
+	for _, r := range e.sim.Requests() {
+		if r.Fault != "" {
+			retried++
+		}
+	}
+	if retried == 0 {
+		t.Fatal("no fault was injected")
+	}
+	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
+}
+
+func TestReposBudgetCutCallsResumeByCursor(t *testing.T) {
+	t.Parallel()
+	clean := newReposEnv(t, reposSetup{})
+	clean.collect(nil)
+	cleanCharged, _ := clean.charged()
+
+	e := newReposEnv(t, reposSetup{})
+	e.ticking.Store(true) // one second per request: a 30 s budget is a few requests
+	answers := e.collect(map[string]any{"budget_seconds": 30})
+	if len(answers) < 10 {
+		t.Fatalf("%d calls; the budget should have cut the collection many times", len(answers))
+	}
+	charged, _ := e.charged()
+	t.Logf("%d calls, %d charged requests (one call: %d)", len(answers), charged, cleanCharged)
+	if diff := cmp.Diff(clean.dump(metrics.SignalDeployment), e.dump(metrics.SignalDeployment), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("cut calls stored other rows than one call (-one +cut):\n%s", diff)
+	}
+	// Each call redoes at most the unit it was in; conditional requests make most of
+	// that free, so the cut collection costs about what one call does.
+	if float64(charged) > 1.1*float64(cleanCharged) {
+		t.Errorf("cut calls cost %d charged requests, one call %d: work was redone", charged, cleanCharged)
+	}
+}
+
+func TestReposKilledBetweenRepositories(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{})
+	repos := e.truth().Repositories
+	// Kill the call when the fourth repository's first request arrives.
+	ctx, kill := context.WithCancel(context.Background())
+	defer kill()
+	victim := "/repos/" + repos[3].FullName + "/"
+	e.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasPrefix(r.URL.Path, victim) {
+			kill()
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	})
+	if _, err := e.run(ctx, ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("killed call returned %v, want context.Canceled", err)
+	}
+	e.setIntercept(nil)
+	e.sim.ResetRequests()
+	res, err := e.run(context.Background(), "")
+	if err != nil || !res.Done {
+		t.Fatalf("resumed call: %+v, %v", res, err)
+	}
+	// The killed call left no cursor, so the next one is a new collection: the
+	// repositories finished before the kill get the pass a second run gives them —
+	// conditional listings, answered 304 — and nothing of theirs is read again at a
+	// cost, except a workflow-runs listing whose window moved on.
+	for _, r := range e.sim.Requests() {
+		for _, done := range repos[:3] {
+			if r.Charged && strings.HasPrefix(r.Path, "/repos/"+done.FullName+"/") && !strings.HasSuffix(r.Path, "/actions/runs") {
+				t.Errorf("%s was collected before the kill, yet %s?%s cost quota again", done.FullName, r.Path, r.Query)
+			}
+		}
+	}
+	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
+}
+
+func TestReposKilledMidCollectionResumesFromTheCursor(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{})
+	e.ticking.Store(true)
+	first := e.post(map[string]any{"enterprise": "ent1", "budget_seconds": 30})
+	if first.Done || first.Cursor == nil {
+		t.Fatalf("first call: %s; want a cursor", first.raw)
+	}
+	cursor := *first.Cursor
+	e.ticking.Store(false)
+
+	// The second call with that cursor dies after two more repositories.
+	seen := map[string]bool{}
+	ctx, kill := context.WithCancel(context.Background())
+	defer kill()
+	e.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		parts := strings.Split(r.URL.Path, "/")
+		if len(parts) > 3 && parts[1] == "repos" {
+			seen[parts[3]] = true
+			if len(seen) > 3 {
+				kill()
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return true
+			}
+		}
+		return false
+	})
+	if _, err := e.run(ctx, cursor); !errors.Is(err, context.Canceled) {
+		t.Fatalf("killed call returned %v, want context.Canceled", err)
+	}
+	e.setIntercept(nil)
+	done := passedIn(t, e, cursor)
+	if len(done) == 0 {
+		t.Fatal("no repository was finished before the kill")
+	}
+	e.sim.ResetRequests()
+	res, err := e.run(context.Background(), cursor)
+	if err != nil || !res.Done {
+		t.Fatalf("resumed call: %+v, %v", res, err)
+	}
+	// Same cursor, same collection: what it finished before the kill is not asked again.
+	for _, r := range e.sim.Requests() {
+		if parts := strings.Split(r.Path, "/"); len(parts) > 3 && parts[1] == "repos" && done[parts[2]+"/"+parts[3]] {
+			t.Errorf("%s was finished before the kill, yet %s was asked again", parts[2]+"/"+parts[3], r.Path)
+		}
+	}
+	if len(passedIn(t, e, cursor)) != len(e.truth().Repositories) {
+		t.Errorf("not every repository was passed in the collection")
+	}
+	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
+}
+
+// passedIn returns the repositories whose last pass belongs to the collection of cursor.
+func passedIn(t *testing.T, e *reposEnv, cursor string) map[string]bool {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(cursor, "repos1."))
+	var c struct {
+		Collection string `json:"c"`
+	}
+	if err != nil || json.Unmarshal(raw, &c) != nil || c.Collection == "" {
+		t.Fatalf("cursor %q does not decode", cursor)
+	}
+	rows, err := e.store.Pool().Query(t.Context(), `SELECT r.full_name FROM sync_watermarks w JOIN repositories r ON r.id::text = w.scope
+		WHERE w.stream = 'repo.pass' AND w.state->>'collection' = $1`, c.Collection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = true
+	}
+	return out
+}
+
+func TestReposShardsSplitTheOrgDisjointly(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{})
+	perShard := map[int]map[string]bool{}
+	for shard := range 3 {
+		e.sim.ResetRequests()
+		e.collect(map[string]any{"shard": shard, "shards": 3})
+		perShard[shard] = map[string]bool{}
+		for _, r := range e.sim.Requests() {
+			if parts := strings.Split(r.Path, "/"); len(parts) > 3 && parts[1] == "repos" {
+				perShard[shard][parts[2]+"/"+parts[3]] = true
+			}
+		}
+	}
+	owner := map[string]int{}
+	for shard, repos := range perShard {
+		for name := range repos {
+			if prev, dup := owner[name]; dup {
+				t.Errorf("%s collected by shards %d and %d", name, prev, shard)
+			}
+			owner[name] = shard
+		}
+	}
+	if len(perShard[0]) == 0 || len(perShard[1])+len(perShard[2]) == 0 {
+		t.Errorf("shards got %d, %d, %d repositories; want them spread", len(perShard[0]), len(perShard[1]), len(perShard[2]))
+	}
+	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
+}
+
+func TestReposWorkflowSignal(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{enterprise: map[string]any{"deployment_signal": "workflows", "deploy_workflows": []string{"release.yml"}}})
+	e.collect(nil)
+	for _, r := range e.sim.Requests() {
+		if strings.Contains(r.Path, "/deployments") {
+			t.Fatalf("the workflow signal read GitHub Deployments: %s", r.Path)
+		}
+	}
+	tr := e.truth()
+	d := e.dump(metrics.SignalWorkflow)
+	defaults := map[string]string{}
+	for _, r := range tr.Repositories {
+		defaults[r.FullName] = r.DefaultBranch
+	}
+	// Every release run creates a GitHub deployment of the same SHA seconds later; the
+	// changes GitHub's deployment carries are what the run's must carry.
+	truthChanges := func(r metrics.WorkflowRun) []metrics.Commit {
+		for _, dp := range tr.Deployments {
+			if dp.RepoFullName == r.RepoFullName && dp.SHA == r.HeadSHA && dp.Production &&
+				!dp.CreatedAt.Before(r.CreatedAt) && dp.CreatedAt.Sub(r.CreatedAt) < 2*time.Minute {
+				return dp.Changes
+			}
+		}
+		t.Errorf("run %d has no matching GitHub deployment", r.ID)
+		return nil
+	}
+	var want []metrics.Deployment
+	for _, r := range tr.WorkflowRuns {
+		if r.Path != ".github/workflows/release.yml" || !r.Completed() || r.HeadBranch != defaults[r.RepoFullName] || r.CreatedAt.Before(e.since()) {
+			continue
+		}
+		state := map[string]string{"success": "success", "failure": "failure", "timed_out": "failure"}[r.Conclusion]
+		if state == "" {
+			continue
+		}
+		dp := metrics.Deployment{ID: r.ID, RepoFullName: r.RepoFullName, Signal: metrics.SignalWorkflow, SHA: r.HeadSHA,
+			Ref: r.HeadBranch, Environment: "release.yml", Production: true, CreatorLogin: r.ActorLogin, CreatedAt: r.CreatedAt,
+			Statuses: []metrics.DeploymentStatus{{ID: 1, State: "in_progress", CreatedAt: r.RunStartedAt}, {ID: 2, State: state, CreatedAt: r.UpdatedAt}}}
+		if state == "success" {
+			dp.Changes = truthChanges(r)
+		}
+		want = append(want, dp)
+	}
+	if len(want) == 0 {
+		t.Fatal("the simulator has no release runs")
+	}
+	if diff := cmp.Diff(want, d.Deployments, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("workflow deployments (-runs +stored):\n%s", diff)
+	}
+}
+
+func TestReposShortBackfillComparesWithTheDeploymentBeforeIt(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{enterprise: map[string]any{"repo_backfill_days": 20}})
+	e.collect(nil)
+	got := e.dump(metrics.SignalDeployment)
+	want := reposWant(e.truth(), e.since())
+	// The one successful production deployment per repository from before the window,
+	// read as the compare base, is stored too; it carries no changes.
+	var inWindow []metrics.Deployment
+	for _, d := range got.Deployments {
+		if !d.CreatedAt.Before(e.since()) {
+			inWindow = append(inWindow, d)
+		} else if d.Changes != nil || !d.Production {
+			t.Errorf("base deployment %d: production %v, %d changes; want a production one without changes", d.ID, d.Production, len(d.Changes))
+		}
+	}
+	if len(inWindow) == len(got.Deployments) {
+		t.Error("no deployment from before the window was stored as a compare base")
+	}
+	got.Deployments = inWindow
+	compareWithTruth(t, got, want)
+}
+
+func TestReposMissingRepositoryIsSkipped(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{})
+	gone := e.truth().Repositories[2].FullName
+	e.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasPrefix(r.URL.Path, "/repos/"+gone+"/") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"message":"Not Found","status":"404"}`))
+			return true
+		}
+		return false
+	})
+	answers := e.collect(nil)
+	last := answers[len(answers)-1]
+	if last.Status != pipeline.StatusPartial || !strings.Contains(strings.Join(last.Warnings, "\n"), gone) {
+		t.Fatalf("answer %s; want partial with a warning naming %s", last.raw, gone)
+	}
+	var missing int
+	if err := e.store.Pool().QueryRow(t.Context(), `SELECT count(*) FROM repositories WHERE full_name = $1 AND missing_since IS NOT NULL`, gone).Scan(&missing); err != nil {
+		t.Fatal(err)
+	}
+	if missing != 1 {
+		t.Errorf("%s not marked missing", gone)
+	}
+	// The next run leaves it alone.
+	e.sim.ResetRequests()
+	if a := e.collect(nil); a[len(a)-1].Status != pipeline.StatusSucceeded {
+		t.Errorf("second run: %s", a[len(a)-1].raw)
+	}
+	for _, r := range e.sim.Requests() {
+		if strings.HasPrefix(r.Path, "/repos/"+gone+"/") {
+			t.Errorf("missing repository asked again: %s", r.Path)
+		}
+	}
+}
+
+func TestReposTokenRefusedFailsForGood(t *testing.T) {
+	t.Parallel()
+	const bad = "ghp_notTheRightToken00000000000000000000009"
+	e := newReposEnv(t, reposSetup{token: bad})
+	a := e.post(map[string]any{"enterprise": "ent1"})
+	if a.code != http.StatusOK || a.Status != pipeline.StatusFailed || !a.Done {
+		t.Fatalf("answer %d %s; want 200, failed, done (retrying cannot help)", a.code, a.raw)
+	}
+	if !strings.Contains(a.Error, "refused the token") || strings.Contains(a.raw, bad) {
+		t.Errorf("error %q: want the refusal, never the token", a.Error)
+	}
+	if !strings.Contains(strings.Join(e.events.events, ","), "TokenRefused ent1") {
+		t.Errorf("events %v: want TokenRefused", e.events.events)
+	}
+}
+
+func TestReposRateLimitEndsTheCallWithACursor(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{sim: func(c *githubsim.Config) { c.RateLimit = 400 }})
+	first := e.post(map[string]any{"enterprise": "ent1", "budget_seconds": 60})
+	if first.code != http.StatusOK || first.Done || first.Cursor == nil || first.Records == 0 {
+		t.Fatalf("first call %d %s; want progress, then a cursor when the limit is reached", first.code, first.raw)
+	}
+	if !strings.Contains(strings.Join(first.Warnings, "\n"), "rate limit") {
+		t.Errorf("warnings %v: want the rate limit named", first.Warnings)
+	}
+	// Still limited: nothing can be done, so the call says so (503) for the orchestrator
+	// to retry later, keeping its cursor.
+	again := e.post(map[string]any{"enterprise": "ent1", "budget_seconds": 60, "cursor": *first.Cursor})
+	if again.code != http.StatusServiceUnavailable {
+		t.Fatalf("limited call answered %d %s, want 503", again.code, again.raw)
+	}
+	// After the reset the collection carries on from the cursor and completes.
+	for range 20 {
+		e.sim.Advance(time.Hour + time.Minute)
+		a := e.post(map[string]any{"enterprise": "ent1", "budget_seconds": 60, "cursor": *first.Cursor})
+		if a.code != http.StatusOK {
+			t.Fatalf("answered %d %s", a.code, a.raw)
+		}
+		if a.Done {
+			return
+		}
+		first.Cursor = a.Cursor
+	}
+	t.Fatal("the collection never completed across rate-limit windows")
+}
+
+func TestReposBadInputWritesNothing(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{})
+	other := newReposEnv(t, reposSetup{})
+	other.ticking.Store(true)
+	foreign := other.post(map[string]any{"enterprise": "ent1", "budget_seconds": 30, "shard": 1, "shards": 2})
+	if foreign.Cursor == nil {
+		t.Fatalf("no cursor to reuse: %s", foreign.raw)
+	}
+	for _, c := range []struct {
+		name  string
+		body  map[string]any
+		field string
+	}{
+		{"until", map[string]any{"until": "2026-09-01"}, "until"},
+		{"since too old", map[string]any{"since": "2020-01-01"}, "since"},
+		{"not a cursor", map[string]any{"cursor": "abc"}, "cursor"},
+		{"a cursor of another shard", map[string]any{"cursor": *foreign.Cursor}, "cursor"},
+		{"a cursor with another since", map[string]any{"cursor": *foreign.Cursor, "shard": 1, "shards": 2, "since": "2026-09-01"}, "cursor"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.body["enterprise"] = "ent1"
+			a := e.post(c.body)
+			if a.code != http.StatusBadRequest || !strings.HasPrefix(a.raw, `{"error":"`+c.field+`:`) {
+				t.Errorf("answered %d %s; want 400 naming %s", a.code, a.raw, c.field)
+			}
+		})
+	}
+	for _, table := range []string{"repositories", "sync_watermarks", "github_etags", "commits", "pull_requests", "workflow_runs", "deployments"} {
+		var n int
+		if err := e.store.Pool().QueryRow(t.Context(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%s has %d rows after bad input", table, n)
+		}
+	}
+	if _, all := e.charged(); all != 0 {
+		t.Errorf("bad input sent %d requests to GitHub", all)
+	}
+}
+
+func TestReposSinceReCollects(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{})
+	e.collect(nil)
+	// Lose a pull request's reviews and a run: a re-collection from before them
+	// restores them; nothing else changes.
+	ctx := t.Context()
+	for _, sql := range []string{
+		`DELETE FROM pull_request_reviews WHERE review_id = (SELECT min(review_id) FROM pull_request_reviews)`,
+		`UPDATE pull_requests SET updated_at = updated_at - interval '1 day' WHERE number = (SELECT min(pr_number) FROM pull_request_reviews)`,
+		`DELETE FROM workflow_runs WHERE run_id = (SELECT min(run_id) FROM workflow_runs)`,
+	} {
+		if _, err := e.store.Pool().Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answers := e.collect(map[string]any{"since": e.since().Format(time.DateOnly)})
+	if got := sumRecords(answers); got == 0 {
+		t.Error("the re-collection wrote nothing")
+	}
+	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
+}
