@@ -529,6 +529,19 @@ func TestCopilotFirstRunStoresWhatGitHubHas(t *testing.T) {
 	from, to := today.AddDate(0, 0, -28), today.AddDate(0, 0, -1)
 	e.checkAgainstGitHub(from, to)
 	e.checkSeats()
+	// The check above means something only if the enterprise listing repeats users and
+	// has a seat without assignee.
+	truth, err := e.sim.CopilotTruth("ent1", today, today)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listing := truth.Seats[copilotEntScope]
+	if len(metrics.DedupeSeats(listing)) == len(listing) || !slices.ContainsFunc(listing, func(s metrics.CopilotSeat) bool { return s.AssigneeID == 0 }) {
+		t.Fatal("the simulated enterprise listing has no repeated user or no seat without assignee")
+	}
+	if n := copilotCount(t, e.store, `SELECT count(*) FROM copilot_seats WHERE scope_type = 'enterprise' AND seat_key LIKE 'unassigned:%'`); n != 1 {
+		t.Errorf("%d unassigned enterprise seats stored, want 1", n)
+	}
 	if a.Records == 0 || a.APICalls == 0 {
 		t.Errorf("answer counts %d records, %d API calls", a.Records, a.APICalls)
 	}
