@@ -13,8 +13,9 @@ import (
 
 // MetricBatch says which rows a calculation replaces: every row of one enterprise
 // whose week lies in [FirstWeek, LastWeek]. The rows given are upserted; rows of the
-// window that the calculation no longer produces (a repository removed from an
-// organization, a renamed enterprise scope) are deleted. Older weeks are left alone.
+// window whose scope the batch does not hold (a repository removed from an
+// organization, a renamed enterprise scope) are deleted. Weeks outside the window are
+// left alone. A calculation gives a row for every scope and week of its window.
 type MetricBatch struct {
 	EnterpriseID        string
 	FirstWeek, LastWeek time.Time // Mondays 00:00 UTC, both included
@@ -29,7 +30,7 @@ type MetricBatch struct {
 type MetricWrite struct {
 	Rows    int   // rows given
 	Changed int64 // rows inserted, or updated because a value differed
-	Deleted int64 // rows of the window whose scope the calculation no longer produced
+	Deleted int64 // rows of the window whose scope the batch did not hold
 }
 
 func (b MetricBatch) check(weeks []time.Time) error {
@@ -57,22 +58,29 @@ func (b MetricBatch) check(weeks []time.Time) error {
 	return nil
 }
 
-// checkUnique refuses a batch holding one key twice: ON CONFLICT cannot update a row
-// twice in one statement, and two different answers for one row is a bug upstream.
-func checkUnique(scopeTypes, scopes []string, weeks []time.Time) error {
+// distinctScopes returns the batch's scopes, each once, in order of appearance. It
+// refuses a batch holding one key twice: ON CONFLICT cannot update a row twice in one
+// statement, and two different answers for one row is a bug upstream.
+func distinctScopes(scopeTypes, scopes []string, weeks []time.Time) (types, names []string, err error) {
 	type key struct {
 		scopeType, scope string
 		week             time.Time
 	}
+	type scope struct{ scopeType, scope string }
 	seen := make(map[key]int, len(scopes))
+	seenScope := make(map[scope]bool)
 	for i := range scopes {
 		k := key{scopeTypes[i], scopes[i], weeks[i].UTC()}
 		if j, dup := seen[k]; dup {
-			return fmt.Errorf("rows[%d]: %s %q week %s repeats rows[%d]", i, k.scopeType, k.scope, k.week.Format(time.DateOnly), j)
+			return nil, nil, fmt.Errorf("rows[%d]: %s %q week %s repeats rows[%d]", i, k.scopeType, k.scope, k.week.Format(time.DateOnly), j)
 		}
 		seen[k] = i
+		if sc := (scope{k.scopeType, k.scope}); !seenScope[sc] {
+			seenScope[sc] = true
+			types, names = append(types, k.scopeType), append(names, k.scope)
+		}
 	}
-	return nil
+	return types, names, nil
 }
 
 // The rows travel as one array per column (unnest), so a batch is one statement
@@ -218,21 +226,21 @@ WHERE (velocity_metrics.prs_opened, velocity_metrics.prs_merged, velocity_metric
        EXCLUDED.workflow_duration_p50_seconds, EXCLUDED.workflow_duration_n,
        EXCLUDED.metric_version)`
 
-// The deletes of rows the calculation no longer produced. The batch's keys travel as
-// arrays, as in the upserts.
+// The deletes of the window's rows whose scope the batch does not hold. The batch's
+// distinct scopes travel as arrays. NOT IN over a subquery is planned as a hashed
+// subplan whatever the table's statistics say; the equivalent NOT EXISTS became a
+// nested loop on a freshly filled table (12,000 rows: 20 s instead of 50 ms). Scopes,
+// not rows, keep the hash small for any number of weeks. No key column is NULL, so
+// NOT IN means what it says.
 const sqlDeleteStaleDORA = `
 DELETE FROM dora_metrics m
 WHERE m.enterprise_id = $1 AND m.week_start BETWEEN $2 AND $3
-  AND NOT EXISTS (
-      SELECT 1 FROM unnest($4::text[], $5::text[], $6::date[]) AS k(scope_type, scope, week_start)
-      WHERE k.scope_type = m.scope_type AND k.scope = m.scope AND k.week_start = m.week_start)`
+  AND (m.scope_type, m.scope) NOT IN (SELECT * FROM unnest($4::text[], $5::text[]))`
 
 const sqlDeleteStaleVelocity = `
 DELETE FROM velocity_metrics m
 WHERE m.enterprise_id = $1 AND m.week_start BETWEEN $2 AND $3
-  AND NOT EXISTS (
-      SELECT 1 FROM unnest($4::text[], $5::text[], $6::date[]) AS k(scope_type, scope, week_start)
-      WHERE k.scope_type = m.scope_type AND k.scope = m.scope AND k.week_start = m.week_start)`
+  AND (m.scope_type, m.scope) NOT IN (SELECT * FROM unnest($4::text[], $5::text[]))`
 
 // PutDORAMetrics stores a calculation's DORA rows for the batch's window in one
 // transaction: changed and new rows are written, unchanged rows are not touched, and
@@ -267,7 +275,8 @@ func (s *Store) PutDORAMetrics(ctx context.Context, b MetricBatch, rows []metric
 	if b.DeploymentSignal != metrics.SignalDeployment && b.DeploymentSignal != metrics.SignalWorkflow {
 		return MetricWrite{}, fmt.Errorf("put dora metrics: deployment_signal: %q must be %q or %q", b.DeploymentSignal, metrics.SignalDeployment, metrics.SignalWorkflow)
 	}
-	if err := checkUnique(scopeTypes, scopes, weeks); err != nil {
+	keepTypes, keepScopes, err := distinctScopes(scopeTypes, scopes, weeks)
+	if err != nil {
 		return MetricWrite{}, fmt.Errorf("put dora metrics: %w", err)
 	}
 	upsertArgs := []any{b.EnterpriseID, b.DeploymentSignal, b.ComputedAt,
@@ -277,7 +286,7 @@ func (s *Store) PutDORAMetrics(ctx context.Context, b MetricBatch, rows []metric
 		rework, reworkRate,
 		dfLevels, leadLevels, cfLevels, recLevels, levels,
 		thresholds, versions}
-	w, err := s.putMetrics(ctx, b, sqlUpsertDORA, upsertArgs, sqlDeleteStaleDORA, scopeTypes, scopes, weeks)
+	w, err := s.putMetrics(ctx, b, n, sqlUpsertDORA, upsertArgs, sqlDeleteStaleDORA, keepTypes, keepScopes)
 	if err != nil {
 		return MetricWrite{}, fmt.Errorf("put dora metrics of %s: %w", b.EnterpriseID, err)
 	}
@@ -316,7 +325,8 @@ func (s *Store) PutVelocityMetrics(ctx context.Context, b MetricBatch, rows []me
 	if err := b.check(weeks); err != nil {
 		return MetricWrite{}, fmt.Errorf("put velocity metrics: %w", err)
 	}
-	if err := checkUnique(scopeTypes, scopes, weeks); err != nil {
+	keepTypes, keepScopes, err := distinctScopes(scopeTypes, scopes, weeks)
+	if err != nil {
 		return MetricWrite{}, fmt.Errorf("put velocity metrics: %w", err)
 	}
 	upsertArgs := []any{b.EnterpriseID, b.ComputedAt,
@@ -330,7 +340,7 @@ func (s *Store) PutVelocityMetrics(ctx context.Context, b MetricBatch, rows []me
 		runs, completed, successRate,
 		durationP50, durationN,
 		versions}
-	w, err := s.putMetrics(ctx, b, sqlUpsertVelocity, upsertArgs, sqlDeleteStaleVelocity, scopeTypes, scopes, weeks)
+	w, err := s.putMetrics(ctx, b, n, sqlUpsertVelocity, upsertArgs, sqlDeleteStaleVelocity, keepTypes, keepScopes)
 	if err != nil {
 		return MetricWrite{}, fmt.Errorf("put velocity metrics of %s: %w", b.EnterpriseID, err)
 	}
@@ -339,15 +349,15 @@ func (s *Store) PutVelocityMetrics(ctx context.Context, b MetricBatch, rows []me
 
 // putMetrics runs the upsert and the delete of stale rows in one transaction, so a
 // reader sees the old window or the new one, never a mix.
-func (s *Store) putMetrics(ctx context.Context, b MetricBatch, upsert string, upsertArgs []any, deleteStale string, scopeTypes, scopes []string, weeks []time.Time) (MetricWrite, error) {
-	w := MetricWrite{Rows: len(scopes)}
+func (s *Store) putMetrics(ctx context.Context, b MetricBatch, rows int, upsert string, upsertArgs []any, deleteStale string, keepTypes, keepScopes []string) (MetricWrite, error) {
+	w := MetricWrite{Rows: rows}
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, upsert, upsertArgs...)
 		if err != nil {
 			return fmt.Errorf("upsert: %w", err)
 		}
 		w.Changed = tag.RowsAffected()
-		tag, err = tx.Exec(ctx, deleteStale, b.EnterpriseID, b.FirstWeek.UTC(), b.LastWeek.UTC(), scopeTypes, scopes, weeks)
+		tag, err = tx.Exec(ctx, deleteStale, b.EnterpriseID, b.FirstWeek.UTC(), b.LastWeek.UTC(), keepTypes, keepScopes)
 		if err != nil {
 			return fmt.Errorf("delete stale rows: %w", err)
 		}

@@ -239,7 +239,10 @@ func TestPutMetricsRefusesBadBatches(t *testing.T) {
 	}{
 		{"no enterprise", func(b postgres.MetricBatch) postgres.MetricBatch { b.EnterpriseID = ""; return b }, doraFixture(), "enterprise_id"},
 		{"window not weeks", func(b postgres.MetricBatch) postgres.MetricBatch { b.FirstWeek = day("2026-06-02"); return b }, doraFixture(), "weeks"},
-		{"reversed window", func(b postgres.MetricBatch) postgres.MetricBatch { b.FirstWeek, b.LastWeek = b.LastWeek, b.FirstWeek; return b }, doraFixture(), "weeks"},
+		{"reversed window", func(b postgres.MetricBatch) postgres.MetricBatch {
+			b.FirstWeek, b.LastWeek = b.LastWeek, b.FirstWeek
+			return b
+		}, doraFixture(), "weeks"},
 		{"no computed_at", func(b postgres.MetricBatch) postgres.MetricBatch { b.ComputedAt = time.Time{}; return b }, doraFixture(), "computed_at"},
 		{"no signal", func(b postgres.MetricBatch) postgres.MetricBatch { b.DeploymentSignal = ""; return b }, doraFixture(), "deployment_signal"},
 		{"week outside the window", func(b postgres.MetricBatch) postgres.MetricBatch { return b }, outside, "rows[1].week_start"},
