@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -781,4 +783,135 @@ func TestCalculateMatchesTheCalculators(t *testing.T) {
 	if diff := cmp.Diff(wantVelocity, storedVelocity(t, store, "ent1"), approx); diff != "" {
 		t.Errorf("stored velocity_metrics differ from the calculator's (-want +got):\n%s", diff)
 	}
+}
+
+// benchWorld is the benchmark size of docs/benchmarks.md: one enterprise of 20
+// organizations × 50 active repositories, with history back to the deployment
+// lookback of the first of the 12 weeks computed.
+func benchWorld(now time.Time) githubsim.Config {
+	var orgs []githubsim.OrgConfig
+	for i := range 20 {
+		orgs = append(orgs, githubsim.OrgConfig{Login: fmt.Sprintf("bench-org-%02d", i), Repos: 50, ActiveShare: 1, PRsPerWeek: 8})
+	}
+	return githubsim.Config{
+		Seed: 7, Now: now, HistoryDays: 12*7 + metrics.DeploymentLookbackDays,
+		Enterprises: []githubsim.EnterpriseConfig{{ID: "bench", Slug: "benchcorp",
+			Token: "ghp_simBench000000000000000000000000000001", Orgs: orgs, Developers: 400}},
+	}
+}
+
+// BenchmarkCalculate measures both stages on the benchmark size, phase by phase and
+// whole, against a real PostgreSQL holding 1,000 repositories' history:
+//
+//	go test ./internal/pipeline -run '^$' -bench Calculate -benchtime 3x
+//
+// Setting up (generating the world and copying ~4 million rows in) takes a minute or
+// two and is not measured.
+func BenchmarkCalculate(b *testing.B) {
+	sim, err := githubsim.New(benchWorld(calcNow))
+	if err != nil {
+		b.Fatal(err)
+	}
+	truth, err := sim.Truth("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := pgtest.New(b)
+	storeTruth(b, store, "bench", truth)
+	sqlExec(b, store, `ANALYZE`)
+	orgs := make([]string, 0, 20)
+	for _, o := range benchWorld(calcNow).Enterprises[0].Orgs {
+		orgs = append(orgs, `"`+o.Login+`"`)
+	}
+	cfg := calcConfig(b, `[{"id":"bench","enterprise":"benchcorp","orgs":[`+strings.Join(orgs, ",")+`],"token_secret":"x"}]`)
+	ent, _ := cfg.Enterprise("bench")
+	truth = githubsim.Truth{} // let the world go before measuring memory
+
+	first := time.Date(2026, 9, 7, 0, 0, 0, 0, time.UTC)
+	opts := metrics.Options{Enterprise: "benchcorp", Orgs: ent.Orgs, From: first, To: calcNow,
+		HotfixPattern: ent.HotfixRE(), Bots: metrics.NewBotClassifier(ent.BotLogins)}
+	batch := postgres.MetricBatch{EnterpriseID: "bench", FirstWeek: first, LastWeek: metrics.WeekStart(calcNow),
+		ComputedAt: calcNow, DeploymentSignal: metrics.SignalDeployment}
+	from, to := metrics.DataWindow(first, calcNow, 0)
+	queries := map[string]postgres.ActivityQuery{
+		"dora": {EnterpriseID: "bench", Orgs: ent.Orgs, Signal: metrics.SignalDeployment, From: from, To: to, Incidents: true},
+		"velocity": {EnterpriseID: "bench", Orgs: ent.Orgs, Signal: metrics.SignalDeployment, From: first, To: to,
+			Reviews: true, Commits: true, WorkflowRuns: true},
+	}
+	put := func(kind string, repos []metrics.RepoActivity) (int, error) {
+		if kind == "dora" {
+			rows, err := metrics.CalculateDORA(repos, opts)
+			if err != nil {
+				return 0, err
+			}
+			_, err = store.PutDORAMetrics(context.Background(), batch, rows)
+			return len(rows), err
+		}
+		rows, err := metrics.CalculateVelocity(repos, opts)
+		if err != nil {
+			return 0, err
+		}
+		_, err = store.PutVelocityMetrics(context.Background(), batch, rows)
+		return len(rows), err
+	}
+
+	for _, kind := range []string{"dora", "velocity"} {
+		var repos []metrics.RepoActivity
+		b.Run(kind+"/load", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if repos, err = store.ListRepoActivity(b.Context(), queries[kind]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(activityRecords(repos)), "records/op")
+		})
+		b.Run(kind+"/store_new", func(b *testing.B) {
+			b.ReportAllocs()
+			var n int
+			for b.Loop() {
+				b.StopTimer()
+				sqlExec(b, store, `DELETE FROM dora_metrics; DELETE FROM velocity_metrics`)
+				b.StartTimer()
+				if n, err = put(kind, repos); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n), "rows/op")
+		})
+		b.Run(kind+"/stage", func(b *testing.B) {
+			// The whole stage over data whose rows are already stored: load, compute,
+			// compare, write nothing.
+			stage := pipeline.NewDORAStage(calcOptions(store, cfg, time.Now))
+			if kind == "velocity" {
+				stage = pipeline.NewVelocityStage(calcOptions(store, cfg, time.Now))
+			}
+			b.ReportAllocs()
+			var res pipeline.Result
+			runtime.GC()
+			peak := watchHeap()
+			for b.Loop() {
+				req := pipeline.Request{Enterprise: &ent, Now: calcNow}
+				if res, err = stage.Run(b.Context(), req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(res.Records), "rows/op")
+		})
+	}
+}
+
+func activityRecords(repos []metrics.RepoActivity) int {
+	n := len(repos)
+	for _, r := range repos {
+		n += len(r.Deployments) + len(r.PullRequests) + len(r.Incidents) + len(r.Commits) + len(r.WorkflowRuns)
+		for _, d := range r.Deployments {
+			n += len(d.Statuses) + len(d.Changes)
+		}
+		for _, p := range r.PullRequests {
+			n += len(p.Commits) + len(p.Reviews)
+		}
+	}
+	return n
 }
