@@ -523,13 +523,17 @@ func (c *repoCollection) collectRepo(w repoWork) error {
 		want bool
 		run  func(repo metrics.Repository, mark postgres.Mark, ok bool) error
 	}
+	// Nothing was pushed inside the window: no commit of it can be there. Archived
+	// (read-only) since before the window: nothing of it can be there.
+	quiet := repo.PushedAt.Before(c.since)
+	frozen := repo.Archived && repo.UpdatedAt.Before(c.since)
 	streams := []stream{
-		{postgres.StreamRepoCommits, w.full, c.commits},
-		{postgres.StreamRepoPulls, true, c.pulls},
-		{postgres.StreamRepoRuns, true, c.runs},
-		{postgres.StreamRepoDeployments, c.signal == metrics.SignalDeployment, c.deployments},
-		{postgres.StreamRepoChanges, true, c.changes},
-		{postgres.StreamRepoIncidents, true, c.incidents},
+		{postgres.StreamRepoCommits, w.full && !quiet, c.commits},
+		{postgres.StreamRepoPulls, !frozen, c.pulls},
+		{postgres.StreamRepoRuns, !frozen, c.runs},
+		{postgres.StreamRepoDeployments, !frozen && c.signal == metrics.SignalDeployment, c.deployments},
+		{postgres.StreamRepoChanges, !frozen, c.changes},
+		{postgres.StreamRepoIncidents, !frozen, c.incidents},
 	}
 	for _, st := range streams {
 		mark, ok := marks[st.name]

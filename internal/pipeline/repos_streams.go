@@ -151,8 +151,8 @@ const runsPageSize = 100
 // when the listing grew past one page, and never past a run that has not completed or
 // the last day of runs (re-runs), so runs in progress are re-read by the next listing.
 // The window ends at S plus a power of two days, so its URL stays the same from one
-// pass to the next until time outgrows it. With the workflow deployment signal, the
-// runs of the deploy workflows become deployments.
+// pass to the next until S moves or time outgrows it. With the workflow deployment
+// signal, the runs of the deploy workflows become deployments.
 func (c *repoCollection) runs(repo metrics.Repository, mark postgres.Mark, ok bool) error {
 	from := reposDay(c.since)
 	if ok && (!c.forced || mark.Watermark.Before(from)) {
@@ -193,10 +193,11 @@ func (c *repoCollection) runs(repo metrics.Repository, mark postgres.Mark, ok bo
 	return c.saved(c.store.SaveRuns(c.ctx, c.e.ID, repo.ID, rows, derived, postgres.Mark{Watermark: next, Collection: c.cur.Collection}))
 }
 
-// runsWindowEnd is from plus the smallest power of two days that reaches an hour past
-// now.
+// runsWindowEnd is from plus the smallest power of two days, at least 32, that reaches
+// an hour past now: the end moves (and the URL changes) at most once a month for a
+// window whose start stays put.
 func runsWindowEnd(from, now time.Time) time.Time {
-	span := 24 * time.Hour
+	span := 32 * 24 * time.Hour
 	for !from.Add(span).After(now.Add(time.Hour)) {
 		span *= 2
 	}

@@ -1,0 +1,173 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"metrics-collector/internal/config"
+	"metrics-collector/internal/github"
+	"metrics-collector/internal/githubsim"
+	"metrics-collector/internal/pipeline"
+	"metrics-collector/internal/postgres/pgtest"
+)
+
+// simAdvancingClock is a GitHub client clock on simulated time: every wait (pacing,
+// rate limits) moves the simulator on, so the simulated hours a collection takes under
+// a rate limit are measured without sleeping.
+type simAdvancingClock struct{ sim *githubsim.Simulator }
+
+func (c simAdvancingClock) Now() time.Time { return c.sim.Now() }
+
+func (c simAdvancingClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.sim.Advance(d)
+	return nil
+}
+
+// BenchmarkCollectRepos collects the benchmark-size org — 1,000 repositories, 20 %
+// active, one with a day of more than 1,000 workflow runs, 120 days of history, a 90-day
+// backfill — from the simulator under GitHub's 5,000 requests an hour, then collects it
+// again with nothing new: at once, and a day later. The world is frozen (generated up
+// to a moment before the collection starts), so "nothing new" is exact. Figures:
+//
+//	records          rows written by the first run
+//	requests         API requests of the first run (charged_1st: those that cost quota)
+//	req/1000rec      requests per 1,000 records
+//	sim_hours        simulated hours the first run took (its waits move simulated time)
+//	floor_hours      charged requests ÷ 5,000/h: the least time the budget allows
+//	charged_2nd      charged requests of a second run right after (all_2nd: all requests)
+//	charged_nextday  charged requests of a run a day later with nothing new
+//
+// go test ./internal/pipeline -run '^$' -bench CollectRepos -benchtime 1x
+func BenchmarkCollectRepos(b *testing.B) {
+	const rateLimit = 5000
+	start := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	b.StopTimer()
+	for range b.N {
+		cfg := githubsim.BenchmarkConfig(start)
+		cfg.Enterprises = cfg.Enterprises[:1]
+		cfg.RateLimit = rateLimit
+		cfg.FutureDays = 1
+		sim, err := githubsim.New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := sim.SetNow(start.Add(25 * time.Hour)); err != nil { // past the generated world: frozen
+			b.Fatal(err)
+		}
+		hosts := sim.Start()
+		store := pgtest.New(b)
+		info := sim.Enterprises()[0]
+		ent := config.Enterprise{ID: info.ID, Orgs: info.Orgs, APIURL: hosts.API.URL + "/", TokenSecret: "x",
+			DeploymentSignal: config.SignalDeployments, IncidentLabels: []string{"incident"}, RepoShards: 1,
+			RepoBackfillDays: 90, FullSweepDays: 7}
+		client, err := github.New(github.Options{
+			EnterpriseID: ent.ID, BaseURL: ent.APIURL,
+			Token:      func(context.Context) (string, error) { return info.Token, nil },
+			HTTPClient: &http.Client{}, Clock: simAdvancingClock{sim}, MaxRate: math.Inf(1),
+			Cache: store, TokenHealth: store,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		stage := pipeline.NewReposStage(pipeline.ReposOptions{
+			Store:   store,
+			Clients: func(string) (*github.Client, error) { return client, nil },
+			Now:     sim.Now,
+		})
+		collect := func() (records int64) {
+			cursor := ""
+			for {
+				res, err := stage.Run(b.Context(), pipeline.Request{RunID: 1, Enterprise: &ent, Cursor: cursor, Shards: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				records += res.Records
+				if res.Done {
+					return records
+				}
+				cursor = res.Cursor
+			}
+		}
+		kinds := map[string]int{}
+		count := func() (charged, all int) {
+			clear(kinds)
+			for _, r := range sim.Requests() {
+				if r.Host == githubsim.HostAPI {
+					all++
+					if r.Charged {
+						charged++
+						kinds[requestKind(r.Path)]++
+					}
+				}
+			}
+			sim.ResetRequests()
+			return charged, all
+		}
+
+		simStart := sim.Now()
+		b.StartTimer()
+		records := collect()
+		b.StopTimer()
+		simHours := sim.Now().Sub(simStart).Hours()
+		charged1, all1 := count()
+		b.Logf("first run, charged requests by kind: %v", kinds)
+
+		collect()
+		charged2, all2 := count()
+		b.Logf("second run, charged requests by kind: %v", kinds)
+		sim.Advance(24 * time.Hour)
+		collect()
+		chargedDay, allDay := count()
+		b.Logf("next day, charged requests by kind: %v", kinds)
+		hosts.Close()
+
+		b.ReportMetric(float64(records), "records")
+		b.ReportMetric(float64(all1), "requests")
+		b.ReportMetric(float64(charged1), "charged_1st")
+		b.ReportMetric(1000*float64(all1)/float64(records), "req/1000rec")
+		b.ReportMetric(simHours, "sim_hours")
+		b.ReportMetric(floorHours(charged1, rateLimit), "floor_hours")
+		b.ReportMetric(float64(charged2), "charged_2nd")
+		b.ReportMetric(float64(all2), "all_2nd")
+		b.ReportMetric(float64(chargedDay), "charged_nextday")
+		b.ReportMetric(float64(allDay), "all_nextday")
+		b.Log(fmt.Sprintf("records %d, requests %d (charged %d), %.1f simulated hours (floor %.1f); second run %d charged of %d; next day %d charged of %d",
+			records, all1, charged1, simHours, floorHours(charged1, rateLimit), charged2, all2, chargedDay, allDay))
+	}
+}
+
+// floorHours is the least time n charged requests take under limit requests an hour:
+// a fresh window allows limit at once, each further limit needs another hour.
+func floorHours(n, limit int) float64 { return max(0, float64(n-limit)) / float64(limit) }
+
+// requestKind names the endpoint of an API path, for the cost breakdown.
+func requestKind(p string) string {
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	switch {
+	case len(parts) >= 2 && parts[0] == "orgs":
+		return "org repos"
+	case len(parts) < 4:
+		return "repo"
+	case parts[3] == "pulls" && len(parts) == 4:
+		return "pulls list"
+	case parts[3] == "pulls" && len(parts) == 5:
+		return "pull"
+	case parts[3] == "pulls":
+		return "pull " + parts[5]
+	case parts[3] == "deployments" && len(parts) == 4:
+		return "deployments list"
+	case parts[3] == "deployments":
+		return "deployment statuses"
+	case parts[3] == "actions" && len(parts) == 5:
+		return "runs list"
+	}
+	return parts[3]
+}
