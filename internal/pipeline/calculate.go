@@ -202,7 +202,7 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 // request merged late in the last week still finds the deployment that shipped it.
 func (s *CalculateStage) activityQuery(e config.Enterprise, signal string, first, last time.Time) postgres.ActivityQuery {
 	from, to := metrics.DataWindow(first, last, s.opts.FailureWindow)
-	q := postgres.ActivityQuery{EnterpriseID: e.ID, Orgs: e.Orgs, Signal: signal, From: from, To: to}
+	q := postgres.ActivityQuery{EnterpriseID: e.ID, Orgs: e.Orgs, PresentFrom: first, Signal: signal, From: from, To: to}
 	if s.name == StageCalculateDORA {
 		q.Incidents = true
 		return q

@@ -21,6 +21,10 @@ type ActivityQuery struct {
 	// Orgs limits the repositories to these organizations (compared case-insensitively);
 	// empty means every repository stored for the enterprise.
 	Orgs []string
+	// PresentFrom leaves out repositories missing (deleted, transferred away; see
+	// repositories.missing_since) since before it: the first week computed. A
+	// repository that went missing later still counts in the weeks it was there.
+	PresentFrom time.Time
 	// Signal picks the deployments: metrics.SignalDeployment or metrics.SignalWorkflow.
 	Signal string
 	// From and To bound the data span [From, To): production deployments created,
@@ -59,8 +63,8 @@ func (q ActivityQuery) check() error {
 const sqlActivityRepositories = `
 SELECT id, org, full_name, default_branch
 FROM repositories
-WHERE enterprise_id = $1
-ORDER BY full_name COLLATE "C"`
+WHERE enterprise_id = $1 AND (missing_since IS NULL OR missing_since > $2)
+ORDER BY full_name COLLATE "C", missing_since NULLS FIRST, id`
 
 // Only production deployments: the calculators ignore the others, and production is
 // decided by the collector with the enterprise's pattern when it stores a deployment
@@ -83,12 +87,13 @@ WHERE ` + sqlActivityDeploymentFilter + `
 ORDER BY s.repo_id, s.deployment_id, s.created_at, s.status_id`
 
 const sqlActivityDeploymentChanges = `
-SELECT c.repo_id, c.deployment_id, c.sha, c.author_login, c.authored_at, c.message_headline
+SELECT c.repo_id, c.deployment_id, c.sha, c.author_login, c.author_name, c.authored_at,
+       c.committer_login, c.committed_at, c.message_headline, c.parent_count
 FROM deployment_changes c
 JOIN deployments d ON d.enterprise_id = c.enterprise_id AND d.repo_id = c.repo_id
                   AND d.signal = c.signal AND d.deployment_id = c.deployment_id
 WHERE ` + sqlActivityDeploymentFilter + `
-ORDER BY c.repo_id, c.deployment_id, c.authored_at, c.sha`
+ORDER BY c.repo_id, c.deployment_id, c.position, c.sha`
 
 // A pull request matters when something happened to it in the span: created, merged,
 // closed, or updated (a review, a push). GREATEST ignores NULLs.
@@ -105,11 +110,12 @@ WHERE ` + sqlActivityPullFilter + `
 ORDER BY p.repo_id, p.number`
 
 const sqlActivityPullCommits = `
-SELECT c.repo_id, c.pr_number, c.sha, c.author_login, c.authored_at, c.message_headline
+SELECT c.repo_id, c.pr_number, c.sha, c.author_login, c.author_name, c.authored_at,
+       c.committer_login, c.committed_at, c.message_headline, c.parent_count
 FROM pull_request_commits c
 JOIN pull_requests p ON p.enterprise_id = c.enterprise_id AND p.repo_id = c.repo_id AND p.number = c.pr_number
 WHERE ` + sqlActivityPullFilter + `
-ORDER BY c.repo_id, c.pr_number, c.authored_at, c.sha`
+ORDER BY c.repo_id, c.pr_number, c.position, c.sha`
 
 const sqlActivityPullReviews = `
 SELECT r.repo_id, r.pr_number, r.review_id, r.reviewer_login, r.state, r.submitted_at
@@ -221,20 +227,32 @@ func (l *activityLoader) deploymentArgs() []any {
 	return []any{l.q.EnterpriseID, l.q.Signal, l.from, l.to}
 }
 
+// loadRepositories lists the repositories. Two stored repositories may share a name
+// for a while (one renamed, another created under its old name, until the next
+// listing records the rename); their activity is filed under that one name, so the
+// organization's figures stay whole and the calculators see each name once.
 func (l *activityLoader) loadRepositories(ctx context.Context) error {
 	orgs := make(map[string]bool, len(l.q.Orgs))
 	for _, o := range l.q.Orgs {
 		orgs[strings.ToLower(strings.TrimSpace(o))] = true
 	}
 	l.byID = map[int64]int{}
+	byName := map[string]int{}
 	var (
 		id                           int64
 		org, fullName, defaultBranch string
 	)
-	return l.each(ctx, sqlActivityRepositories, []any{l.q.EnterpriseID}, []any{&id, &org, &fullName, &defaultBranch}, func() error {
+	args := []any{l.q.EnterpriseID, l.q.PresentFrom.UTC()}
+	return l.each(ctx, sqlActivityRepositories, args, []any{&id, &org, &fullName, &defaultBranch}, func() error {
 		if len(orgs) > 0 && !orgs[strings.ToLower(org)] {
 			return nil
 		}
+		key := strings.ToLower(fullName)
+		if i, ok := byName[key]; ok {
+			l.byID[id] = i
+			return nil
+		}
+		byName[key] = len(l.repos)
 		l.byID[id] = len(l.repos)
 		l.repos = append(l.repos, metrics.RepoActivity{FullName: fullName, DefaultBranch: defaultBranch})
 		return nil
@@ -294,17 +312,39 @@ func (l *activityLoader) loadDeploymentStatuses(ctx context.Context) error {
 
 func (l *activityLoader) loadDeploymentChanges(ctx context.Context) error {
 	var (
-		repoID, id            int64
-		sha, author, headline string
-		authoredAt            time.Time
+		repoID, id int64
+		c          commitRow
 	)
-	dest := []any{&repoID, &id, &sha, &author, &authoredAt, &headline}
+	dest := append([]any{&repoID, &id}, c.dest()...)
 	return l.each(ctx, sqlActivityDeploymentChanges, l.deploymentArgs(), dest, func() error {
 		if d := l.deployment(repoID, id); d != nil {
-			d.Changes = append(d.Changes, metrics.Commit{SHA: sha, AuthorLogin: author, AuthoredAt: authoredAt.UTC(), MessageHeadline: headline})
+			d.Changes = append(d.Changes, c.commit())
 		}
 		return nil
 	})
+}
+
+// commitRow scans the commit columns deployment_changes and pull_request_commits share.
+type commitRow struct {
+	sha, author, authorName, committer, headline string
+	authoredAt                                   time.Time
+	committedAt                                  *time.Time
+	parents                                      int
+}
+
+func (c *commitRow) dest() []any {
+	return []any{&c.sha, &c.author, &c.authorName, &c.authoredAt, &c.committer, &c.committedAt, &c.headline, &c.parents}
+}
+
+func (c *commitRow) commit() metrics.Commit {
+	out := metrics.Commit{
+		SHA: c.sha, AuthorLogin: c.author, AuthorName: c.authorName, AuthoredAt: c.authoredAt.UTC(),
+		CommitterLogin: c.committer, MessageHeadline: c.headline, ParentCount: c.parents,
+	}
+	if c.committedAt != nil {
+		out.CommittedAt = c.committedAt.UTC()
+	}
+	return out
 }
 
 func (l *activityLoader) loadPulls(ctx context.Context) error {
@@ -352,15 +392,14 @@ func (l *activityLoader) pull(repoID int64, number int) *metrics.PullRequest {
 
 func (l *activityLoader) loadPullCommits(ctx context.Context) error {
 	var (
-		repoID                int64
-		number                int
-		sha, author, headline string
-		authoredAt            time.Time
+		repoID int64
+		number int
+		c      commitRow
 	)
-	dest := []any{&repoID, &number, &sha, &author, &authoredAt, &headline}
+	dest := append([]any{&repoID, &number}, c.dest()...)
 	return l.each(ctx, sqlActivityPullCommits, l.spanArgs(), dest, func() error {
 		if pr := l.pull(repoID, number); pr != nil {
-			pr.Commits = append(pr.Commits, metrics.Commit{SHA: sha, AuthorLogin: author, AuthoredAt: authoredAt.UTC(), MessageHeadline: headline})
+			pr.Commits = append(pr.Commits, c.commit())
 		}
 		return nil
 	})

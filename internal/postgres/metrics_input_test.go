@@ -29,14 +29,20 @@ func atPtr(s string) *time.Time {
 // seedActivity stores a little of everything the calculators read for enterprise ent1,
 // in and out of the span 2026-06-01 – 2026-09-01, plus look-alikes that must not be
 // loaded: another enterprise's rows with the same ids, another organization, the other
-// deployment signal, a staging deployment.
+// deployment signal, a staging deployment, a repository gone before the span. acme/shop
+// is stored twice (id 1, and id 6: a new repository under the name of a renamed one
+// whose rename the next listing will record).
 func seedActivity(t *testing.T, s *postgres.Store) {
 	t.Helper()
 	exec(t, s, `INSERT INTO repositories (enterprise_id, id, org, name, full_name, default_branch, archived)
 		VALUES ('ent1', 1, 'acme', 'shop', 'acme/shop', 'main', false),
 		       ('ent1', 2, 'acme', 'attic', 'acme/attic', 'master', true),
 		       ('ent1', 3, 'beta', 'api', 'beta/api', 'main', false),
+		       ('ent1', 6, 'acme', 'shop', 'acme/shop', 'main', false),
 		       ('ent2', 1, 'other', 'shop', 'other/shop', 'main', false)`)
+	exec(t, s, `INSERT INTO repositories (enterprise_id, id, org, name, full_name, default_branch, missing_since)
+		VALUES ('ent1', 4, 'acme', 'gone', 'acme/gone', 'main', '2026-05-31T00:00:00Z'),
+		       ('ent1', 5, 'acme', 'moved', 'acme/moved', 'main', '2026-07-01T00:00:00Z')`)
 	exec(t, s, `INSERT INTO deployments (enterprise_id, repo_id, signal, deployment_id, sha, ref, environment, production, creator_login, created_at)
 		VALUES ('ent1', 1, 'deployment', 10, 'aaa', 'main', 'production', true, 'ana', '2026-06-10T10:00:00Z'),
 		       ('ent1', 1, 'deployment', 11, 'bbb', 'main', 'prod', true, 'bo', '2026-06-12T10:00:00Z'),
@@ -52,9 +58,12 @@ func seedActivity(t *testing.T, s *postgres.Store) {
 		       ('ent1', 1, 'deployment', 12, 120, 'success', '2026-06-11T10:05:00Z'),
 		       ('ent1', 1, 'workflow', 10, 100, 'failure', '2026-06-10T10:05:00Z'),
 		       ('ent2', 1, 'deployment', 10, 100, 'success', '2026-06-10T10:05:00Z')`)
+	exec(t, s, `INSERT INTO deployment_changes (enterprise_id, repo_id, signal, deployment_id, sha, position, author_login,
+		author_name, authored_at, committer_login, committed_at, message_headline, parent_count)
+		VALUES ('ent1', 1, 'deployment', 10, 'c2', 1, 'bo', 'Bo', '2026-06-09T09:00:00Z', 'web-flow', '2026-06-09T11:00:00Z', 'Second', 2),
+		       ('ent1', 1, 'deployment', 10, 'c1', 0, 'ana', 'Ana', '2026-06-10T09:00:00Z', '', NULL, 'First', 1)`)
 	exec(t, s, `INSERT INTO deployment_changes (enterprise_id, repo_id, signal, deployment_id, sha, author_login, authored_at, message_headline)
-		VALUES ('ent1', 1, 'deployment', 10, 'c2', 'bo', '2026-06-09T09:00:00Z', 'Second'),
-		       ('ent1', 1, 'deployment', 10, 'c1', 'ana', '2026-06-08T09:00:00Z', 'First'),
+		VALUES 
 		       ('ent1', 1, 'workflow', 10, 'c9', 'ana', '2026-06-08T09:00:00Z', 'Other signal'),
 		       ('ent2', 1, 'deployment', 10, 'c1', 'xi', '2026-06-08T09:00:00Z', 'Other enterprise')`)
 	exec(t, s, `INSERT INTO pull_requests (enterprise_id, repo_id, number, id, author_login, title, state, draft,
@@ -69,10 +78,12 @@ func seedActivity(t *testing.T, s *postgres.Store) {
 		        '2026-09-01T00:00:00Z', '2026-09-01T00:00:00Z', NULL, NULL, '', 0, 0, 0),
 		       ('ent2', 1, 1, 9001, 'xi', 'Other enterprise', 'open', false, 'main', 'x', '{}',
 		        '2026-06-08T08:00:00Z', '2026-06-08T08:00:00Z', NULL, NULL, '', 0, 0, 0)`)
+	exec(t, s, `INSERT INTO pull_request_commits (enterprise_id, repo_id, pr_number, sha, position, author_login, author_name,
+		authored_at, committer_login, committed_at, message_headline, parent_count)
+		VALUES ('ent1', 1, 1, 'c2', 1, 'bo', 'Bo', '2026-06-09T09:00:00Z', 'bo', '2026-06-09T09:30:00Z', 'Second', 1),
+		       ('ent1', 1, 1, 'c1', 0, 'ana', 'Ana', '2026-06-10T09:00:00Z', 'ana', NULL, 'First', 1)`)
 	exec(t, s, `INSERT INTO pull_request_commits (enterprise_id, repo_id, pr_number, sha, author_login, authored_at, message_headline)
-		VALUES ('ent1', 1, 1, 'c2', 'bo', '2026-06-09T09:00:00Z', 'Second'),
-		       ('ent1', 1, 1, 'c1', 'ana', '2026-06-08T09:00:00Z', 'First'),
-		       ('ent1', 1, 2, 'o1', 'bo', '2026-04-01T07:00:00Z', 'Old'),
+		VALUES ('ent1', 1, 2, 'o1', 'bo', '2026-04-01T07:00:00Z', 'Old'),
 		       ('ent2', 1, 1, 'x1', 'xi', '2026-06-08T07:00:00Z', 'Other')`)
 	exec(t, s, `INSERT INTO pull_request_reviews (enterprise_id, repo_id, pr_number, review_id, reviewer_login, state, submitted_at)
 		VALUES ('ent1', 1, 1, 502, 'cy', 'APPROVED', '2026-06-09T10:00:00Z'),
@@ -82,7 +93,10 @@ func seedActivity(t *testing.T, s *postgres.Store) {
 	exec(t, s, `INSERT INTO incidents (enterprise_id, repo_id, number, title, author_login, labels, created_at, closed_at)
 		VALUES ('ent1', 1, 7, 'Checkout down', 'ops', '{incident,sev1}', '2026-06-10T12:00:00Z', '2026-06-10T15:00:00Z'),
 		       ('ent1', 1, 8, 'Still open', 'ops', '{incident}', '2026-06-11T12:00:00Z', NULL),
-		       ('ent1', 1, 6, 'Long ago', 'ops', '{incident}', '2026-05-01T12:00:00Z', '2026-05-02T12:00:00Z')`)
+		       ('ent1', 1, 6, 'Long ago', 'ops', '{incident}', '2026-05-01T12:00:00Z', '2026-05-02T12:00:00Z'),
+		       ('ent1', 6, 1, 'New shop down', 'ops', '{incident}', '2026-06-20T12:00:00Z', NULL),
+		       ('ent1', 4, 1, 'Gone down', 'ops', '{incident}', '2026-06-20T12:00:00Z', NULL),
+		       ('ent1', 5, 1, 'Moved down', 'ops', '{incident}', '2026-06-20T12:00:00Z', NULL)`)
 	exec(t, s, `INSERT INTO commits (enterprise_id, repo_id, sha, author_login, author_name, authored_at,
 		committer_login, committed_at, message_headline, parent_count)
 		VALUES ('ent1', 1, 'm1', 'ana', 'Ana', '2026-06-08T09:00:00Z', 'web-flow', '2026-06-09T11:00:00Z', 'Add cart (#1)', 1),
@@ -102,7 +116,7 @@ func TestListRepoActivity(t *testing.T) {
 	seedActivity(t, s)
 
 	got, err := s.ListRepoActivity(t.Context(), postgres.ActivityQuery{
-		EnterpriseID: "ent1", Orgs: []string{"ACME"}, Signal: metrics.SignalDeployment,
+		EnterpriseID: "ent1", Orgs: []string{"ACME"}, PresentFrom: at("2026-06-01T00:00:00Z"), Signal: metrics.SignalDeployment,
 		From: at("2026-06-01T00:00:00Z"), To: at("2026-09-01T00:00:00Z"),
 		Reviews: true, Incidents: true, Commits: true, WorkflowRuns: true,
 	})
@@ -112,6 +126,11 @@ func TestListRepoActivity(t *testing.T) {
 	want := []metrics.RepoActivity{
 		// Archived and idle, still listed so it gets its rows.
 		{FullName: "acme/attic", DefaultBranch: "master"},
+		// Missing since a month into the span: it counts in the weeks it was there.
+		{FullName: "acme/moved", DefaultBranch: "main", Incidents: []metrics.Incident{
+			{RepoFullName: "acme/moved", Number: 1, Title: "Moved down", AuthorLogin: "ops", Labels: []string{"incident"},
+				CreatedAt: at("2026-06-20T12:00:00Z")},
+		}},
 		{
 			FullName: "acme/shop", DefaultBranch: "main",
 			Deployments: []metrics.Deployment{
@@ -122,9 +141,11 @@ func TestListRepoActivity(t *testing.T) {
 						{ID: 101, State: "in_progress", CreatedAt: at("2026-06-10T10:01:00Z")},
 						{ID: 102, State: "success", CreatedAt: at("2026-06-10T10:05:00Z")},
 					},
+					// In the compare's order (position), whatever the dates say.
 					Changes: []metrics.Commit{
-						{SHA: "c1", AuthorLogin: "ana", AuthoredAt: at("2026-06-08T09:00:00Z"), MessageHeadline: "First"},
-						{SHA: "c2", AuthorLogin: "bo", AuthoredAt: at("2026-06-09T09:00:00Z"), MessageHeadline: "Second"},
+						{SHA: "c1", AuthorLogin: "ana", AuthorName: "Ana", AuthoredAt: at("2026-06-10T09:00:00Z"), MessageHeadline: "First", ParentCount: 1},
+						{SHA: "c2", AuthorLogin: "bo", AuthorName: "Bo", AuthoredAt: at("2026-06-09T09:00:00Z"), CommitterLogin: "web-flow",
+							CommittedAt: at("2026-06-09T11:00:00Z"), MessageHeadline: "Second", ParentCount: 2},
 					}},
 				// A production deployment without statuses yet.
 				{ID: 11, RepoFullName: "acme/shop", Signal: "deployment", SHA: "bbb", Ref: "main", Environment: "prod",
@@ -137,8 +158,10 @@ func TestListRepoActivity(t *testing.T) {
 					ClosedAt: atPtr("2026-06-09T11:00:00Z"), MergedAt: atPtr("2026-06-09T11:00:00Z"), MergeCommitSHA: "m1",
 					Additions: 30, Deletions: 5, ChangedFiles: 3,
 					Commits: []metrics.Commit{
-						{SHA: "c1", AuthorLogin: "ana", AuthoredAt: at("2026-06-08T09:00:00Z"), MessageHeadline: "First"},
-						{SHA: "c2", AuthorLogin: "bo", AuthoredAt: at("2026-06-09T09:00:00Z"), MessageHeadline: "Second"},
+						{SHA: "c1", AuthorLogin: "ana", AuthorName: "Ana", AuthoredAt: at("2026-06-10T09:00:00Z"), CommitterLogin: "ana",
+							MessageHeadline: "First", ParentCount: 1},
+						{SHA: "c2", AuthorLogin: "bo", AuthorName: "Bo", AuthoredAt: at("2026-06-09T09:00:00Z"), CommitterLogin: "bo",
+							CommittedAt: at("2026-06-09T09:30:00Z"), MessageHeadline: "Second", ParentCount: 1},
 					},
 					Reviews: []metrics.Review{
 						{ID: 501, ReviewerLogin: "di", State: "COMMENTED", SubmittedAt: at("2026-06-08T10:00:00Z")},
@@ -155,6 +178,9 @@ func TestListRepoActivity(t *testing.T) {
 					CreatedAt: at("2026-06-10T12:00:00Z"), ClosedAt: atPtr("2026-06-10T15:00:00Z")},
 				{RepoFullName: "acme/shop", Number: 8, Title: "Still open", AuthorLogin: "ops", Labels: []string{"incident"},
 					CreatedAt: at("2026-06-11T12:00:00Z")},
+				// Of the other repository stored as acme/shop.
+				{RepoFullName: "acme/shop", Number: 1, Title: "New shop down", AuthorLogin: "ops", Labels: []string{"incident"},
+					CreatedAt: at("2026-06-20T12:00:00Z")},
 			},
 			Commits: []metrics.Commit{
 				{SHA: "m1", AuthorLogin: "ana", AuthorName: "Ana", AuthoredAt: at("2026-06-08T09:00:00Z"), CommitterLogin: "web-flow",
@@ -210,10 +236,10 @@ func TestListRepoActivityLoadsOnlyWhatIsAskedFor(t *testing.T) {
 			}
 		}
 	}
-	if diff := cmp.Diff([]string{"acme/attic", "acme/shop", "beta/api"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"acme/attic", "acme/gone", "acme/moved", "acme/shop", "beta/api"}, names); diff != "" {
 		t.Errorf("repositories (-want +got):\n%s", diff)
 	}
-	shop := got[1]
+	shop := got[3]
 	if len(shop.Deployments) != 1 || shop.Deployments[0].Signal != metrics.SignalWorkflow ||
 		len(shop.Deployments[0].Statuses) != 1 || shop.Deployments[0].Statuses[0].State != "failure" ||
 		len(shop.Deployments[0].Changes) != 1 || shop.Deployments[0].Changes[0].SHA != "c9" {
