@@ -4,13 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"metrics-collector/internal/config"
+	"metrics-collector/internal/github"
 	"metrics-collector/internal/githubsim"
 	"metrics-collector/internal/metrics"
 	"metrics-collector/internal/pipeline"
@@ -27,9 +33,14 @@ import (
 	"metrics-collector/internal/server"
 )
 
-// calcNow is the clock of the calculation tests: Thursday 2026-11-26, so the current
-// week starts Monday 2026-11-23 and the default 12 weeks start 2026-09-07.
+// calcNow is the clock of the tests that call a stage directly: Thursday 2026-11-26,
+// so the current week starts Monday 2026-11-23 and the default 12 weeks start
+// 2026-09-07. Calls through the routes run on the real clock (the server derives the
+// call's context deadline from it) and name their weeks with since and until.
 var calcNow = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+
+// calcWindow is those 12 weeks as a request body.
+const calcWindow = `{"enterprise":"ent1","since":"2026-09-07","until":"2026-11-26"}`
 
 // calcEnterprises configures ent1 with its organizations spelt differently from the
 // data (GitHub logins are case-insensitive) and a bot login of its own, and ent2 with
@@ -60,15 +71,16 @@ func calcOptions(store pipeline.MetricsStore, cfg config.Config, now func() time
 	}
 }
 
-// calcServer serves the real routes with both calculate stages (and any others given).
-func calcServer(t testing.TB, store *postgres.Store, cfg config.Config, now func() time.Time, more ...pipeline.Stage) string {
+// calcServer serves the real routes with both calculate stages (and any others given),
+// on the real clock.
+func calcServer(t testing.TB, store *postgres.Store, cfg config.Config, more ...pipeline.Stage) string {
 	t.Helper()
 	stages := append([]pipeline.Stage{
-		pipeline.NewDORAStage(calcOptions(store, cfg, now)),
-		pipeline.NewVelocityStage(calcOptions(store, cfg, now)),
+		pipeline.NewDORAStage(calcOptions(store, cfg, time.Now)),
+		pipeline.NewVelocityStage(calcOptions(store, cfg, time.Now)),
 	}, more...)
 	srv := httptest.NewServer(server.New(server.Options{
-		Log: slog.New(slog.DiscardHandler), Store: store, Config: cfg, Stages: stages, Now: now,
+		Log: slog.New(slog.DiscardHandler), Store: store, Config: cfg, Stages: stages,
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -205,10 +217,10 @@ func TestCalculateStagesThroughTheRoutes(t *testing.T) {
 	store := pgtest.New(t)
 	seedCalcScenario(t, store)
 	cfg := calcConfig(t, calcEnterprises)
-	url := calcServer(t, store, cfg, func() time.Time { return calcNow })
+	url := calcServer(t, store, cfg)
 
 	for _, stage := range []string{"calculate_dora", "calculate_velocity"} {
-		status, body := calcPost(t, url+"/api/"+stage, `{"enterprise":"ent1"}`)
+		status, body := calcPost(t, url+"/api/"+stage, calcWindow)
 		// 5 scopes (enterprise, 2 organizations, 2 repositories) × 12 weeks.
 		if status != 200 || body["status"] != "succeeded" || body["done"] != true || body["cursor"] != nil || body["records"] != 60.0 {
 			t.Fatalf("%s: %d %v", stage, status, body)
@@ -301,8 +313,7 @@ func TestCalculateAgainRewritesOnlyWhatChanged(t *testing.T) {
 	store := pgtest.New(t)
 	seedCalcScenario(t, store)
 	cfg := calcConfig(t, calcEnterprises)
-	now := calcNow
-	url := calcServer(t, store, cfg, func() time.Time { return now })
+	url := calcServer(t, store, cfg)
 
 	run := func(stage, body string) {
 		t.Helper()
@@ -310,14 +321,14 @@ func TestCalculateAgainRewritesOnlyWhatChanged(t *testing.T) {
 			t.Fatalf("%s %s: %d %v", stage, body, status, resp)
 		}
 	}
-	run("calculate_dora", `{"enterprise":"ent1"}`)
-	run("calculate_velocity", `{"enterprise":"ent1"}`)
+	run("calculate_dora", calcWindow)
+	run("calculate_velocity", calcWindow)
 	dora, velocity := rowVersions(t, store, "dora_metrics"), rowVersions(t, store, "velocity_metrics")
+	firstComputed := calcRows(t, store, `SELECT max(computed_at)::text FROM dora_metrics`)[0]
 
-	// An hour later, nothing new: no row is rewritten.
-	now = now.Add(time.Hour)
-	run("calculate_dora", `{"enterprise":"ent1"}`)
-	run("calculate_velocity", `{"enterprise":"ent1"}`)
+	// Again, with nothing new: no row is rewritten.
+	run("calculate_dora", calcWindow)
+	run("calculate_velocity", calcWindow)
 	if diff := cmp.Diff(dora, rowVersions(t, store, "dora_metrics")); diff != "" {
 		t.Errorf("dora_metrics rewritten by a recomputation of unchanged data (-before +after):\n%s", diff)
 	}
@@ -341,7 +352,8 @@ func TestCalculateAgainRewritesOnlyWhatChanged(t *testing.T) {
 				t.Errorf("%s: the removed repository's row in the window was kept", key)
 			}
 		case week16 && !strings.Contains(key, "|contoso-data|"):
-			if after[key] == v || !strings.HasSuffix(after[key], "|2026-11-26 07:00:00+00") {
+			_, computed, _ := strings.Cut(after[key], "|")
+			if after[key] == v || computed <= firstComputed {
 				t.Errorf("%s: version %q → %q, want a rewrite stamped with the new computation", key, v, after[key])
 			}
 		default:
@@ -360,7 +372,8 @@ func TestCalculateBadInputWritesNothing(t *testing.T) {
 	t.Parallel()
 	store := pgtest.New(t)
 	seedCalcScenario(t, store)
-	url := calcServer(t, store, calcConfig(t, calcEnterprises), func() time.Time { return calcNow })
+	url := calcServer(t, store, calcConfig(t, calcEnterprises))
+	future := time.Now().UTC().AddDate(0, 0, 2).Format(time.DateOnly)
 
 	for _, tc := range []struct {
 		name, stage, body string
@@ -372,7 +385,7 @@ func TestCalculateBadInputWritesNothing(t *testing.T) {
 		{"window too long", "calculate_dora", `{"enterprise":"ent1","since":"2020-01-01"}`, 400, "since"},
 		{"window too long", "calculate_velocity", `{"enterprise":"ent1","since":"2019-01-01","until":"2024-12-31"}`, 400, "since"},
 		{"since after until", "calculate_dora", `{"enterprise":"ent1","since":"2026-11-20","until":"2026-11-02"}`, 400, "since"},
-		{"until in the future", "calculate_velocity", `{"enterprise":"ent1","until":"2026-12-01"}`, 400, "until"},
+		{"until in the future", "calculate_velocity", `{"enterprise":"ent1","until":"` + future + `"}`, 400, "until"},
 		{"not a date", "calculate_dora", `{"enterprise":"ent1","since":"last monday"}`, 400, "since"},
 		{"no enterprise", "calculate_dora", `{}`, 400, "enterprise"},
 		{"unknown enterprise", "calculate_velocity", `{"enterprise":"ent7"}`, 404, "enterprise"},
@@ -525,8 +538,8 @@ func TestCalculateRefusesBrokenDataForGood(t *testing.T) {
 	// not change that, so the call fails for good (200, status failed) instead of 503.
 	sqlExec(t, store, `INSERT INTO repositories (enterprise_id, id, org, name, full_name, default_branch)
 		VALUES ('ent1', 1, 'contoso-web', 'shop', 'shop', 'main')`)
-	url := calcServer(t, store, calcConfig(t, calcEnterprises), func() time.Time { return calcNow })
-	status, body := calcPost(t, url+"/api/calculate_dora", `{"enterprise":"ent1"}`)
+	url := calcServer(t, store, calcConfig(t, calcEnterprises))
+	status, body := calcPost(t, url+"/api/calculate_dora", calcWindow)
 	if status != 200 || body["status"] != "failed" || !strings.Contains(body["error"].(string), `"shop" is not "org/name"`) {
 		t.Errorf("%d %v, want 200 failed naming the repository", status, body)
 	}
@@ -741,9 +754,9 @@ func TestCalculateMatchesTheCalculators(t *testing.T) {
 	store := pgtest.New(t)
 	storeTruth(t, store, "ent1", truth)
 	cfg := calcConfig(t, `[{"id":"ent1","enterprise":"contoso","orgs":["contoso-web","contoso-data"],"token_secret":"x"}]`)
-	url := calcServer(t, store, cfg, func() time.Time { return calcNow })
+	url := calcServer(t, store, cfg)
 	for _, stage := range []string{"calculate_dora", "calculate_velocity"} {
-		if status, body := calcPost(t, url+"/api/"+stage, `{"enterprise":"ent1"}`); status != 200 || body["status"] != "succeeded" {
+		if status, body := calcPost(t, url+"/api/"+stage, calcWindow); status != 200 || body["status"] != "succeeded" {
 			t.Fatalf("%s: %d %v", stage, status, body)
 		}
 	}
@@ -923,4 +936,156 @@ func activityRecords(repos []metrics.RepoActivity) int {
 		}
 	}
 	return n
+}
+
+var updateGolden = flag.Bool("update", false, "rewrite internal/pipeline/testdata/*.golden")
+
+// calcSimClock is the GitHub client's clock in the golden test: the simulator's time
+// plus every wait the client asked for, so waits end at once and the world stays put.
+type calcSimClock struct {
+	sim    *githubsim.Simulator
+	mu     sync.Mutex
+	waited time.Duration
+}
+
+func (c *calcSimClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sim.Now().Add(c.waited)
+}
+
+func (c *calcSimClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.waited += d
+	c.mu.Unlock()
+	return ctx.Err()
+}
+
+// goldenRows lists a metric table's rows of one enterprise, one line per row, every
+// value as PostgreSQL prints it ("" for NULL), in natural-key order. computed_at is
+// left out: it is the machine's business, not the metric's.
+func goldenRows(t *testing.T, s *postgres.Store, table, enterpriseID string) string {
+	t.Helper()
+	cols := calcRows(t, s, `SELECT column_name FROM information_schema.columns
+		WHERE table_name = $1 AND column_name NOT IN ('enterprise_id', 'computed_at') ORDER BY ordinal_position`, table)
+	values := make([]string, len(cols))
+	for i, c := range cols {
+		values[i] = "coalesce(" + c + "::text, '')"
+	}
+	lines := calcRows(t, s, `SELECT concat_ws(';', `+strings.Join(values, ", ")+`) FROM `+table+
+		` WHERE enterprise_id = $1 ORDER BY scope_type, scope COLLATE "C", week_start`, enterpriseID)
+	return strings.Join(cols, ";") + "\n" + strings.Join(lines, "\n") + "\n"
+}
+
+// TestCalculateGoldenQuarter runs the daily job's repository half end to end through
+// the routes: collect_repos reads the simulated enterprise (the demo's contoso: two
+// organizations of 25 repositories, four months of history) over the GitHub API, then
+// calculate_dora and calculate_velocity compute the third quarter of 2026 (14 ISO
+// weeks, 2026-06-29 … 2026-09-28) from what was stored. The stored rows are compared
+// with testdata/calculate_quarter_*.golden; after a deliberate change, review the diff
+// and rewrite them with
+//
+//	go test ./internal/pipeline -run GoldenQuarter -update
+func TestCalculateGoldenQuarter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 9, 30, 10, 0, 0, 0, time.UTC)
+	simCfg := githubsim.DemoConfig(now)
+	simCfg.Enterprises = simCfg.Enterprises[:1]
+	simCfg.RateLimit = 1_000_000
+	sim, err := githubsim.New(simCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := sim.Start()
+	t.Cleanup(hosts.Close)
+	info := sim.Enterprises()[0]
+	store := pgtest.New(t)
+
+	cfg := calcConfig(t, fmt.Sprintf(`[{"id":%q,"enterprise":%q,"orgs":["%s"],"api_url":%q,"token_secret":"github-pat-ent1",
+		"repo_backfill_days":120}]`, info.ID, info.Slug, strings.Join(info.Orgs, `","`), hosts.API.URL+"/"))
+	ent := cfg.Enterprises[0]
+	client, err := github.New(github.Options{
+		EnterpriseID: ent.ID, BaseURL: ent.APIURL,
+		Token:      func(context.Context) (string, error) { return info.Token, nil },
+		HTTPClient: &http.Client{}, Clock: &calcSimClock{sim: sim}, MaxRate: math.Inf(1),
+		Cache: store, TokenHealth: store,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos := pipeline.NewReposStage(pipeline.ReposOptions{
+		Store:   store,
+		Clients: func(string) (*github.Client, error) { return client, nil },
+		Now:     sim.Now,
+	})
+	url := calcServer(t, store, cfg, repos)
+
+	body := fmt.Sprintf(`{"enterprise":%q}`, ent.ID)
+	for calls := 0; ; calls++ {
+		status, resp := calcPost(t, url+"/api/collect_repos", body)
+		if status != 200 || resp["status"] != "succeeded" {
+			t.Fatalf("collect_repos: %d %v", status, resp)
+		}
+		if resp["done"] == true {
+			break
+		}
+		if calls == 100 {
+			t.Fatal("collect_repos never finished")
+		}
+		body = fmt.Sprintf(`{"enterprise":%q,"run_id":%v,"cursor":%q}`, ent.ID, resp["run_id"], resp["cursor"])
+	}
+	quarter := fmt.Sprintf(`{"enterprise":%q,"since":"2026-07-01","until":"2026-09-30"}`, ent.ID)
+	for _, stage := range []string{"calculate_dora", "calculate_velocity"} {
+		// 53 scopes (the enterprise, 2 organizations, 50 repositories) × 14 weeks.
+		if status, resp := calcPost(t, url+"/api/"+stage, quarter); status != 200 || resp["status"] != "succeeded" || resp["records"] != 742.0 {
+			t.Fatalf("%s: %d %v", stage, status, resp)
+		}
+	}
+
+	// What the collection stored computes to what GitHub "has": the calculators over
+	// the simulator's own truth give the same rows.
+	truth, err := sim.Truth(ent.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := metrics.Options{
+		Enterprise: info.Slug, Orgs: ent.Orgs, From: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC),
+		HotfixPattern: ent.HotfixRE(), Bots: metrics.NewBotClassifier(ent.BotLogins),
+	}
+	wantDORA, err := metrics.CalculateDORA(truthActivity(truth), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantVelocity, err := metrics.CalculateVelocity(truthActivity(truth), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	approx := cmpopts.EquateApprox(1e-13, 0)
+	if diff := cmp.Diff(wantDORA, storedDORA(t, store, ent.ID), approx); diff != "" {
+		t.Errorf("dora_metrics differ from the calculator over the simulator's truth (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantVelocity, storedVelocity(t, store, ent.ID), approx); diff != "" {
+		t.Errorf("velocity_metrics differ from the calculator over the simulator's truth (-want +got):\n%s", diff)
+	}
+
+	for _, table := range []string{"dora_metrics", "velocity_metrics"} {
+		got := goldenRows(t, store, table, ent.ID)
+		path := filepath.Join("testdata", "calculate_quarter_"+strings.TrimSuffix(table, "_metrics")+".golden")
+		if *updateGolden {
+			if err := os.MkdirAll("testdata", 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run with -update to create it)", err)
+		}
+		if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(got, "\n")); diff != "" {
+			t.Errorf("%s differs from %s (-want +got):\n%s", table, path, diff)
+		}
+	}
 }
