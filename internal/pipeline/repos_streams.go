@@ -289,17 +289,32 @@ func (c *repoCollection) deployments(repo metrics.Repository, mark postgres.Mark
 	if ok && mark.Watermark.After(watermark) {
 		watermark = mark.Watermark
 	}
+	done := make(map[int64]bool, len(listed))
+	for start := 0; start < len(listed); start += detailBatch {
+		if start > 0 && !c.startUnit() {
+			return errOutOfTime
+		}
+		batch := listed[start:min(start+detailBatch, len(listed))]
+		for _, d := range batch {
+			done[d.ID] = true
+			if d.CreatedAt.After(watermark) {
+				watermark = d.CreatedAt
+			}
+		}
+		if err := c.saveDeployments(repo, batch, watermark, false); err != nil {
+			return err
+		}
+	}
+	// Then the stored ones whose statuses may have changed, the ones just superseded
+	// included. There are few (recent or unfinished ones), and each costs a free 304
+	// unless it changed, so they are not cut by the budget: the stream always ends here.
 	unsettled, err := c.store.UnsettledDeployments(c.ctx, c.e.ID, repo.ID, c.signal, c.unsettledFrom(), c.recentFrom())
 	if err != nil {
 		return err
 	}
-	seen := make(map[int64]bool, len(listed))
-	for _, d := range listed {
-		seen[d.ID] = true
-	}
-	todo := listed
+	var todo []metrics.Deployment
 	for _, d := range unsettled {
-		if !seen[d.ID] {
+		if !done[d.ID] {
 			d.RepoFullName = repo.FullName
 			todo = append(todo, d)
 		}
@@ -308,36 +323,36 @@ func (c *repoCollection) deployments(repo metrics.Repository, mark postgres.Mark
 		return c.saved(c.store.SaveDeployments(c.ctx, c.e.ID, repo.ID, nil, postgres.Mark{Watermark: watermark, Collection: c.cur.Collection}))
 	}
 	for start := 0; start < len(todo); start += detailBatch {
-		if start > 0 && !c.startUnit() {
-			return errOutOfTime
-		}
-		batch := slices.Clone(todo[start:min(start+detailBatch, len(todo))])
-		err := forEachParallel(c.ghCtx, len(batch), detailWorkers, func(ctx context.Context, i int) error {
-			d := &batch[i]
-			if !d.Production || d.Statuses != nil {
-				return nil
-			}
-			sts, err := c.statuses(ctx, repo, d.ID)
-			d.Statuses = sts
-			return err
-		})
-		if err != nil {
-			return ghErr(err)
-		}
-		for _, d := range batch {
-			if seen[d.ID] && d.CreatedAt.After(watermark) {
-				watermark = d.CreatedAt
-			}
-		}
-		next := postgres.Mark{Watermark: watermark}
-		if start+detailBatch >= len(todo) {
-			next.Collection = c.cur.Collection
-		}
-		if err := c.saved(c.store.SaveDeployments(c.ctx, c.e.ID, repo.ID, batch, next)); err != nil {
+		batch := todo[start:min(start+detailBatch, len(todo))]
+		if err := c.saveDeployments(repo, batch, watermark, start+detailBatch >= len(todo)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// saveDeployments reads the statuses of the batch's production deployments that have
+// none yet and saves the batch with the deployments watermark (completed: with this
+// collection's id).
+func (c *repoCollection) saveDeployments(repo metrics.Repository, batch []metrics.Deployment, watermark time.Time, completed bool) error {
+	batch = slices.Clone(batch)
+	err := forEachParallel(c.ghCtx, len(batch), detailWorkers, func(ctx context.Context, i int) error {
+		d := &batch[i]
+		if !d.Production || d.Statuses != nil {
+			return nil
+		}
+		sts, err := c.statuses(ctx, repo, d.ID)
+		d.Statuses = sts
+		return err
+	})
+	if err != nil {
+		return ghErr(err)
+	}
+	next := postgres.Mark{Watermark: watermark}
+	if completed {
+		next.Collection = c.cur.Collection
+	}
+	return c.saved(c.store.SaveDeployments(c.ctx, c.e.ID, repo.ID, batch, next))
 }
 
 // statuses reads a deployment's statuses, oldest first. Never nil on success, so "read,

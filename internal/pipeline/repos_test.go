@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,11 +54,15 @@ func TestReposFirstRunStoresWhatGitHubHasAndASecondRunCostsNothing(t *testing.T)
 
 	first := e.collect(nil)
 	charged1, all1 := e.charged()
-	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
-	if got := sumRecords(first); got == 0 {
-		t.Fatal("the first run stored nothing")
+	stored := e.dump(metrics.SignalDeployment)
+	compareWithTruth(t, stored, reposWant(e.truth(), e.since()))
+	if len(stored.Repositories) == 0 || len(stored.Commits) == 0 || len(stored.PullRequests) == 0 || len(stored.WorkflowRuns) == 0 ||
+		len(stored.Deployments) == 0 || len(stored.Incidents) == 0 {
+		t.Fatalf("something was not collected: %d repositories, %d with commits, %d pull requests, %d runs, %d deployments, %d incidents",
+			len(stored.Repositories), len(stored.Commits), len(stored.PullRequests), len(stored.WorkflowRuns), len(stored.Deployments), len(stored.Incidents))
 	}
 	t.Logf("first run: %d calls, %d records, %d requests (%d charged)", len(first), sumRecords(first), all1, charged1)
+	checkBusyRepository(t, e, stored)
 
 	// Nothing new: the second run asks only conditional questions GitHub answers 304,
 	// except the runs listings of busy repositories, whose window moved forward once.
@@ -77,6 +83,18 @@ func TestReposFirstRunStoresWhatGitHubHasAndASecondRunCostsNothing(t *testing.T)
 	if charged3 != 0 || sumRecords(third) != 0 {
 		t.Errorf("the third run cost %d charged requests and wrote %d rows, want none", charged3, sumRecords(third))
 	}
+	// Idle repositories (no push within the sweep period, nothing open) are not asked
+	// anything until their sweep is due.
+	for _, r := range stored.Repositories {
+		if e.sim.Now().Sub(r.PushedAt) < 7*24*time.Hour || hasOpenWork(stored, r.FullName) {
+			continue
+		}
+		for _, req := range e.sim.Requests() {
+			if strings.HasPrefix(req.Path, "/repos/"+r.FullName+"/") {
+				t.Errorf("idle repository %s was asked %s", r.FullName, req.Path)
+			}
+		}
+	}
 	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
 
 	// Half an hour later the slow production deployment has succeeded, the run that was
@@ -86,6 +104,94 @@ func TestReposFirstRunStoresWhatGitHubHasAndASecondRunCostsNothing(t *testing.T)
 	later := e.collect(nil)
 	charged4, all4 := e.charged()
 	t.Logf("half an hour later: %d records, %d requests (%d charged)", sumRecords(later), all4, charged4)
+	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
+}
+
+// checkBusyRepository checks the repository with a day of more than 1,000 runs: every
+// run stored, read through windows GitHub had to answer in pieces.
+func checkBusyRepository(t *testing.T, e *reposEnv, d reposDump) {
+	t.Helper()
+	perRepo := map[string]int{}
+	for _, r := range d.WorkflowRuns {
+		perRepo[r.RepoFullName]++
+	}
+	busy := ""
+	for name, n := range perRepo {
+		if n > 1000 {
+			busy = name
+		}
+	}
+	if busy == "" {
+		t.Fatalf("no repository with more than 1,000 runs stored: %v", perRepo)
+	}
+	split := false
+	for _, r := range e.sim.Requests() {
+		if r.Path != "/repos/"+busy+"/actions/runs" {
+			continue
+		}
+		q, _ := url.ParseQuery(r.Query)
+		from, to, _ := strings.Cut(q.Get("created"), "..")
+		f, err1 := time.Parse(time.RFC3339, from)
+		u, err2 := time.Parse(time.RFC3339, to)
+		if err1 == nil && err2 == nil && u.Sub(f) < 24*time.Hour {
+			split = true
+		}
+	}
+	if !split {
+		t.Errorf("%s: no runs window shorter than a day was asked; the 1,000-result window was not split", busy)
+	}
+}
+
+func hasOpenWork(d reposDump, repo string) bool {
+	for _, p := range d.PullRequests {
+		if p.RepoFullName == repo && p.State == "open" {
+			return true
+		}
+	}
+	for _, r := range d.WorkflowRuns {
+		if r.RepoFullName == repo && !r.Completed() {
+			return true
+		}
+	}
+	for _, i := range d.Incidents {
+		if i.RepoFullName == repo && i.ClosedAt == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func TestReposFullSweepVisitsIdleRepositoriesForFree(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{})
+	e.collect(nil)
+	stored := e.dump(metrics.SignalDeployment)
+	// Eight days on, the weekly sweep is due: every repository that is not archived is
+	// asked again — conditionally, so the idle ones cost nothing — and the org is
+	// listed in full.
+	e.sim.Advance(8 * 24 * time.Hour)
+	e.sim.ResetRequests()
+	e.collect(nil)
+	asked, charged := map[string]bool{}, map[string]int{}
+	for _, r := range e.sim.Requests() {
+		if parts := strings.Split(r.Path, "/"); len(parts) > 3 && parts[1] == "repos" {
+			name := parts[2] + "/" + parts[3]
+			asked[name] = true
+			if r.Charged {
+				charged[name]++
+			}
+		}
+	}
+	for _, r := range stored.Repositories {
+		switch {
+		case r.Archived && asked[r.FullName]:
+			t.Errorf("archived %s was asked again", r.FullName)
+		case !r.Archived && !asked[r.FullName]:
+			t.Errorf("%s was not swept", r.FullName)
+		case !r.Archived && r.PushedAt.Before(e.since()) && charged[r.FullName] > 0:
+			t.Errorf("idle %s cost %d charged requests in its sweep", r.FullName, charged[r.FullName])
+		}
+	}
 	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
 }
 
@@ -307,8 +413,8 @@ func TestReposBudgetCutCallsResumeByCursor(t *testing.T) {
 	cleanCharged, _ := clean.charged()
 
 	e := newReposEnv(t, reposSetup{})
-	e.ticking.Store(true) // one second per request: a 30 s budget is a few requests
-	answers := e.collect(map[string]any{"budget_seconds": 30})
+	e.ticking.Store(true) // one second per request: a 10 s budget is a few requests
+	answers := e.collect(map[string]any{"budget_seconds": 10})
 	if len(answers) < 10 {
 		t.Fatalf("%d calls; the budget should have cut the collection many times", len(answers))
 	}
@@ -375,10 +481,13 @@ func TestReposKilledMidCollectionResumesFromTheCursor(t *testing.T) {
 	e.ticking.Store(false)
 
 	// The second call with that cursor dies after two more repositories.
+	var mu sync.Mutex
 	seen := map[string]bool{}
 	ctx, kill := context.WithCancel(context.Background())
 	defer kill()
 	e.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
 		parts := strings.Split(r.URL.Path, "/")
 		if len(parts) > 3 && parts[1] == "repos" {
 			seen[parts[3]] = true

@@ -244,12 +244,18 @@ type RepoState struct {
 	OpenIncidents        bool // an incident stored open (its close time)
 }
 
-// Unsettled production deployments: created since unsettledFrom and either without a
-// final state yet or created since recentFrom (a later failure or inactive status can
-// still arrive within the failure window).
+// Unsettled production deployments, created since unsettledFrom: those without a final
+// state yet; those created since recentFrom (a failure status can still arrive within
+// the failure window); and those still "success" that a successful deployment to the
+// same environment created since recentFrom superseded (GitHub marks them inactive).
 const sqlUnsettledDeployment = `
 d.production AND d.created_at >= $4
-AND (d.latest_state NOT IN ('success', 'failure', 'error', 'inactive') OR d.created_at >= $5)`
+AND (d.latest_state NOT IN ('success', 'failure', 'error', 'inactive') OR d.created_at >= $5
+     OR (d.latest_state = 'success' AND EXISTS (
+         SELECT 1 FROM deployments n
+         WHERE n.enterprise_id = d.enterprise_id AND n.repo_id = d.repo_id AND n.signal = d.signal
+           AND n.environment = d.environment AND n.production AND n.created_at > d.created_at
+           AND n.created_at >= $5 AND n.latest_state IN ('success', 'inactive'))))`
 
 const sqlListRepoStates = `
 SELECT r.id, r.org, r.name, r.full_name, r.default_branch, r.archived, r.fork, r.private,
