@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,6 +145,9 @@ type reposCursor struct {
 	Shards     int    `json:"n"`
 	Collection string `json:"c"`
 	Since      string `json:"since,omitempty"` // YYYY-MM-DD of a re-collection
+	// SkipOrgs are the orgs GitHub refused to list (404, 403) at the start of the
+	// collection: their repositories would only fail one by one.
+	SkipOrgs []string `json:"skip,omitempty"`
 }
 
 const reposCursorPrefix = "repos1."
@@ -157,7 +161,7 @@ func decodeReposCursor(s string) (reposCursor, error) {
 	body, ok := strings.CutPrefix(s, reposCursorPrefix)
 	raw, err := base64.RawURLEncoding.DecodeString(body)
 	var c reposCursor
-	if !ok || err != nil || json.Unmarshal(raw, &c) != nil || c.Version != 1 || c.Collection == "" || c.Shards < 1 {
+	if !ok || err != nil || json.Unmarshal(raw, &c) != nil || c.Version != 1 || c.Collection == "" || c.Shards < 1 || c.Shard < 0 || c.Shard >= c.Shards {
 		return reposCursor{}, errors.New("is not a cursor of collect_repos; pass the cursor a previous call returned, or none to start over")
 	}
 	return c, nil
@@ -323,7 +327,10 @@ func (c *repoCollection) run() (Result, error) {
 				return c.paused(), nil
 			}
 			if err := c.inventory(org); err != nil {
-				if stop, res, err := c.handle(err, "org "+org, nil); stop {
+				if errors.As(err, new(*repoGitHubError)) && (errors.Is(err, github.ErrNotFound) || errors.Is(err, github.ErrForbidden)) {
+					c.cur.SkipOrgs = append(c.cur.SkipOrgs, strings.ToLower(org))
+				}
+				if stop, res, err := c.handle(err, "organization "+org, nil); stop {
 					return res, err
 				}
 			}
@@ -477,7 +484,7 @@ func (c *repoCollection) dueRepos() ([]repoWork, error) {
 	}
 	var work []repoWork
 	for _, st := range states {
-		if repoShard(st.Repo.ID, c.cur.Shards) != c.cur.Shard {
+		if repoShard(st.Repo.ID, c.cur.Shards) != c.cur.Shard || slices.Contains(c.cur.SkipOrgs, strings.ToLower(st.Repo.Org)) {
 			continue
 		}
 		if st.Passed && st.Pass.Collection == c.cur.Collection {

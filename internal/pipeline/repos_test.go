@@ -692,6 +692,51 @@ func TestReposMissingRepositoryIsSkipped(t *testing.T) {
 	}
 }
 
+func TestReposRefusedOrgIsSkipped(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{enterprise: map[string]any{"orgs": []string{"acme-web", "ghost-org"}}})
+	answers := e.collect(nil)
+	last := answers[len(answers)-1]
+	if last.Status != pipeline.StatusPartial || !strings.Contains(strings.Join(last.Warnings, "\n"), "organization ghost-org skipped") {
+		t.Fatalf("answer %s; want partial, naming ghost-org", last.raw)
+	}
+	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
+
+	// SAML enforcement shuts the org: one warning, and its repositories are not tried.
+	e.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/orgs/acme-web/repos" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"message":"Resource protected by organization SAML enforcement. You must grant your Personal Access token access to this organization.","status":"403"}`))
+			return true
+		}
+		return false
+	})
+	e.sim.ResetRequests()
+	answers = e.collect(nil)
+	last = answers[len(answers)-1]
+	if warnings := strings.Join(last.Warnings, "\n"); last.Status != pipeline.StatusPartial || strings.Count(warnings, "organization acme-web skipped") != 1 || strings.Contains(warnings, "acme-web/") {
+		t.Fatalf("answer %s; want partial with one warning about acme-web", last.raw)
+	}
+	for _, r := range e.sim.Requests() {
+		if strings.HasPrefix(r.Path, "/repos/") {
+			t.Errorf("a repository of the refused org was tried: %s", r.Path)
+		}
+	}
+}
+
+func TestReposWarnsOfAnExpiringToken(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{sim: func(c *githubsim.Config) { c.Enterprises[0].TokenExpiresAt = reposSimNow.Add(5 * 24 * time.Hour) }})
+	answers := e.collect(nil)
+	if w := strings.Join(answers[len(answers)-1].Warnings, "\n"); !strings.Contains(w, "expires on 2026-09-20") {
+		t.Errorf("warnings %q: want the token's expiry", w)
+	}
+	if !strings.Contains(strings.Join(e.events.events, ","), "TokenExpiring ent1") {
+		t.Errorf("events %v: want TokenExpiring", e.events.events)
+	}
+}
+
 func TestReposTokenRefusedFailsForGood(t *testing.T) {
 	t.Parallel()
 	const bad = "ghp_notTheRightToken00000000000000000000009"
