@@ -160,7 +160,7 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		return nil, err
 	}
 
-	stages, err := buildStages(ctx, cfg, store, cache, log)
+	stages, err := buildStages(ctx, cfg, store, cache, tel, log)
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -6,23 +6,104 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"metrics-collector/internal/config"
 	"metrics-collector/internal/github"
 	"metrics-collector/internal/pipeline"
 	"metrics-collector/internal/postgres"
 	"metrics-collector/internal/secrets"
+	"metrics-collector/internal/sharepoint"
 )
 
 // buildStages builds the six stages with their adapters.
-func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, secretSource secrets.Source, log *slog.Logger) ([]pipeline.Stage, error) {
+func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, secretSource secrets.Source, events pipeline.Events, log *slog.Logger) ([]pipeline.Stage, error) {
 	clients, err := githubClients(cfg, store, secretSource, log)
 	if err != nil {
 		return nil, err
 	}
-	_ = clients
-	return nil, nil
+
+	exportDir := cfg.ExportDir
+	if exportDir == "" {
+		// Running from a package the app folder is read-only; the temp dir is not.
+		exportDir = filepath.Join(os.TempDir(), "metrics-collector-export")
+	}
+	if err := os.MkdirAll(exportDir, 0o755); err != nil {
+		log.Warn("EXPORT_DIR cannot be created; export_csv will fail until it can", "dir", exportDir, "error", err.Error())
+	}
+	var uploader pipeline.Uploader // nil interface when SharePoint is not configured
+	if cfg.SharePoint.Enabled() {
+		sp, err := sharePoint(cfg, secretSource, log)
+		if err != nil {
+			return nil, err
+		}
+		uploader = sp
+	}
+	return []pipeline.Stage{
+		pipeline.NewCopilotStage(pipeline.CopilotOptions{Store: store, Clients: clients, Events: events, Logger: log}),
+		pipeline.NewExportStage(pipeline.ExportOptions{
+			Store: store, Dir: exportDir, RetentionDays: cfg.ExportRetentionDays, Logger: log,
+		}),
+		pipeline.NewUploadStage(pipeline.UploadOptions{
+			Store: store, Uploader: uploader, Dir: exportDir, Logger: log,
+		}),
+	}, nil
+}
+
+// sharePoint builds the Graph uploader: managed identity by default, or client
+// credentials whose secret is read (lazily, on the first token) from the secret store.
+func sharePoint(cfg config.Config, secretSource secrets.Source, log *slog.Logger) (*sharepoint.Client, error) {
+	var cred azcore.TokenCredential
+	if cfg.Graph.ClientID != "" {
+		cred = &lazyClientSecret{cfg: cfg.Graph, secrets: secretSource}
+	} else {
+		mi, err := sharepoint.NewManagedIdentityCredential("", nil)
+		if err != nil {
+			return nil, fmt.Errorf("SharePoint managed identity: %w", err)
+		}
+		cred = mi
+	}
+	return sharepoint.New(sharepoint.Options{
+		Credential: cred, BaseURL: cfg.Graph.APIURL, DriveID: cfg.SharePoint.DriveID,
+		Folder: cfg.SharePoint.Folder, Logger: log,
+	})
+}
+
+// lazyClientSecret reads the Graph client secret when the first token is needed, so
+// start-up never waits on Key Vault, and rebuilds the credential when the secret
+// rotates.
+type lazyClientSecret struct {
+	cfg     config.Graph
+	secrets secrets.Source
+
+	mu     sync.Mutex
+	secret string
+	cred   azcore.TokenCredential
+}
+
+func (l *lazyClientSecret) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	secret, err := l.secrets.Get(ctx, l.cfg.ClientSecretSecret)
+	if err != nil {
+		return azcore.AccessToken{}, fmt.Errorf("GRAPH_CLIENT_SECRET_SECRET: %w", err)
+	}
+	l.mu.Lock()
+	if l.cred == nil || secret != l.secret {
+		cred, err := sharepoint.NewClientSecretCredential(l.cfg.TenantID, l.cfg.ClientID, secret, nil)
+		if err != nil {
+			l.mu.Unlock()
+			return azcore.AccessToken{}, err
+		}
+		l.cred, l.secret = cred, secret
+	}
+	cred := l.cred
+	l.mu.Unlock()
+	return cred.GetToken(ctx, opts)
 }
 
 // githubClients builds one GitHub client per enterprise, once per process, so each

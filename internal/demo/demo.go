@@ -340,6 +340,9 @@ func (h *handler) fireTimer(ctx context.Context, firstRun bool, p *progress) ([]
 
 func listFiles(dir string) ([]File, error) {
 	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("export folder: %w", err)
 	}
