@@ -155,9 +155,9 @@ func (p *proc) post(t *testing.T, path, body string, header map[string]string) (
 
 // Envelopes exactly as the host sends them.
 const (
-	envelopeFirstRun = `{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":{"Last":"0001-01-01T00:00:00","Next":"2026-11-27T06:00:00+00:00","LastUpdated":"2026-11-26T06:00:00.403838+00:00"},"IsPastDue":false}},"Metadata":{"sys":{"MethodName":"main_orchestrator","UtcNow":"2026-11-26T06:00:00.46239Z","RandGuid":"fa3b2fbc-26ed-4fcb-be75-82db8773b519"}}}`
+	envelopeFirstRun   = `{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":{"Last":"0001-01-01T00:00:00","Next":"2026-11-27T06:00:00+00:00","LastUpdated":"2026-11-26T06:00:00.403838+00:00"},"IsPastDue":false}},"Metadata":{"sys":{"MethodName":"main_orchestrator","UtcNow":"2026-11-26T06:00:00.46239Z","RandGuid":"fa3b2fbc-26ed-4fcb-be75-82db8773b519"}}}`
 	envelopeNullStatus = `{"Data":{"timer":{"Schedule":{},"ScheduleStatus":null,"IsPastDue":true}},"Metadata":{"sys":{"MethodName":"main_orchestrator","UtcNow":"2026-11-26T06:00:01.1Z","RandGuid":"0b1c2d3e-26ed-4fcb-be75-82db8773b519"}}}`
-	envelopeLater = `{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":{"Last":"2026-11-25T06:00:00.0000001+00:00","Next":"2026-11-27T06:00:00+00:00","LastUpdated":"2026-11-26T06:00:00.403838+00:00"},"IsPastDue":false}},"Metadata":{"sys":{"MethodName":"main_orchestrator","UtcNow":"2026-11-26T06:00:00.46239Z","RandGuid":"fa3b2fbc-26ed-4fcb-be75-82db8773b519"}}}`
+	envelopeLater      = `{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":{"Last":"2026-11-25T06:00:00.0000001+00:00","Next":"2026-11-27T06:00:00+00:00","LastUpdated":"2026-11-26T06:00:00.403838+00:00"},"IsPastDue":false}},"Metadata":{"sys":{"MethodName":"main_orchestrator","UtcNow":"2026-11-26T06:00:00.46239Z","RandGuid":"fa3b2fbc-26ed-4fcb-be75-82db8773b519"}}}`
 )
 
 // simSettings serves a small simulated world and returns the app settings for it.
