@@ -32,7 +32,7 @@ bench: ## Benchmarks (figures go to docs/benchmarks.md)
 package: ## Build dist/metrics-collector.zip for zip deploy
 	./scripts/package.sh
 
-deploy: package ## Zip-deploy to the Function App named by AZURE_FUNCTIONAPP_NAME / AZURE_RESOURCE_GROUP
+deploy: package ## Zip-deploy to the Function App named by AZURE_FUNCTION_APP_NAME / AZURE_RESOURCE_GROUP
 	./scripts/deploy.sh
 
 clean:
