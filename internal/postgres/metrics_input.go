@@ -86,9 +86,12 @@ JOIN deployments d ON d.enterprise_id = s.enterprise_id AND d.repo_id = s.repo_i
 WHERE ` + sqlActivityDeploymentFilter + `
 ORDER BY s.repo_id, s.deployment_id, s.created_at, s.status_id`
 
+// Of a deployment's changes and a pull request's commits only what the calculators read
+// is loaded (SHA, author login, authored time, headline: the change mapping, lead-time
+// starts, reverts): they are the largest lists, and memory is what bounds a calculation
+// (docs/benchmarks.md).
 const sqlActivityDeploymentChanges = `
-SELECT c.repo_id, c.deployment_id, c.sha, c.author_login, c.author_name, c.authored_at,
-       c.committer_login, c.committed_at, c.message_headline, c.parent_count
+SELECT c.repo_id, c.deployment_id, c.sha, c.author_login, c.authored_at, c.message_headline
 FROM deployment_changes c
 JOIN deployments d ON d.enterprise_id = c.enterprise_id AND d.repo_id = c.repo_id
                   AND d.signal = c.signal AND d.deployment_id = c.deployment_id
@@ -110,8 +113,7 @@ WHERE ` + sqlActivityPullFilter + `
 ORDER BY p.repo_id, p.number`
 
 const sqlActivityPullCommits = `
-SELECT c.repo_id, c.pr_number, c.sha, c.author_login, c.author_name, c.authored_at,
-       c.committer_login, c.committed_at, c.message_headline, c.parent_count
+SELECT c.repo_id, c.pr_number, c.sha, c.author_login, c.authored_at, c.message_headline
 FROM pull_request_commits c
 JOIN pull_requests p ON p.enterprise_id = c.enterprise_id AND p.repo_id = c.repo_id AND p.number = c.pr_number
 WHERE ` + sqlActivityPullFilter + `
@@ -324,27 +326,17 @@ func (l *activityLoader) loadDeploymentChanges(ctx context.Context) error {
 	})
 }
 
-// commitRow scans the commit columns deployment_changes and pull_request_commits share.
+// commitRow scans the commit columns loaded of deployment_changes and
+// pull_request_commits.
 type commitRow struct {
-	sha, author, authorName, committer, headline string
-	authoredAt                                   time.Time
-	committedAt                                  *time.Time
-	parents                                      int
+	sha, author, headline string
+	authoredAt            time.Time
 }
 
-func (c *commitRow) dest() []any {
-	return []any{&c.sha, &c.author, &c.authorName, &c.authoredAt, &c.committer, &c.committedAt, &c.headline, &c.parents}
-}
+func (c *commitRow) dest() []any { return []any{&c.sha, &c.author, &c.authoredAt, &c.headline} }
 
 func (c *commitRow) commit() metrics.Commit {
-	out := metrics.Commit{
-		SHA: c.sha, AuthorLogin: c.author, AuthorName: c.authorName, AuthoredAt: c.authoredAt.UTC(),
-		CommitterLogin: c.committer, MessageHeadline: c.headline, ParentCount: c.parents,
-	}
-	if c.committedAt != nil {
-		out.CommittedAt = c.committedAt.UTC()
-	}
-	return out
+	return metrics.Commit{SHA: c.sha, AuthorLogin: c.author, AuthoredAt: c.authoredAt.UTC(), MessageHeadline: c.headline}
 }
 
 func (l *activityLoader) loadPulls(ctx context.Context) error {
