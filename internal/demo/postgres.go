@@ -2,18 +2,16 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
-	"os"
-	"os/exec"
 	"os/user"
-	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"metrics-collector/internal/pgcluster"
 )
 
 // database finds a PostgreSQL for the demo: DATABASE_URL when set, else the server on
@@ -77,82 +75,20 @@ func freshDatabase(ctx context.Context, admin string) (string, error) {
 	return u.String(), nil
 }
 
-// throwAwayCluster runs initdb and pg_ctl. PostgreSQL refuses to run as root, so as
-// root the cluster is made and run by the postgres system user.
+// throwAwayCluster starts a cluster with initdb/pg_ctl under dir.
 func throwAwayCluster(ctx context.Context, dir string, out io.Writer) (string, func(), error) {
-	initdb, err := findPGBinary("initdb")
+	c, err := pgcluster.Start(ctx, dir)
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("%w; or start a server on 127.0.0.1:5432, or set DATABASE_URL", err)
 	}
-	pgctl, err := findPGBinary("pg_ctl")
-	if err != nil {
-		return "", nil, err
-	}
-	dataDir, err := filepath.Abs(filepath.Join(dir, "pgdata"))
-	if err != nil {
-		return "", nil, err
-	}
-	port, err := freePort()
-	if err != nil {
-		return "", nil, err
-	}
-	asUser := func(name string, args ...string) *exec.Cmd { return exec.CommandContext(ctx, name, args...) }
-	if os.Geteuid() == 0 {
-		if _, err := user.Lookup("postgres"); err != nil {
-			return "", nil, errors.New("running as root and there is no postgres user to run a throw-away cluster; set DATABASE_URL")
-		}
-		runuser, err := exec.LookPath("runuser")
-		if err != nil {
-			return "", nil, errors.New("running as root without runuser; set DATABASE_URL")
-		}
-		asUser = func(name string, args ...string) *exec.Cmd {
-			return exec.CommandContext(ctx, runuser, append([]string{"-u", "postgres", "--", name}, args...)...)
-		}
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return "", nil, err
-		}
-		if out, err := exec.CommandContext(ctx, "chown", "-R", "postgres", filepath.Dir(dataDir)).CombinedOutput(); err != nil {
-			return "", nil, fmt.Errorf("chown %s: %v: %s", dir, err, out)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dataDir, "PG_VERSION")); err != nil {
-		cmd := asUser(initdb, "-D", dataDir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-instructions")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return "", nil, fmt.Errorf("initdb: %v: %s", err, b)
-		}
-	}
-	logFile := filepath.Join(filepath.Dir(dataDir), "postgres.log")
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s", port, filepath.Dir(dataDir))
-	if b, err := asUser(pgctl, "-D", dataDir, "-o", opts, "-l", logFile, "-w", "start").CombinedOutput(); err != nil {
-		return "", nil, fmt.Errorf("pg_ctl start: %v: %s", err, b)
-	}
-	fmt.Fprintf(out, "database: throw-away cluster in %s on port %d\n", dataDir, port)
-	stop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := asUser(pgctl, "-D", dataDir, "-m", "fast", "-w", "stop")
-		cmd = exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
-		_ = cmd.Run()
-	}
-	admin := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=5", port)
-	u, err := freshDatabase(ctx, admin)
+	fmt.Fprintf(out, "database: throw-away cluster in %s\n", c.DataDir())
+	stop := func() { _ = c.Destroy() }
+	u, err := freshDatabase(ctx, c.URL())
 	if err != nil {
 		stop()
 		return "", nil, fmt.Errorf("throw-away cluster: %w", err)
 	}
 	return u, stop, nil
-}
-
-// findPGBinary looks on PATH, then in Debian's versioned directories.
-func findPGBinary(name string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
-	if len(matches) > 0 {
-		return matches[len(matches)-1], nil
-	}
-	return "", fmt.Errorf("%s not found: install PostgreSQL, start a server on 127.0.0.1:5432, or set DATABASE_URL", name)
 }
 
 func freePort() (int, error) {
