@@ -26,6 +26,7 @@ import (
 
 	"metrics-collector/internal/config"
 	"metrics-collector/internal/demo"
+	"metrics-collector/internal/github"
 	"metrics-collector/internal/logging"
 	"metrics-collector/internal/pipeline"
 	"metrics-collector/internal/postgres"
@@ -50,7 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, getenv, stdout, nil)
+		return serve(ctx, getenv, stdout, hooks{})
 	case "demo":
 		_, err := demo.Run(ctx, demo.Options{Getenv: getenv, Out: stdout})
 		return err
@@ -63,9 +64,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	return fmt.Errorf("unknown command %q; use serve, demo or simulate", cmd)
 }
 
-// serve runs the custom handler until ctx ends. ready, when not nil, receives the
-// listening address once the port is open (demo and tests use it).
-func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, ready chan<- string) error {
+// hooks let tests run the handler in-process on a fixed clock and with GitHub waits
+// that advance the simulator instead of sleeping. Production passes the zero value.
+type hooks struct {
+	now         func() time.Time // the service's clock; default the wall clock
+	githubClock github.Clock     // the GitHub clients' waits; default the wall clock
+	ready       chan<- string    // receives the listening address once the port is open
+}
+
+// serve runs the custom handler until ctx ends.
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, h hooks) error {
 	redactor := secrets.NewRedactor()
 	log := slog.New(logging.NewHandler(stdout, slog.LevelInfo, redactor.Handler))
 
@@ -92,12 +100,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, re
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
-	if ready != nil {
-		ready <- ln.Addr().String()
+	if h.ready != nil {
+		h.ready <- ln.Addr().String()
 	}
 	log.Info("listening", "addr", ln.Addr().String())
 
-	app, err := build(ctx, cfg, getenv, log, redactor)
+	app, err := build(ctx, cfg, getenv, log, redactor, h)
 	if err != nil {
 		_ = httpSrv.Close()
 		return err
@@ -134,7 +142,10 @@ func (a *app) close() {
 	a.store.Close()
 }
 
-func build(ctx context.Context, cfg config.Config, getenv func(string) string, log *slog.Logger, redactor *secrets.Redactor) (*app, error) {
+func build(ctx context.Context, cfg config.Config, getenv func(string) string, log *slog.Logger, redactor *secrets.Redactor, h hooks) (*app, error) {
+	if h.now == nil {
+		h.now = func() time.Time { return time.Now().UTC() }
+	}
 	var source secrets.Source = secrets.NewEnv(getenv)
 	if cfg.KeyVaultURI != "" {
 		kv, err := secrets.NewManagedIdentityKeyVault(cfg.KeyVaultURI, secrets.KeyVaultOptions{})
@@ -160,7 +171,7 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		return nil, err
 	}
 
-	stages, err := buildStages(ctx, cfg, store, cache, tel, log)
+	stages, err := buildStages(ctx, cfg, store, cache, tel, log, h)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -172,6 +183,7 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 			Client: &http.Client{},
 		},
 		Enterprises: cfg.Enterprises,
+		Clock:       hookClock{now: h.now},
 		Events:      tel,
 		Log:         log,
 		Budget:      cfg.OrchestratorBudget,
@@ -180,9 +192,18 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	})
 	srv := server.New(server.Options{
 		Log: log, Store: store, Config: cfg, Stages: stages, Orchestrator: orch,
-		Telemetry: tel, Redact: redactor.Redact,
+		Telemetry: tel, Redact: redactor.Redact, Now: h.now,
 	})
 	return &app{handler: srv, store: store, telemetry: tel}, nil
+}
+
+// hookClock is the orchestrator's clock: the service's now, real sleeps.
+type hookClock struct{ now func() time.Time }
+
+func (c hookClock) Now() time.Time { return c.now() }
+
+func (c hookClock) Sleep(ctx context.Context, d time.Duration) error {
+	return pipeline.RealClock{}.Sleep(ctx, d)
 }
 
 // lateHandler answers GET / while the app is still being built, and 503 elsewhere.

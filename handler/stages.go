@@ -23,8 +23,8 @@ import (
 )
 
 // buildStages builds the six stages with their adapters.
-func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, secretSource secrets.Source, events pipeline.Events, log *slog.Logger) ([]pipeline.Stage, error) {
-	clients, err := githubClients(cfg, store, secretSource, log)
+func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, secretSource secrets.Source, events pipeline.Events, log *slog.Logger, h hooks) ([]pipeline.Stage, error) {
+	clients, err := githubClients(cfg, store, secretSource, log, h.githubClock)
 	if err != nil {
 		return nil, err
 	}
@@ -46,12 +46,12 @@ func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, 
 		uploader = sp
 	}
 	return []pipeline.Stage{
-		pipeline.NewCopilotStage(pipeline.CopilotOptions{Store: store, Clients: clients, Events: events, Logger: log}),
+		pipeline.NewCopilotStage(pipeline.CopilotOptions{Store: store, Clients: clients, Events: events, Now: h.now, Logger: log}),
 		pipeline.NewExportStage(pipeline.ExportOptions{
-			Store: store, Dir: exportDir, RetentionDays: cfg.ExportRetentionDays, Logger: log,
+			Store: store, Dir: exportDir, RetentionDays: cfg.ExportRetentionDays, Now: h.now, Logger: log,
 		}),
 		pipeline.NewUploadStage(pipeline.UploadOptions{
-			Store: store, Uploader: uploader, Dir: exportDir, Logger: log,
+			Store: store, Uploader: uploader, Dir: exportDir, Now: h.now, Logger: log,
 		}),
 	}, nil
 }
@@ -108,7 +108,7 @@ func (l *lazyClientSecret) GetToken(ctx context.Context, opts policy.TokenReques
 
 // githubClients builds one GitHub client per enterprise, once per process, so each
 // token's pacing and rate-limit state outlive a single stage call.
-func githubClients(cfg config.Config, store *postgres.Store, secretSource secrets.Source, log *slog.Logger) (pipeline.GitHubClients, error) {
+func githubClients(cfg config.Config, store *postgres.Store, secretSource secrets.Source, log *slog.Logger, clock github.Clock) (pipeline.GitHubClients, error) {
 	apiTransport := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -130,6 +130,7 @@ func githubClients(cfg config.Config, store *postgres.Store, secretSource secret
 			DownloadClient: downloads,
 			Cache:          store,
 			TokenHealth:    store,
+			Clock:          clock,
 			Logger:         log.With("enterprise", e.ID),
 		})
 		if err != nil {
