@@ -58,7 +58,7 @@ type ReposOptions struct {
 // ReposStage is collect_repos: for each org of an enterprise, the repository inventory
 // and, per repository due, its default-branch commits, pull requests (with commits,
 // reviews and size), workflow runs, deployments with statuses and changes, and
-// incidents. See docs/decisions/0005-repository-collection.md.
+// incidents. See docs/decisions/0002-repository-collection.md.
 type ReposStage struct {
 	opts ReposOptions
 	log  *slog.Logger

@@ -2,7 +2,6 @@ package pipeline_test
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"net/http"
 	"strings"
@@ -41,7 +40,8 @@ func (c simAdvancingClock) Sleep(ctx context.Context, d time.Duration) error {
 //	requests         API requests of the first run (charged_1st: those that cost quota)
 //	req/1000rec      requests per 1,000 records
 //	sim_hours        simulated hours the first run took (its waits move simulated time)
-//	floor_hours      charged requests ÷ 5,000/h: the least time the budget allows
+//	floor_hours      the least time the budget allows: a fresh hour allows 5,000 at once,
+//	                 each further 5,000 another hour: (charged − 5,000) ÷ 5,000/h
 //	charged_2nd      charged requests of a second run right after (all_2nd: all requests)
 //	charged_nextday  charged requests of a run a day later with nothing new
 //
@@ -119,6 +119,16 @@ func BenchmarkCollectRepos(b *testing.B) {
 		simHours := sim.Now().Sub(simStart).Hours()
 		charged1, all1 := count()
 		b.Logf("first run, charged requests by kind: %v", kinds)
+		rows := map[string]int{}
+		for _, table := range []string{"repositories", "commits", "pull_requests", "pull_request_commits", "pull_request_reviews",
+			"workflow_runs", "deployments", "deployment_statuses", "deployment_changes", "incidents"} {
+			var n int
+			if err := store.Pool().QueryRow(b.Context(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+				b.Fatal(err)
+			}
+			rows[table] = n
+		}
+		b.Logf("first run, rows by table: %v", rows)
 
 		collect()
 		charged2, all2 := count()
@@ -139,8 +149,8 @@ func BenchmarkCollectRepos(b *testing.B) {
 		b.ReportMetric(float64(all2), "all_2nd")
 		b.ReportMetric(float64(chargedDay), "charged_nextday")
 		b.ReportMetric(float64(allDay), "all_nextday")
-		b.Log(fmt.Sprintf("records %d, requests %d (charged %d), %.1f simulated hours (floor %.1f); second run %d charged of %d; next day %d charged of %d",
-			records, all1, charged1, simHours, floorHours(charged1, rateLimit), charged2, all2, chargedDay, allDay))
+		b.Logf("records %d, requests %d (charged %d), %.1f simulated hours (floor %.1f); second run %d charged of %d; next day %d charged of %d",
+			records, all1, charged1, simHours, floorHours(charged1, rateLimit), charged2, all2, chargedDay, allDay)
 	}
 }
 
