@@ -167,6 +167,9 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 		put = func() (postgres.MetricWrite, error) { return s.opts.Store.PutVelocityMetrics(ctx, batch, rows) }
 	}
 	computed := s.opts.Now()
+	// From here on only the rows are needed; the activity (hundreds of MB for a large
+	// enterprise) can be collected while they are written.
+	repoCount := len(repos)
 
 	// The write is one transaction of a few seconds at most; starting it after the
 	// budget ran out would risk the hard stop cutting it off. Nothing is stored, so a
@@ -183,12 +186,12 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 
 	s.log.InfoContext(ctx, "calculated weekly metrics", "stage", s.name, "enterprise", e.ID,
 		"first_week", first.Format(time.DateOnly), "last_week", last.Format(time.DateOnly),
-		"repositories", len(repos), "rows", written.Rows, "changed", written.Changed, "deleted", written.Deleted,
+		"repositories", repoCount, "rows", written.Rows, "changed", written.Changed, "deleted", written.Deleted,
 		"load_ms", loaded.Sub(started).Milliseconds(), "compute_ms", computed.Sub(loaded).Milliseconds(),
 		"store_ms", stored.Sub(computed).Milliseconds())
 
 	res := Result{Status: StatusSucceeded, Done: true, Records: int64(written.Rows)}
-	if len(repos) == 0 {
+	if repoCount == 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf(
 			"no repositories of %s are stored yet (run collect_repos first); only the enterprise and organization rows were written", e.ID))
 	}
