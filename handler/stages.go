@@ -45,8 +45,14 @@ func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, 
 		}
 		uploader = sp
 	}
+	calc := pipeline.CalculateOptions{
+		Store: store, FailureWindow: cfg.FailureWindow, ThresholdsVersion: cfg.ThresholdsVersion,
+		RecomputeWeeks: cfg.RecomputeWeeks, Now: h.now, Logger: log,
+	}
 	return []pipeline.Stage{
 		pipeline.NewCopilotStage(pipeline.CopilotOptions{Store: store, Clients: clients, Events: events, Now: h.now, Logger: log}),
+		pipeline.NewDORAStage(calc),
+		pipeline.NewVelocityStage(calc),
 		pipeline.NewExportStage(pipeline.ExportOptions{
 			Store: store, Dir: exportDir, RetentionDays: cfg.ExportRetentionDays, Now: h.now, Logger: log,
 		}),
