@@ -51,6 +51,9 @@ func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, 
 	}
 	return []pipeline.Stage{
 		pipeline.NewCopilotStage(pipeline.CopilotOptions{Store: store, Clients: clients, Events: events, Now: h.now, Logger: log}),
+		pipeline.NewReposStage(pipeline.ReposOptions{
+			Store: store, Clients: clients, Events: events, Now: h.now, Logger: log, FailureWindow: cfg.FailureWindow,
+		}),
 		pipeline.NewDORAStage(calc),
 		pipeline.NewVelocityStage(calc),
 		pipeline.NewExportStage(pipeline.ExportOptions{
