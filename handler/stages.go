@@ -140,6 +140,7 @@ func githubClients(cfg config.Config, store *postgres.Store, secretSource secret
 			Cache:          store,
 			TokenHealth:    store,
 			Clock:          clock,
+			MaxRate:        e.MaxRequestsPerSecond,
 			Logger:         log.With("enterprise", e.ID),
 		})
 		if err != nil {

@@ -58,6 +58,10 @@ type Enterprise struct {
 	RepoShards          int  `json:"repo_shards"`           // collect_repos fan-out, default 1
 	RepoBackfillDays    int  `json:"repo_backfill_days"`    // first-run history for repository data, default 90
 	FullSweepDays       int  `json:"full_sweep_days"`       // full repository sweep every N days, default 7
+	// MaxRequestsPerSecond caps the request rate of the enterprise's token (default 10:
+	// under GitHub's secondary limit of 900 points a minute per endpoint). The hourly
+	// budget paces collection well below it; raise it only for a simulator or a proxy.
+	MaxRequestsPerSecond float64 `json:"max_requests_per_second"`
 
 	productionRE *regexp.Regexp
 	hotfixRE     *regexp.Regexp
@@ -322,6 +326,12 @@ func parseEnterprises(raw string, bad func(string, string, ...any)) []Enterprise
 		e.RepoBackfillDays = defaultInt(e.RepoBackfillDays, 90)
 		if e.RepoBackfillDays < 1 || e.RepoBackfillDays > 730 {
 			bad(field("repo_backfill_days"), "%d must be between 1 and 730", e.RepoBackfillDays)
+		}
+		if e.MaxRequestsPerSecond == 0 {
+			e.MaxRequestsPerSecond = 10
+		}
+		if e.MaxRequestsPerSecond < 0.1 || e.MaxRequestsPerSecond > 1000 {
+			bad(field("max_requests_per_second"), "%g must be between 0.1 and 1000", e.MaxRequestsPerSecond)
 		}
 		e.FullSweepDays = defaultInt(e.FullSweepDays, 7)
 		if e.FullSweepDays < 1 || e.FullSweepDays > 90 {

@@ -179,6 +179,9 @@ func handlerEnv(sim *githubsim.Simulator, servers *githubsim.Servers, dbURL, exp
 		Orgs        []string `json:"orgs"`
 		APIURL      string   `json:"api_url"`
 		TokenSecret string   `json:"token_secret"`
+		// The simulator answers about a thousand requests a second; GitHub's
+		// secondary-limit ceiling (10/s) would only slow the demo down.
+		MaxRate float64 `json:"max_requests_per_second"`
 	}
 	var ents []ent
 	env := map[string]string{
@@ -191,7 +194,7 @@ func handlerEnv(sim *githubsim.Simulator, servers *githubsim.Servers, dbURL, exp
 	}
 	for _, e := range sim.Enterprises() {
 		secret := "github-pat-" + e.ID
-		ents = append(ents, ent{ID: e.ID, Slug: e.Slug, Orgs: e.Orgs, APIURL: servers.API.URL + "/", TokenSecret: secret})
+		ents = append(ents, ent{ID: e.ID, Slug: e.Slug, Orgs: e.Orgs, APIURL: servers.API.URL + "/", TokenSecret: secret, MaxRate: 200})
 		env[strings.ToUpper(strings.ReplaceAll(secret, "-", "_"))] = e.Token
 	}
 	raw, err := json.Marshal(ents)

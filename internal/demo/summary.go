@@ -34,7 +34,9 @@ SELECT coalesce(sum(prs_merged), 0), percentile_cont(0.5) WITHIN GROUP (ORDER BY
 FROM velocity_metrics WHERE scope_type = 'enterprise'`
 
 const sqlHeadlineCopilot = `
-SELECT day, sum(daily_active_users), 100 * sum(completion_acceptances)::float8 / nullif(sum(completion_generations), 0), sum(seats_total)
+SELECT day, sum(daily_active_users), 100 * sum(completion_acceptances)::float8 / nullif(sum(completion_generations), 0),
+	(SELECT sum(seats_total) FROM copilot_seat_snapshots s WHERE s.scope_type = 'enterprise'
+	   AND s.snapshot_date = (SELECT max(snapshot_date) FROM copilot_seat_snapshots))
 FROM copilot_daily_metrics WHERE scope_type = 'enterprise' AND daily_active_users IS NOT NULL
 GROUP BY day ORDER BY day DESC LIMIT 1`
 
