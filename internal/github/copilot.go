@@ -185,7 +185,7 @@ func (c *Client) DownloadCopilotReport(ctx context.Context, link string, fn func
 			return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
 		}
 		wait := retryWait(retries)
-		if deadline, ok := ctx.Deadline(); ok && c.clock.Now().Add(wait).After(deadline) {
+		if deadline, ok := ctx.Deadline(); ok && wait > time.Until(deadline) {
 			return fmt.Errorf("%s: %w: %w, and no time left to retry", op, ErrUnavailable, err)
 		}
 		countInto(ctx, func(c *Counters) { c.retries.Add(1); c.waited.Add(int64(wait)) })

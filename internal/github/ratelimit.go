@@ -158,12 +158,13 @@ func (p *pacer) pace(ctx context.Context) error {
 }
 
 // allowWait refuses a wait that is longer than maxWait or ends after ctx's deadline:
-// waiting would only burn the caller's time budget.
+// waiting would only burn the caller's time budget. A context deadline is wall-clock
+// time, so it is compared with the wait as a duration, whatever the client's clock.
 func (p *pacer) allowWait(ctx context.Context, now time.Time, wait time.Duration, resetAt time.Time, reason string) error {
 	if wait > p.maxWait {
 		return &RateLimitError{ResetAt: resetAt, Reason: reason}
 	}
-	if deadline, ok := ctx.Deadline(); ok && now.Add(wait).After(deadline) {
+	if deadline, ok := ctx.Deadline(); ok && wait > time.Until(deadline) {
 		return &RateLimitError{ResetAt: resetAt, Reason: reason}
 	}
 	return nil

@@ -175,7 +175,7 @@ func (t *transport) backoff(ctx context.Context, req *http.Request, retries *int
 	wait := retryWait(*retries)
 	*retries++
 	countInto(ctx, func(c *Counters) { c.retries.Add(1) })
-	if deadline, ok := ctx.Deadline(); ok && t.clock.Now().Add(wait).After(deadline) {
+	if deadline, ok := ctx.Deadline(); ok && wait > time.Until(deadline) {
 		return fmt.Errorf("%w: %s %s: %s, and no time left to retry", ErrUnavailable, req.Method, req.URL.Path, cause)
 	}
 	logger(ctx, t.log).Info("retrying github request",
