@@ -71,7 +71,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func freeTCPPort(t *testing.T) string {
+func freeTCPPort(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -160,10 +160,11 @@ const (
 	envelopeLater      = `{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":{"Last":"2026-11-25T06:00:00.0000001+00:00","Next":"2026-11-27T06:00:00+00:00","LastUpdated":"2026-11-26T06:00:00.403838+00:00"},"IsPastDue":false}},"Metadata":{"sys":{"MethodName":"main_orchestrator","UtcNow":"2026-11-26T06:00:00.46239Z","RandGuid":"fa3b2fbc-26ed-4fcb-be75-82db8773b519"}}}`
 )
 
-// simSettings serves a small simulated world and returns the app settings for it.
-func simSettings(t *testing.T) (map[string]string, []string) {
+// simSettings serves a small simulated world as of now and returns the app settings
+// for it, the enterprises' tokens and the simulator.
+func simSettings(t testing.TB, now time.Time) (map[string]string, []string, *githubsim.Simulator) {
 	t.Helper()
-	cfg := githubsim.DemoConfig(time.Now().UTC())
+	cfg := githubsim.DemoConfig(now)
 	for i := range cfg.Enterprises {
 		for j := range cfg.Enterprises[i].Orgs {
 			cfg.Enterprises[i].Orgs[j].Repos = 4
@@ -198,7 +199,7 @@ func simSettings(t *testing.T) (map[string]string, []string) {
 	}
 	raw, _ := json.Marshal(ents)
 	settings["COLLECTOR_ENTERPRISES"] = string(raw)
-	return settings, tokens
+	return settings, tokens, sim
 }
 
 func TestHostReadinessWithoutDatabase(t *testing.T) {
@@ -246,7 +247,7 @@ func TestHostRefusesBadConfiguration(t *testing.T) {
 }
 
 func TestHostTimerEnvelopesAndForwardedRequests(t *testing.T) {
-	settings, tokens := simSettings(t)
+	settings, tokens, _ := simSettings(t, time.Now().UTC())
 	p := startHost(t, settings)
 
 	for i, env := range []string{envelopeFirstRun, envelopeNullStatus, envelopeLater} {
