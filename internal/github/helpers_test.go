@@ -2,7 +2,6 @@ package github
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -204,5 +203,3 @@ func (m *memCache) PutCachedPage(_ context.Context, enterpriseID, u, etag, link 
 	return nil
 }
 
-// drainBody reads and closes a request body (none of ours has one).
-func drainBody(r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }

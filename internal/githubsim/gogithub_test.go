@@ -471,9 +471,7 @@ func TestGoGitHubIncidentIssues(t *testing.T) {
 			}
 		}
 	}
-	for _, inc := range truth.Incidents {
-		want = append(want, inc)
-	}
+	want = append(want, truth.Incidents...)
 	sortIncidents := func(xs []metrics.Incident) {
 		slices.SortFunc(xs, func(a, b metrics.Incident) int {
 			if c := strings.Compare(a.RepoFullName, b.RepoFullName); c != 0 {
