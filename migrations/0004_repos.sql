@@ -191,12 +191,3 @@ CREATE TABLE incidents (
     PRIMARY KEY (enterprise_id, repo_id, number)
 );
 
--- Raw payloads of pull requests and deployments, to re-derive fields later.
-CREATE TABLE raw_payloads (
-    enterprise_id  text        NOT NULL,
-    kind           text        NOT NULL,   -- 'pull_request', 'deployment', 'workflow_run', ...
-    key            text        NOT NULL,   -- e.g. '<repo_id>/<number>'
-    payload        jsonb       NOT NULL,
-    updated_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (enterprise_id, kind, key)
-);
