@@ -48,6 +48,7 @@ func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, 
 	calc := pipeline.CalculateOptions{
 		Store: store, FailureWindow: cfg.FailureWindow, ThresholdsVersion: cfg.ThresholdsVersion,
 		RecomputeWeeks: cfg.RecomputeWeeks, Now: h.now, Logger: log,
+		Gate: make(chan struct{}, 1), // one calculation in memory at a time per instance
 	}
 	return []pipeline.Stage{
 		pipeline.NewCopilotStage(pipeline.CopilotOptions{Store: store, Clients: clients, Events: events, Now: h.now, Logger: log}),

@@ -31,6 +31,11 @@ type CalculateOptions struct {
 	RecomputeWeeks int
 	Now            func() time.Time // default time.Now; checks the call's deadline
 	Logger         *slog.Logger
+	// Gate, when set, is a semaphore shared by every calculation of the process: a
+	// calculation holds a slot while it has an enterprise's activity in memory (about
+	// 1 GiB for 1,000 busy repositories), so parallel enterprises do not add up their
+	// peaks on one instance. The handler gives one slot.
+	Gate chan struct{}
 }
 
 // MaxCalculateWeeks bounds the weeks one call computes (since … until): five years, the
@@ -132,6 +137,14 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 	first, last := s.window(req)
 	signal := deploymentSignal(*e)
 
+	if s.opts.Gate != nil {
+		select {
+		case s.opts.Gate <- struct{}{}:
+			defer func() { <-s.opts.Gate }()
+		case <-ctx.Done():
+			return Result{}, fmt.Errorf("%s for %s waited for another calculation until the call ended: %w", s.name, e.ID, ErrUnavailable)
+		}
+	}
 	started := s.opts.Now()
 	repos, err := s.opts.Store.ListRepoActivity(ctx, s.activityQuery(*e, signal, first, last))
 	if err != nil {

@@ -1089,3 +1089,33 @@ func TestCalculateGoldenQuarter(t *testing.T) {
 		}
 	}
 }
+
+func TestCalculateGateHoldsOneCalculationAtATime(t *testing.T) {
+	t.Parallel()
+	cfg := calcConfig(t, calcEnterprises)
+	ent2, _ := cfg.Enterprise("ent2")
+	opts := calcOptions(&fakeMetricsStore{}, cfg, func() time.Time { return calcNow })
+	opts.Gate = make(chan struct{}, 1)
+	req := pipeline.Request{Enterprise: &ent2, Now: calcNow, Deadline: calcNow.Add(time.Minute)}
+
+	// Another calculation holds the only slot: this one waits, and gives up retryably
+	// when its call ends, having loaded and stored nothing.
+	opts.Gate <- struct{}{}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	f := opts.Store.(*fakeMetricsStore)
+	if _, err := pipeline.NewDORAStage(opts).Run(ctx, req); !errors.Is(err, pipeline.ErrUnavailable) {
+		t.Fatalf("error %v, want ErrUnavailable while the gate is held", err)
+	}
+	if len(f.queries) != 0 || len(f.batches) != 0 {
+		t.Fatalf("loaded %d, stored %d while waiting for the gate", len(f.queries), len(f.batches))
+	}
+	// Once the slot is free the calculation runs and gives it back.
+	<-opts.Gate
+	if _, err := pipeline.NewDORAStage(opts).Run(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.Gate) != 0 {
+		t.Error("the calculation kept its slot")
+	}
+}
