@@ -56,7 +56,7 @@ param orchestratorSchedule string = '0 0 6 * * *'
 
 @description('STAGE_BUDGET_SECONDS: time budget of one stage call.')
 @minValue(5)
-@maxValue(220)
+@maxValue(200)
 param stageBudgetSeconds int = 150
 
 @description('SHAREPOINT_SITE_ID (e.g. contoso.sharepoint.com,<site guid>,<web guid>); empty: uploads are skipped.')

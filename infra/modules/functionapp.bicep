@@ -59,9 +59,9 @@ param collectorEnterprises string
 @description('ORCHESTRATOR_SCHEDULE: six-field NCRONTAB schedule of main_orchestrator, UTC.')
 param orchestratorSchedule string
 
-@description('STAGE_BUDGET_SECONDS: time budget of one stage call (5-220; HTTP calls must answer within 230 s).')
+@description('STAGE_BUDGET_SECONDS: time budget of one stage call (5-200; with a 25 s grace, HTTP calls answer within 230 s).')
 @minValue(5)
-@maxValue(220)
+@maxValue(200)
 param stageBudgetSeconds int
 
 @description('SHAREPOINT_SITE_ID; empty skips uploads.')
@@ -116,6 +116,12 @@ var serviceSettings = [
   {
     name: 'STAGE_BUDGET_SECONDS'
     value: string(stageBudgetSeconds)
+  }
+  {
+    // Go's soft memory limit, three quarters of the instance (Linux Consumption: 1.5 GB):
+    // the garbage collector works harder before the platform kills the process.
+    name: 'GOMEMLIMIT'
+    value: isFlex ? '${instanceMemoryMB * 3 / 4}MiB' : '1100MiB'
   }
   {
     name: 'SHAREPOINT_SITE_ID'

@@ -167,10 +167,11 @@ func TestScheduleDefault(t *testing.T) {
 	}
 }
 
-// The DESIGN §3 settings the infra sets; the rest keep their documented defaults.
+// The DESIGN §3 settings the infra sets (plus the Go runtime's GOMEMLIMIT); the rest
+// keep their documented defaults.
 var wiredServiceSettings = []string{
 	"APPLICATIONINSIGHTS_CONNECTION_STRING", "COLLECTOR_ENTERPRISES", "DATABASE_PASSWORD_SECRET",
-	"DATABASE_URL", "KEY_VAULT_URI", "ORCHESTRATOR_SCHEDULE", "SHAREPOINT_DRIVE_ID",
+	"DATABASE_URL", "GOMEMLIMIT", "KEY_VAULT_URI", "ORCHESTRATOR_SCHEDULE", "SHAREPOINT_DRIVE_ID",
 	"SHAREPOINT_FOLDER", "SHAREPOINT_SITE_ID", "STAGE_BUDGET_SECONDS",
 }
 
