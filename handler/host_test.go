@@ -164,6 +164,13 @@ const (
 // for it, the enterprises' tokens and the simulator.
 func simSettings(t testing.TB, now time.Time) (map[string]string, []string, *githubsim.Simulator) {
 	t.Helper()
+	return simSettingsWith(t, now, nil)
+}
+
+// simSettingsWith is simSettings with the world's configuration adjusted by adjust
+// (nil: unchanged) before the simulator is built.
+func simSettingsWith(t testing.TB, now time.Time, adjust func(*githubsim.Config)) (map[string]string, []string, *githubsim.Simulator) {
+	t.Helper()
 	cfg := githubsim.DemoConfig(now)
 	for i := range cfg.Enterprises {
 		for j := range cfg.Enterprises[i].Orgs {
@@ -172,6 +179,9 @@ func simSettings(t testing.TB, now time.Time) (map[string]string, []string, *git
 		}
 	}
 	cfg.HistoryDays = 30
+	if adjust != nil {
+		adjust(&cfg)
+	}
 	sim, err := githubsim.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,228 @@
+package main
+
+// End-to-end proofs of the daily job (issue 8): the whole run through the real routes,
+// against the GitHub simulator and a real PostgreSQL, compared byte for byte with
+// golden exports. Further files: e2e_rerun_test.go (a second pass with nothing new),
+// e2e_faults_test.go (injected GitHub failures), e2e_kill_test.go (a killed process
+// resumed), e2e_dbrestart_test.go (PostgreSQL restarting under a run).
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"metrics-collector/internal/githubsim"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden exports in testdata/e2e")
+
+// e2eDay is the simulated morning of every in-process end-to-end run: the timer's
+// 06:00 UTC on a Thursday.
+var e2eDay = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+
+// goldenDir holds the exports of a clean run of simSettings' world on e2eDay.
+const goldenDir = "testdata/e2e/clean"
+
+// serviceClock is a service clock that starts at start and runs at wall-clock speed, so
+// budgets and durations behave while the date stays fixed.
+func serviceClock(start time.Time) func() time.Time {
+	wall := time.Now()
+	return func() time.Time { return start.Add(time.Since(wall)) }
+}
+
+// e2eWorld serves simSettings' world shrunk further — fewer people, so the per-user
+// Copilot export stays small enough to keep as a golden file — as of now.
+func e2eWorld(t *testing.T, now time.Time) (map[string]string, []string, *githubsim.Simulator) {
+	t.Helper()
+	return simSettingsWith(t, now, func(c *githubsim.Config) {
+		for i := range c.Enterprises {
+			c.Enterprises[i].Developers = 8
+			c.Enterprises[i].CopilotUsers = 6
+		}
+	})
+}
+
+// startE2E serves the handler in this process on e2eDay with GitHub waits that take no
+// real time (the simulator's now does not move).
+func startE2E(t *testing.T, settings map[string]string) *inproc {
+	t.Helper()
+	now := serviceClock(e2eDay)
+	return startInProcess(t, settings, hooks{now: now, githubClock: instantClock{now: now}})
+}
+
+func TestE2ECleanRunMatchesGoldenFiles(t *testing.T) {
+	settings, tokens, sim := e2eWorld(t, e2eDay)
+	p := startE2E(t, settings)
+	run := runToEnd(t, p.base)
+	if run.Status != "succeeded" {
+		t.Fatalf("run ended %s: %s", run.Status, run.ErrorSummary)
+	}
+	dir := settings["EXPORT_DIR"]
+	files := readExports(t, dir)
+	checkExportContract(t, files, tokens)
+	checkNoLitter(t, dir)
+	compareWithGolden(t, files)
+	t.Logf("simulator requests: %d", len(sim.Requests()))
+}
+
+// compareWithGolden compares exported files with the golden ones, or rewrites these
+// with -update.
+func compareWithGolden(t *testing.T, files map[string][]byte) {
+	t.Helper()
+	if *update {
+		if err := os.RemoveAll(goldenDir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(goldenDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range files {
+			if err := os.WriteFile(filepath.Join(goldenDir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	compareFiles(t, readExports(t, goldenDir), files, "golden", "exported")
+}
+
+// compareFiles reports every file missing on either side or differing in a byte.
+func compareFiles(t *testing.T, want, got map[string][]byte, wantName, gotName string) {
+	t.Helper()
+	for _, name := range sortedKeys(want) {
+		g, ok := got[name]
+		switch {
+		case !ok:
+			t.Errorf("%s: in the %s files, missing from the %s ones", name, wantName, gotName)
+		case !bytes.Equal(g, want[name]):
+			t.Errorf("%s differs from the %s file: %s", name, wantName, firstDifference(want[name], g))
+		}
+	}
+	for _, name := range sortedKeys(got) {
+		if _, ok := want[name]; !ok {
+			t.Errorf("%s: in the %s files, not in the %s ones", name, gotName, wantName)
+		}
+	}
+}
+
+// firstDifference describes where two files part: the line number and both lines.
+func firstDifference(want, got []byte) string {
+	wl, gl := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+	for i := range max(len(wl), len(gl)) {
+		var w, g string
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if w != g {
+			return "line " + strconv.Itoa(i+1) + ":\n  want " + quote(w) + "\n  got  " + quote(g)
+		}
+	}
+	return "same lines, different bytes"
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	names := keys(m)
+	slices.Sort(names)
+	return names
+}
+
+// checkExportContract checks what DESIGN §6 promises of every export independently of
+// the golden files: the three contract files and the manifest exist, CSVs are UTF-8
+// with BOM, ';'-delimited with the contract's leading columns, hold data rows, and the
+// manifest's sizes and checksums describe the files next to it; no token anywhere.
+func checkExportContract(t *testing.T, files map[string][]byte, tokens []string) {
+	t.Helper()
+	leading := map[string]string{
+		"copilot_metrics":  "enterprise_id;scope_type;scope;date;daily_active_users;weekly_active_users;monthly_active_users;user_initiated_interactions;code_generations;code_acceptances;completion_acceptance_rate;loc_suggested_to_add;loc_added;seats_total;seats_active_30d",
+		"dora_metrics":     "enterprise_id;scope_type;scope;week_start;deployments;deployment_days;lead_time_p50_hours;lead_time_p90_hours;change_failure_rate;recovery_time_p50_hours;rework_rate;performance_level;metric_version",
+		"velocity_metrics": "enterprise_id;scope_type;scope;week_start;prs_opened;prs_merged;prs_closed_unmerged;pr_cycle_time_p50_hours;pickup_time_p50_hours;review_time_p50_hours;prs_merged_without_review;commits;active_contributors;workflow_runs;workflow_success_rate;metric_version",
+	}
+	var manifestName string
+	for name := range files {
+		if strings.HasPrefix(name, "manifest_") {
+			manifestName = name
+		}
+	}
+	if manifestName == "" {
+		t.Fatalf("no manifest among %v", sortedKeys(files))
+	}
+	date := strings.TrimSuffix(strings.TrimPrefix(manifestName, "manifest_"), ".json")
+	for kind, header := range leading {
+		name := kind + "_" + date + ".csv"
+		b, ok := files[name]
+		if !ok {
+			t.Errorf("%s missing from %v", name, sortedKeys(files))
+			continue
+		}
+		if !bytes.HasPrefix(b, []byte("\xEF\xBB\xBF"+header)) {
+			first, _, _ := strings.Cut(string(b), "\n")
+			t.Errorf("%s starts %q; want the BOM and the contract's leading columns", name, first)
+		}
+		if n := bytes.Count(b, []byte("\n")); n < 2 {
+			t.Errorf("%s has %d lines; want a header and data rows", name, n)
+		}
+	}
+	var manifest struct {
+		ExportDate string `json:"export_date"`
+		Files      []struct {
+			Name   string `json:"name"`
+			Rows   int64  `json:"rows"`
+			Bytes  int64  `json:"bytes"`
+			SHA256 string `json:"sha256"`
+		} `json:"files"`
+	}
+	if err := json.Unmarshal(files[manifestName], &manifest); err != nil {
+		t.Fatalf("%s: %v", manifestName, err)
+	}
+	if len(manifest.Files) != len(files)-1 {
+		t.Errorf("manifest lists %d files; the folder holds %d besides it", len(manifest.Files), len(files)-1)
+	}
+	for _, f := range manifest.Files {
+		b, ok := files[f.Name]
+		if !ok {
+			t.Errorf("manifest lists %s, which is not in the folder", f.Name)
+			continue
+		}
+		sum := sha256.Sum256(b)
+		if int64(len(b)) != f.Bytes || hex.EncodeToString(sum[:]) != f.SHA256 {
+			t.Errorf("%s: %d bytes, sha256 %x; the manifest says %d bytes, %s", f.Name, len(b), sum, f.Bytes, f.SHA256)
+		}
+		if lines := int64(bytes.Count(b, []byte("\n"))); lines < f.Rows+1 {
+			t.Errorf("%s: %d lines for %d rows and a header", f.Name, lines, f.Rows)
+		}
+	}
+	for name, b := range files {
+		for _, tok := range tokens {
+			if bytes.Contains(b, []byte(tok)) {
+				t.Errorf("%s contains a GitHub token", name)
+			}
+		}
+	}
+}
+
+// checkNoLitter fails when the export folder holds anything but finished files (temp
+// files of an interrupted write, probes).
+func checkNoLitter(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") || e.IsDir() {
+			t.Errorf("export folder holds %q besides the exported files", e.Name())
+		}
+	}
+}
