@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -378,5 +379,51 @@ func TestStatusRoutes(t *testing.T) {
 		if status, m := get(path); status != want || m["error"] == nil {
 			t.Errorf("GET %s = %d %v, want %d with an error", path, status, m, want)
 		}
+	}
+}
+
+type recordedTelemetry struct {
+	mu      sync.Mutex
+	events  []string
+	props   []map[string]string
+	metrics map[string]float64
+}
+
+func (r *recordedTelemetry) Event(name string, props map[string]string, _ map[string]float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, name)
+	r.props = append(r.props, props)
+}
+
+func (r *recordedTelemetry) Metric(name string, v float64, _ map[string]string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.metrics[name] = v
+}
+
+func (r *recordedTelemetry) Exception(error, map[string]string) {}
+
+func TestStageTelemetry(t *testing.T) {
+	store := pgtest.New(t)
+	tel := &recordedTelemetry{metrics: map[string]float64{}}
+	low := 1000
+	repos := &fakeStage{name: pipeline.StageCollectRepos, perEnterprise: true,
+		run: func(context.Context, pipeline.Request) (pipeline.Result, error) {
+			return pipeline.Result{Done: true, Records: 9, Counters: pipeline.Counters{Requests: 12, RateLimitLow: &low, RateLimit: 5000}}, nil
+		}}
+	srv := httptest.NewServer(server.New(server.Options{Store: store, Config: testConfig(), Stages: []pipeline.Stage{repos}, Telemetry: tel}))
+	defer srv.Close()
+	if status, body, _ := post(t, srv.URL+"/api/collect_repos", `{"enterprise":"ent1"}`); status != 200 {
+		t.Fatalf("%d %v", status, body)
+	}
+	tel.mu.Lock()
+	defer tel.mu.Unlock()
+	if len(tel.events) != 1 || tel.events[0] != "StageFinished" || tel.props[0]["stage"] != "collect_repos" ||
+		tel.props[0]["enterprise"] != "ent1" || tel.props[0]["status"] != "succeeded" {
+		t.Errorf("events %v %v", tel.events, tel.props)
+	}
+	if tel.metrics["github_rate_limit_used_pct"] != 80 || tel.metrics["github_rate_limit_remaining"] != 1000 {
+		t.Errorf("metrics %v: want 80 %% used and 1000 remaining", tel.metrics)
 	}
 }

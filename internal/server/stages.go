@@ -182,7 +182,7 @@ func (s *Server) runStage(w http.ResponseWriter, r *http.Request) {
 	if manual {
 		s.finishManualRun(ctx, req.RunID, call)
 	}
-	s.stageTelemetry(call, req)
+	s.stageTelemetry(call, res.Counters)
 	s.log.InfoContext(ctx, "stage call finished", "stage", name, "enterprise", enterpriseID, "shard", req.Shard,
 		"run_id", req.RunID, "status", call.Status, "done", call.Done, "records", call.Records,
 		"api_calls", call.APICalls, "duration_ms", call.DurationMS)
@@ -236,7 +236,7 @@ func (s *Server) finishManualRun(ctx context.Context, runID int64, call postgres
 	}
 }
 
-func (s *Server) stageTelemetry(call postgres.StageCall, req pipeline.Request) {
+func (s *Server) stageTelemetry(call postgres.StageCall, counters pipeline.Counters) {
 	props := map[string]string{
 		"run_id": fmt.Sprint(call.RunID), "stage": call.Stage, "enterprise": call.EnterpriseID,
 		"shard": fmt.Sprint(call.Shard), "status": call.Status, "done": fmt.Sprint(call.Done), "error": call.Error,
@@ -248,6 +248,10 @@ func (s *Server) stageTelemetry(call postgres.StageCall, req pipeline.Request) {
 	if call.RateLimitLow != nil {
 		m["rate_limit_low"] = float64(*call.RateLimitLow)
 		s.opts.Telemetry.Metric("github_rate_limit_remaining", float64(*call.RateLimitLow), map[string]string{"enterprise": call.EnterpriseID})
+		if counters.RateLimit > 0 {
+			used := 100 * float64(counters.RateLimit-*call.RateLimitLow) / float64(counters.RateLimit)
+			s.opts.Telemetry.Metric("github_rate_limit_used_pct", used, map[string]string{"enterprise": call.EnterpriseID})
+		}
 	}
 	s.opts.Telemetry.Event("StageFinished", props, m)
 	s.opts.Telemetry.Metric("stage_duration_ms", float64(call.DurationMS), map[string]string{
