@@ -1,0 +1,500 @@
+package main
+
+// The daily-run benchmark: the whole job — six stages through the real routes, the timer
+// envelope and the orchestrator — on the benchmark-size simulated world under GitHub's
+// 5,000 requests an hour per token, in simulated time. Figures and how to read them are
+// in docs/benchmarks.md.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"metrics-collector/internal/githubsim"
+	"metrics-collector/internal/postgres/pgtest"
+)
+
+// benchRateLimit is the simulator's primary rate limit per token and simulated hour: a
+// personal access token's, GitHub's tightest budget.
+const benchRateLimit = 5000
+
+// BenchmarkDailyRun runs the daily job on githubsim.BenchmarkConfig (two enterprises,
+// each one org of 1,000 repositories, 20 % active, 250 Copilot users) from an empty
+// database, then the next day's run with nothing new on GitHub. The handler is served
+// in this process: the service clock is the wall clock moved to the simulated date (so
+// stage and orchestrator budgets are real seconds), and the GitHub clients' waits move
+// the simulator's clock instead of sleeping (simClock), so hours of rate-limit pacing
+// take no real time. The world is frozen — generated up to a moment before the run —
+// so "nothing new" on the second day is exact.
+//
+// Figures (first run unless named _2nd):
+//
+//	records       rows the collection stages report (collect_copilot + collect_repos)
+//	requests      API requests (every answer, 304s included); charged: those costing quota
+//	req/1000rec   API requests per 1,000 records
+//	sim_hours     simulated time from an enterprise's first to its last API request, the
+//	              longer of the two enterprises (they collect in parallel)
+//	floor_hours   the least time the budget allows the busier token: a fresh hour allows
+//	              5,000 at once, each further 5,000 needs another hour
+//	real_s        wall time of the run (also ns/op)
+//	db_rows/s     rows written ÷ time in the stages writing them (both collections and
+//	              both calculations; durations summed over calls, from GET /api/runs/{id})
+//	calc_rows/s   the same for the two calculation stages alone
+//	csv_MB/s      bytes exported ÷ export_csv's time
+//	heap_peak_MiB highest HeapInuse sampled every 100 ms during both runs (whole process)
+//	sim_heap_MiB  HeapInuse with the simulated world built, before the run (included above)
+//	rss_peak_MiB  VmHWM of the process over both runs
+//	requests_2nd, charged_2nd, 304_pct_2nd   the next day's run with nothing new
+//
+// go test ./handler -run '^$' -bench DailyRun -benchtime 1x -timeout 60m
+func BenchmarkDailyRun(b *testing.B) {
+	b.StopTimer()
+	for range b.N {
+		runDailyBenchmark(b)
+	}
+}
+
+func runDailyBenchmark(b *testing.B) {
+	// The world is generated for the day before the run, frozen from 25 h on.
+	worldStart := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	settings, sim := benchWorld(b, worldStart)
+	if err := sim.SetNow(worldStart.Add(25 * time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	simHeap := heapInuse()
+
+	service := newBenchServiceClock(sim.Now())
+	p := startInProcess(b, settings, hooks{now: service.now, githubClock: &simClock{sim: sim}})
+	defer p.stop()
+	resetPeakRSS(b)
+	mem := startHeapSampler(100 * time.Millisecond)
+
+	// First run: everything from an empty database.
+	sim.ResetRequests()
+	began := time.Now()
+	b.StartTimer()
+	run1 := runToEnd(b, p.base)
+	b.StopTimer()
+	realFirst := time.Since(began)
+	requireSucceeded(b, p, run1)
+	first := summarizeRequests(sim.Requests())
+	calls1 := runCalls(b, p.base, run1.ID)
+	exported := exportedBytes(b, settings["EXPORT_DIR"])
+
+	// The next day: a new timer run on the service clock; GitHub has nothing new.
+	sim.ResetRequests()
+	service.nextDay()
+	began = time.Now()
+	run2 := runToEnd(b, p.base)
+	realSecond := time.Since(began)
+	requireSucceeded(b, p, run2)
+	second := summarizeRequests(sim.Requests())
+	calls2 := runCalls(b, p.base, run2.ID)
+
+	heapPeak := mem.stop()
+	rssPeak := peakRSS(b)
+
+	collected := calls1.sum(stageCollectCopilot, stageCollectRepos)
+	calculated := calls1.sum(stageCalculateDORA, stageCalculateVelocity)
+	written := collected.add(calculated)
+	export := calls1.sum(stageExportCSV)
+
+	b.ReportMetric(float64(collected.records), "records")
+	b.ReportMetric(float64(first.all), "requests")
+	b.ReportMetric(float64(first.charged), "charged")
+	b.ReportMetric(1000*float64(first.all)/float64(max(collected.records, 1)), "req/1000rec")
+	b.ReportMetric(first.simHours(), "sim_hours")
+	b.ReportMetric(first.floorHours(benchRateLimit), "floor_hours")
+	b.ReportMetric(realFirst.Seconds(), "real_s")
+	b.ReportMetric(written.perSecond(), "db_rows/s")
+	b.ReportMetric(calculated.perSecond(), "calc_rows/s")
+	b.ReportMetric(float64(exported)/1e6/max(export.duration.Seconds(), 1e-3), "csv_MB/s")
+	b.ReportMetric(float64(heapPeak)/(1<<20), "heap_peak_MiB")
+	b.ReportMetric(float64(simHeap)/(1<<20), "sim_heap_MiB")
+	b.ReportMetric(float64(rssPeak)/(1<<20), "rss_peak_MiB")
+	b.ReportMetric(float64(second.all), "requests_2nd")
+	b.ReportMetric(float64(second.charged), "charged_2nd")
+	b.ReportMetric(100*float64(second.notModified)/float64(max(second.all, 1)), "304_pct_2nd")
+
+	b.Logf("first run %d: %s real, %.2f simulated hours (floor %.2f), %d records, %d CSV bytes", run1.ID,
+		realFirst.Round(time.Millisecond), first.simHours(), first.floorHours(benchRateLimit), collected.records, exported)
+	first.log(b, "first run")
+	calls1.log(b, "first run")
+	b.Logf("second run %d: %s real", run2.ID, realSecond.Round(time.Millisecond))
+	second.log(b, "second run")
+	calls2.log(b, "second run")
+}
+
+// benchWorld builds the benchmark world — githubsim.BenchmarkConfig at the PAT budget,
+// generated to one day past start — serves it, and returns the app settings for it on a
+// fresh database. The per-token ceiling of requests a second is raised so that the
+// hourly budget, not the ceiling, limits collection.
+func benchWorld(b *testing.B, start time.Time) (map[string]string, *githubsim.Simulator) {
+	b.Helper()
+	cfg := githubsim.BenchmarkConfig(start)
+	cfg.RateLimit = benchRateLimit
+	cfg.FutureDays = 1
+	sim, err := githubsim.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	servers := sim.Start()
+	b.Cleanup(servers.Close)
+	type enterprise struct {
+		ID                   string   `json:"id"`
+		Slug                 string   `json:"enterprise"`
+		Orgs                 []string `json:"orgs"`
+		APIURL               string   `json:"api_url"`
+		TokenSecret          string   `json:"token_secret"`
+		MaxRequestsPerSecond float64  `json:"max_requests_per_second"`
+	}
+	settings := map[string]string{
+		"DATABASE_URL": pgtest.NewDatabase(b),
+		"EXPORT_DIR":   b.TempDir(),
+	}
+	var ents []enterprise
+	for _, e := range sim.Enterprises() {
+		ents = append(ents, enterprise{ID: e.ID, Slug: e.Slug, Orgs: e.Orgs, APIURL: servers.API.URL + "/",
+			TokenSecret: "github-pat-" + e.ID, MaxRequestsPerSecond: 1000})
+		settings["GITHUB_PAT_"+strings.ToUpper(e.ID)] = e.Token
+	}
+	raw, err := json.Marshal(ents)
+	if err != nil {
+		b.Fatal(err)
+	}
+	settings["COLLECTOR_ENTERPRISES"] = string(raw)
+	return settings, sim
+}
+
+// simClock is the GitHub clients' clock on the simulator's time. A wait of d that
+// starts at simulated time t moves the simulated now to t+d, unless another wait has
+// already moved it past that: every client shares the one simulated clock, so waits
+// that overlap — two enterprises pacing in parallel, a client's concurrent detail
+// requests queued on its limiter (d, 2d, 3d from the same t) — overlap in simulated
+// time too instead of adding up. Waits return at once. A wait computed just before
+// another moved time on still counts from the moved time: the simulated hours are an
+// upper bound, never below what the budget allows (the simulator enforces it).
+type simClock struct {
+	sim *githubsim.Simulator
+	mu  sync.Mutex
+}
+
+func (c *simClock) Now() time.Time { return c.sim.Now() }
+
+func (c *simClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	target := c.sim.Now().Add(d) // read outside the lock: another wait may be moving time on
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if target.After(c.sim.Now()) {
+		return c.sim.SetNow(target)
+	}
+	return nil
+}
+
+// benchServiceClock is the service's clock: the wall clock moved to the simulated date,
+// so budgets are real seconds, and a day later on demand.
+type benchServiceClock struct {
+	start   time.Time
+	wall    time.Time
+	daysOut atomic.Int64
+}
+
+func newBenchServiceClock(start time.Time) *benchServiceClock {
+	return &benchServiceClock{start: start, wall: time.Now()}
+}
+
+func (c *benchServiceClock) now() time.Time {
+	return c.start.Add(time.Duration(c.daysOut.Load()) * 24 * time.Hour).Add(time.Since(c.wall))
+}
+
+func (c *benchServiceClock) nextDay() { c.daysOut.Add(1) }
+
+// requestSummary counts the simulator's API requests of one run.
+type requestSummary struct {
+	all, charged, notModified int
+	perEnterprise             map[string]*enterpriseRequests
+}
+
+type enterpriseRequests struct {
+	all, charged, notModified int
+	first, last               time.Time
+}
+
+func summarizeRequests(reqs []githubsim.Request) requestSummary {
+	s := requestSummary{perEnterprise: map[string]*enterpriseRequests{}}
+	for _, r := range reqs {
+		if r.Host != githubsim.HostAPI {
+			continue
+		}
+		e := s.perEnterprise[r.Enterprise]
+		if e == nil {
+			e = &enterpriseRequests{first: r.At, last: r.At}
+			s.perEnterprise[r.Enterprise] = e
+		}
+		s.all++
+		e.all++
+		if r.Charged {
+			s.charged++
+			e.charged++
+		}
+		if r.Status == 304 {
+			s.notModified++
+			e.notModified++
+		}
+		if r.At.Before(e.first) {
+			e.first = r.At
+		}
+		if r.At.After(e.last) {
+			e.last = r.At
+		}
+	}
+	return s
+}
+
+// simHours is the longest span, in simulated hours, from an enterprise's first to its
+// last API request.
+func (s requestSummary) simHours() float64 {
+	var longest time.Duration
+	for _, e := range s.perEnterprise {
+		longest = max(longest, e.last.Sub(e.first))
+	}
+	return longest.Hours()
+}
+
+// floorHours is the least time the busiest token's charged requests take under limit an
+// hour: a fresh window allows limit at once, each further limit needs another hour.
+func (s requestSummary) floorHours(limit int) float64 {
+	var busiest int
+	for _, e := range s.perEnterprise {
+		busiest = max(busiest, e.charged)
+	}
+	return max(0, float64(busiest-limit)) / float64(limit)
+}
+
+func (s requestSummary) log(b *testing.B, what string) {
+	b.Helper()
+	names := make([]string, 0, len(s.perEnterprise))
+	for name := range s.perEnterprise {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		e := s.perEnterprise[name]
+		b.Logf("%s, enterprise %q: %d API requests, %d charged, %d answered 304, simulated %s → %s (%.2f h)",
+			what, name, e.all, e.charged, e.notModified, e.first.Format(time.RFC3339), e.last.Format(time.RFC3339), e.last.Sub(e.first).Hours())
+	}
+}
+
+// Stage names as the routes know them.
+const (
+	stageCollectCopilot    = "collect_copilot"
+	stageCollectRepos      = "collect_repos"
+	stageCalculateDORA     = "calculate_dora"
+	stageCalculateVelocity = "calculate_velocity"
+	stageExportCSV         = "export_csv"
+)
+
+// stageCall is one stage call as GET /api/runs/{id} lists it.
+type stageCall struct {
+	Stage       string `json:"stage"`
+	Enterprise  string `json:"enterprise"`
+	Status      string `json:"status"`
+	DurationMS  int64  `json:"duration_ms"`
+	Records     int64  `json:"records"`
+	APICalls    int64  `json:"api_calls"`
+	NotModified int64  `json:"not_modified"`
+}
+
+type stageCalls []stageCall
+
+// runCalls returns the run's stage calls.
+func runCalls(b *testing.B, base string, runID int64) stageCalls {
+	b.Helper()
+	var detail struct {
+		Calls stageCalls `json:"calls"`
+	}
+	getJSON(b, fmt.Sprintf("%s/api/runs/%d", base, runID), &detail)
+	if len(detail.Calls) == 0 {
+		b.Fatalf("run %d lists no stage calls", runID)
+	}
+	return detail.Calls
+}
+
+// callTotals adds up calls: records and the time they took.
+type callTotals struct {
+	calls    int
+	records  int64
+	duration time.Duration
+}
+
+func (t callTotals) add(o callTotals) callTotals {
+	return callTotals{calls: t.calls + o.calls, records: t.records + o.records, duration: t.duration + o.duration}
+}
+
+func (t callTotals) perSecond() float64 {
+	return float64(t.records) / max(t.duration.Seconds(), 1e-3)
+}
+
+// sum totals the calls of the named stages, every enterprise.
+func (cs stageCalls) sum(stages ...string) callTotals {
+	var t callTotals
+	for _, c := range cs {
+		if slices.Contains(stages, c.Stage) {
+			t = t.add(callTotals{calls: 1, records: c.Records, duration: time.Duration(c.DurationMS) * time.Millisecond})
+		}
+	}
+	return t
+}
+
+func (cs stageCalls) log(b *testing.B, what string) {
+	b.Helper()
+	type key struct{ stage, enterprise string }
+	type totals struct {
+		callTotals
+		apiCalls, notModified int64
+	}
+	byKey := map[key]*totals{}
+	var order []key
+	for _, c := range cs {
+		k := key{c.Stage, c.Enterprise}
+		t := byKey[k]
+		if t == nil {
+			t = &totals{}
+			byKey[k] = t
+			order = append(order, k)
+		}
+		t.callTotals = t.add(callTotals{calls: 1, records: c.Records, duration: time.Duration(c.DurationMS) * time.Millisecond})
+		t.apiCalls += c.APICalls
+		t.notModified += c.NotModified
+	}
+	for _, k := range order {
+		t := byKey[k]
+		b.Logf("%s, %s %s: %d call(s), %s, %d records (%.0f/s), %d API calls, %d not modified",
+			what, k.stage, k.enterprise, t.calls, t.duration, t.records, t.perSecond(), t.apiCalls, t.notModified)
+	}
+}
+
+// requireSucceeded stops the benchmark when the run did not succeed: its figures would
+// describe a failure.
+func requireSucceeded(b *testing.B, p *inproc, run runStatus) {
+	b.Helper()
+	if run.Status != "succeeded" {
+		b.Fatalf("run %d ended %s: %s\nsteps: %+v\n%s", run.ID, run.Status, run.ErrorSummary, run.Steps, tail(p.logs.String(), 4000))
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
+
+// exportedBytes is the size of the exported files in dir (temp files excluded).
+func exportedBytes(b *testing.B, dir string) int64 {
+	b.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total int64
+	for _, e := range entries {
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += info.Size()
+	}
+	if total == 0 {
+		b.Fatalf("nothing exported to %s", dir)
+	}
+	return total
+}
+
+func heapInuse() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// heapSampler records the highest HeapInuse seen, sampled every interval.
+type heapSampler struct {
+	done chan struct{}
+	peak chan uint64
+}
+
+func startHeapSampler(interval time.Duration) *heapSampler {
+	s := &heapSampler{done: make(chan struct{}), peak: make(chan uint64)}
+	go func() {
+		peak := heapInuse()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				peak = max(peak, heapInuse())
+			case <-s.done:
+				s.peak <- max(peak, heapInuse())
+				return
+			}
+		}
+	}()
+	return s
+}
+
+// stop ends the sampling and returns the peak.
+func (s *heapSampler) stop() uint64 {
+	close(s.done)
+	return <-s.peak
+}
+
+// resetPeakRSS starts VmHWM afresh from the current resident size (Linux clear_refs 5),
+// so the peak belongs to the run, not to building the world.
+func resetPeakRSS(b *testing.B) {
+	b.Helper()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		b.Logf("peak RSS not reset (it covers the whole process): %v", err)
+	}
+}
+
+// peakRSS is the process's VmHWM in bytes.
+func peakRSS(b *testing.B) int64 {
+	b.Helper()
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				b.Fatalf("VmHWM %q: %v", rest, err)
+			}
+			return kb << 10
+		}
+	}
+	if err := sc.Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.Fatal("no VmHWM in /proc/self/status")
+	return 0
+}
