@@ -103,11 +103,13 @@ func (s *CopilotStage) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	ctx, counters := countGitHub(ctx)
 	// GitHub work stops at the deadline (a rate-limit wait that would pass it gives up at
-	// once); the database work of a unit in flight may use the server's grace.
+	// once); the database work of a unit in flight may use the server's grace. The
+	// deadline is on the stage's clock, a context's on the wall clock: hand over the
+	// time left, not the instant.
 	ghCtx := ctx
 	if !req.Deadline.IsZero() {
 		var cancel context.CancelFunc
-		ghCtx, cancel = context.WithDeadline(ctx, req.Deadline)
+		ghCtx, cancel = context.WithTimeout(ctx, req.Deadline.Sub(s.opts.Now()))
 		defer cancel()
 	}
 	marks, err := s.opts.Store.CopilotWatermarks(ctx, plan.enterpriseID)

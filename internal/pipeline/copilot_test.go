@@ -959,7 +959,7 @@ func copilotCursorOf(t *testing.T, id string) string {
 	t.Helper()
 	e := newCopilotEnv(t, copilotSetup{enterprise: func(e *config.Enterprise) { e.ID = id }})
 	e.clock.tick = time.Minute
-	status, a := e.call(fmt.Sprintf(`{"enterprise":%q,"budget_seconds":60}`, id))
+	status, a := e.call(fmt.Sprintf(`{"enterprise":%q,"budget_seconds":180}`, id))
 	if status != http.StatusOK || a.Done || a.Cursor == nil {
 		t.Fatalf("wanted a call cut short: %d %s", status, a.raw)
 	}
