@@ -33,7 +33,7 @@ const benchRateLimit = 5000
 // database, then the next day's run with nothing new on GitHub. The handler is served
 // in this process: the service clock is the wall clock moved to the simulated date (so
 // stage and orchestrator budgets are real seconds), and the GitHub clients' waits move
-// the simulator's clock instead of sleeping (simClock), so hours of rate-limit pacing
+// the simulator's clock instead of sleeping (benchSimClock), so hours of rate-limit pacing
 // take no real time. The world is frozen — generated up to a moment before the run —
 // so "nothing new" on the second day is exact.
 //
@@ -72,13 +72,13 @@ func runDailyBenchmark(b *testing.B) {
 		b.Fatal(err)
 	}
 	runtime.GC()
-	simHeap := heapInuse()
+	simHeap := benchHeapInuse()
 
 	service := newBenchServiceClock(sim.Now())
-	p := startInProcess(b, settings, hooks{now: service.now, githubClock: &simClock{sim: sim}})
+	p := startInProcess(b, settings, hooks{now: service.now, githubClock: &benchSimClock{sim: sim}})
 	defer p.stop()
-	resetPeakRSS(b)
-	mem := startHeapSampler(100 * time.Millisecond)
+	benchResetPeakRSS(b)
+	mem := benchStartHeapSampler(100 * time.Millisecond)
 
 	// First run: everything from an empty database.
 	sim.ResetRequests()
@@ -87,10 +87,10 @@ func runDailyBenchmark(b *testing.B) {
 	run1 := runToEnd(b, p.base)
 	b.StopTimer()
 	realFirst := time.Since(began)
-	requireSucceeded(b, p, run1)
-	first := summarizeRequests(sim.Requests())
-	calls1 := runCalls(b, p.base, run1.ID)
-	exported := exportedBytes(b, settings["EXPORT_DIR"])
+	benchRequireSucceeded(b, p, run1)
+	first := benchSummarizeRequests(sim.Requests())
+	calls1 := benchRunCalls(b, p.base, run1.ID)
+	exported := benchExportedBytes(b, settings["EXPORT_DIR"])
 
 	// The next day: a new timer run on the service clock; GitHub has nothing new.
 	sim.ResetRequests()
@@ -98,17 +98,17 @@ func runDailyBenchmark(b *testing.B) {
 	began = time.Now()
 	run2 := runToEnd(b, p.base)
 	realSecond := time.Since(began)
-	requireSucceeded(b, p, run2)
-	second := summarizeRequests(sim.Requests())
-	calls2 := runCalls(b, p.base, run2.ID)
+	benchRequireSucceeded(b, p, run2)
+	second := benchSummarizeRequests(sim.Requests())
+	calls2 := benchRunCalls(b, p.base, run2.ID)
 
 	heapPeak := mem.stop()
-	rssPeak := peakRSS(b)
+	rssPeak := benchPeakRSS(b)
 
-	collected := calls1.sum(stageCollectCopilot, stageCollectRepos)
-	calculated := calls1.sum(stageCalculateDORA, stageCalculateVelocity)
+	collected := calls1.sum(benchCollectCopilot, benchCollectRepos)
+	calculated := calls1.sum(benchCalculateDORA, benchCalculateVelocity)
 	written := collected.add(calculated)
-	export := calls1.sum(stageExportCSV)
+	export := calls1.sum(benchExportCSV)
 
 	b.ReportMetric(float64(collected.records), "records")
 	b.ReportMetric(float64(first.all), "requests")
@@ -127,13 +127,14 @@ func runDailyBenchmark(b *testing.B) {
 	b.ReportMetric(float64(second.charged), "charged_2nd")
 	b.ReportMetric(100*float64(second.notModified)/float64(max(second.all, 1)), "304_pct_2nd")
 
-	b.Logf("first run %d: %s real, %.2f simulated hours (floor %.2f), %d records, %d CSV bytes", run1.ID,
-		realFirst.Round(time.Millisecond), first.simHours(), first.floorHours(benchRateLimit), collected.records, exported)
-	first.log(b, "first run")
-	calls1.log(b, "first run")
-	b.Logf("second run %d: %s real", run2.ID, realSecond.Round(time.Millisecond))
-	second.log(b, "second run")
-	calls2.log(b, "second run")
+	// The testing package keeps ten lines of a benchmark's log: one line per subject.
+	b.Logf("first run %d: %s real, %.2f simulated hours (floor %.2f), %d records, %d CSV bytes; %s",
+		run1.ID, realFirst.Round(time.Millisecond), first.simHours(), first.floorHours(benchRateLimit), collected.records, exported, first.enterprises())
+	b.Logf("first run, stages: %s", calls1.summary())
+	b.Logf("first run, charged requests by kind: %s", first.kinds())
+	b.Logf("second run %d: %s real; %s", run2.ID, realSecond.Round(time.Millisecond), second.enterprises())
+	b.Logf("second run, stages: %s", calls2.summary())
+	b.Logf("second run, charged requests by kind: %s", second.kinds())
 }
 
 // benchWorld builds the benchmark world — githubsim.BenchmarkConfig at the PAT budget,
@@ -177,7 +178,7 @@ func benchWorld(b *testing.B, start time.Time) (map[string]string, *githubsim.Si
 	return settings, sim
 }
 
-// simClock is the GitHub clients' clock on the simulator's time. A wait of d that
+// benchSimClock is the GitHub clients' clock on the simulator's time. A wait of d that
 // starts at simulated time t moves the simulated now to t+d, unless another wait has
 // already moved it past that: every client shares the one simulated clock, so waits
 // that overlap — two enterprises pacing in parallel, a client's concurrent detail
@@ -185,14 +186,14 @@ func benchWorld(b *testing.B, start time.Time) (map[string]string, *githubsim.Si
 // time too instead of adding up. Waits return at once. A wait computed just before
 // another moved time on still counts from the moved time: the simulated hours are an
 // upper bound, never below what the budget allows (the simulator enforces it).
-type simClock struct {
+type benchSimClock struct {
 	sim *githubsim.Simulator
 	mu  sync.Mutex
 }
 
-func (c *simClock) Now() time.Time { return c.sim.Now() }
+func (c *benchSimClock) Now() time.Time { return c.sim.Now() }
 
-func (c *simClock) Sleep(ctx context.Context, d time.Duration) error {
+func (c *benchSimClock) Sleep(ctx context.Context, d time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -223,26 +224,27 @@ func (c *benchServiceClock) now() time.Time {
 
 func (c *benchServiceClock) nextDay() { c.daysOut.Add(1) }
 
-// requestSummary counts the simulator's API requests of one run.
-type requestSummary struct {
+// benchRequests counts the simulator's API requests of one run.
+type benchRequests struct {
 	all, charged, notModified int
-	perEnterprise             map[string]*enterpriseRequests
+	perEnterprise             map[string]*benchEnterpriseRequests
+	chargedByKind             map[string]int
 }
 
-type enterpriseRequests struct {
+type benchEnterpriseRequests struct {
 	all, charged, notModified int
 	first, last               time.Time
 }
 
-func summarizeRequests(reqs []githubsim.Request) requestSummary {
-	s := requestSummary{perEnterprise: map[string]*enterpriseRequests{}}
+func benchSummarizeRequests(reqs []githubsim.Request) benchRequests {
+	s := benchRequests{perEnterprise: map[string]*benchEnterpriseRequests{}, chargedByKind: map[string]int{}}
 	for _, r := range reqs {
 		if r.Host != githubsim.HostAPI {
 			continue
 		}
 		e := s.perEnterprise[r.Enterprise]
 		if e == nil {
-			e = &enterpriseRequests{first: r.At, last: r.At}
+			e = &benchEnterpriseRequests{first: r.At, last: r.At}
 			s.perEnterprise[r.Enterprise] = e
 		}
 		s.all++
@@ -250,6 +252,7 @@ func summarizeRequests(reqs []githubsim.Request) requestSummary {
 		if r.Charged {
 			s.charged++
 			e.charged++
+			s.chargedByKind[benchRequestKind(r.Path)]++
 		}
 		if r.Status == 304 {
 			s.notModified++
@@ -267,7 +270,7 @@ func summarizeRequests(reqs []githubsim.Request) requestSummary {
 
 // simHours is the longest span, in simulated hours, from an enterprise's first to its
 // last API request.
-func (s requestSummary) simHours() float64 {
+func (s benchRequests) simHours() float64 {
 	var longest time.Duration
 	for _, e := range s.perEnterprise {
 		longest = max(longest, e.last.Sub(e.first))
@@ -277,7 +280,7 @@ func (s requestSummary) simHours() float64 {
 
 // floorHours is the least time the busiest token's charged requests take under limit an
 // hour: a fresh window allows limit at once, each further limit needs another hour.
-func (s requestSummary) floorHours(limit int) float64 {
+func (s benchRequests) floorHours(limit int) float64 {
 	var busiest int
 	for _, e := range s.perEnterprise {
 		busiest = max(busiest, e.charged)
@@ -285,31 +288,78 @@ func (s requestSummary) floorHours(limit int) float64 {
 	return max(0, float64(busiest-limit)) / float64(limit)
 }
 
-func (s requestSummary) log(b *testing.B, what string) {
-	b.Helper()
+// enterprises describes each enterprise's requests and simulated span.
+func (s benchRequests) enterprises() string {
 	names := make([]string, 0, len(s.perEnterprise))
 	for name := range s.perEnterprise {
 		names = append(names, name)
 	}
 	slices.Sort(names)
+	var parts []string
 	for _, name := range names {
 		e := s.perEnterprise[name]
-		b.Logf("%s, enterprise %q: %d API requests, %d charged, %d answered 304, simulated %s → %s (%.2f h)",
-			what, name, e.all, e.charged, e.notModified, e.first.Format(time.RFC3339), e.last.Format(time.RFC3339), e.last.Sub(e.first).Hours())
+		parts = append(parts, fmt.Sprintf("%s: %d API requests, %d charged, %d answered 304, simulated %s → %s (%.2f h)",
+			name, e.all, e.charged, e.notModified, e.first.Format(time.RFC3339), e.last.Format(time.RFC3339), e.last.Sub(e.first).Hours()))
 	}
+	return strings.Join(parts, "; ")
+}
+
+// kinds lists the charged requests by endpoint, most first.
+func (s benchRequests) kinds() string {
+	kinds := make([]string, 0, len(s.chargedByKind))
+	for k := range s.chargedByKind {
+		kinds = append(kinds, k)
+	}
+	slices.SortFunc(kinds, func(a, b string) int {
+		if d := s.chargedByKind[b] - s.chargedByKind[a]; d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s %d", k, s.chargedByKind[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// benchRequestKind names the endpoint of an API path: owner, repository, org and enterprise
+// names, numbers and commit references replaced, e.g. "repos/pulls/{n}/reviews".
+func benchRequestKind(path string) string {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	named := 0 // leading segments naming the owner (and repository)
+	switch segs[0] {
+	case "repos":
+		named = 2
+	case "orgs", "enterprises":
+		named = 1
+	}
+	kind := []string{segs[0]}
+	for i := 1 + named; i < len(segs); i++ {
+		seg := segs[i]
+		_, err := strconv.ParseInt(seg, 10, 64)
+		switch {
+		case err == nil:
+			seg = "{n}"
+		case segs[i-1] == "compare" || segs[i-1] == "commits":
+			seg = "{ref}"
+		}
+		kind = append(kind, seg)
+	}
+	return strings.Join(kind, "/")
 }
 
 // Stage names as the routes know them.
 const (
-	stageCollectCopilot    = "collect_copilot"
-	stageCollectRepos      = "collect_repos"
-	stageCalculateDORA     = "calculate_dora"
-	stageCalculateVelocity = "calculate_velocity"
-	stageExportCSV         = "export_csv"
+	benchCollectCopilot    = "collect_copilot"
+	benchCollectRepos      = "collect_repos"
+	benchCalculateDORA     = "calculate_dora"
+	benchCalculateVelocity = "calculate_velocity"
+	benchExportCSV         = "export_csv"
 )
 
-// stageCall is one stage call as GET /api/runs/{id} lists it.
-type stageCall struct {
+// benchStageCall is one stage call as GET /api/runs/{id} lists it.
+type benchStageCall struct {
 	Stage       string `json:"stage"`
 	Enterprise  string `json:"enterprise"`
 	Status      string `json:"status"`
@@ -319,13 +369,13 @@ type stageCall struct {
 	NotModified int64  `json:"not_modified"`
 }
 
-type stageCalls []stageCall
+type benchStageCalls []benchStageCall
 
-// runCalls returns the run's stage calls.
-func runCalls(b *testing.B, base string, runID int64) stageCalls {
+// benchRunCalls returns the run's stage calls.
+func benchRunCalls(b *testing.B, base string, runID int64) benchStageCalls {
 	b.Helper()
 	var detail struct {
-		Calls stageCalls `json:"calls"`
+		Calls benchStageCalls `json:"calls"`
 	}
 	getJSON(b, fmt.Sprintf("%s/api/runs/%d", base, runID), &detail)
 	if len(detail.Calls) == 0 {
@@ -334,78 +384,78 @@ func runCalls(b *testing.B, base string, runID int64) stageCalls {
 	return detail.Calls
 }
 
-// callTotals adds up calls: records and the time they took.
-type callTotals struct {
+// benchTotals adds up calls: records and the time they took.
+type benchTotals struct {
 	calls    int
 	records  int64
 	duration time.Duration
 }
 
-func (t callTotals) add(o callTotals) callTotals {
-	return callTotals{calls: t.calls + o.calls, records: t.records + o.records, duration: t.duration + o.duration}
+func (t benchTotals) add(o benchTotals) benchTotals {
+	return benchTotals{calls: t.calls + o.calls, records: t.records + o.records, duration: t.duration + o.duration}
 }
 
-func (t callTotals) perSecond() float64 {
+func (t benchTotals) perSecond() float64 {
 	return float64(t.records) / max(t.duration.Seconds(), 1e-3)
 }
 
 // sum totals the calls of the named stages, every enterprise.
-func (cs stageCalls) sum(stages ...string) callTotals {
-	var t callTotals
+func (cs benchStageCalls) sum(stages ...string) benchTotals {
+	var t benchTotals
 	for _, c := range cs {
 		if slices.Contains(stages, c.Stage) {
-			t = t.add(callTotals{calls: 1, records: c.Records, duration: time.Duration(c.DurationMS) * time.Millisecond})
+			t = t.add(benchTotals{calls: 1, records: c.Records, duration: time.Duration(c.DurationMS) * time.Millisecond})
 		}
 	}
 	return t
 }
 
-func (cs stageCalls) log(b *testing.B, what string) {
-	b.Helper()
-	type key struct{ stage, enterprise string }
+// summary totals the calls per stage, over the enterprises.
+func (cs benchStageCalls) summary() string {
 	type totals struct {
-		callTotals
+		benchTotals
 		apiCalls, notModified int64
 	}
-	byKey := map[key]*totals{}
-	var order []key
+	byStage := map[string]*totals{}
+	var order []string
 	for _, c := range cs {
-		k := key{c.Stage, c.Enterprise}
-		t := byKey[k]
+		t := byStage[c.Stage]
 		if t == nil {
 			t = &totals{}
-			byKey[k] = t
-			order = append(order, k)
+			byStage[c.Stage] = t
+			order = append(order, c.Stage)
 		}
-		t.callTotals = t.add(callTotals{calls: 1, records: c.Records, duration: time.Duration(c.DurationMS) * time.Millisecond})
+		t.benchTotals = t.add(benchTotals{calls: 1, records: c.Records, duration: time.Duration(c.DurationMS) * time.Millisecond})
 		t.apiCalls += c.APICalls
 		t.notModified += c.NotModified
 	}
-	for _, k := range order {
-		t := byKey[k]
-		b.Logf("%s, %s %s: %d call(s), %s, %d records (%.0f/s), %d API calls, %d not modified",
-			what, k.stage, k.enterprise, t.calls, t.duration, t.records, t.perSecond(), t.apiCalls, t.notModified)
+	parts := make([]string, len(order))
+	for i, stage := range order {
+		t := byStage[stage]
+		parts[i] = fmt.Sprintf("%s %d call(s) %s, %d records (%.0f/s), %d API calls (%d not modified)",
+			stage, t.calls, t.duration, t.records, t.perSecond(), t.apiCalls, t.notModified)
 	}
+	return strings.Join(parts, "; ")
 }
 
-// requireSucceeded stops the benchmark when the run did not succeed: its figures would
+// benchRequireSucceeded stops the benchmark when the run did not succeed: its figures would
 // describe a failure.
-func requireSucceeded(b *testing.B, p *inproc, run runStatus) {
+func benchRequireSucceeded(b *testing.B, p *inproc, run runStatus) {
 	b.Helper()
 	if run.Status != "succeeded" {
-		b.Fatalf("run %d ended %s: %s\nsteps: %+v\n%s", run.ID, run.Status, run.ErrorSummary, run.Steps, tail(p.logs.String(), 4000))
+		b.Fatalf("run %d ended %s: %s\nsteps: %+v\n%s", run.ID, run.Status, run.ErrorSummary, run.Steps, benchTail(p.logs.String(), 4000))
 	}
 }
 
-func tail(s string, n int) string {
+func benchTail(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
 	return s[len(s)-n:]
 }
 
-// exportedBytes is the size of the exported files in dir (temp files excluded).
-func exportedBytes(b *testing.B, dir string) int64 {
+// benchExportedBytes is the size of the exported files in dir (temp files excluded).
+func benchExportedBytes(b *testing.B, dir string) int64 {
 	b.Helper()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -428,30 +478,30 @@ func exportedBytes(b *testing.B, dir string) int64 {
 	return total
 }
 
-func heapInuse() uint64 {
+func benchHeapInuse() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapInuse
 }
 
-// heapSampler records the highest HeapInuse seen, sampled every interval.
-type heapSampler struct {
+// benchHeapSampler records the highest HeapInuse seen, sampled every interval.
+type benchHeapSampler struct {
 	done chan struct{}
 	peak chan uint64
 }
 
-func startHeapSampler(interval time.Duration) *heapSampler {
-	s := &heapSampler{done: make(chan struct{}), peak: make(chan uint64)}
+func benchStartHeapSampler(interval time.Duration) *benchHeapSampler {
+	s := &benchHeapSampler{done: make(chan struct{}), peak: make(chan uint64)}
 	go func() {
-		peak := heapInuse()
+		peak := benchHeapInuse()
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for {
 			select {
 			case <-tick.C:
-				peak = max(peak, heapInuse())
+				peak = max(peak, benchHeapInuse())
 			case <-s.done:
-				s.peak <- max(peak, heapInuse())
+				s.peak <- max(peak, benchHeapInuse())
 				return
 			}
 		}
@@ -460,22 +510,22 @@ func startHeapSampler(interval time.Duration) *heapSampler {
 }
 
 // stop ends the sampling and returns the peak.
-func (s *heapSampler) stop() uint64 {
+func (s *benchHeapSampler) stop() uint64 {
 	close(s.done)
 	return <-s.peak
 }
 
-// resetPeakRSS starts VmHWM afresh from the current resident size (Linux clear_refs 5),
+// benchResetPeakRSS starts VmHWM afresh from the current resident size (Linux clear_refs 5),
 // so the peak belongs to the run, not to building the world.
-func resetPeakRSS(b *testing.B) {
+func benchResetPeakRSS(b *testing.B) {
 	b.Helper()
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		b.Logf("peak RSS not reset (it covers the whole process): %v", err)
 	}
 }
 
-// peakRSS is the process's VmHWM in bytes.
-func peakRSS(b *testing.B) int64 {
+// benchPeakRSS is the process's VmHWM in bytes.
+func benchPeakRSS(b *testing.B) int64 {
 	b.Helper()
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
