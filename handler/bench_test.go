@@ -34,8 +34,9 @@ const benchRateLimit = 5000
 // in this process: the service clock is the wall clock moved to the simulated date (so
 // stage and orchestrator budgets are real seconds), and the GitHub clients' waits move
 // the simulator's clock instead of sleeping (benchSimClock), so hours of rate-limit pacing
-// take no real time. The world is frozen — generated up to a moment before the run —
-// so "nothing new" on the second day is exact.
+// take no real time. The world is frozen — generated up to an hour before the run — so
+// the second day sees as new only what the simulator lets trickle in (reviews of pull
+// requests opened just before, seats' Copilot activity).
 //
 // Figures (first run unless named _2nd):
 //
@@ -67,7 +68,8 @@ func BenchmarkDailyRun(b *testing.B) {
 }
 
 func runDailyBenchmark(b *testing.B) {
-	// The world is generated for the day before the run, frozen from 25 h on.
+	// The world's activity is generated up to a day after worldStart; the run starts an
+	// hour after that, on a frozen world.
 	worldStart := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 	settings, sim := benchWorld(b, worldStart)
 	if err := sim.SetNow(worldStart.Add(25 * time.Hour)); err != nil {
