@@ -70,6 +70,9 @@ type hooks struct {
 	now         func() time.Time // the service's clock; default the wall clock
 	githubClock github.Clock     // the GitHub clients' waits; default the wall clock
 	ready       chan<- string    // receives the listening address once the port is open
+	// orchestratorSleep is the orchestrator's wait before retrying a stage call;
+	// default a real timer.
+	orchestratorSleep func(ctx context.Context, d time.Duration) error
 }
 
 // serve runs the custom handler until ctx ends.
@@ -183,7 +186,7 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 			Client: &http.Client{},
 		},
 		Enterprises: cfg.Enterprises,
-		Clock:       hookClock{now: h.now},
+		Clock:       hookClock{now: h.now, sleep: h.orchestratorSleep},
 		Events:      tel,
 		Log:         log,
 		Budget:      cfg.OrchestratorBudget,
@@ -197,12 +200,19 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	return &app{handler: srv, store: store, telemetry: tel}, nil
 }
 
-// hookClock is the orchestrator's clock: the service's now, real sleeps.
-type hookClock struct{ now func() time.Time }
+// hookClock is the orchestrator's clock: the service's now, real sleeps unless a test
+// hook replaces them.
+type hookClock struct {
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+}
 
 func (c hookClock) Now() time.Time { return c.now() }
 
 func (c hookClock) Sleep(ctx context.Context, d time.Duration) error {
+	if c.sleep != nil {
+		return c.sleep(ctx, d)
+	}
 	return pipeline.RealClock{}.Sleep(ctx, d)
 }
 

@@ -1,6 +1,7 @@
 package githubsim
 
 import (
+	"bytes"
 	"net"
 	"net/http"
 	"strconv"
@@ -172,6 +173,15 @@ func resetConnection(w http.ResponseWriter) {
 // writeTruncated sends a 200 whose body is cut short.
 func writeTruncated(w http.ResponseWriter, body []byte, variant uint64) {
 	cut := body[:len(body)/2]
+	// A cut at the end of a record (NDJSON at a line boundary) would read as a complete,
+	// shorter file that no client could tell from a real one: cut inside the record.
+	cut = bytes.TrimRight(cut, " \t\r\n")
+	if n := len(cut); n > 1 && (cut[n-1] == '}' || cut[n-1] == ']') {
+		cut = cut[:n-1]
+	}
+	if len(cut) == 0 {
+		cut = body[:1]
+	}
 	if variant%2 == 0 {
 		// Content-Length promises the whole body; the server closes the connection
 		// after the half it sends.

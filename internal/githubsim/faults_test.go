@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -273,5 +274,25 @@ func TestFaultsAreDeterministic(t *testing.T) {
 	a, b := run(), run()
 	if strings.Join(a, ",") != strings.Join(b, ",") {
 		t.Errorf("two runs of one seed faulted differently:\n%v\n%v", a, b)
+	}
+}
+
+func TestTruncatedNDJSONNeverEndsOnARecord(t *testing.T) {
+	t.Parallel()
+	// Two records of equal length: half the body is exactly the first record.
+	body := []byte("{\"n\":1}\n{\"n\":2}\n")
+	for _, variant := range []uint64{0, 1} {
+		rec := httptest.NewRecorder()
+		writeTruncated(rec, body, variant)
+		sent := rec.Body.String()
+		dec := json.NewDecoder(strings.NewReader(sent))
+		var err error
+		for err == nil {
+			var v map[string]any
+			err = dec.Decode(&v)
+		}
+		if errors.Is(err, io.EOF) {
+			t.Errorf("variant %d: the cut body %q reads as complete records", variant, sent)
+		}
 	}
 }

@@ -331,7 +331,9 @@ func (w *work) step(ctx context.Context, stage, enterpriseID string, shard, shar
 		}
 		remaining := w.deadline.Sub(w.o.opts.Clock.Now())
 		budget := min(w.o.opts.StageBudget, remaining-15*time.Second)
-		if budget < 10*time.Second {
+		// Too little left for a useful call (a stage budget configured below 10 s is
+		// always enough: otherwise no call would ever be made).
+		if budget < min(10*time.Second, w.o.opts.StageBudget) {
 			w.mu.Lock()
 			w.paused = true
 			w.mu.Unlock()

@@ -148,6 +148,11 @@ type reposCursor struct {
 	// SkipOrgs are the orgs GitHub refused to list (404, 403) at the start of the
 	// collection: their repositories would only fail one by one.
 	SkipOrgs []string `json:"skip,omitempty"`
+	// Progress counts the calls of the collection that committed something. The work
+	// done lives in the streams' watermarks, not in the cursor; without this count a
+	// call that finished repositories with nothing new (no records) would hand back
+	// the cursor it was given, which the orchestrator takes for a stage stuck in place.
+	Progress int `json:"p,omitempty"`
 }
 
 const reposCursorPrefix = "repos1."
@@ -365,7 +370,12 @@ func (c *repoCollection) result(done bool) Result {
 	return res
 }
 
-func (c *repoCollection) paused() Result { return c.result(false) }
+func (c *repoCollection) paused() Result {
+	if c.progress {
+		c.cur.Progress++
+	}
+	return c.result(false)
+}
 
 // handle decides what an error of one org or repository means for the call: stop (with
 // the result and error to return) or skip it and go on.
@@ -373,6 +383,11 @@ func (c *repoCollection) handle(err error, what string, repo *metrics.Repository
 	budgetOver := c.ctx.Err() == nil && c.ghCtx.Err() != nil
 	switch {
 	case errors.Is(err, errOutOfTime) || (budgetOver && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, github.ErrRateLimited))):
+		if !c.progress {
+			// The budget ran out (a rate-limit wait, a slow answer) before anything was
+			// committed: a later call with time to spare can do it.
+			return true, c.result(false), fmt.Errorf("collect repositories of %s: %w: %w", c.e.ID, err, ErrUnavailable)
+		}
 		return true, c.paused(), nil
 	case errors.Is(err, github.ErrTokenRefused):
 		if c.s.opts.Events != nil {
