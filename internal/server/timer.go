@@ -3,11 +3,14 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
+
+	"metrics-collector/internal/postgres"
 )
 
 // timerEnvelope is what the Functions host posts to /main_orchestrator. Only what we
@@ -76,6 +79,20 @@ func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(ctx, w, err, 0)
 		return
 	}
+	// One orchestrator at a time: an invocation that overlaps a running one (a manual
+	// trigger, a frequent schedule) leaves the run to it.
+	lock, err := s.opts.Store.TryLock(ctx, "orchestrator")
+	if errors.Is(err, postgres.ErrConflict) {
+		s.log.InfoContext(ctx, "another orchestrator invocation is running; nothing to do")
+		writeJSON(w, http.StatusOK, envelopeResponse{Outputs: map[string]any{},
+			Logs: []string{"another orchestrator invocation is working on the run; nothing to do"}, ReturnValue: nil})
+		return
+	}
+	if err != nil {
+		s.writeError(ctx, w, err, 0)
+		return
+	}
+	defer lock.Release()
 
 	sum, err := s.opts.Orchestrator.Run(ctx)
 	if err != nil {
