@@ -118,6 +118,8 @@ func rowCounts(t *testing.T, url string) map[string]int64 {
 }
 
 // compareRowCounts reports every table whose row count differs from the clean run's.
+// github_etags is left out: it caches list pages by URL, and a collection resumed after a
+// kill lists some streams from their watermark (a URL the clean run never asked for).
 func compareRowCounts(t *testing.T, clean, got map[string]int64) {
 	t.Helper()
 	var tables []string
@@ -127,6 +129,9 @@ func compareRowCounts(t *testing.T, clean, got map[string]int64) {
 	sort.Strings(tables)
 	var summary []string
 	for _, table := range tables {
+		if table == "github_etags" {
+			continue
+		}
 		summary = append(summary, fmt.Sprintf("%s=%d", table, clean[table]))
 		if got[table] != clean[table] {
 			t.Errorf("%s holds %d rows; a clean run stores %d", table, got[table], clean[table])

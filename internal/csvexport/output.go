@@ -86,6 +86,27 @@ func WriteFile(dir, name string, write func(io.Writer) error) error {
 	return nil
 }
 
+// RemoveLeftovers deletes the temporary files WriteFile leaves in dir when its process
+// dies mid-write (the host kills a function that overruns), so the folder holds only
+// finished files. Call it only while nothing else writes to dir: export_csv holds its
+// stage lock.
+func RemoveLeftovers(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("%w: %q: %w", ErrFolder, dir, err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !strings.HasPrefix(name, ".") || !strings.Contains(name, ".tmp-") {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove leftover %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // syncDir makes the rename durable where the platform allows; failing to is harmless
 // (the file is complete either way), so errors are ignored.
 func syncDir(dir string) {

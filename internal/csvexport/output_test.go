@@ -48,6 +48,28 @@ func TestWriteFileIsAtomic(t *testing.T) {
 	}
 }
 
+func TestRemoveLeftovers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// What a process killed inside WriteFile leaves, beside files that must stay.
+	for _, name := range []string{".dora_metrics_20261126.csv.tmp-123", ".manifest_20261126.json.tmp-9", "dora_metrics_20261126.csv", ".keep"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RemoveLeftovers(dir); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if strings.Join(left, " ") != ".keep dora_metrics_20261126.csv" {
+		t.Errorf("left %v; want only the finished file and the unrelated one", left)
+	}
+}
+
 func TestWriteFileRejectsPaths(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"", "../x.csv", "sub/x.csv", ".hidden"} {

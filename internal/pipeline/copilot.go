@@ -17,6 +17,8 @@ import (
 type CopilotStore interface {
 	// CopilotWatermarks returns per report and scope the newest day GitHub answered for.
 	CopilotWatermarks(ctx context.Context, enterpriseID string) (map[postgres.CopilotStream]time.Time, error)
+	// CopilotFirstDays returns per report and scope the oldest day ever fetched.
+	CopilotFirstDays(ctx context.Context, enterpriseID string) (map[postgres.CopilotStream]time.Time, error)
 	// SaveCopilotReport writes one report day, its fetch record and its watermark in one
 	// transaction.
 	SaveCopilotReport(ctx context.Context, r postgres.CopilotReportDay) (postgres.CopilotWrite, error)
@@ -114,6 +116,9 @@ func (s *CopilotStage) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	marks, err := s.opts.Store.CopilotWatermarks(ctx, plan.enterpriseID)
 	if err != nil {
+		return Result{Counters: counters()}, err
+	}
+	if plan.firstDays, err = s.opts.Store.CopilotFirstDays(ctx, plan.enterpriseID); err != nil {
 		return Result{Counters: counters()}, err
 	}
 	call := &copilotCall{plan: plan, client: client, refused: map[int]bool{}}

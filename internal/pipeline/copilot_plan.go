@@ -99,6 +99,8 @@ type copilotPlan struct {
 	runDate      time.Time
 	since, until *time.Time // the window override (back-fill, re-collection)
 	resume       *copilotUnit
+	// firstDays is the oldest day fetched per report and scope (nil: unknown).
+	firstDays map[postgres.CopilotStream]time.Time
 	// skipped are the scopes whose reports were refused earlier in this collection, and
 	// unreadable the records left out so far: the last call reports them as partial.
 	skipped    []string
@@ -204,12 +206,19 @@ func (p *copilotPlan) window(scope metrics.CopilotScope, step int, marks map[pos
 	if p.until != nil && p.until.Before(to) {
 		to = *p.until
 	}
-	mark, seen := marks[postgres.CopilotStream{Scope: scope, Report: copilotStepName(step)}]
+	stream := postgres.CopilotStream{Scope: scope, Report: copilotStepName(step)}
+	mark, seen := marks[stream]
 	switch {
 	case p.since != nil:
 		from = *p.since
 	case seen:
 		from = utcDate(mark).AddDate(0, 0, -2)
+		// Only days fetched before are fetched again: a first collection whose call was
+		// cut off before it answered (no cursor saved) continues where it stopped rather
+		// than reaching back before its own first day.
+		if first, ok := p.firstDays[stream]; ok && from.Before(first) {
+			from = first
+		}
 	default:
 		from = p.runDate.AddDate(0, 0, -p.backfillDays)
 	}

@@ -42,6 +42,7 @@ func TestCopilotWindow(t *testing.T) {
 		since, until string
 		scope        metrics.CopilotScope
 		mark         string
+		first        string // the oldest day fetched, "" = unknown
 		from, to     string // "" = empty window
 	}{
 		{name: "first run back-fills 28 days", now: "2026-09-15", scope: planEnt, from: "2026-08-18", to: "2026-09-14"},
@@ -52,6 +53,8 @@ func TestCopilotWindow(t *testing.T) {
 		{name: "never more than a year back", now: "2027-03-01", backfill: 365, scope: planEnt, from: "2026-03-01", to: "2027-02-28"},
 		{name: "the last three days again", now: "2026-09-15", scope: planEnt, mark: "2026-09-14", from: "2026-09-12", to: "2026-09-14"},
 		{name: "a week missed", now: "2026-09-15", scope: planOrg, mark: "2026-09-07", from: "2026-09-05", to: "2026-09-14"},
+		{name: "a cut-off first collection goes on where it stopped", now: "2026-09-15", scope: planEnt, mark: "2026-08-19", first: "2026-08-18", from: "2026-08-18", to: "2026-09-14"},
+		{name: "days fetched before are fetched again", now: "2026-09-15", scope: planEnt, mark: "2026-09-14", first: "2026-08-18", from: "2026-09-12", to: "2026-09-14"},
 		{name: "since overrides the watermark", now: "2026-09-15", scope: planEnt, mark: "2026-09-14", since: "2026-05-01", from: "2026-05-01", to: "2026-09-14"},
 		{name: "since before the org floor is clamped for orgs", now: "2026-09-15", scope: planOrg, since: "2025-11-01", from: "2025-12-12", to: "2026-09-14"},
 		{name: "until ends the window", now: "2026-09-15", scope: planEnt, since: "2026-05-01", until: "2026-05-10", from: "2026-05-01", to: "2026-05-10"},
@@ -78,6 +81,9 @@ func TestCopilotWindow(t *testing.T) {
 			marks := map[postgres.CopilotStream]time.Time{}
 			if tc.mark != "" {
 				marks[postgres.CopilotStream{Scope: tc.scope, Report: postgres.CopilotReportUsers}] = planDay(tc.mark)
+			}
+			if tc.first != "" {
+				p.firstDays = map[postgres.CopilotStream]time.Time{{Scope: tc.scope, Report: postgres.CopilotReportUsers}: planDay(tc.first)}
 			}
 			from, to, ok := p.window(tc.scope, copilotStepUsers, marks)
 			if tc.from == "" {

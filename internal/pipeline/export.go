@@ -118,6 +118,10 @@ func (s *ExportStage) Run(ctx context.Context, req Request) (Result, error) {
 	if err := csvexport.CheckDir(s.opts.Dir); err != nil {
 		return Result{}, folderError(err)
 	}
+	if err := csvexport.RemoveLeftovers(s.opts.Dir); err != nil {
+		// Only litter: the files written now are complete either way.
+		s.log.WarnContext(ctx, "temporary files of an interrupted export remain", "dir", s.opts.Dir, "error", err.Error())
+	}
 	windowStart := exportDate.AddDate(0, 0, -(s.opts.RetentionDays - 1))
 
 	specs := csvexport.Specs()

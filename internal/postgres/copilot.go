@@ -106,6 +106,32 @@ func (s *Store) CopilotWatermarks(ctx context.Context, enterpriseID string) (map
 	return out, nil
 }
 
+const sqlCopilotFirstDays = `
+SELECT scope_type, scope, report, min(day) FROM copilot_report_fetches
+WHERE enterprise_id = $1 GROUP BY scope_type, scope, report`
+
+// CopilotFirstDays returns, per report and scope, the oldest day ever fetched (a report
+// or a 204).
+func (s *Store) CopilotFirstDays(ctx context.Context, enterpriseID string) (map[CopilotStream]time.Time, error) {
+	rows, err := s.pool.Query(ctx, sqlCopilotFirstDays, enterpriseID)
+	if err != nil {
+		return nil, classify(fmt.Errorf("copilot first days: %w", err))
+	}
+	out := map[CopilotStream]time.Time{}
+	for rows.Next() {
+		var typ, name, report string
+		var day time.Time
+		if err := rows.Scan(&typ, &name, &report, &day); err != nil {
+			return nil, classify(fmt.Errorf("copilot first days: %w", err))
+		}
+		out[CopilotStream{Scope: metrics.CopilotScope{Type: typ, Name: name}, Report: report}] = day.UTC()
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(fmt.Errorf("copilot first days: %w", err))
+	}
+	return out, nil
+}
+
 // SaveCopilotReport writes one report day in one transaction: the typed rows (replacing
 // the day's set, so a user who left the report leaves our tables too), the raw records,
 // the fetch record, and the watermark (which only moves forward). The seat figures of

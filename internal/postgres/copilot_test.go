@@ -271,6 +271,14 @@ func TestCopilotNoReportAndWatermark(t *testing.T) {
 	if other, err := s.CopilotWatermarks(t.Context(), "ent2"); err != nil || len(other) != 0 {
 		t.Errorf("another enterprise's watermarks = %v, %v; want none", other, err)
 	}
+	first, err := s.CopilotFirstDays(t.Context(), "ent1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFirst := map[postgres.CopilotStream]time.Time{{Scope: copilotEnt, Report: postgres.CopilotReportAggregate}: copilotDay1}
+	if diff := cmp.Diff(wantFirst, first); diff != "" {
+		t.Errorf("first days (-want +got):\n%s", diff)
+	}
 }
 
 func TestCopilotSeatSnapshot(t *testing.T) {
