@@ -30,10 +30,10 @@ func (c *virtualClock) Sleep(ctx context.Context, d time.Duration) error {
 		return err
 	}
 	// Wake at now+d: move the clock there unless another sleeper already moved it further.
+	wake := c.Now().Add(d)
 	for {
 		old := c.skipped.Load()
-		target := c.base().Add(time.Duration(old)).Add(d)
-		need := target.Sub(c.base())
+		need := wake.Sub(c.base())
 		if need <= time.Duration(old) || c.skipped.CompareAndSwap(old, int64(need)) {
 			return nil
 		}

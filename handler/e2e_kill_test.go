@@ -49,6 +49,7 @@ func TestE2EKilledProcessResumes(t *testing.T) {
 	go postTimer(p.base, envelopeFirstRun)
 	waitFor(t, "a third of the collection", func() bool { return len(sim.Requests()) >= cleanRequests/3 })
 	p.kill(t)
+	checkLogsHoldNoToken(t, p, tokens)
 	steps := runSteps(t, db)
 	t.Logf("killed during collection after %d of %d requests; steps %s", len(sim.Requests()), cleanRequests, steps)
 	if !steps.inProgress("collect_repos") && !steps.inProgress("collect_copilot") {
@@ -64,6 +65,7 @@ func TestE2EKilledProcessResumes(t *testing.T) {
 		return runSteps(t, db).collected() && lockWaiters(t, db) > 0
 	})
 	p.kill(t)
+	checkLogsHoldNoToken(t, p, tokens)
 	unlock()
 	steps = runSteps(t, db)
 	t.Logf("killed during calculation; steps %s", steps)
@@ -80,6 +82,7 @@ func TestE2EKilledProcessResumes(t *testing.T) {
 		return lockWaiters(t, db) > 0 && len(tempFiles(t, dir)) > 0
 	})
 	p.kill(t)
+	checkLogsHoldNoToken(t, p, tokens)
 	unlock()
 	steps = runSteps(t, db)
 	t.Logf("killed during export with %v in the folder; steps %s", tempFiles(t, dir), steps)
@@ -94,6 +97,7 @@ func TestE2EKilledProcessResumes(t *testing.T) {
 		t.Fatalf("resumed run ended %s: %s", run.Status, run.ErrorSummary)
 	}
 	p.stop(t)
+	checkLogsHoldNoToken(t, p, tokens)
 	if time.Now().UTC().Day() != now.Day() {
 		t.Skip("the runs straddled UTC midnight; their exports are of different dates")
 	}
@@ -137,6 +141,16 @@ func (p *proc) kill(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-p.exited
+}
+
+// checkLogsHoldNoToken fails when a GitHub token appears in a process's output.
+func checkLogsHoldNoToken(t *testing.T, p *proc, tokens []string) {
+	t.Helper()
+	for _, tok := range tokens {
+		if strings.Contains(p.stdout.String(), tok) {
+			t.Errorf("a GitHub token appears in the handler's logs")
+		}
+	}
 }
 
 // waitFor polls cond every 10 ms for up to a minute.

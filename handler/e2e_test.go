@@ -3,8 +3,9 @@ package main
 // End-to-end proofs of the daily job (issue 8): the whole run through the real routes,
 // against the GitHub simulator and a real PostgreSQL, compared byte for byte with
 // golden exports. Further files: e2e_rerun_test.go (a second pass with nothing new),
-// e2e_faults_test.go (injected GitHub failures), e2e_kill_test.go (a killed process
-// resumed), e2e_dbrestart_test.go (PostgreSQL restarting under a run).
+// e2e_faults_test.go (injected GitHub failures), e2e_budget_test.go (stage calls cut
+// short by their budget), e2e_kill_test.go (a killed process resumed),
+// e2e_dbrestart_test.go (PostgreSQL restarting under a run).
 
 import (
 	"bytes"
