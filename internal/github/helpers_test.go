@@ -202,4 +202,3 @@ func (m *memCache) PutCachedPage(_ context.Context, enterpriseID, u, etag, link 
 	m.entries[enterpriseID+" "+u] = memEntry{etag: etag, link: link, body: body}
 	return nil
 }
-
