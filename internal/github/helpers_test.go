@@ -15,7 +15,7 @@ import (
 )
 
 const (
-	testToken      = "ghp_TESTTOKEN0123456789abcdefghijklmnopqr"
+	testToken      = "fake-token-TESTTOKEN0123456789abcdefghijklmnopqr"
 	testEnterprise = "ent1"
 	apiPrefix      = "/api/v3/"
 )

@@ -72,11 +72,11 @@ func DemoConfig(now time.Time) Config {
 		CopilotMissingDay:   startOfDay(now).AddDate(0, 0, -20),
 		CopilotNewFieldFrom: startOfDay(now).AddDate(0, 0, -10),
 		Enterprises: []EnterpriseConfig{
-			{ID: "ent1", Slug: "contoso", Token: "ghp_simContoso0000000000000000000000000001",
+			{ID: "ent1", Slug: "contoso", Token: "fake-token-simContoso-1",
 				TokenExpiresAt: now.AddDate(0, 0, 40),
 				Orgs:           []OrgConfig{org("contoso-web", true), org("contoso-data", false)},
 				Developers:     30, CopilotUsers: 60},
-			{ID: "ent2", Slug: "fabrikam", Token: "ghp_simFabrikam000000000000000000000000002",
+			{ID: "ent2", Slug: "fabrikam", Token: "fake-token-simFabrikam-2",
 				TokenExpiresAt: now.AddDate(0, 0, 9), // close enough to expiry to raise the warning
 				Orgs:           []OrgConfig{org("fabrikam-apps", false), org("fabrikam-platform", false)},
 				Developers:     24, CopilotUsers: 40},
@@ -93,10 +93,10 @@ func BenchmarkConfig(now time.Time) Config {
 		HistoryDays: 120,
 		RateLimit:   15000,
 		Enterprises: []EnterpriseConfig{
-			{ID: "big1", Slug: "bigcorp", Token: "ghp_simBigcorp00000000000000000000000000001",
+			{ID: "big1", Slug: "bigcorp", Token: "fake-token-simBigcorp-1",
 				Orgs:       []OrgConfig{{Login: "bigcorp-eng", Repos: 1000, ActiveShare: 0.2, PRsPerWeek: 3, BusyRepo: true}},
 				Developers: 300, CopilotUsers: 250},
-			{ID: "big2", Slug: "megacorp", Token: "ghp_simMegacorp0000000000000000000000000002",
+			{ID: "big2", Slug: "megacorp", Token: "fake-token-simMegacorp-2",
 				Orgs:       []OrgConfig{{Login: "megacorp-eng", Repos: 1000, ActiveShare: 0.2, PRsPerWeek: 3}},
 				Developers: 300, CopilotUsers: 250},
 		},

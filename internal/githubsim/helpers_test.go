@@ -16,8 +16,8 @@ import (
 var testNow = time.Date(2026, 9, 15, 10, 0, 0, 0, time.UTC)
 
 const (
-	tokenA = "ghp_testEnterpriseA000000000000000000000001"
-	tokenB = "ghp_testEnterpriseB000000000000000000000002"
+	tokenA = "fake-token-testEnterpriseA-1"
+	tokenB = "fake-token-testEnterpriseB-2"
 )
 
 // testConfig is a small world: enterprise "acme" with two orgs (one with a busy

@@ -812,7 +812,7 @@ func benchWorld(now time.Time) githubsim.Config {
 	return githubsim.Config{
 		Seed: 7, Now: now, HistoryDays: 12*7 + metrics.DeploymentLookbackDays,
 		Enterprises: []githubsim.EnterpriseConfig{{ID: "bench", Slug: "benchcorp",
-			Token: "ghp_simBench000000000000000000000000000001", Orgs: orgs, Developers: 400}},
+			Token: "fake-token-simBench-1", Orgs: orgs, Developers: 400}},
 	}
 }
 

@@ -891,7 +891,7 @@ func TestCopilotPolicyDisabledOrgIsSkipped(t *testing.T) {
 }
 
 func TestCopilotTokenRefused(t *testing.T) {
-	bad := "ghp_notTheRightToken00000000000000000000"
+	bad := "fake-token-notTheRightToken"
 	e := newCopilotEnv(t, copilotSetup{token: bad})
 	status, a := e.call(`{"enterprise":"ent1"}`)
 	// Retrying cannot help: the call ends failed for good (200, status failed, done).

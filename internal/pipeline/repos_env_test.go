@@ -38,7 +38,7 @@ var _ pipeline.ReposStore = (*postgres.Store)(nil)
 // midnight (the backfill window starts at a UTC midnight).
 var reposSimNow = time.Date(2026, 9, 15, 10, 0, 0, 0, time.UTC)
 
-const reposToken = "ghp_simReposTest000000000000000000000000001"
+const reposToken = "fake-token-simReposTest-1"
 
 // reposSimConfig is a small world: one org of six repositories, half active — the
 // showcase (merge, squash and rebase merges, a failed and a slow deployment, staging,

@@ -739,7 +739,7 @@ func TestReposWarnsOfAnExpiringToken(t *testing.T) {
 
 func TestReposTokenRefusedFailsForGood(t *testing.T) {
 	t.Parallel()
-	const bad = "ghp_notTheRightToken00000000000000000000009"
+	const bad = "fake-token-notTheRightToken-9"
 	e := newReposEnv(t, reposSetup{token: bad})
 	a := e.post(map[string]any{"enterprise": "ent1"})
 	if a.code != http.StatusOK || a.Status != pipeline.StatusFailed || !a.Done {

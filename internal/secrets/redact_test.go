@@ -15,7 +15,7 @@ import (
 )
 
 const (
-	pat      = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
+	pat      = "fake-token-16C7e42F292c6912E7710c838347Ae178B4a"
 	password = "correct-horse-battery"
 )
 

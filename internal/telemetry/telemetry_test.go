@@ -115,7 +115,7 @@ func startIngestion(t *testing.T, in *ingestion) string {
 	return "InstrumentationKey=" + testKey + ";IngestionEndpoint=" + srv.URL + "/;LiveEndpoint=https://westeurope.livediagnostics.monitor.azure.com/"
 }
 
-const secretToken = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
+const secretToken = "fake-token-16C7e42F292c6912E7710c838347Ae178B4a"
 
 func redactToken(s string) string { return strings.ReplaceAll(s, secretToken, "***") }
 
