@@ -53,6 +53,18 @@ func (s *Store) PutCachedPage(ctx context.Context, enterpriseID, url, etag, link
 	return nil
 }
 
+// PruneCachedPages deletes cached pages of an enterprise not written since before:
+// URLs that carry a moving window (workflow-run windows, commit `since`) are replaced by
+// new ones and would otherwise pile up. A stable URL whose page has not changed for that
+// long costs one charged request to cache again.
+func (s *Store) PruneCachedPages(ctx context.Context, enterpriseID string, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM github_etags WHERE enterprise_id = $1 AND updated_at < $2`, enterpriseID, before)
+	if err != nil {
+		return 0, classify(fmt.Errorf("prune cached github pages: %w", err))
+	}
+	return tag.RowsAffected(), nil
+}
+
 // expires_at is the expiry announced with the latest accepted answer: NULL when none
 // was announced (a token that does not expire). last_ok_at only moves forward.
 const sqlRecordTokenOK = `

@@ -75,6 +75,33 @@ func TestCachedPages(t *testing.T) {
 	}
 }
 
+func TestPruneCachedPages(t *testing.T) {
+	t.Parallel()
+	s := pgtest.New(t)
+	ctx := t.Context()
+	for _, u := range []string{"old-a", "old-b", "fresh"} {
+		if err := s.PutCachedPage(ctx, "ent1", u, `"e"`, "", []byte{1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutCachedPage(ctx, "ent2", "old-a", `"e"`, "", []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool().Exec(ctx, `UPDATE github_etags SET updated_at = now() - interval '40 days' WHERE url LIKE 'old-%'`); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PruneCachedPages(ctx, "ent1", time.Now().Add(-35*24*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want ent1's two old pages", n, err)
+	}
+	if _, _, _, ok, _ := s.GetCachedPage(ctx, "ent1", "fresh"); !ok {
+		t.Error("a fresh page was pruned")
+	}
+	if _, _, _, ok, _ := s.GetCachedPage(ctx, "ent2", "old-a"); !ok {
+		t.Error("another enterprise's page was pruned")
+	}
+}
+
 func TestTokenHealth(t *testing.T) {
 	t.Parallel()
 	s := pgtest.New(t)
