@@ -39,7 +39,7 @@ type ReposStore interface {
 	ListChangeTargets(ctx context.Context, enterpriseID string, repoID int64, signal string) ([]postgres.ChangeTarget, error)
 	SaveDeploymentChanges(ctx context.Context, enterpriseID string, repoID int64, signal string, sets []postgres.ChangeSet, m *postgres.Mark) (int64, error)
 	SaveIncidents(ctx context.Context, enterpriseID string, repoID int64, incidents []metrics.Incident, m postgres.Mark) (int64, error)
-	PruneCachedPages(ctx context.Context, enterpriseID string, before time.Time) (int64, error)
+	PruneCachedPages(ctx context.Context, enterpriseID string, maxAge time.Duration) (int64, error)
 }
 
 // cachedPageLifetime is how long a cached list page may go unwritten before it is
@@ -249,7 +249,7 @@ func (s *ReposStage) Run(ctx context.Context, req Request) (Result, error) {
 	res, err := c.run()
 	if err == nil && res.Done && req.Shard == 0 {
 		// Once per finished collection (shard 0 speaks for the enterprise).
-		if n, perr := s.opts.Store.PruneCachedPages(ctx, e.ID, s.opts.Now().UTC().Add(-cachedPageLifetime)); perr != nil {
+		if n, perr := s.opts.Store.PruneCachedPages(ctx, e.ID, cachedPageLifetime); perr != nil {
 			s.log.WarnContext(ctx, "pruning cached GitHub pages", "enterprise", e.ID, "error", perr)
 		} else if n > 0 {
 			s.log.InfoContext(ctx, "pruned cached GitHub pages", "enterprise", e.ID, "pages", n)

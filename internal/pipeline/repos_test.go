@@ -848,3 +848,30 @@ func TestReposSinceReCollects(t *testing.T) {
 	}
 	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
 }
+
+func TestReposPrunesStaleCachedPagesAtTheEnd(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{})
+	ctx := t.Context()
+	// A page whose moving-window URL was replaced long ago, and one of another enterprise.
+	for _, ent := range []string{e.ent.ID, "other"} {
+		if err := e.store.PutCachedPage(ctx, ent, "https://example.invalid/old-window", `"x"`, "", []byte{1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.store.Pool().Exec(ctx, `UPDATE github_etags SET updated_at = now() - interval '400 days'`); err != nil {
+		t.Fatal(err)
+	}
+	e.collect(nil)
+	var mine, others, fresh int
+	if err := e.store.Pool().QueryRow(ctx, `SELECT
+		count(*) FILTER (WHERE enterprise_id = $1 AND url LIKE '%old-window'),
+		count(*) FILTER (WHERE enterprise_id = 'other'),
+		count(*) FILTER (WHERE enterprise_id = $1 AND url NOT LIKE '%old-window')
+		FROM github_etags`, e.ent.ID).Scan(&mine, &others, &fresh); err != nil {
+		t.Fatal(err)
+	}
+	if mine != 0 || others != 1 || fresh == 0 {
+		t.Errorf("after a finished collection: %d stale pages of this enterprise (want 0), %d of another (want 1), %d fresh (want > 0)", mine, others, fresh)
+	}
+}

@@ -53,12 +53,14 @@ func (s *Store) PutCachedPage(ctx context.Context, enterpriseID, url, etag, link
 	return nil
 }
 
-// PruneCachedPages deletes cached pages of an enterprise not written since before:
+// PruneCachedPages deletes cached pages of an enterprise not written for maxAge (by the
+// database's clock, which wrote updated_at):
 // URLs that carry a moving window (workflow-run windows, commit `since`) are replaced by
 // new ones and would otherwise pile up. A stable URL whose page has not changed for that
 // long costs one charged request to cache again.
-func (s *Store) PruneCachedPages(ctx context.Context, enterpriseID string, before time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM github_etags WHERE enterprise_id = $1 AND updated_at < $2`, enterpriseID, before)
+func (s *Store) PruneCachedPages(ctx context.Context, enterpriseID string, maxAge time.Duration) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM github_etags WHERE enterprise_id = $1 AND updated_at < now() - make_interval(secs => $2)`,
+		enterpriseID, maxAge.Seconds())
 	if err != nil {
 		return 0, classify(fmt.Errorf("prune cached github pages: %w", err))
 	}
