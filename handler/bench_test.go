@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"metrics-collector/internal/githubsim"
+	"metrics-collector/internal/memwatch"
 	"metrics-collector/internal/postgres/pgtest"
 )
 
@@ -76,13 +77,13 @@ func runDailyBenchmark(b *testing.B) {
 		b.Fatal(err)
 	}
 	runtime.GC()
-	simHeap := benchHeapInuse()
+	simHeap := memwatch.HeapInuse()
 
 	service := newBenchServiceClock(sim.Now())
 	p := startInProcess(b, settings, hooks{now: service.now, githubClock: &benchSimClock{sim: sim}})
 	defer p.stop()
 	benchResetPeakRSS(b)
-	mem := benchStartHeapSampler(100 * time.Millisecond)
+	mem := memwatch.Start(100 * time.Millisecond)
 
 	// First run: everything from an empty database.
 	sim.ResetRequests()
@@ -106,7 +107,7 @@ func runDailyBenchmark(b *testing.B) {
 	second := benchSummarizeRequests(sim.Requests())
 	calls2 := benchRunCalls(b, p.base, run2.ID)
 
-	heapPeak := mem.stop()
+	heapPeak := mem.Stop()
 	rssPeak := benchPeakRSS(b)
 
 	collected := calls1.sum(benchCollectCopilot, benchCollectRepos)
@@ -495,43 +496,6 @@ func benchExportedBytes(b *testing.B, dir string) int64 {
 		b.Fatalf("nothing exported to %s", dir)
 	}
 	return total
-}
-
-func benchHeapInuse() uint64 {
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
-}
-
-// benchHeapSampler records the highest HeapInuse seen, sampled every interval.
-type benchHeapSampler struct {
-	done chan struct{}
-	peak chan uint64
-}
-
-func benchStartHeapSampler(interval time.Duration) *benchHeapSampler {
-	s := &benchHeapSampler{done: make(chan struct{}), peak: make(chan uint64)}
-	go func() {
-		peak := benchHeapInuse()
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tick.C:
-				peak = max(peak, benchHeapInuse())
-			case <-s.done:
-				s.peak <- max(peak, benchHeapInuse())
-				return
-			}
-		}
-	}()
-	return s
-}
-
-// stop ends the sampling and returns the peak.
-func (s *benchHeapSampler) stop() uint64 {
-	close(s.done)
-	return <-s.peak
 }
 
 // benchResetPeakRSS starts VmHWM afresh from the current resident size (Linux clear_refs 5),

@@ -2,10 +2,10 @@ package csvexport
 
 import (
 	"io"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
+
+	"metrics-collector/internal/memwatch"
 )
 
 // BenchmarkWriteMillionRows writes a million copilot_user_metrics rows (the widest,
@@ -21,7 +21,7 @@ func BenchmarkWriteMillionRows(b *testing.B) {
 	row := make([]any, len(cols))
 	dir := b.TempDir()
 	var bytes int64
-	peak := watchHeap()
+	peak := memwatch.Start(5 * time.Millisecond).Stop
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -68,43 +68,4 @@ func fillUserRow(row []any, day time.Time, i int, logins []string) {
 		row[c] = (i+c)%3 == 0
 	}
 	row[19] = "12.345"
-}
-
-// watchHeap samples HeapInuse every few milliseconds until the returned function is
-// called, which stops sampling and returns the highest value seen.
-func watchHeap() func() uint64 {
-	var (
-		mu   sync.Mutex
-		high uint64
-		stop = make(chan struct{})
-		done = make(chan struct{})
-	)
-	sample := func() {
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		mu.Lock()
-		high = max(high, m.HeapInuse)
-		mu.Unlock()
-	}
-	go func() {
-		defer close(done)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				sample()
-			}
-		}
-	}()
-	return func() uint64 {
-		close(stop)
-		<-done
-		sample()
-		mu.Lock()
-		defer mu.Unlock()
-		return high
-	}
 }

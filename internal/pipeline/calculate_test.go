@@ -26,6 +26,7 @@ import (
 	"metrics-collector/internal/config"
 	"metrics-collector/internal/github"
 	"metrics-collector/internal/githubsim"
+	"metrics-collector/internal/memwatch"
 	"metrics-collector/internal/metrics"
 	"metrics-collector/internal/pipeline"
 	"metrics-collector/internal/postgres"
@@ -911,7 +912,7 @@ func BenchmarkCalculate(b *testing.B) {
 			b.ReportAllocs()
 			var res pipeline.Result
 			runtime.GC()
-			peak := watchHeap()
+			peak := memwatch.Start(5 * time.Millisecond).Stop
 			for b.Loop() {
 				req := pipeline.Request{Enterprise: &ent, Now: calcNow}
 				if res, err = stage.Run(b.Context(), req); err != nil {

@@ -11,13 +11,13 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"metrics-collector/internal/csvexport"
+	"metrics-collector/internal/memwatch"
 	"metrics-collector/internal/pipeline"
 	"metrics-collector/internal/postgres"
 	"metrics-collector/internal/postgres/pgtest"
@@ -359,7 +359,7 @@ func BenchmarkExportMillionRows(b *testing.B) {
 		Store: store, Dir: dir, RetentionDays: 400, Now: func() time.Time { return exportNow },
 	})
 	var rows int64
-	peak := watchHeap()
+	peak := memwatch.Start(5 * time.Millisecond).Stop
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -382,43 +382,4 @@ func BenchmarkExportMillionRows(b *testing.B) {
 	b.ReportMetric(float64(info.Size())/1e6/secs, "MB/s")
 	b.ReportMetric(float64(info.Size())/1e6, "file_MB")
 	b.ReportMetric(float64(peak())/(1<<20), "peak_heap_MiB")
-}
-
-// watchHeap samples HeapInuse every few milliseconds until the returned function is
-// called, which returns the highest value seen.
-func watchHeap() func() uint64 {
-	var (
-		mu   sync.Mutex
-		high uint64
-		stop = make(chan struct{})
-		done = make(chan struct{})
-	)
-	sample := func() {
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		mu.Lock()
-		high = max(high, m.HeapInuse)
-		mu.Unlock()
-	}
-	go func() {
-		defer close(done)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				sample()
-			}
-		}
-	}()
-	return func() uint64 {
-		close(stop)
-		<-done
-		sample()
-		mu.Lock()
-		defer mu.Unlock()
-		return high
-	}
 }
