@@ -44,6 +44,10 @@ type Commit struct {
 	CommittedAt     time.Time
 	MessageHeadline string // first line of the message
 	ParentCount     int
+	// Reverts are the commits its full message says it reverts ("This reverts commit
+	// <sha>."), lower case, possibly abbreviated (RevertedSHAs). The collector extracts
+	// them, since only the headline of the message is kept.
+	Reverts []string
 }
 
 // PullRequest is a pull request with what the metrics need of its history.
@@ -66,6 +70,10 @@ type PullRequest struct {
 	Deletions      int
 	ChangedFiles   int
 	Labels         []string
+	// RevertsNumber is the pull request of the same repository its description says it
+	// reverts — GitHub's Revert button writes "Reverts owner/repo#N" — or 0
+	// (RevertedPullNumber).
+	RevertsNumber int
 
 	// Commits are the PR's own commits (GET /pulls/{n}/commits), oldest first. Their
 	// SHAs identify merge-commit merges; their authored time and headline identify
@@ -146,6 +154,10 @@ type Incident struct {
 	Labels       []string
 	CreatedAt    time.Time
 	ClosedAt     *time.Time
+	// StateReason is GitHub's state_reason: "completed", "not_planned", "reopened",
+	// "duplicate" or "" (none given). An incident closed as not planned (or as a
+	// duplicate) was no incident and counts nowhere.
+	StateReason string
 }
 
 // CopilotScope names what a Copilot report covers.
