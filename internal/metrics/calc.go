@@ -9,13 +9,17 @@ import (
 	"time"
 )
 
-// MetricVersion is stamped on every computed row (DESIGN §5, version 1). Change it
-// whenever a definition changes, so old and new rows can be told apart.
-const MetricVersion = 1
+// MetricVersion is stamped on every computed row. Change it whenever a definition
+// changes, so old and new rows can be told apart. Version 2 (docs/metrics.md) attributes
+// failures per environment and to the deployment that caused them.
+const MetricVersion = 2
 
 // DefaultFailureWindow is how long after a deployment a failure signal still counts
 // against it, when Options.FailureWindow is zero.
 const DefaultFailureWindow = 7 * 24 * time.Hour
+
+// DefaultRolloutWindow is the rollout window the enterprises' settings default to.
+const DefaultRolloutWindow = 24 * time.Hour
 
 // maxWeeks bounds a calculation's range: ten years of weekly rows is far more than any
 // recompute needs, and a typo in a date should fail, not allocate.
@@ -52,8 +56,14 @@ type Options struct {
 	// ThresholdsVersion selects the DORA report whose clusters rate the metrics; empty
 	// means DefaultThresholdsVersion.
 	ThresholdsVersion string
-	// HotfixPattern marks hotfix pull requests by title or head branch; nil marks none.
+	// HotfixPattern marks hotfix pull requests by title or head branch (and directly
+	// pushed commits by headline); nil marks none.
 	HotfixPattern *regexp.Regexp
+	// RolloutWindow groups deployments of one SHA to several production environments of
+	// a repository into one rollout when they finish within it of the first (regions);
+	// zero counts every deployment alone. The collector's default is
+	// DefaultRolloutWindow.
+	RolloutWindow time.Duration
 	// Bots excludes bots from the human metrics.
 	Bots BotClassifier
 }
@@ -82,6 +92,8 @@ type plan struct {
 	thresholds Thresholds
 	bots       BotClassifier
 	hotfix     *regexp.Regexp
+
+	rolloutWindow time.Duration
 
 	enterprise string
 	orgs       []string // sorted
@@ -115,6 +127,9 @@ func newPlan(repos []RepoActivity, opts Options) (*plan, error) {
 	if opts.FailureWindow < 0 {
 		bad("failure_window: %s is negative", opts.FailureWindow)
 	}
+	if opts.RolloutWindow < 0 {
+		bad("rollout_window: %s is negative", opts.RolloutWindow)
+	}
 	thresholds, err := ThresholdsFor(opts.ThresholdsVersion)
 	if err != nil {
 		errs = append(errs, err)
@@ -126,9 +141,11 @@ func newPlan(repos []RepoActivity, opts Options) (*plan, error) {
 		thresholds: thresholds,
 		bots:       opts.Bots,
 		hotfix:     opts.HotfixPattern,
-		enterprise: strings.TrimSpace(opts.Enterprise),
-		orgOfRepo:  make([]int, len(repos)),
-		repoOrder:  make([]int, len(repos)),
+
+		rolloutWindow: opts.RolloutWindow,
+		enterprise:    strings.TrimSpace(opts.Enterprise),
+		orgOfRepo:     make([]int, len(repos)),
+		repoOrder:     make([]int, len(repos)),
 	}
 	if p.window == 0 {
 		p.window = DefaultFailureWindow

@@ -104,6 +104,19 @@ func (x *ChangeIndex) PullRequestFor(c Commit) int {
 	return -1
 }
 
+// pullRequestForSHA returns the pull request whose merge commit or own commit is the full
+// SHA sha, or -1 (also for an abbreviated SHA).
+func (x *ChangeIndex) pullRequestForSHA(sha string) int {
+	sha = strings.ToLower(sha)
+	if i, ok := x.bySHA[sha]; ok {
+		return i
+	}
+	if i, ok := x.byOwnSHA[sha]; ok {
+		return i
+	}
+	return -1
+}
+
 // PullRequest returns the indexed pull request i.
 func (x *ChangeIndex) PullRequest(i int) PullRequest { return x.prs[i] }
 

@@ -8,8 +8,10 @@ import (
 
 // The golden dataset: one enterprise, two organizations, three repositories, four weeks
 // (2025-03-03 … 2025-03-30) of hand-written activity covering the three merge
-// strategies, both deployment signals, a revert, a hotfix, a rollback, a redeploy of the
-// same SHA, failed deployment attempts, incidents inside and outside the window, bot and
+// strategies, both deployment signals, a Revert-button revert, a direct-push revert, a
+// revert among a PR's own commits, a hotfix, a rollback, a redeploy of the same SHA, a
+// second production region rolled out with the first, failed deployment attempts,
+// incidents inside and outside the window and one closed as not planned, bot and
 // Copilot pull requests, self and bot reviews, direct pushes and CI runs.
 
 // prSpec is a pull request in shorthand. Strategy is "squash", "merge" or "rebase"; the
@@ -162,6 +164,10 @@ func shopRepo(t testing.TB) RepoActivity {
 	var main []Commit
 	for _, s := range specs {
 		pr, onMain := s.build(t, repo)
+		if pr.Number == 4 { // GitHub's Revert button: "Reverts acme/shop#3", and git revert's message
+			pr.RevertsNumber = 3
+			onMain[0].Reverts = []string{"sq3"}
+		}
 		prs = append(prs, pr)
 		main = append(main, onMain...)
 	}
@@ -195,7 +201,9 @@ func shopRepo(t testing.TB) RepoActivity {
 			{RepoFullName: repo, Number: 40, Title: "Staging DB full", AuthorLogin: "dan", Labels: []string{"incident"},
 				CreatedAt: at(t, "2025-02-10T08:00:00Z"), ClosedAt: ptr(at(t, "2025-02-11T08:00:00Z"))},
 			{RepoFullName: repo, Number: 41, Title: "Checkout returns 500", AuthorLogin: "dan", Labels: []string{"incident", "sev2"},
-				CreatedAt: at(t, "2025-03-06T18:30:00Z"), ClosedAt: ptr(at(t, "2025-03-07T10:15:00Z"))},
+				CreatedAt: at(t, "2025-03-06T18:30:00Z"), ClosedAt: ptr(at(t, "2025-03-07T10:15:00Z")), StateReason: "completed"},
+			{RepoFullName: repo, Number: 42, Title: "Checkout slow?", AuthorLogin: "erin", Labels: []string{"incident"},
+				CreatedAt: at(t, "2025-03-13T10:00:00Z"), ClosedAt: ptr(at(t, "2025-03-13T11:00:00Z")), StateReason: "not_planned"},
 		},
 		WorkflowRuns: []WorkflowRun{
 			ciRun(t, 101, repo, "success", "2025-03-03T09:05:00Z", 6),
@@ -234,12 +242,21 @@ func webRepo(t testing.TB) RepoActivity {
 	var main []Commit
 	for _, s := range specs {
 		pr, onMain := s.build(t, repo)
+		if pr.Number == 21 { // f2 is `Revert "f1 work"` inside the PR: no failure
+			pr.Commits[1].MessageHeadline, pr.Commits[1].Reverts = `Revert "f1 work"`, []string{"f1"}
+			onMain[1].MessageHeadline, onMain[1].Reverts = pr.Commits[1].MessageHeadline, pr.Commits[1].Reverts
+		}
 		prs = append(prs, pr)
 		main = append(main, onMain...)
 	}
 	dep := func(id int64, sha, created, finished string, changes ...string) Deployment {
 		d := prodDeploy(t, id, sha, created, "success", finished, shaCommits(t, main, changes...)...)
 		d.RepoFullName, d.Signal, d.Environment = repo, SignalDeployment, "prod"
+		return d
+	}
+	eu := func(id int64, sha, created, finished string, changes ...string) Deployment {
+		d := dep(id, sha, created, finished, changes...)
+		d.Environment = "prod-eu"
 		return d
 	}
 	return RepoActivity{
@@ -250,6 +267,9 @@ func webRepo(t testing.TB) RepoActivity {
 			dep(23, "mw21", "2025-03-06T14:00:00Z", "2025-03-06T14:05:00Z"), // rollback
 			dep(24, "rh1", "2025-03-11T12:00:00Z", "2025-03-11T12:10:00Z", "g1", "mw22", "rh1"),
 			dep(25, "ri2", "2025-03-18T11:00:00Z", "2025-03-18T11:10:00Z", "ri1", "ri2"),
+			// The EU region follows prod within the hour (one rollout each), and never ran mw22.
+			eu(31, "mw21", "2025-03-04T11:30:00Z", "2025-03-04T11:50:00Z"),
+			eu(34, "rh1", "2025-03-11T12:20:00Z", "2025-03-11T12:35:00Z", "f1", "f2", "mw21", "g1", "mw22", "rh1"),
 		},
 		WorkflowRuns: []WorkflowRun{
 			ciRun(t, 201, repo, "success", "2025-03-03T11:05:00Z", 14),
@@ -278,6 +298,10 @@ func apiRepo(t testing.TB) RepoActivity {
 		push("k3", "ivy", "2025-03-05T10:00:00Z", "api: pagination"),
 		push("k4", "github-actions[bot]", "2025-03-05T10:30:00Z", "chore: regenerate OpenAPI client"),
 	}, onMain31...)
+	// A direct push reverting k3 (pagination), deployed with PR 31.
+	k5 := push("k5", "hal", "2025-03-06T09:00:00Z", `Revert "api: pagination"`)
+	k5.Reverts = []string{"k3"}
+	main = append(main, k5)
 	dep := func(id int64, sha, created, state, finished string, changes ...string) Deployment {
 		d := prodDeploy(t, id, sha, created, state, finished, shaCommits(t, main, changes...)...)
 		d.RepoFullName, d.Signal, d.Ref = repo, SignalWorkflow, "main"
@@ -289,7 +313,7 @@ func apiRepo(t testing.TB) RepoActivity {
 			dep(9001, "k2", "2025-03-03T15:00:00Z", "success", "2025-03-03T15:20:00Z", "k1", "k2"),
 			dep(9002, "k3", "2025-03-05T11:00:00Z", "failure", "2025-03-05T11:15:00Z"),
 			dep(9003, "k4", "2025-03-05T12:00:00Z", "success", "2025-03-05T12:20:00Z", "k3", "k4"),
-			dep(9004, "sq31", "2025-03-12T11:00:00Z", "success", "2025-03-12T11:25:00Z", "sq31"),
+			dep(9004, "sq31", "2025-03-12T11:00:00Z", "success", "2025-03-12T11:25:00Z", "k5", "sq31"),
 		},
 		Incidents: []Incident{
 			{RepoFullName: repo, Number: 7, Title: "Token refresh loops", AuthorLogin: "hal", Labels: []string{"incident"},

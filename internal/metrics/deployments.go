@@ -41,13 +41,21 @@ func FailedAt(d Deployment) (at time.Time, ok bool) {
 type success struct {
 	at       time.Time // first success status
 	d        *Deployment
-	rollback bool // it deployed a SHA older than the one running (see markRollbacks)
+	env      int  // index into timeline.envs
+	rollback bool // it deployed a SHA older than the one running in its environment (see markRollbacks)
 }
 
 // timeline is a repository's production deployment history, oldest first.
 type timeline struct {
 	successes []success
-	failures  []time.Time // first failure/error status of each production deployment
+	// envs lists, per production environment, the indices into successes of its
+	// deployments, oldest first. "The previous deployment", the change set and rollbacks
+	// are per environment: a monorepo's production/web deploying an older SHA than
+	// production/api is no rollback.
+	envs [][]int
+	// attempts are the first failure/error status times of the production deployments
+	// that never succeeded: failed attempts, which deployed nothing.
+	attempts []time.Time
 }
 
 func newTimeline(deployments []Deployment) timeline {
@@ -59,43 +67,64 @@ func newTimeline(deployments []Deployment) timeline {
 		}
 		if at, ok := SucceededAt(*d); ok {
 			t.successes = append(t.successes, success{at: at, d: d})
-		}
-		if at, ok := FailedAt(*d); ok {
-			t.failures = append(t.failures, at)
+		} else if at, ok := FailedAt(*d); ok {
+			t.attempts = append(t.attempts, at)
 		}
 	}
 	slices.SortFunc(t.successes, func(a, b success) int {
 		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.d.ID, b.d.ID))
 	})
-	slices.SortFunc(t.failures, time.Time.Compare)
-	t.markRollbacks()
+	slices.SortFunc(t.attempts, time.Time.Compare)
+	envIndex := map[string]int{}
+	for k := range t.successes {
+		s := &t.successes[k]
+		key := strings.ToLower(s.d.Environment)
+		e, ok := envIndex[key]
+		if !ok {
+			e = len(t.envs)
+			envIndex[key] = e
+			t.envs = append(t.envs, nil)
+		}
+		s.env = e
+		t.envs[e] = append(t.envs[e], k)
+	}
+	for _, env := range t.envs {
+		t.markRollbacks(env)
+	}
 	return t
 }
 
-// markRollbacks flags the successful deployments that roll back: they deploy a SHA that
-// production already ran — an earlier deployment's SHA or one of the commits an earlier
-// deployment brought — other than the SHA running just before. Without a clone we cannot
-// ask git whether a SHA is an ancestor; a SHA we have seen deployed before is older than
-// everything deployed since, which is what rolling back means. Deploying the running SHA
-// again is a redeploy, not a rollback. A rollback to a SHA never deployed and never listed
-// in a compare (say, a tag cut from an old branch) is not recognised.
-func (t *timeline) markRollbacks() {
+// markRollbacks flags the deployments of one environment that roll back: they deploy a
+// SHA strictly older than the one running there. Without a clone we cannot ask git for
+// ancestry, so "older" is the order in which the environment first saw each commit:
+// every commit of a change set (oldest first) and every deployed SHA gets the next
+// number when it first appears. A change set lists commits that are ancestors of the
+// deployment's SHA, so a commit first seen earlier is older. Deploying the running SHA
+// again is a redeploy; deploying a newer SHA after a rollback (rolling forward) is not a
+// rollback either. A rollback to a SHA the environment never deployed or compared (say,
+// a tag cut from an old branch) is not recognised.
+func (t *timeline) markRollbacks(env []int) {
 	changes := 0
-	for _, s := range t.successes {
-		changes += 1 + len(s.d.Changes)
+	for _, k := range env {
+		changes += 1 + len(t.successes[k].d.Changes)
 	}
-	seen := make(map[string]struct{}, changes)
+	order := make(map[string]int, changes)
+	see := func(sha string) {
+		if _, ok := order[sha]; !ok {
+			order[sha] = len(order)
+		}
+	}
 	running := ""
-	for k := range t.successes {
+	for j, k := range env {
 		s := &t.successes[k]
 		sha := strings.ToLower(s.d.SHA)
-		if _, ok := seen[sha]; ok && k > 0 && sha != running {
+		if seen, ok := order[sha]; ok && j > 0 && sha != running && seen < order[running] {
 			s.rollback = true
 		}
-		seen[sha] = struct{}{}
 		for _, c := range s.d.Changes {
-			seen[strings.ToLower(c.SHA)] = struct{}{}
+			see(strings.ToLower(c.SHA))
 		}
+		see(sha)
 		running = sha
 	}
 }

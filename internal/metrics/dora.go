@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"math/bits"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -13,35 +15,46 @@ type DORARow struct {
 	Scope     string    // enterprise name, org login, or "org/repo"
 	WeekStart time.Time // Monday 00:00 UTC
 
-	Deployments    int // successful production deployments that finished in the week
-	DeploymentDays int // UTC days of the week with at least one of them
+	Deployments    int // rollouts of successful production deployments that started in the week
+	DeploymentDays int // UTC days of the week on which one started
 
 	LeadTimeP50Hours *float64
 	LeadTimeP90Hours *float64
-	LeadTimeN        int // changes measured
+	LeadTimeN        int // changes measured, once per production environment
 
-	FailedDeployments int      // of Deployments, those with a failure signal
+	FailedDeployments int      // of Deployments, those a failure signal blames
 	ChangeFailureRate *float64 // FailedDeployments ÷ Deployments
 
 	RecoveryTimeP50Hours *float64
-	RecoveryN            int // failed deployments whose recovery is known
+	RecoveryN            int // failed deployments restored
 
-	ReworkDeployments int      // of Deployments, those that remediate a failure
+	ReworkDeployments int      // of Deployments, those that restore a failed deployment
 	ReworkRate        *float64 // ReworkDeployments ÷ Deployments
 
 	DeploymentFrequencyLevel Level // "" = NULL
 	LeadTimeLevel            Level
 	ChangeFailureLevel       Level
 	RecoveryLevel            Level
-	PerformanceLevel         Level // the worst of the four above that are set
+	// PerformanceLevel is, for a repository, the worst of the four above that are set;
+	// for an organization or the enterprise, the median of its repositories' levels.
+	PerformanceLevel Level
 
 	ThresholdsVersion string
 	MetricVersion     int
+
+	// Appended in metric_version 2.
+	FailedAttempts      int // production deployment attempts that failed in the week (no deployment, no failure)
+	UnrecoveredFailures int // of FailedDeployments, those not restored yet
+	// Repositories at each performance level in the week (for a repository row, 1 in its
+	// own level's column). Organization and enterprise rows rate these, never their
+	// pooled deployment days.
+	ReposElite, ReposHigh, ReposMedium, ReposLow int
 }
 
 // doraWeek is one repository's week (and, summed, a scope's).
 type doraWeek struct {
 	deployments, failed, rework int
+	attempts, unrecovered       int
 	days                        uint8 // bit i: a deployment on weekday i (Monday = 0)
 	lead, recovery              []float64
 	lastDeploy                  time.Time // latest successful deployment before the week's end
@@ -61,21 +74,55 @@ func CalculateDORA(repos []RepoActivity, opts Options) ([]DORARow, error) {
 	for i := range repos {
 		perRepo[i] = p.repoDORA(&repos[i])
 	}
-	scopes := p.scopesInOrder(repos)
-	rows := make([]DORARow, 0, len(p.weeks)*len(scopes))
+	// Repositories are rated first: the levels of an organization and of the enterprise
+	// are the distribution of their repositories' levels.
+	repoRows := make([][]DORARow, len(repos))
 	var lead, recovery []float64
-	for _, s := range scopes {
+	for i := range repos {
+		repoRows[i] = make([]DORARow, len(p.weeks))
+		s := scopeRow{ScopeRepository, repos[i].FullName, []int{i}}
 		for w := range p.weeks {
 			lead = gather(lead, perRepo, s.members, w, func(x *doraWeek) []float64 { return x.lead })
 			recovery = gather(recovery, perRepo, s.members, w, func(x *doraWeek) []float64 { return x.recovery })
-			rows = append(rows, p.doraRow(s, w, perRepo, lead, recovery))
+			repoRows[i][w] = p.doraRow(s, w, perRepo, lead, recovery)
+		}
+	}
+	scopes := p.scopesInOrder(repos)
+	rows := make([]DORARow, 0, len(p.weeks)*len(scopes))
+	levels := make([]Level, 0, len(repos))
+	for _, s := range scopes {
+		if s.scopeType == ScopeRepository {
+			rows = append(rows, repoRows[s.members[0]]...)
+			continue
+		}
+		for w := range p.weeks {
+			lead = gather(lead, perRepo, s.members, w, func(x *doraWeek) []float64 { return x.lead })
+			recovery = gather(recovery, perRepo, s.members, w, func(x *doraWeek) []float64 { return x.recovery })
+			r := p.doraRow(s, w, perRepo, lead, recovery)
+			r.ReposElite, r.ReposHigh, r.ReposMedium, r.ReposLow = 0, 0, 0, 0
+			levels = levels[:0]
+			for _, m := range s.members {
+				rr := &repoRows[m][w]
+				r.ReposElite += rr.ReposElite
+				r.ReposHigh += rr.ReposHigh
+				r.ReposMedium += rr.ReposMedium
+				r.ReposLow += rr.ReposLow
+				levels = append(levels, rr.DeploymentFrequencyLevel)
+			}
+			r.DeploymentFrequencyLevel = p.thresholds.MedianLevel(levels)
+			levels = levels[:0]
+			for _, m := range s.members {
+				levels = append(levels, repoRows[m][w].PerformanceLevel)
+			}
+			r.PerformanceLevel = p.thresholds.MedianLevel(levels)
+			rows = append(rows, r)
 		}
 	}
 	return rows, nil
 }
 
-// doraRow adds up week w of the scope's repositories and rates it. lead and recovery are
-// the scope's pooled samples; they are sorted in place.
+// doraRow adds up week w of the scope's repositories and rates it as a repository is
+// rated. lead and recovery are the scope's pooled samples; they are sorted in place.
 func (p *plan) doraRow(s scopeRow, w int, perRepo [][]doraWeek, lead, recovery []float64) DORARow {
 	var sum doraWeek
 	for _, m := range s.members {
@@ -83,6 +130,8 @@ func (p *plan) doraRow(s scopeRow, w int, perRepo [][]doraWeek, lead, recovery [
 		sum.deployments += x.deployments
 		sum.failed += x.failed
 		sum.rework += x.rework
+		sum.attempts += x.attempts
+		sum.unrecovered += x.unrecovered
 		sum.days |= x.days
 		if x.lastDeploy.After(sum.lastDeploy) {
 			sum.lastDeploy = x.lastDeploy
@@ -106,6 +155,8 @@ func (p *plan) doraRow(s scopeRow, w int, perRepo [][]doraWeek, lead, recovery [
 		ReworkRate:           ratio(sum.rework, sum.deployments),
 		ThresholdsVersion:    t.Version,
 		MetricVersion:        MetricVersion,
+		FailedAttempts:       sum.attempts,
+		UnrecoveredFailures:  sum.unrecovered,
 	}
 	sinceLast := time.Duration(-1)
 	if !sum.lastDeploy.IsZero() {
@@ -116,28 +167,32 @@ func (p *plan) doraRow(s scopeRow, w int, perRepo [][]doraWeek, lead, recovery [
 	r.ChangeFailureLevel = t.ChangeFailureLevel(r.ChangeFailureRate)
 	r.RecoveryLevel = t.RecoveryLevel(r.RecoveryTimeP50Hours)
 	r.PerformanceLevel = t.OverallLevel(r.DeploymentFrequencyLevel, r.LeadTimeLevel, r.ChangeFailureLevel, r.RecoveryLevel)
+	switch r.PerformanceLevel {
+	case LevelElite:
+		r.ReposElite = 1
+	case LevelHigh:
+		r.ReposHigh = 1
+	case LevelMedium:
+		r.ReposMedium = 1
+	case LevelLow:
+		r.ReposLow = 1
+	}
 	return r
 }
 
-// Failure signal kinds, in the order that breaks a tie between signals at the same time.
-type signalKind int
-
-const (
-	signalIncident signalKind = iota
-	signalRevert
-	signalFailedDeployment
-	signalRollback
-)
-
-// failure is the earliest failure signal linked to a successful deployment.
+// failure is what the failure signals say of one successful deployment.
 type failure struct {
-	at       time.Time
-	kind     signalKind
-	closedAt *time.Time // the incident's close, for signalIncident
+	failed     bool
+	restored   bool
+	restoredAt time.Time // the earliest restoration among its signals
 }
 
-func (f *failure) earlier(at time.Time, kind signalKind) bool {
-	return f == nil || at.Before(f.at) || (at.Equal(f.at) && kind < f.kind)
+// blame records a signal against the deployment, restored at restoredAt when restored.
+func (f *failure) blame(restoredAt time.Time, restored bool) {
+	f.failed = true
+	if restored && (!f.restored || restoredAt.Before(f.restoredAt)) {
+		f.restored, f.restoredAt = true, restoredAt
+	}
 }
 
 // repoDORA computes one repository's weeks.
@@ -145,113 +200,116 @@ func (p *plan) repoDORA(repo *RepoActivity) []doraWeek {
 	weeks := make([]doraWeek, len(p.weeks))
 	tl := newTimeline(repo.Deployments)
 	n := len(tl.successes)
-	idx := NewChangeIndex(repo.PullRequests)
+	r := newRepoChanges(repo, &tl, p)
 
-	// Link every failure signal to the deployment it blames: the latest successful
-	// production deployment at or before the signal, if the signal came within the
-	// failure window. By construction it came before the next successful deployment.
-	failures := make([]*failure, n)
-	link := func(at time.Time, kind signalKind, closedAt *time.Time) {
-		j := tl.latestAtOrBefore(at)
-		if j < 0 || at.Sub(tl.successes[j].at) > p.window {
-			return // before any deployment, or too late to blame one
-		}
-		if failures[j].earlier(at, kind) {
-			failures[j] = &failure{at: at, kind: kind, closedAt: closedAt}
-		}
-	}
-	for _, in := range repo.Incidents {
-		link(in.CreatedAt, signalIncident, in.ClosedAt)
-	}
-	for i := range repo.PullRequests {
-		pr := &repo.PullRequests[i]
-		if pr.MergedAt != nil && p.intoDefaultBranch(repo, pr) && IsRevertPR(*pr) {
-			link(*pr.MergedAt, signalRevert, nil)
-		}
-	}
-	for _, at := range tl.failures {
-		link(at, signalFailedDeployment, nil)
-	}
-	// A rollback blames the deployment it rolls back from, the one just before it. It
-	// started when the rollback deployment was created.
-	for k := 1; k < n; k++ {
-		if !tl.successes[k].rollback {
-			continue
-		}
-		prev := tl.successes[k-1].at
-		at := tl.successes[k].d.CreatedAt
-		if at.Before(prev) {
-			at = prev
-		}
-		if at.Sub(prev) <= p.window && failures[k-1].earlier(at, signalRollback) {
-			failures[k-1] = &failure{at: at, kind: signalRollback}
-		}
-	}
+	fails := make([]failure, n)
+	rework := make([]bool, n) // the deployment restores a failed one
 
-	fixes := make([]int8, len(repo.PullRequests)) // 0 unknown, 1 fix, -1 not a fix
-	isFix := func(pr int) bool {
-		if fixes[pr] == 0 {
-			fixes[pr] = -1
-			if pull := repo.PullRequests[pr]; IsRevertPR(pull) || IsHotfixPR(pull, p.hotfix) {
-				fixes[pr] = 1
+	for _, env := range tl.envs {
+		for j := 1; j < len(env); j++ {
+			k, prev := env[j], env[j-1]
+			s := &tl.successes[k]
+			// Rollback: blames the deployment it replaced, restored when it finished.
+			if s.rollback {
+				fails[prev].blame(s.at, true)
+				rework[k] = true
+			}
+			// Hotfix: blames the previous deployment to the environment when it came
+			// within the failure window, restored when the hotfix finished.
+			if r.carriesHotfix(k) && s.at.Sub(tl.successes[prev].at) <= p.window {
+				fails[prev].blame(s.at, true)
+				rework[k] = true
 			}
 		}
-		return fixes[pr] == 1
+	}
+	for _, ev := range r.revertEvents() {
+		r.blameRevert(ev, fails, rework)
+	}
+	for _, in := range repo.Incidents {
+		if !countsAsIncident(in) {
+			continue
+		}
+		j := tl.latestAtOrBefore(in.CreatedAt)
+		if j < 0 || in.CreatedAt.Sub(tl.successes[j].at) > p.window {
+			continue // before any deployment, or too late to blame one
+		}
+		if in.ClosedAt != nil {
+			fails[j].blame(*in.ClosedAt, true)
+		} else {
+			fails[j].blame(time.Time{}, false)
+		}
 	}
 
-	deployedPR := make([]bool, len(repo.PullRequests))
-	deployedSHA := make(map[string]struct{})
-	next := 0 // for lastDeploy: successes before the current week's end
+	// Lead time: one sample per change the first time a deployment to an environment
+	// carries it, in that deployment's week.
 	for k := range tl.successes {
 		s := &tl.successes[k]
 		w := p.weekIndex(s.at)
-
-		// Lead time: one sample per change — a pull request, or a directly pushed
-		// commit — the first time a deployment carries it.
-		rework := s.rollback || (k > 0 && failures[k-1] != nil)
-		var lead []float64
-		for _, c := range s.d.Changes {
-			pr := idx.PullRequestFor(c)
-			if pr >= 0 {
-				if isFix(pr) {
-					rework = true
-				}
-				if deployedPR[pr] {
-					continue
-				}
-				deployedPR[pr] = true
-			} else {
-				if IsRevertCommit(c) {
-					rework = true
-				}
-				if _, done := deployedSHA[c.SHA]; done {
-					continue
-				}
-				deployedSHA[c.SHA] = struct{}{}
-			}
-			if lt := s.at.Sub(idx.ChangeStart(c, pr)); lt > 0 && w >= 0 {
-				lead = append(lead, hours(lt))
-			}
-		}
 		if w < 0 {
 			continue
 		}
-
-		wk := &weeks[w]
-		wk.deployments++
-		wk.days |= 1 << weekday(s.at)
-		wk.lead = append(wk.lead, lead...)
-		if rework {
-			wk.rework++
-		}
-		if f := failures[k]; f != nil {
-			wk.failed++
-			if rec, ok := recovery(f, tl.successes, k); ok {
-				wk.recovery = append(wk.recovery, hours(rec))
+		for _, i := range r.firstCarried[k] {
+			c := s.d.Changes[i]
+			if lt := s.at.Sub(r.idx.ChangeStart(c, r.prOf[k][i])); lt > 0 {
+				weeks[w].lead = append(weeks[w].lead, hours(lt))
 			}
 		}
 	}
 
+	// Counts, failures, recovery and rework are per rollout.
+	for _, ro := range p.rollouts(&tl) {
+		first := &tl.successes[ro[0]]
+		w := p.weekIndex(first.at)
+		if w < 0 {
+			continue
+		}
+		wk := &weeks[w]
+		wk.deployments++
+		wk.days |= 1 << weekday(first.at)
+		var failed, unrestored, isRework bool
+		var from, to time.Time
+		for _, k := range ro {
+			if rework[k] {
+				isRework = true
+			}
+			f := &fails[k]
+			if !f.failed {
+				continue
+			}
+			at := tl.successes[k].at
+			if !failed || at.Before(from) {
+				from = at
+			}
+			failed = true
+			if !f.restored {
+				unrestored = true
+			} else if f.restoredAt.After(to) {
+				to = f.restoredAt
+			}
+		}
+		if isRework {
+			wk.rework++
+		}
+		switch {
+		case !failed:
+		case unrestored:
+			wk.failed++
+			wk.unrecovered++
+		default:
+			wk.failed++
+			if d := to.Sub(from); d >= 0 {
+				wk.recovery = append(wk.recovery, hours(d))
+			}
+		}
+	}
+
+	for _, at := range tl.attempts {
+		if w := p.weekIndex(at); w >= 0 {
+			weeks[w].attempts++
+		}
+	}
+
+	next := 0 // successes before the current week's end
 	for w := range weeks {
 		end := p.weeks[w].Add(Week)
 		for next < n && tl.successes[next].at.Before(end) {
@@ -264,32 +322,36 @@ func (p *plan) repoDORA(repo *RepoActivity) []doraWeek {
 	return weeks
 }
 
-// recovery returns how long the failure of successful deployment k lasted: from its
-// earliest signal to the incident's close when that signal is an incident, otherwise to
-// the next successful production deployment. ok is false while it lasts (incident still
-// open, no deployment since).
-func recovery(f *failure, successes []success, k int) (time.Duration, bool) {
-	var end time.Time
-	switch {
-	case f.kind == signalIncident:
-		if f.closedAt == nil {
-			return 0, false
-		}
-		end = *f.closedAt
-	case k+1 < len(successes):
-		end = successes[k+1].at
-	default:
-		return 0, false
+// countsAsIncident reports whether an incident issue is one: closed as not planned (or
+// as a duplicate), it was not.
+func countsAsIncident(in Incident) bool {
+	switch strings.ToLower(in.StateReason) {
+	case "not_planned", "duplicate":
+		return false
 	}
-	d := end.Sub(f.at)
-	if d < 0 {
-		return 0, false
-	}
-	return d, true
+	return true
 }
 
-// intoDefaultBranch reports whether a pull request targets the repository's default
-// branch, when both are known.
-func (p *plan) intoDefaultBranch(repo *RepoActivity, pr *PullRequest) bool {
-	return repo.DefaultBranch == "" || pr.BaseRef == "" || pr.BaseRef == repo.DefaultBranch
+// rollouts groups the successful deployments into rollouts: a deployment of the same SHA
+// of the repository to another production environment finishing within the rollout
+// window of the group's first joins it (regions, blue/green pairs), so one SHA rolled
+// out to N environments counts once and a failure of it is not divided by N. A group has
+// at most one deployment per environment. A zero window puts every deployment in a group
+// of its own. Groups come in the order of their first deployment.
+func (p *plan) rollouts(tl *timeline) [][]int {
+	groups := make([][]int, 0, len(tl.successes))
+	open := map[string]int{} // SHA → its latest group
+	for k := range tl.successes {
+		s := &tl.successes[k]
+		sha := strings.ToLower(s.d.SHA)
+		if g, ok := open[sha]; ok && p.rolloutWindow > 0 && sha != "" &&
+			s.at.Sub(tl.successes[groups[g][0]].at) <= p.rolloutWindow &&
+			!slices.ContainsFunc(groups[g], func(m int) bool { return tl.successes[m].env == s.env }) {
+			groups[g] = append(groups[g], k)
+			continue
+		}
+		open[sha] = len(groups)
+		groups = append(groups, []int{k})
+	}
+	return groups
 }

@@ -87,14 +87,14 @@ func TestCalculateDORAEdges(t *testing.T) {
 				DeploymentFrequencyLevel: LevelHigh, ChangeFailureLevel: LevelElite, PerformanceLevel: LevelHigh},
 		},
 		{
-			name: "a failed first deployment is no deployment and blames none",
+			name: "a failed first deployment is no deployment and blames none; it is a failed attempt",
 			repo: RepoActivity{Deployments: []Deployment{
 				prodDeploy(t, 1, "a", "2025-03-03T09:00:00Z", "failure", "2025-03-03T10:00:00Z"),
 				prodDeploy(t, 2, "a", "2025-03-03T11:00:00Z", "success", "2025-03-03T12:00:00Z", c("c1", "2025-03-02T12:00:00Z")),
 			}},
 			week: "2025-03-03T00:00:00Z",
 			want: DORARow{Deployments: 1, DeploymentDays: 1, LeadTimeP50Hours: ptr(24.0), LeadTimeP90Hours: ptr(24.0), LeadTimeN: 1,
-				ChangeFailureRate: ptr(0.0), ReworkRate: ptr(0.0),
+				ChangeFailureRate: ptr(0.0), ReworkRate: ptr(0.0), FailedAttempts: 1,
 				DeploymentFrequencyLevel: LevelHigh, LeadTimeLevel: LevelHigh, ChangeFailureLevel: LevelElite, PerformanceLevel: LevelHigh},
 		},
 		{
@@ -108,18 +108,20 @@ func TestCalculateDORAEdges(t *testing.T) {
 				DeploymentFrequencyLevel: LevelHigh, ChangeFailureLevel: LevelElite, PerformanceLevel: LevelHigh},
 		},
 		{
-			name: "an incident that closes without a deployment recovers at its close",
+			// v1 measured from the incident's opening: 3 h.
+			name: "an incident that closes without a deployment: recovery from the deployment's finish to the close",
 			repo: RepoActivity{
 				Deployments: []Deployment{prodDeploy(t, 1, "a", "2025-03-04T09:00:00Z", "success", "2025-03-04T10:00:00Z")},
 				Incidents:   []Incident{{Number: 9, CreatedAt: at(t, "2025-03-04T12:00:00Z"), ClosedAt: ptr(at(t, "2025-03-04T15:00:00Z"))}},
 			},
 			week: "2025-03-03T00:00:00Z",
 			want: DORARow{Deployments: 1, DeploymentDays: 1, FailedDeployments: 1, ChangeFailureRate: ptr(1.0),
-				RecoveryTimeP50Hours: ptr(3.0), RecoveryN: 1, ReworkRate: ptr(0.0),
+				RecoveryTimeP50Hours: ptr(5.0), RecoveryN: 1, ReworkRate: ptr(0.0),
 				DeploymentFrequencyLevel: LevelHigh, ChangeFailureLevel: LevelLow, RecoveryLevel: LevelHigh, PerformanceLevel: LevelLow},
 		},
 		{
-			name: "an incident still open: failed, recovery unknown",
+			// v1 also counted the next deployment as rework (1 of 2), though it restored nothing.
+			name: "an incident still open: failed, unrecovered, no recovery sample",
 			repo: RepoActivity{
 				Deployments: []Deployment{
 					prodDeploy(t, 1, "a", "2025-03-04T09:00:00Z", "success", "2025-03-04T10:00:00Z"),
@@ -129,11 +131,13 @@ func TestCalculateDORAEdges(t *testing.T) {
 			},
 			week: "2025-03-03T00:00:00Z",
 			want: DORARow{Deployments: 2, DeploymentDays: 2, FailedDeployments: 1, ChangeFailureRate: ptr(0.5),
-				ReworkDeployments: 1, ReworkRate: ptr(0.5),
+				UnrecoveredFailures: 1, ReworkRate: ptr(0.0),
 				DeploymentFrequencyLevel: LevelHigh, ChangeFailureLevel: LevelLow, PerformanceLevel: LevelLow},
 		},
 		{
-			name: "a revert: the reverted deployment failed, the one carrying the revert is rework",
+			// The revert PR names nothing but its title, so it reverts the PR of that title.
+			// v1 measured recovery from the revert's merge: 2 h.
+			name: "a revert: the reverted deployment failed until the revert was deployed, which is rework",
 			repo: RepoActivity{
 				Deployments: []Deployment{
 					prodDeploy(t, 1, "s1", "2025-03-04T09:50:00Z", "success", "2025-03-04T10:00:00Z", c("s1", "2025-03-04T09:00:00Z")),
@@ -147,7 +151,7 @@ func TestCalculateDORAEdges(t *testing.T) {
 			week: "2025-03-03T00:00:00Z",
 			want: DORARow{Deployments: 2, DeploymentDays: 1,
 				LeadTimeP50Hours: ptr(13.25), LeadTimeP90Hours: ptr(21.85), LeadTimeN: 2,
-				FailedDeployments: 1, ChangeFailureRate: ptr(0.5), RecoveryTimeP50Hours: ptr(2.0), RecoveryN: 1,
+				FailedDeployments: 1, ChangeFailureRate: ptr(0.5), RecoveryTimeP50Hours: ptr(6.0), RecoveryN: 1,
 				ReworkDeployments: 1, ReworkRate: ptr(0.5),
 				DeploymentFrequencyLevel: LevelHigh, LeadTimeLevel: LevelElite, ChangeFailureLevel: LevelLow, RecoveryLevel: LevelHigh,
 				PerformanceLevel: LevelLow},
@@ -168,7 +172,8 @@ func TestCalculateDORAEdges(t *testing.T) {
 				DeploymentFrequencyLevel: LevelHigh, ChangeFailureLevel: LevelElite, PerformanceLevel: LevelHigh},
 		},
 		{
-			name: "a hotfix PR makes its deployment rework without failing the one before",
+			// v1 made the hotfix deployment rework but failed nothing: change failure rate 0.
+			name: "a hotfix fails the deployment before it and is rework",
 			repo: RepoActivity{
 				Deployments: []Deployment{
 					prodDeploy(t, 1, "a", "2025-03-04T09:50:00Z", "success", "2025-03-04T10:00:00Z"),
@@ -180,8 +185,10 @@ func TestCalculateDORAEdges(t *testing.T) {
 			},
 			week: "2025-03-03T00:00:00Z",
 			want: DORARow{Deployments: 2, DeploymentDays: 1, LeadTimeP50Hours: ptr(1.0), LeadTimeP90Hours: ptr(1.0), LeadTimeN: 1,
-				ChangeFailureRate: ptr(0.0), ReworkDeployments: 1, ReworkRate: ptr(0.5),
-				DeploymentFrequencyLevel: LevelHigh, LeadTimeLevel: LevelElite, ChangeFailureLevel: LevelElite, PerformanceLevel: LevelHigh},
+				FailedDeployments: 1, ChangeFailureRate: ptr(0.5), RecoveryTimeP50Hours: ptr(2.0), RecoveryN: 1,
+				ReworkDeployments: 1, ReworkRate: ptr(0.5),
+				DeploymentFrequencyLevel: LevelHigh, LeadTimeLevel: LevelElite, ChangeFailureLevel: LevelLow, RecoveryLevel: LevelHigh,
+				PerformanceLevel: LevelLow},
 		},
 		{
 			name: "two deployments of the same SHA: both count, the change is measured once, no rollback",
@@ -195,7 +202,8 @@ func TestCalculateDORAEdges(t *testing.T) {
 				DeploymentFrequencyLevel: LevelHigh, LeadTimeLevel: LevelElite, ChangeFailureLevel: LevelElite, PerformanceLevel: LevelHigh},
 		},
 		{
-			name: "a rollback to an older SHA fails the deployment it replaces and is rework",
+			// v1 measured recovery from the rollback's creation (11:00 → 11:15): 0.25 h, elite.
+			name: "a rollback to an older SHA fails the deployment it replaces and is rework; recovery from that one's finish",
 			repo: RepoActivity{Deployments: []Deployment{
 				prodDeploy(t, 1, "a", "2025-03-04T09:50:00Z", "success", "2025-03-04T10:00:00Z", c("a", "2025-03-04T09:00:00Z")),
 				prodDeploy(t, 2, "b", "2025-03-05T09:50:00Z", "success", "2025-03-05T10:00:00Z", c("b", "2025-03-05T09:00:00Z")),
@@ -203,12 +211,13 @@ func TestCalculateDORAEdges(t *testing.T) {
 			}},
 			week: "2025-03-03T00:00:00Z",
 			want: DORARow{Deployments: 3, DeploymentDays: 2, LeadTimeP50Hours: ptr(1.0), LeadTimeP90Hours: ptr(1.0), LeadTimeN: 2,
-				FailedDeployments: 1, ChangeFailureRate: ptr(1.0 / 3), RecoveryTimeP50Hours: ptr(0.25), RecoveryN: 1,
+				FailedDeployments: 1, ChangeFailureRate: ptr(1.0 / 3), RecoveryTimeP50Hours: ptr(1.25), RecoveryN: 1,
 				ReworkDeployments: 1, ReworkRate: ptr(1.0 / 3),
-				DeploymentFrequencyLevel: LevelHigh, LeadTimeLevel: LevelElite, ChangeFailureLevel: LevelLow, RecoveryLevel: LevelElite,
+				DeploymentFrequencyLevel: LevelHigh, LeadTimeLevel: LevelElite, ChangeFailureLevel: LevelLow, RecoveryLevel: LevelHigh,
 				PerformanceLevel: LevelLow},
 		},
 		{
+			// v1: recovery 0.5 h (from the rollback's creation), elite.
 			name: "a rollback to a commit only seen in an earlier compare",
 			repo: RepoActivity{Deployments: []Deployment{
 				prodDeploy(t, 1, "b", "2025-03-04T09:50:00Z", "success", "2025-03-04T10:00:00Z", c("a", "2025-03-04T08:00:00Z"), c("b", "2025-03-04T09:00:00Z")),
@@ -216,22 +225,23 @@ func TestCalculateDORAEdges(t *testing.T) {
 			}},
 			week: "2025-03-03T00:00:00Z",
 			want: DORARow{Deployments: 2, DeploymentDays: 1, LeadTimeP50Hours: ptr(1.5), LeadTimeP90Hours: ptr(1.9), LeadTimeN: 2,
-				FailedDeployments: 1, ChangeFailureRate: ptr(0.5), RecoveryTimeP50Hours: ptr(0.5), RecoveryN: 1,
+				FailedDeployments: 1, ChangeFailureRate: ptr(0.5), RecoveryTimeP50Hours: ptr(2.5), RecoveryN: 1,
 				ReworkDeployments: 1, ReworkRate: ptr(0.5),
-				DeploymentFrequencyLevel: LevelHigh, LeadTimeLevel: LevelElite, ChangeFailureLevel: LevelLow, RecoveryLevel: LevelElite,
+				DeploymentFrequencyLevel: LevelHigh, LeadTimeLevel: LevelElite, ChangeFailureLevel: LevelLow, RecoveryLevel: LevelHigh,
 				PerformanceLevel: LevelLow},
 		},
 		{
-			name: "a failed production deployment blames the one running, recovery at the next success",
+			// Issue case 1. v1 blamed A (change failure rate 0.5, recovery 3 h) and made the
+			// retry rework, though nothing bad reached production.
+			name: "a failed attempt and its successful retry: no failure, no rework, one failed attempt",
 			repo: RepoActivity{Deployments: []Deployment{
 				prodDeploy(t, 1, "a", "2025-03-04T09:50:00Z", "success", "2025-03-04T10:00:00Z"),
 				prodDeploy(t, 2, "b", "2025-03-05T08:50:00Z", "error", "2025-03-05T09:00:00Z"),
-				prodDeploy(t, 3, "c", "2025-03-05T11:50:00Z", "success", "2025-03-05T12:00:00Z"),
+				prodDeploy(t, 3, "b", "2025-03-05T11:50:00Z", "success", "2025-03-05T12:00:00Z"),
 			}},
 			week: "2025-03-03T00:00:00Z",
-			want: DORARow{Deployments: 2, DeploymentDays: 2, FailedDeployments: 1, ChangeFailureRate: ptr(0.5),
-				RecoveryTimeP50Hours: ptr(3.0), RecoveryN: 1, ReworkDeployments: 1, ReworkRate: ptr(0.5),
-				DeploymentFrequencyLevel: LevelHigh, ChangeFailureLevel: LevelLow, RecoveryLevel: LevelHigh, PerformanceLevel: LevelLow},
+			want: DORARow{Deployments: 2, DeploymentDays: 2, ChangeFailureRate: ptr(0.0), ReworkRate: ptr(0.0), FailedAttempts: 1,
+				DeploymentFrequencyLevel: LevelHigh, ChangeFailureLevel: LevelElite, PerformanceLevel: LevelHigh},
 		},
 		{
 			name: "a signal after the failure window blames nothing",
@@ -244,6 +254,7 @@ func TestCalculateDORAEdges(t *testing.T) {
 				DeploymentFrequencyLevel: LevelHigh, ChangeFailureLevel: LevelElite, PerformanceLevel: LevelHigh},
 		},
 		{
+			// v1: recovery 2 h, from the incident's opening.
 			name: "an incident after the next deployment blames that one",
 			repo: RepoActivity{
 				Deployments: []Deployment{
@@ -254,24 +265,37 @@ func TestCalculateDORAEdges(t *testing.T) {
 			},
 			week: "2025-03-03T00:00:00Z",
 			want: DORARow{Deployments: 2, DeploymentDays: 2, FailedDeployments: 1, ChangeFailureRate: ptr(0.5),
-				RecoveryTimeP50Hours: ptr(2.0), RecoveryN: 1, ReworkRate: ptr(0.0),
+				RecoveryTimeP50Hours: ptr(3.0), RecoveryN: 1, ReworkRate: ptr(0.0),
 				DeploymentFrequencyLevel: LevelHigh, ChangeFailureLevel: LevelLow, RecoveryLevel: LevelHigh, PerformanceLevel: LevelLow},
 		},
 		{
-			name: "several signals fail a deployment once; recovery runs from the earliest",
+			// A revert (deployed 14:00) and an incident (closed 20:00) blame A once; it was
+			// restored by the earlier of the two. The failed attempt at 12:00 blames nothing.
+			// v1: recovery 3.5 h, from the revert's merge to the next deployment.
+			name: "several signals fail a deployment once; restored by the earliest restoration",
 			repo: RepoActivity{
 				Deployments: []Deployment{
-					prodDeploy(t, 1, "a", "2025-03-04T09:50:00Z", "success", "2025-03-04T10:00:00Z"),
-					prodDeploy(t, 2, "b", "2025-03-04T11:50:00Z", "failure", "2025-03-04T12:00:00Z"),
-					prodDeploy(t, 3, "c", "2025-03-04T13:50:00Z", "success", "2025-03-04T14:00:00Z"),
+					prodDeploy(t, 1, "a1b2c3d", "2025-03-04T09:50:00Z", "success", "2025-03-04T10:00:00Z", c("a1b2c3d", "2025-03-04T09:00:00Z")),
+					prodDeploy(t, 2, "f00f00f", "2025-03-04T11:50:00Z", "failure", "2025-03-04T12:00:00Z"),
+					prodDeploy(t, 3, "e5e5e5e", "2025-03-04T13:50:00Z", "success", "2025-03-04T14:00:00Z", c("e5e5e5e", "2025-03-04T10:30:00Z")),
 				},
-				PullRequests: []PullRequest{mergedPR(t, 2, "ana", `Revert "a"`, "2025-03-04T10:20:00Z", "2025-03-04T10:30:00Z", "r")},
-				Incidents:    []Incident{{Number: 9, CreatedAt: at(t, "2025-03-04T11:00:00Z"), ClosedAt: ptr(at(t, "2025-03-04T20:00:00Z"))}},
+				PullRequests: []PullRequest{
+					mergedPR(t, 1, "ana", "Add caching", "2025-03-03T10:00:00Z", "2025-03-04T09:00:00Z", "a1b2c3d"),
+					func() PullRequest {
+						pr := mergedPR(t, 2, "ana", `Revert "Add caching"`, "2025-03-04T10:20:00Z", "2025-03-04T10:30:00Z", "e5e5e5e")
+						pr.RevertsNumber = 1
+						return pr
+					}(),
+				},
+				Incidents: []Incident{{Number: 9, CreatedAt: at(t, "2025-03-04T11:00:00Z"), ClosedAt: ptr(at(t, "2025-03-04T20:00:00Z"))}},
 			},
 			week: "2025-03-03T00:00:00Z",
-			want: DORARow{Deployments: 2, DeploymentDays: 1, FailedDeployments: 1, ChangeFailureRate: ptr(0.5),
-				RecoveryTimeP50Hours: ptr(3.5), RecoveryN: 1, ReworkDeployments: 1, ReworkRate: ptr(0.5),
-				DeploymentFrequencyLevel: LevelHigh, ChangeFailureLevel: LevelLow, RecoveryLevel: LevelHigh, PerformanceLevel: LevelLow},
+			// Lead times: PR 1 from its creation, 24 h; PR 2, 3 h 40 min.
+			want: DORARow{Deployments: 2, DeploymentDays: 1, LeadTimeP50Hours: ptr((24 + 11.0/3) / 2), LeadTimeP90Hours: ptr(11.0/3 + 0.9*(24-11.0/3)),
+				LeadTimeN: 2, FailedDeployments: 1, ChangeFailureRate: ptr(0.5), RecoveryTimeP50Hours: ptr(4.0), RecoveryN: 1,
+				ReworkDeployments: 1, ReworkRate: ptr(0.5), FailedAttempts: 1,
+				DeploymentFrequencyLevel: LevelHigh, LeadTimeLevel: LevelElite, ChangeFailureLevel: LevelLow, RecoveryLevel: LevelHigh,
+				PerformanceLevel: LevelLow},
 		},
 		{
 			name: "lead time per change across merge strategies; non-positive values dropped",
@@ -320,10 +344,26 @@ func TestCalculateDORAEdges(t *testing.T) {
 			want := tt.want
 			want.ScopeType, want.Scope, want.WeekStart = ScopeRepository, shop, at(t, tt.week)
 			want.ThresholdsVersion, want.MetricVersion = "2024", MetricVersion
+			setRepoLevelCount(&want)
 			if diff := cmp.Diff(want, got, approx); diff != "" {
 				t.Errorf("row mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// setRepoLevelCount fills a repository row's level distribution: 1 in the column of its
+// own performance level.
+func setRepoLevelCount(r *DORARow) {
+	switch r.PerformanceLevel {
+	case LevelElite:
+		r.ReposElite = 1
+	case LevelHigh:
+		r.ReposHigh = 1
+	case LevelMedium:
+		r.ReposMedium = 1
+	case LevelLow:
+		r.ReposLow = 1
 	}
 }
 
@@ -368,15 +408,18 @@ func TestCalculateDORAScopes(t *testing.T) {
 
 	w1 := "2025-03-03T00:00:00Z"
 	// acme: web deployed Mon and Tue, shop Tue and Wed: 4 deployments on 3 days, lead
-	// times 1, 3, 4, 5 h pooled, web's Tuesday deployment failed (the incident) and the
-	// failure lasted 1 h.
+	// times 1, 3, 4, 5 h pooled, web's Tuesday deployment (10:00) failed (the incident,
+	// closed 12:00): 2 h. Each repository deployed on 2 days (high), so the organization's
+	// frequency is high — v1 rated the 3 pooled days elite. web is low (its failure), shop
+	// high: the median of two is the worse, low.
 	acme := rowFor(t, rows, "acme", w1, doraKey)
 	wantAcme := DORARow{ScopeType: ScopeOrganization, Scope: "acme", WeekStart: at(t, w1),
 		Deployments: 4, DeploymentDays: 3, LeadTimeP50Hours: ptr(3.5), LeadTimeP90Hours: ptr(4.7), LeadTimeN: 4,
-		FailedDeployments: 1, ChangeFailureRate: ptr(0.25), RecoveryTimeP50Hours: ptr(1.0), RecoveryN: 1,
+		FailedDeployments: 1, ChangeFailureRate: ptr(0.25), RecoveryTimeP50Hours: ptr(2.0), RecoveryN: 1,
 		ReworkDeployments: 0, ReworkRate: ptr(0.0),
-		DeploymentFrequencyLevel: LevelElite, LeadTimeLevel: LevelElite, ChangeFailureLevel: LevelLow, RecoveryLevel: LevelHigh,
-		PerformanceLevel: LevelLow, ThresholdsVersion: "2024", MetricVersion: MetricVersion}
+		DeploymentFrequencyLevel: LevelHigh, LeadTimeLevel: LevelElite, ChangeFailureLevel: LevelLow, RecoveryLevel: LevelHigh,
+		PerformanceLevel: LevelLow, ThresholdsVersion: "2024", MetricVersion: MetricVersion,
+		ReposHigh: 1, ReposLow: 1}
 	if diff := cmp.Diff(wantAcme, acme, approx); diff != "" {
 		t.Errorf("organization row mismatch (-want +got):\n%s", diff)
 	}

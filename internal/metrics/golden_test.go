@@ -27,6 +27,7 @@ func TestGoldenDORA(t *testing.T) {
 	t.Parallel()
 	opts := goldenOptions(t)
 	opts.HotfixPattern = mustHotfixPattern(t)
+	opts.RolloutWindow = DefaultRolloutWindow
 	rows, err := CalculateDORA(goldenDataset(t), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -34,13 +35,15 @@ func TestGoldenDORA(t *testing.T) {
 	var b bytes.Buffer
 	b.WriteString("scope_type;scope;week_start;deployments;deployment_days;lead_time_p50_hours;lead_time_p90_hours;lead_time_n;" +
 		"failed_deployments;change_failure_rate;recovery_time_p50_hours;recovery_n;rework_deployments;rework_rate;" +
-		"deployment_frequency_level;lead_time_level;change_failure_level;recovery_level;performance_level;thresholds_version;metric_version\n")
+		"deployment_frequency_level;lead_time_level;change_failure_level;recovery_level;performance_level;thresholds_version;metric_version;" +
+		"failed_attempts;unrecovered_failures;repos_elite;repos_high;repos_medium;repos_low\n")
 	for _, r := range rows {
 		writeFields(&b, r.ScopeType, r.Scope, day(r.WeekStart), r.Deployments, r.DeploymentDays,
 			r.LeadTimeP50Hours, r.LeadTimeP90Hours, r.LeadTimeN, r.FailedDeployments, r.ChangeFailureRate,
 			r.RecoveryTimeP50Hours, r.RecoveryN, r.ReworkDeployments, r.ReworkRate,
 			string(r.DeploymentFrequencyLevel), string(r.LeadTimeLevel), string(r.ChangeFailureLevel), string(r.RecoveryLevel),
-			string(r.PerformanceLevel), r.ThresholdsVersion, r.MetricVersion)
+			string(r.PerformanceLevel), r.ThresholdsVersion, r.MetricVersion,
+			r.FailedAttempts, r.UnrecoveredFailures, r.ReposElite, r.ReposHigh, r.ReposMedium, r.ReposLow)
 	}
 	checkGolden(t, "dora.golden", b.Bytes())
 }

@@ -168,3 +168,21 @@ func (t Thresholds) OverallLevel(levels ...Level) Level {
 	}
 	return t.Levels[worst].Level
 }
+
+// MedianLevel is the median of the given levels, skipping empty ones: the level of an
+// organization or the enterprise, from its repositories' levels. With an even number the
+// worse of the two middle levels is taken, as the overall level takes the worst. It is
+// empty when no level is set.
+func (t Thresholds) MedianLevel(levels []Level) Level {
+	ranks := make([]int, 0, len(levels))
+	for _, l := range levels {
+		if i := slices.IndexFunc(t.Levels, func(x LevelThresholds) bool { return x.Level == l }); i >= 0 {
+			ranks = append(ranks, i)
+		}
+	}
+	if len(ranks) == 0 {
+		return ""
+	}
+	slices.Sort(ranks)
+	return t.Levels[ranks[len(ranks)/2]].Level
+}
