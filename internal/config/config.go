@@ -17,9 +17,13 @@ import (
 
 // Defaults.
 const (
-	DefaultPort               = "8080"
-	DefaultAPIURL             = "https://api.github.com/"
-	DefaultProductionPattern  = `(?i)^prod(uction)?$`
+	DefaultPort   = "8080"
+	DefaultAPIURL = "https://api.github.com/"
+	// DefaultProductionPattern matches production and prod, and the environments of
+	// several production services or regions named after them: production/api,
+	// production-eu, prod_us.
+	DefaultProductionPattern  = `(?i)^prod(uction)?([-_/:. ].*)?$`
+	DefaultRolloutWindowHours = 24
 	DefaultStageBudget        = 150 * time.Second
 	MaxStageBudget            = 200 * time.Second // plus a 25 s grace stays under the 230 s HTTP limit
 	DefaultCopilotBackfill    = 28
@@ -51,6 +55,11 @@ type Enterprise struct {
 	IncidentLabels    []string `json:"incident_labels"`    // default ["incident"]
 	BotLogins         []string `json:"bot_logins"`         // extra logins treated as bots
 	HotfixPattern     string   `json:"hotfix_pattern"`     // regexp on PR titles/branches marking a hotfix
+	// RolloutWindowHours groups deployments of one SHA to several production
+	// environments of a repository finishing within this many hours of the first into
+	// one rollout (regions count once); default 24, 0 counts every environment's
+	// deployment alone (docs/metrics.md, "Rollouts").
+	RolloutWindowHours *int `json:"rollout_window_hours"`
 
 	// Collection options.
 	CopilotBackfillDays int  `json:"copilot_backfill_days"` // first-run back-fill, default 28
@@ -73,6 +82,14 @@ func (e Enterprise) IsProduction(environment string) bool {
 		return regexp.MustCompile(DefaultProductionPattern).MatchString(environment)
 	}
 	return e.productionRE.MatchString(environment)
+}
+
+// RolloutWindow is rollout_window_hours as a duration.
+func (e Enterprise) RolloutWindow() time.Duration {
+	if e.RolloutWindowHours == nil {
+		return DefaultRolloutWindowHours * time.Hour
+	}
+	return time.Duration(*e.RolloutWindowHours) * time.Hour
 }
 
 // HotfixRE is the compiled hotfix pattern.
@@ -314,6 +331,9 @@ func parseEnterprises(raw string, bad func(string, string, ...any)) []Enterprise
 		}
 		if len(e.IncidentLabels) == 0 {
 			e.IncidentLabels = []string{"incident"}
+		}
+		if h := e.RolloutWindowHours; h != nil && (*h < 0 || *h > 168) {
+			bad(field("rollout_window_hours"), "%d must be between 0 (every environment's deployment counts alone) and 168", *h)
 		}
 		e.CopilotBackfillDays = defaultInt(e.CopilotBackfillDays, DefaultCopilotBackfill)
 		if e.CopilotBackfillDays < 1 || e.CopilotBackfillDays > 365 {

@@ -36,10 +36,17 @@ func TestDefaults(t *testing.T) {
 		e.RepoShards != 1 || len(e.IncidentLabels) != 1 || e.IncidentLabels[0] != "incident" || e.MaxRequestsPerSecond != 10 {
 		t.Errorf("enterprise defaults: %+v", e)
 	}
-	for env, want := range map[string]bool{"production": true, "Prod": true, "PRODUCTION": true, "staging": false, "prod-eu": false, "preprod": false} {
+	// Services and regions named after production are production too (metric_version 2;
+	// the old default left prod-eu out).
+	for env, want := range map[string]bool{"production": true, "Prod": true, "PRODUCTION": true, "staging": false,
+		"prod-eu": true, "production/api": true, "Production EU": true, "prod_us": true,
+		"preprod": false, "production2": false, "productionish": false, "pre-production": false} {
 		if got := e.IsProduction(env); got != want {
 			t.Errorf("IsProduction(%q) = %v, want %v", env, got, want)
 		}
+	}
+	if e.RolloutWindow() != 24*time.Hour {
+		t.Errorf("rollout window = %s, want 24h", e.RolloutWindow())
 	}
 	if !e.HotfixRE().MatchString("Hotfix: null check") {
 		t.Error("default hotfix pattern misses a hotfix title")
@@ -78,6 +85,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","deployment_signal":"workflows"}]`}, "COLLECTOR_ENTERPRISES[0].deploy_workflows"},
 		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","production_pattern":"(["}]`}, "COLLECTOR_ENTERPRISES[0].production_pattern"},
 		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","repo_shards":99}]`}, "COLLECTOR_ENTERPRISES[0].repo_shards"},
+		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","rollout_window_hours":-1}]`}, "COLLECTOR_ENTERPRISES[0].rollout_window_hours: -1 must be between 0"},
 		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","copilot_backfill_days":400}]`}, "COLLECTOR_ENTERPRISES[0].copilot_backfill_days"},
 		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","max_requests_per_second":5000}]`}, "COLLECTOR_ENTERPRISES[0].max_requests_per_second"},
 		{map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "eighty"}, "FUNCTIONS_CUSTOMHANDLER_PORT"},

@@ -6,7 +6,7 @@ import (
 
 // SchemaVersion is stamped on every export and in the manifest. Bump it whenever a
 // column is appended to a file (columns are never removed, renamed or reordered).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // File kinds: the file name stem of each CSV of an export.
 const (
@@ -119,6 +119,13 @@ func doraMetricsColumns() []Column {
 		Text("change_failure_level"),
 		Text("recovery_level"),
 		Text("thresholds_version"),
+		// Appended in schema version 2 (metric_version 2).
+		Int("failed_attempts"),
+		Int("unrecovered_failures"),
+		Int("repos_elite"),
+		Int("repos_high"),
+		Int("repos_medium"),
+		Int("repos_low"),
 	)
 }
 

@@ -45,6 +45,7 @@ func (c *Client) ListIssues(ctx context.Context, fullName string, labels []strin
 			Labels:       names,
 			CreatedAt:    utc(i.GetCreatedAt()),
 			ClosedAt:     utcPtr(i.ClosedAt),
+			StateReason:  i.GetStateReason(),
 		}, true
 	})
 }

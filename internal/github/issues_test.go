@@ -31,6 +31,7 @@ func TestListIssuesDropsPullRequests(t *testing.T) {
 	want := []metrics.Incident{{
 		RepoFullName: "acme/api", Number: 1347, Title: "Checkout is down", AuthorLogin: "octocat",
 		Labels: []string{"incident", "sev1"}, CreatedAt: time.Date(2026, 9, 11, 1, 0, 0, 0, time.UTC), ClosedAt: &closed,
+		StateReason: "completed",
 	}}
 	if diff := cmp.Diff(want, incidents); diff != "" {
 		t.Errorf("incidents (-want +got):\n%s", diff)

@@ -104,5 +104,6 @@ func toPullRequest(fullName string, p *gh.PullRequest) metrics.PullRequest {
 		Deletions:      p.GetDeletions(),
 		ChangedFiles:   p.GetChangedFiles(),
 		Labels:         labels,
+		RevertsNumber:  metrics.RevertedPullNumber(p.GetBody(), fullName),
 	}
 }

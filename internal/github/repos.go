@@ -117,6 +117,7 @@ func toCommit(rc *gh.RepositoryCommit) metrics.Commit {
 		CommittedAt:     utc(commit.GetCommitter().GetDate()),
 		MessageHeadline: strings.TrimSpace(headline),
 		ParentCount:     len(rc.Parents),
+		Reverts:         metrics.RevertedSHAs(commit.GetMessage()),
 	}
 }
 

@@ -226,7 +226,7 @@ func (p *plan) repoDORA(repo *RepoActivity) []doraWeek {
 		r.blameRevert(ev, fails, rework)
 	}
 	for _, in := range repo.Incidents {
-		if !countsAsIncident(in) {
+		if !CountsAsIncident(in) {
 			continue
 		}
 		j := tl.latestAtOrBefore(in.CreatedAt)
@@ -322,9 +322,10 @@ func (p *plan) repoDORA(repo *RepoActivity) []doraWeek {
 	return weeks
 }
 
-// countsAsIncident reports whether an incident issue is one: closed as not planned (or
-// as a duplicate), it was not.
-func countsAsIncident(in Incident) bool {
+// CountsAsIncident reports whether an incident issue is one: closed as not planned (or
+// as a duplicate), it was not. The collector drops the others; the calculator checks
+// again.
+func CountsAsIncident(in Incident) bool {
 	switch strings.ToLower(in.StateReason) {
 	case "not_planned", "duplicate":
 		return false

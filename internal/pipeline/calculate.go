@@ -17,6 +17,7 @@ type MetricsStore interface {
 	ListRepoActivity(ctx context.Context, q postgres.ActivityQuery) ([]metrics.RepoActivity, error)
 	PutDORAMetrics(ctx context.Context, b postgres.MetricBatch, rows []metrics.DORARow) (postgres.MetricWrite, error)
 	PutVelocityMetrics(ctx context.Context, b postgres.MetricBatch, rows []metrics.VelocityRow) (postgres.MetricWrite, error)
+	GetRecomputeHints(ctx context.Context, enterpriseID string, dora bool, version int) (postgres.RecomputeHints, error)
 }
 
 // CalculateOptions configure calculate_dora and calculate_velocity.
@@ -136,6 +137,13 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	first, last := s.window(req)
 	signal := deploymentSignal(*e)
+	var warnings []string
+	if req.Since == nil {
+		var err error
+		if first, warnings, err = s.extendWindow(ctx, e.ID, first, last); err != nil {
+			return Result{}, err
+		}
+	}
 
 	if s.opts.Gate != nil {
 		select {
@@ -158,6 +166,7 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 		From:              first,
 		To:                last,
 		FailureWindow:     s.opts.FailureWindow,
+		RolloutWindow:     e.RolloutWindow(),
 		ThresholdsVersion: s.opts.ThresholdsVersion,
 		HotfixPattern:     e.HotfixRE(),
 		Bots:              metrics.NewBotClassifier(e.BotLogins),
@@ -203,7 +212,7 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 		"load_ms", loaded.Sub(started).Milliseconds(), "compute_ms", computed.Sub(loaded).Milliseconds(),
 		"store_ms", stored.Sub(computed).Milliseconds())
 
-	res := Result{Status: StatusSucceeded, Done: true, Records: int64(written.Rows)}
+	res := Result{Status: StatusSucceeded, Done: true, Records: int64(written.Rows), Warnings: warnings}
 	if repoCount == 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf(
 			"no repositories of %s are stored yet (run collect_repos first); only the enterprise and organization rows were written", e.ID))
@@ -220,12 +229,50 @@ func (s *CalculateStage) activityQuery(e config.Enterprise, signal string, first
 	from, to := metrics.DataWindow(first, last, s.opts.FailureWindow)
 	q := postgres.ActivityQuery{EnterpriseID: e.ID, Orgs: e.Orgs, PresentFrom: first, Signal: signal, From: from, To: to}
 	if s.name == StageCalculateDORA {
-		q.Incidents = true
+		q.Incidents, q.RevertCommits = true, true
 		return q
 	}
 	q.From = first
 	q.Reviews, q.Commits, q.WorkflowRuns = true, true, true
 	return q
+}
+
+// extendWindow moves the default window's first week back to the oldest stored week
+// that must be recomputed whatever RECOMPUTE_WEEKS says: a week with a failed
+// deployment not restored yet (its recovery time is still to come, however long it
+// takes) and a week whose rows carry an older metric_version (recomputed once after an
+// upgrade, so a file never mixes definitions). At most MaxCalculateWeeks are computed;
+// what lies before that is left for a back-fill, with a warning.
+func (s *CalculateStage) extendWindow(ctx context.Context, enterpriseID string, first, last time.Time) (time.Time, []string, error) {
+	h, err := s.opts.Store.GetRecomputeHints(ctx, enterpriseID, s.name == StageCalculateDORA, metrics.MetricVersion)
+	if err != nil {
+		return first, nil, err
+	}
+	oldest := last.AddDate(0, 0, -7*(MaxCalculateWeeks-1))
+	var warnings []string
+	for _, hint := range []struct {
+		week time.Time
+		why  string
+	}{
+		{h.Unrecovered, "failed deployments not yet restored"},
+		{h.Outdated, fmt.Sprintf("rows of an older metric_version than %d", metrics.MetricVersion)},
+	} {
+		if hint.week.IsZero() || !hint.week.Before(first) {
+			continue
+		}
+		week := hint.week
+		if week.Before(oldest) {
+			warnings = append(warnings, fmt.Sprintf("%s of %s go back to the week of %s; the %d weeks from %s are recomputed, call %s with since and until to recompute the older ones",
+				hint.why, enterpriseID, week.Format(time.DateOnly), MaxCalculateWeeks, oldest.Format(time.DateOnly), s.name))
+			week = oldest
+		}
+		if week.Before(first) {
+			s.log.InfoContext(ctx, "recomputing older weeks", "stage", s.name, "enterprise", enterpriseID,
+				"from", week.Format(time.DateOnly), "reason", hint.why)
+			first = week
+		}
+	}
+	return first, warnings, nil
 }
 
 // calculationError reports input the calculator refused. It comes from stored data

@@ -193,7 +193,8 @@ SELECT concat_ws('|', scope_type, scope, week_start, deployments, deployment_day
        rework_deployments, coalesce(rework_rate::text, '-'),
        coalesce(deployment_frequency_level, '-'), coalesce(lead_time_level, '-'),
        coalesce(change_failure_level, '-'), coalesce(recovery_level, '-'), coalesce(performance_level, '-'),
-       thresholds_version, deployment_signal, metric_version)
+       thresholds_version, deployment_signal, metric_version,
+       failed_attempts, unrecovered_failures, repos_elite, repos_high, repos_medium, repos_low)
 FROM dora_metrics WHERE enterprise_id = $1 AND scope = $2 AND week_start = ANY($3::date[])
 ORDER BY week_start`
 
@@ -244,22 +245,26 @@ func TestCalculateStagesThroughTheRoutes(t *testing.T) {
 	}
 
 	// DORA of shop. Week of 11-16: D1 (lead 24 h: PR 1's first commit Sun 10:00 → Mon
-	// 10:00) and D2 (PR 4 47 h, the direct push d1 2 h) on two days → p50 24, p90 42.4;
-	// the incident fails D2 and recovers in 3 h; D2 carries the hotfix → rework. Week of
-	// 11-23: no deployment, the last 5 days before → medium. Weeks of 09-07 and 10-26:
-	// D0 (2026-05-04) is within 182 days of their end → low; week of 11-02: no longer.
+	// 10:00) and D2 (PR 4 47 h, the direct push d1 2 h) on two days → p50 24, p90 42.4.
+	// D2 carries the hotfix: D1 failed, restored by D2 48 h later, and D2 is rework; the
+	// incident fails D2, restored at its close 5 h after D2 finished. Recovery p50 26.5
+	// (low). (metric_version 1: only D2 failed, 0.5, recovering in 3 h from the incident's
+	// opening.) Week of 11-23: no deployment, the last 5 days before → medium. Weeks of
+	// 09-07 and 10-26: D0 (2026-05-04) is within 182 days of their end → low; week of
+	// 11-02: no longer.
 	weeks := []string{"2026-09-07", "2026-10-26", "2026-11-02", "2026-11-16", "2026-11-23"}
 	wantDORA := []string{
-		"repository|contoso-web/shop|2026-09-07|0|0|-|-|0|0|-|-|0|0|-|low|-|-|-|low|2024|deployment|1",
-		"repository|contoso-web/shop|2026-10-26|0|0|-|-|0|0|-|-|0|0|-|low|-|-|-|low|2024|deployment|1",
-		"repository|contoso-web/shop|2026-11-02|0|0|-|-|0|0|-|-|0|0|-|-|-|-|-|-|2024|deployment|1",
-		"repository|contoso-web/shop|2026-11-16|2|2|24|42.4|3|1|0.5|3|1|1|0.5|high|high|low|high|low|2024|deployment|1",
-		"repository|contoso-web/shop|2026-11-23|0|0|-|-|0|0|-|-|0|0|-|medium|-|-|-|medium|2024|deployment|1",
+		"repository|contoso-web/shop|2026-09-07|0|0|-|-|0|0|-|-|0|0|-|low|-|-|-|low|2024|deployment|2|0|0|0|0|0|1",
+		"repository|contoso-web/shop|2026-10-26|0|0|-|-|0|0|-|-|0|0|-|low|-|-|-|low|2024|deployment|2|0|0|0|0|0|1",
+		"repository|contoso-web/shop|2026-11-02|0|0|-|-|0|0|-|-|0|0|-|-|-|-|-|-|2024|deployment|2|0|0|0|0|0|0",
+		"repository|contoso-web/shop|2026-11-16|2|2|24|42.4|3|2|1|26.5|2|1|0.5|high|high|low|low|low|2024|deployment|2|0|0|0|0|0|1",
+		"repository|contoso-web/shop|2026-11-23|0|0|-|-|0|0|-|-|0|0|-|medium|-|-|-|medium|2024|deployment|2|0|0|0|0|1|0",
 	}
 	if diff := cmp.Diff(wantDORA, calcRows(t, store, sqlCalcDORAText, "ent1", "contoso-web/shop", weeks)); diff != "" {
 		t.Errorf("dora_metrics of contoso-web/shop (-want +got):\n%s", diff)
 	}
-	// The organization and the enterprise pool the same single repository's figures.
+	// The organization and the enterprise pool the same single repository's figures, and
+	// rate it alone (attic has no level).
 	for _, scope := range []string{"contoso-web", "contoso"} {
 		got := calcRows(t, store, sqlCalcDORAText, "ent1", scope, weeks)
 		for i := range got {
@@ -272,7 +277,7 @@ func TestCalculateStagesThroughTheRoutes(t *testing.T) {
 	// Scopes without any activity: counts 0, everything else NULL, never 0.
 	for _, scope := range []string{"contoso-data", "contoso-web/attic"} {
 		for _, line := range calcRows(t, store, sqlCalcDORAText, "ent1", scope, weeks) {
-			if !strings.HasSuffix(line, "|0|0|-|-|0|0|-|-|0|0|-|-|-|-|-|-|2024|deployment|1") {
+			if !strings.HasSuffix(line, "|0|0|-|-|0|0|-|-|0|0|-|-|-|-|-|-|2024|deployment|2|0|0|0|0|0|0") {
 				t.Errorf("idle scope row %s", line)
 			}
 		}
@@ -287,9 +292,9 @@ func TestCalculateStagesThroughTheRoutes(t *testing.T) {
 	// reviewed the Dependabot PR. Runs: 4 created, 2 completed (not skipped), 1 success,
 	// durations 300 and 120 s.
 	wantVelocity := []string{
-		"repository|contoso-web/shop|2026-11-09|1|0|0|-|-|0|-|0|-|0|-|0|-|0|0|-|0|0|1|0|0|-|-|0|1",
-		"repository|contoso-web/shop|2026-11-16|2|2|1|22|23.6|2|1.5|2|19|1|1|1|12|2|1|25|2|3|5|4|2|0.5|210|2|1",
-		"repository|contoso-web/shop|2026-11-23|0|0|0|-|-|0|-|0|-|0|-|0|-|0|0|-|0|0|0|0|0|-|-|0|1",
+		"repository|contoso-web/shop|2026-11-09|1|0|0|-|-|0|-|0|-|0|-|0|-|0|0|-|0|0|1|0|0|-|-|0|2",
+		"repository|contoso-web/shop|2026-11-16|2|2|1|22|23.6|2|1.5|2|19|1|1|1|12|2|1|25|2|3|5|4|2|0.5|210|2|2",
+		"repository|contoso-web/shop|2026-11-23|0|0|0|-|-|0|-|0|-|0|-|0|-|0|0|-|0|0|0|0|0|-|-|0|2",
 	}
 	if diff := cmp.Diff(wantVelocity, calcRows(t, store, sqlCalcVelocityText, "ent1", "contoso-web/shop",
 		[]string{"2026-11-09", "2026-11-16", "2026-11-23"})); diff != "" {
@@ -364,8 +369,10 @@ func TestCalculateAgainRewritesOnlyWhatChanged(t *testing.T) {
 		}
 	}
 	got := calcRows(t, store, sqlCalcDORAText, "ent1", "contoso-web/shop", []string{"2026-11-16"})
-	if len(got) != 1 || !strings.Contains(got[0], "|1|0.5|4|1|1|0.5|") {
-		t.Errorf("recomputed week = %v, want recovery 4 h", got)
+	// Recovery samples 48 h (D1, restored by the hotfix) and now 6 h (D2, restored at
+	// the incident's close): p50 27 h.
+	if len(got) != 1 || !strings.Contains(got[0], "|2|1|27|2|1|0.5|") {
+		t.Errorf("recomputed week = %v, want recovery p50 27 h", got)
 	}
 }
 
@@ -466,6 +473,10 @@ func (f *fakeMetricsStore) PutDORAMetrics(_ context.Context, b postgres.MetricBa
 	return postgres.MetricWrite{Rows: len(rows)}, nil
 }
 
+func (f *fakeMetricsStore) GetRecomputeHints(context.Context, string, bool, int) (postgres.RecomputeHints, error) {
+	return postgres.RecomputeHints{}, nil
+}
+
 func (f *fakeMetricsStore) PutVelocityMetrics(_ context.Context, b postgres.MetricBatch, rows []metrics.VelocityRow) (postgres.MetricWrite, error) {
 	f.batches, f.velocity = append(f.batches, b), rows
 	return postgres.MetricWrite{Rows: len(rows)}, nil
@@ -490,7 +501,8 @@ func TestCalculateLoadsTheDataWindow(t *testing.T) {
 	// (2026-11-30) plus the 7-day failure window. Velocity: the weeks plus that window.
 	want := []postgres.ActivityQuery{
 		{EnterpriseID: "ent2", Orgs: []string{"fabrikam"}, PresentFrom: time.Date(2026, 9, 7, 0, 0, 0, 0, time.UTC),
-			Signal: metrics.SignalWorkflow, From: time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC), Incidents: true},
+			Signal: metrics.SignalWorkflow, From: time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC),
+			Incidents: true, RevertCommits: true},
 		{EnterpriseID: "ent2", Orgs: []string{"fabrikam"}, PresentFrom: time.Date(2026, 9, 7, 0, 0, 0, 0, time.UTC),
 			Signal: metrics.SignalWorkflow, From: time.Date(2026, 9, 7, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC),
 			Reviews: true, Commits: true, WorkflowRuns: true},
@@ -681,7 +693,8 @@ func storedDORA(t testing.TB, s *postgres.Store, enterpriseID string) []metrics.
 		       rework_deployments, rework_rate::float8,
 		       coalesce(deployment_frequency_level, ''), coalesce(lead_time_level, ''),
 		       coalesce(change_failure_level, ''), coalesce(recovery_level, ''), coalesce(performance_level, ''),
-		       thresholds_version, metric_version
+		       thresholds_version, metric_version,
+		       failed_attempts, unrecovered_failures, repos_elite, repos_high, repos_medium, repos_low
 		FROM dora_metrics WHERE enterprise_id = $1
 		ORDER BY scope_type, scope COLLATE "C", week_start`, enterpriseID)
 	if err != nil {
@@ -694,7 +707,8 @@ func storedDORA(t testing.TB, s *postgres.Store, enterpriseID string) []metrics.
 			&r.FailedDeployments, &r.ChangeFailureRate, &r.RecoveryTimeP50Hours, &r.RecoveryN,
 			&r.ReworkDeployments, &r.ReworkRate,
 			&r.DeploymentFrequencyLevel, &r.LeadTimeLevel, &r.ChangeFailureLevel, &r.RecoveryLevel, &r.PerformanceLevel,
-			&r.ThresholdsVersion, &r.MetricVersion)
+			&r.ThresholdsVersion, &r.MetricVersion,
+			&r.FailedAttempts, &r.UnrecoveredFailures, &r.ReposElite, &r.ReposHigh, &r.ReposMedium, &r.ReposLow)
 		return r, err
 	})
 	if err != nil {
@@ -1118,5 +1132,73 @@ func TestCalculateGateHoldsOneCalculationAtATime(t *testing.T) {
 	}
 	if len(opts.Gate) != 0 {
 		t.Error("the calculation kept its slot")
+	}
+}
+
+// A failure not restored keeps its week in the recompute window however old it gets,
+// so its recovery is recorded when it finally comes (metric_version 1 lost it once the
+// week left RECOMPUTE_WEEKS); rows of an older metric_version are recomputed once.
+func TestCalculateRecomputesUnrecoveredAndOutdatedWeeks(t *testing.T) {
+	t.Parallel()
+	store := pgtest.New(t)
+	seedCalcScenario(t, store)
+	// Tuesday 2026-06-02: a deployment, and an hour later an incident that stays open.
+	sqlExec(t, store, `INSERT INTO deployments (enterprise_id, repo_id, signal, deployment_id, sha, environment, production, created_at)
+		VALUES ('ent1', 1, 'deployment', 104, 'o1', 'production', true, '2026-06-02T09:00:00Z')`)
+	sqlExec(t, store, `INSERT INTO deployment_statuses (enterprise_id, repo_id, signal, deployment_id, status_id, state, created_at)
+		VALUES ('ent1', 1, 'deployment', 104, 6, 'success', '2026-06-02T10:00:00Z')`)
+	sqlExec(t, store, `INSERT INTO incidents (enterprise_id, repo_id, number, title, labels, created_at)
+		VALUES ('ent1', 1, 60, 'Search broken', '{incident}', '2026-06-02T11:00:00Z')`)
+	cfg := calcConfig(t, calcEnterprises)
+	ent1, _ := cfg.Enterprise("ent1")
+	stage := pipeline.NewDORAStage(calcOptions(store, cfg, func() time.Time { return calcNow }))
+	run := func(since *time.Time) pipeline.Result {
+		t.Helper()
+		res, err := stage.Run(t.Context(), pipeline.Request{Enterprise: &ent1, Now: calcNow, Since: since, Deadline: calcNow.Add(time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	june := "2026-06-01"
+	shopWeek := func() string {
+		t.Helper()
+		return calcRows(t, store, `SELECT concat_ws('|', failed_deployments, unrecovered_failures, recovery_n,
+			coalesce(recovery_time_p50_hours::text, '-'), metric_version)
+			FROM dora_metrics WHERE scope = 'contoso-web/shop' AND week_start = $1`, june)[0]
+	}
+
+	since := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	run(&since)
+	if got := shopWeek(); got != "1|1|0|-|2" {
+		t.Fatalf("week of %s after a back-fill = %s, want 1 failed, unrecovered, no recovery", june, got)
+	}
+
+	// The incident closes seven weeks later; the default window (12 weeks from
+	// 2026-09-07) reaches back to June for it: 06-02 10:00 → 07-21 10:00 = 1,176 h.
+	sqlExec(t, store, `UPDATE incidents SET closed_at = '2026-07-21T10:00:00Z' WHERE number = 60`)
+	if res := run(nil); res.Records != 5*26 {
+		t.Errorf("records = %d, want 5 scopes × 26 weeks (from the week of %s)", res.Records, june)
+	}
+	if got := shopWeek(); got != "1|0|1|1176|2" {
+		t.Errorf("week of %s after the close = %s, want recovered in 1176 h", june, got)
+	}
+
+	// A row of metric_version 1 from before: its week and every later one are
+	// recomputed once, so no file mixes versions.
+	sqlExec(t, store, `INSERT INTO dora_metrics (enterprise_id, scope_type, scope, week_start, deployments, metric_version)
+		VALUES ('ent1', 'enterprise', 'contoso', '2026-04-06', 99, 1)`)
+	run(nil)
+	old := calcRows(t, store, `SELECT concat_ws('|', deployments, metric_version) FROM dora_metrics
+		WHERE scope = 'contoso' AND week_start = '2026-04-06'`)
+	if len(old) != 1 || old[0] != "0|2" {
+		t.Errorf("outdated row after the run = %v, want recomputed: 0 deployments, version 2", old)
+	}
+	if n := calcRows(t, store, `SELECT count(*)::text FROM dora_metrics WHERE metric_version <> 2`)[0]; n != "0" {
+		t.Errorf("%s rows of another metric_version left", n)
+	}
+	// Nothing left to catch up: the next run computes the default 12 weeks.
+	if res := run(nil); res.Records != 5*12 {
+		t.Errorf("records = %d, want 5 scopes × 12 weeks", res.Records)
 	}
 }

@@ -47,12 +47,12 @@ func seedMetrics(t testing.TB, s *postgres.Store) {
 	sqlExec(t, s, `INSERT INTO dora_metrics (enterprise_id, scope_type, scope, week_start, deployments, deployment_days,
 		lead_time_p50_hours, lead_time_p90_hours, lead_time_n, change_failure_rate, recovery_time_p50_hours,
 		rework_rate, performance_level, metric_version, thresholds_version)
-		VALUES ('ent1', 'repository', 'octo-org/api', '2026-11-16', 3, 2, 5.555, 20, 4, 0.33333, NULL, 0, 'high', 1, 'dora-2024'),
-		       ('ent2', 'organization', '=cmd|x', '2026-11-16', 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 1, 'dora-2024'),
-		       ('ent1', 'repository', 'octo-org/api', '2026-10-19', 9, 5, 1, 1, 1, 0, 0, 0, 'elite', 1, 'dora-2024')`)
+		VALUES ('ent1', 'repository', 'octo-org/api', '2026-11-16', 3, 2, 5.555, 20, 4, 0.33333, NULL, 0, 'high', 2, 'dora-2024'),
+		       ('ent2', 'organization', '=cmd|x', '2026-11-16', 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 2, 'dora-2024'),
+		       ('ent1', 'repository', 'octo-org/api', '2026-10-19', 9, 5, 1, 1, 1, 0, 0, 0, 'elite', 2, 'dora-2024')`)
 	sqlExec(t, s, `INSERT INTO velocity_metrics (enterprise_id, scope_type, scope, week_start, prs_opened, prs_merged,
 		pr_cycle_time_p50_hours, workflow_runs, workflow_success_rate, pr_size_p50, metric_version)
-		VALUES ('ent1', 'organization', 'octo-org', '2026-11-23', 10, 8, 30.5, 40, 0.975, 120.5, 1)`)
+		VALUES ('ent1', 'organization', 'octo-org', '2026-11-23', 10, 8, 30.5, 40, 0.975, 120.5, 2)`)
 	sqlExec(t, s, `INSERT INTO copilot_user_metrics (enterprise_id, scope_type, scope, day, user_id, user_login,
 		code_generations, used_chat, ai_credits_used)
 		VALUES ('ent1', 'organization', 'octo-org', '2026-11-25', 7, 'mona', 12, true, 0.5),
@@ -125,8 +125,8 @@ func TestExportWritesEveryFile(t *testing.T) {
 
 	// The database's values, rounded and neutralised by the contract.
 	wantDORA := "\uFEFF" + strings.Join(csvexport.Names(csvexport.Specs()[1].Columns), ";") + "\r\n" +
-		"ent1;repository;octo-org/api;2026-11-16;3;2;5.56;20.00;0.3333;;0.0000;high;1;4;0;0;0;;;;;dora-2024\r\n" +
-		"ent2;organization;'=cmd|x;2026-11-16;0;0;;;;;;;1;0;0;0;0;;;;;dora-2024\r\n"
+		"ent1;repository;octo-org/api;2026-11-16;3;2;5.56;20.00;0.3333;;0.0000;high;2;4;0;0;0;;;;;dora-2024;0;0;0;0;0;0\r\n" +
+		"ent2;organization;'=cmd|x;2026-11-16;0;0;;;;;;;2;0;0;0;0;;;;;dora-2024;0;0;0;0;0;0\r\n"
 	if diff := cmp.Diff(wantDORA, string(files["dora_metrics_20261126.csv"])); diff != "" {
 		t.Errorf("dora_metrics (-want +got):\n%s", diff)
 	}
@@ -274,7 +274,7 @@ func TestExportBadValueFailsNamingTheCell(t *testing.T) {
 	store := pgtest.New(t)
 	dir := t.TempDir()
 	sqlExec(t, store, `INSERT INTO dora_metrics (enterprise_id, scope_type, scope, week_start, change_failure_rate, metric_version)
-		VALUES ('ent1', 'organization', 'org', '2026-11-23', 'NaN', 1)`)
+		VALUES ('ent1', 'organization', 'org', '2026-11-23', 'NaN', 2)`)
 	_, err := newExport(store, dir).Run(t.Context(), exportRequest())
 	if !errors.Is(err, pipeline.ErrPermanent) || !strings.Contains(err.Error(), "dora_metrics_20261126.csv") ||
 		!strings.Contains(err.Error(), "column change_failure_rate") {

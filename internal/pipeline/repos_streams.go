@@ -425,6 +425,9 @@ func (c *repoCollection) changes(repo metrics.Repository, _ postgres.Mark, _ boo
 
 // incidents lists the repository's issues carrying any incident label, open and closed.
 // The listing has no since, so its URL never changes and an unchanged one is a free 304.
+// It is complete, so the store replaces the repository's incidents with it: an issue
+// whose label was removed, that was deleted or transferred, or that was closed as not
+// planned (or as a duplicate) is no longer an incident.
 func (c *repoCollection) incidents(repo metrics.Repository, _ postgres.Mark, _ bool) error {
 	byNumber := map[int]metrics.Incident{}
 	for _, label := range c.e.IncidentLabels {
@@ -432,7 +435,9 @@ func (c *repoCollection) incidents(repo metrics.Repository, _ postgres.Mark, _ b
 			if err != nil {
 				return ghErr(err)
 			}
-			byNumber[inc.Number] = inc
+			if metrics.CountsAsIncident(inc) {
+				byNumber[inc.Number] = inc
+			}
 		}
 	}
 	incidents := make([]metrics.Incident, 0, len(byNumber))

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"metrics-collector/internal/metrics"
 )
 
 // ExportedFile is a row of exported_files: one file written by export_csv.
@@ -66,9 +68,10 @@ SELECT enterprise_id, scope_type, scope, week_start,
        performance_level, metric_version,
        lead_time_n, failed_deployments, recovery_n, rework_deployments,
        deployment_frequency_level, lead_time_level, change_failure_level, recovery_level,
-       thresholds_version
+       thresholds_version,
+       failed_attempts, unrecovered_failures, repos_elite, repos_high, repos_medium, repos_low
 FROM dora_metrics
-WHERE week_start BETWEEN $1 AND $2
+WHERE week_start BETWEEN $1 AND $2 AND metric_version = $3
 ORDER BY enterprise_id COLLATE "C", scope_type COLLATE "C", scope COLLATE "C", week_start`
 
 const sqlExportVelocityMetrics = `
@@ -90,7 +93,7 @@ SELECT enterprise_id, scope_type, scope, week_start,
        pr_size_n, workflow_completed_runs,
        workflow_duration_p50_seconds::text AS workflow_duration_p50_seconds
 FROM velocity_metrics
-WHERE week_start BETWEEN $1 AND $2
+WHERE week_start BETWEEN $1 AND $2 AND metric_version = $3
 ORDER BY enterprise_id COLLATE "C", scope_type COLLATE "C", scope COLLATE "C", week_start`
 
 const sqlExportCopilotUserMetrics = `
@@ -120,20 +123,23 @@ FROM copilot_seats s
 JOIN latest USING (enterprise_id, scope_type, scope, snapshot_date)
 ORDER BY s.enterprise_id COLLATE "C", s.scope_type COLLATE "C", s.scope COLLATE "C", s.seat_key COLLATE "C"`
 
-func exportQuery(kind string) (string, bool) {
+// exportQuery returns the query of a file kind and whether it takes the metric version
+// ($3): a weekly file holds the rows of the current metric_version only, so a file
+// never mixes definitions (rows of an older version wait for their recomputation).
+func exportQuery(kind string) (query string, versioned, ok bool) {
 	switch kind {
 	case "copilot_metrics":
-		return sqlExportCopilotMetrics, true
+		return sqlExportCopilotMetrics, false, true
 	case "dora_metrics":
-		return sqlExportDORAMetrics, true
+		return sqlExportDORAMetrics, true, true
 	case "velocity_metrics":
-		return sqlExportVelocityMetrics, true
+		return sqlExportVelocityMetrics, true, true
 	case "copilot_user_metrics":
-		return sqlExportCopilotUserMetrics, true
+		return sqlExportCopilotUserMetrics, false, true
 	case "copilot_seats":
-		return sqlExportCopilotSeats, true
+		return sqlExportCopilotSeats, false, true
 	}
-	return "", false
+	return "", false, false
 }
 
 // StreamExport runs the query of one file kind for the window [from, to] (dates,
@@ -145,11 +151,15 @@ func exportQuery(kind string) (string, bool) {
 // Values are string (text and numeric), int64 / int32 (bigint / integer), time.Time
 // (date, timestamptz), bool, or nil for NULL.
 func (s *Store) StreamExport(ctx context.Context, kind string, from, to time.Time, columns func([]string) error, row func([]any) error) error {
-	query, ok := exportQuery(kind)
+	query, versioned, ok := exportQuery(kind)
 	if !ok {
 		return fmt.Errorf("export %s: unknown file kind", kind)
 	}
-	rows, err := s.pool.Query(ctx, query, dateOnly(from), dateOnly(to))
+	args := []any{dateOnly(from), dateOnly(to)}
+	if versioned {
+		args = append(args, metrics.MetricVersion)
+	}
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return classify(fmt.Errorf("export %s: %w", kind, err))
 	}

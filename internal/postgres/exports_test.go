@@ -88,20 +88,22 @@ func TestStreamExportWeeklyAndUsers(t *testing.T) {
 	s := pgtest.New(t)
 	exec(t, s, `INSERT INTO dora_metrics (enterprise_id, scope_type, scope, week_start, deployments,
 		lead_time_p50_hours, change_failure_rate, performance_level, metric_version)
-		VALUES ('ent1', 'repository', 'org/b', '2026-11-23', 3, 12.345, 0.3333, 'high', 1),
-		       ('ent1', 'repository', 'org/a', '2026-11-16', 0, NULL, NULL, NULL, 1),
-		       ('ent1', 'repository', 'org/a', '2026-10-26', 1, NULL, NULL, NULL, 1)`) // week before the window
+		VALUES ('ent1', 'repository', 'org/b', '2026-11-23', 3, 12.345, 0.3333, 'high', 2),
+		       ('ent1', 'repository', 'org/a', '2026-11-16', 0, NULL, NULL, NULL, 2),
+		       ('ent1', 'repository', 'org/c', '2026-11-16', 5, NULL, NULL, NULL, 1),    -- an older metric_version
+		       ('ent1', 'repository', 'org/a', '2026-10-26', 1, NULL, NULL, NULL, 2)`) // week before the window
 	dora := stream(t, s, "dora_metrics", "2026-11-01", "2026-11-26")
 	if len(dora.rows) != 2 || dora.rows[0][2] != "org/a" || dora.rows[1][6] != "12.345" || dora.rows[1][4] != int32(3) {
-		t.Errorf("dora rows = %#v", dora.rows)
+		t.Errorf("dora rows = %#v; want org/a and org/b, not org/c of metric_version 1", dora.rows)
 	}
-	if dora.columns[12] != "metric_version" || dora.columns[len(dora.columns)-1] != "thresholds_version" {
+	if dora.columns[12] != "metric_version" || dora.columns[len(dora.columns)-1] != "repos_low" {
 		t.Errorf("dora columns = %v", dora.columns)
 	}
 
 	exec(t, s, `INSERT INTO velocity_metrics (enterprise_id, scope_type, scope, week_start, prs_opened,
 		workflow_success_rate, pr_size_p50, metric_version)
-		VALUES ('ent1', 'organization', 'org', '2026-11-23', 7, 0.98765, 41.5, 1)`)
+		VALUES ('ent1', 'organization', 'org', '2026-11-23', 7, 0.98765, 41.5, 2),
+		       ('ent1', 'organization', 'old', '2026-11-23', 7, 0.98765, 41.5, 1)`)
 	vel := stream(t, s, "velocity_metrics", "2026-11-01", "2026-11-26")
 	if len(vel.rows) != 1 || vel.rows[0][14] != "0.98765" || vel.rows[0][4] != int32(7) {
 		t.Errorf("velocity rows = %#v", vel.rows)

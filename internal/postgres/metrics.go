@@ -96,26 +96,30 @@ INSERT INTO dora_metrics (
     failed_deployments, change_failure_rate, recovery_time_p50_hours, recovery_n,
     rework_deployments, rework_rate,
     deployment_frequency_level, lead_time_level, change_failure_level, recovery_level, performance_level,
-    thresholds_version, deployment_signal, metric_version, computed_at)
+    thresholds_version, deployment_signal, metric_version, computed_at,
+    failed_attempts, unrecovered_failures, repos_elite, repos_high, repos_medium, repos_low)
 SELECT $1, u.scope_type, u.scope, u.week_start,
        u.deployments, u.deployment_days, u.lead_p50, u.lead_p90, u.lead_n,
        u.failed, u.cfr, u.recovery_p50, u.recovery_n,
        u.rework, u.rework_rate,
        NULLIF(u.df_level, ''), NULLIF(u.lead_level, ''), NULLIF(u.cf_level, ''), NULLIF(u.recovery_level, ''),
        NULLIF(u.level, ''),
-       u.thresholds_version, $2, u.metric_version, $3
+       u.thresholds_version, $2, u.metric_version, $3,
+       u.failed_attempts, u.unrecovered, u.repos_elite, u.repos_high, u.repos_medium, u.repos_low
 FROM unnest($4::text[], $5::text[], $6::date[],
             $7::int[], $8::int[], $9::float8[], $10::float8[], $11::int[],
             $12::int[], $13::float8[], $14::float8[], $15::int[],
             $16::int[], $17::float8[],
             $18::text[], $19::text[], $20::text[], $21::text[], $22::text[],
-            $23::text[], $24::int[])
+            $23::text[], $24::int[],
+            $25::int[], $26::int[], $27::int[], $28::int[], $29::int[], $30::int[])
      AS u(scope_type, scope, week_start,
           deployments, deployment_days, lead_p50, lead_p90, lead_n,
           failed, cfr, recovery_p50, recovery_n,
           rework, rework_rate,
           df_level, lead_level, cf_level, recovery_level, level,
-          thresholds_version, metric_version)
+          thresholds_version, metric_version,
+          failed_attempts, unrecovered, repos_elite, repos_high, repos_medium, repos_low)
 ON CONFLICT (enterprise_id, scope_type, scope, week_start) DO UPDATE SET
     deployments = EXCLUDED.deployments, deployment_days = EXCLUDED.deployment_days,
     lead_time_p50_hours = EXCLUDED.lead_time_p50_hours, lead_time_p90_hours = EXCLUDED.lead_time_p90_hours,
@@ -126,14 +130,18 @@ ON CONFLICT (enterprise_id, scope_type, scope, week_start) DO UPDATE SET
     lead_time_level = EXCLUDED.lead_time_level, change_failure_level = EXCLUDED.change_failure_level,
     recovery_level = EXCLUDED.recovery_level, performance_level = EXCLUDED.performance_level,
     thresholds_version = EXCLUDED.thresholds_version, deployment_signal = EXCLUDED.deployment_signal,
-    metric_version = EXCLUDED.metric_version, computed_at = EXCLUDED.computed_at
+    metric_version = EXCLUDED.metric_version, computed_at = EXCLUDED.computed_at,
+    failed_attempts = EXCLUDED.failed_attempts, unrecovered_failures = EXCLUDED.unrecovered_failures,
+    repos_elite = EXCLUDED.repos_elite, repos_high = EXCLUDED.repos_high, repos_medium = EXCLUDED.repos_medium,
+    repos_low = EXCLUDED.repos_low
 WHERE (dora_metrics.deployments, dora_metrics.deployment_days, dora_metrics.lead_time_p50_hours,
        dora_metrics.lead_time_p90_hours, dora_metrics.lead_time_n, dora_metrics.failed_deployments,
        dora_metrics.change_failure_rate, dora_metrics.recovery_time_p50_hours, dora_metrics.recovery_n,
        dora_metrics.rework_deployments, dora_metrics.rework_rate, dora_metrics.deployment_frequency_level,
        dora_metrics.lead_time_level, dora_metrics.change_failure_level, dora_metrics.recovery_level,
        dora_metrics.performance_level, dora_metrics.thresholds_version, dora_metrics.deployment_signal,
-       dora_metrics.metric_version)
+       dora_metrics.metric_version, dora_metrics.failed_attempts, dora_metrics.unrecovered_failures,
+       dora_metrics.repos_elite, dora_metrics.repos_high, dora_metrics.repos_medium, dora_metrics.repos_low)
    IS DISTINCT FROM
       (EXCLUDED.deployments, EXCLUDED.deployment_days, EXCLUDED.lead_time_p50_hours,
        EXCLUDED.lead_time_p90_hours, EXCLUDED.lead_time_n, EXCLUDED.failed_deployments,
@@ -141,7 +149,8 @@ WHERE (dora_metrics.deployments, dora_metrics.deployment_days, dora_metrics.lead
        EXCLUDED.rework_deployments, EXCLUDED.rework_rate, EXCLUDED.deployment_frequency_level,
        EXCLUDED.lead_time_level, EXCLUDED.change_failure_level, EXCLUDED.recovery_level,
        EXCLUDED.performance_level, EXCLUDED.thresholds_version, EXCLUDED.deployment_signal,
-       EXCLUDED.metric_version)`
+       EXCLUDED.metric_version, EXCLUDED.failed_attempts, EXCLUDED.unrecovered_failures,
+       EXCLUDED.repos_elite, EXCLUDED.repos_high, EXCLUDED.repos_medium, EXCLUDED.repos_low)`
 
 const sqlUpsertVelocity = `
 INSERT INTO velocity_metrics (
@@ -257,6 +266,8 @@ func (s *Store) PutDORAMetrics(ctx context.Context, b MetricBatch, rows []metric
 		deployments, days, leadN, failed, recoveryN, rework = ints(), ints(), ints(), ints(), ints(), ints()
 		versions                                            = ints()
 		leadP50, leadP90, cfr, recoveryP50, reworkRate      = floats(), floats(), floats(), floats(), floats()
+		attempts, unrecovered                               = ints(), ints()
+		elite, high, medium, low                            = ints(), ints(), ints(), ints()
 	)
 	for i, r := range rows {
 		scopeTypes[i], scopes[i], weeks[i] = r.ScopeType, r.Scope, r.WeekStart.UTC()
@@ -268,6 +279,8 @@ func (s *Store) PutDORAMetrics(ctx context.Context, b MetricBatch, rows []metric
 		dfLevels[i], leadLevels[i], cfLevels[i] = string(r.DeploymentFrequencyLevel), string(r.LeadTimeLevel), string(r.ChangeFailureLevel)
 		recLevels[i], levels[i] = string(r.RecoveryLevel), string(r.PerformanceLevel)
 		thresholds[i], versions[i] = r.ThresholdsVersion, r.MetricVersion
+		attempts[i], unrecovered[i] = r.FailedAttempts, r.UnrecoveredFailures
+		elite[i], high[i], medium[i], low[i] = r.ReposElite, r.ReposHigh, r.ReposMedium, r.ReposLow
 	}
 	if err := b.check(weeks); err != nil {
 		return MetricWrite{}, fmt.Errorf("put dora metrics: %w", err)
@@ -285,7 +298,8 @@ func (s *Store) PutDORAMetrics(ctx context.Context, b MetricBatch, rows []metric
 		failed, cfr, recoveryP50, recoveryN,
 		rework, reworkRate,
 		dfLevels, leadLevels, cfLevels, recLevels, levels,
-		thresholds, versions}
+		thresholds, versions,
+		attempts, unrecovered, elite, high, medium, low}
 	w, err := s.putMetrics(ctx, b, n, sqlUpsertDORA, upsertArgs, sqlDeleteStaleDORA, keepTypes, keepScopes)
 	if err != nil {
 		return MetricWrite{}, fmt.Errorf("put dora metrics of %s: %w", b.EnterpriseID, err)
@@ -368,4 +382,45 @@ func (s *Store) putMetrics(ctx context.Context, b MetricBatch, rows int, upsert 
 		return MetricWrite{}, err
 	}
 	return w, nil
+}
+
+// RecomputeHints says which stored weeks of an enterprise must be recomputed whatever
+// the recompute window: zero times when there are none.
+type RecomputeHints struct {
+	// Unrecovered is the oldest week with a failed deployment not restored yet
+	// (dora_metrics only): its recovery time is still to come.
+	Unrecovered time.Time
+	// Outdated is the oldest week with a row of another metric_version than the
+	// current one: rows of an older definition are recomputed once, so a file never
+	// mixes versions.
+	Outdated time.Time
+}
+
+const sqlDORARecomputeHints = `
+SELECT (SELECT min(week_start) FROM dora_metrics
+        WHERE enterprise_id = $1 AND scope_type = 'repository' AND unrecovered_failures > 0 AND metric_version = $2),
+       (SELECT min(week_start) FROM dora_metrics WHERE enterprise_id = $1 AND metric_version <> $2)`
+
+const sqlVelocityRecomputeHints = `
+SELECT NULL::date, (SELECT min(week_start) FROM velocity_metrics WHERE enterprise_id = $1 AND metric_version <> $2)`
+
+// GetRecomputeHints reads the RecomputeHints of an enterprise's DORA rows (dora true)
+// or velocity rows, for metric version version.
+func (s *Store) GetRecomputeHints(ctx context.Context, enterpriseID string, dora bool, version int) (RecomputeHints, error) {
+	query := sqlVelocityRecomputeHints
+	if dora {
+		query = sqlDORARecomputeHints
+	}
+	var unrecovered, outdated *time.Time
+	if err := s.pool.QueryRow(ctx, query, enterpriseID, version).Scan(&unrecovered, &outdated); err != nil {
+		return RecomputeHints{}, classify(fmt.Errorf("recompute hints of %s: %w", enterpriseID, err))
+	}
+	var h RecomputeHints
+	if unrecovered != nil {
+		h.Unrecovered = unrecovered.UTC()
+	}
+	if outdated != nil {
+		h.Outdated = outdated.UTC()
+	}
+	return h, nil
 }

@@ -35,10 +35,13 @@ type ActivityQuery struct {
 
 	// What to load besides repositories, deployments (with statuses and changes) and
 	// pull requests (with their commits).
-	Reviews      bool // pull-request reviews (velocity)
-	Incidents    bool // incident issues (DORA)
-	Commits      bool // default-branch commits (velocity)
-	WorkflowRuns bool // workflow runs (velocity)
+	Reviews   bool // pull-request reviews (velocity)
+	Incidents bool // incident issues (DORA)
+	Commits   bool // default-branch commits (velocity)
+	// RevertCommits loads, when Commits is not set, only the default-branch commits that
+	// revert others: the revert signals (DORA).
+	RevertCommits bool
+	WorkflowRuns  bool // workflow runs (velocity)
 }
 
 func (q ActivityQuery) check() error {
@@ -107,7 +110,7 @@ AND GREATEST(p.created_at, p.updated_at, p.closed_at, p.merged_at) >= $2`
 const sqlActivityPulls = `
 SELECT p.repo_id, p.id, p.number, p.author_login, p.title, p.state, p.draft, p.base_ref, p.head_ref,
        p.labels, p.created_at, p.updated_at, p.closed_at, p.merged_at, p.merge_commit_sha,
-       p.additions, p.deletions, p.changed_files
+       p.additions, p.deletions, p.changed_files, p.reverts_number
 FROM pull_requests p
 WHERE ` + sqlActivityPullFilter + `
 ORDER BY p.repo_id, p.number`
@@ -127,16 +130,23 @@ WHERE ` + sqlActivityPullFilter + `
 ORDER BY r.repo_id, r.pr_number, r.submitted_at NULLS LAST, r.review_id`
 
 const sqlActivityIncidents = `
-SELECT repo_id, number, title, author_login, labels, created_at, closed_at
+SELECT repo_id, number, title, author_login, labels, created_at, closed_at, state_reason
 FROM incidents
 WHERE enterprise_id = $1 AND created_at >= $2 AND created_at < $3
 ORDER BY repo_id, number`
 
 const sqlActivityCommits = `
 SELECT repo_id, sha, author_login, author_name, authored_at, committer_login, committed_at,
-       message_headline, parent_count
+       message_headline, parent_count, reverts
 FROM commits
 WHERE enterprise_id = $1 AND committed_at >= $2 AND committed_at < $3
+ORDER BY repo_id, committed_at, sha`
+
+const sqlActivityRevertCommits = `
+SELECT repo_id, sha, author_login, author_name, authored_at, committer_login, committed_at,
+       message_headline, parent_count, reverts
+FROM commits
+WHERE enterprise_id = $1 AND committed_at >= $2 AND committed_at < $3 AND reverts <> '{}'
 ORDER BY repo_id, committed_at, sha`
 
 const sqlActivityWorkflowRuns = `
@@ -199,7 +209,7 @@ func (l *activityLoader) load(ctx context.Context) error {
 		{"pull request commits", l.loadPullCommits, true},
 		{"pull request reviews", l.loadPullReviews, l.q.Reviews},
 		{"incidents", l.loadIncidents, l.q.Incidents},
-		{"commits", l.loadCommits, l.q.Commits},
+		{"commits", l.loadCommits, l.q.Commits || l.q.RevertCommits},
 		{"workflow runs", l.loadWorkflowRuns, l.q.WorkflowRuns},
 	}
 	for _, step := range steps {
@@ -344,6 +354,7 @@ func (l *activityLoader) loadPulls(ctx context.Context) error {
 	var (
 		repoID, id                                       int64
 		number, additions, deletions, changedFiles       int
+		revertsNumber                                    int
 		author, title, state, baseRef, headRef, mergeSHA string
 		draft                                            bool
 		labels                                           []string
@@ -351,7 +362,7 @@ func (l *activityLoader) loadPulls(ctx context.Context) error {
 		closedAt, mergedAt                               *time.Time
 	)
 	dest := []any{&repoID, &id, &number, &author, &title, &state, &draft, &baseRef, &headRef,
-		&labels, &createdAt, &updatedAt, &closedAt, &mergedAt, &mergeSHA, &additions, &deletions, &changedFiles}
+		&labels, &createdAt, &updatedAt, &closedAt, &mergedAt, &mergeSHA, &additions, &deletions, &changedFiles, &revertsNumber}
 	return l.each(ctx, sqlActivityPulls, l.spanArgs(), dest, func() error {
 		r, ok := l.byID[repoID]
 		if !ok {
@@ -364,6 +375,7 @@ func (l *activityLoader) loadPulls(ctx context.Context) error {
 			Draft: draft, BaseRef: baseRef, HeadRef: headRef, CreatedAt: createdAt.UTC(), UpdatedAt: updatedAt.UTC(),
 			ClosedAt: activityUTC(closedAt), MergedAt: activityUTC(mergedAt), MergeCommitSHA: mergeSHA,
 			Additions: additions, Deletions: deletions, ChangedFiles: changedFiles, Labels: labels,
+			RevertsNumber: revertsNumber,
 		})
 		return nil
 	})
@@ -424,11 +436,12 @@ func (l *activityLoader) loadIncidents(ctx context.Context) error {
 		repoID        int64
 		number        int
 		title, author string
+		stateReason   string
 		labels        []string
 		createdAt     time.Time
 		closedAt      *time.Time
 	)
-	dest := []any{&repoID, &number, &title, &author, &labels, &createdAt, &closedAt}
+	dest := []any{&repoID, &number, &title, &author, &labels, &createdAt, &closedAt, &stateReason}
 	return l.each(ctx, sqlActivityIncidents, l.spanArgs(), dest, func() error {
 		r, ok := l.byID[repoID]
 		if !ok {
@@ -437,7 +450,7 @@ func (l *activityLoader) loadIncidents(ctx context.Context) error {
 		repo := &l.repos[r]
 		repo.Incidents = append(repo.Incidents, metrics.Incident{
 			RepoFullName: repo.FullName, Number: number, Title: title, AuthorLogin: author, Labels: labels,
-			CreatedAt: createdAt.UTC(), ClosedAt: activityUTC(closedAt),
+			CreatedAt: createdAt.UTC(), ClosedAt: activityUTC(closedAt), StateReason: stateReason,
 		})
 		return nil
 	})
@@ -449,9 +462,14 @@ func (l *activityLoader) loadCommits(ctx context.Context) error {
 		sha, author, authorName, committer, headline string
 		authoredAt, committedAt                      time.Time
 		parents                                      int
+		reverts                                      []string
 	)
-	dest := []any{&repoID, &sha, &author, &authorName, &authoredAt, &committer, &committedAt, &headline, &parents}
-	return l.each(ctx, sqlActivityCommits, l.spanArgs(), dest, func() error {
+	dest := []any{&repoID, &sha, &author, &authorName, &authoredAt, &committer, &committedAt, &headline, &parents, &reverts}
+	query := sqlActivityCommits
+	if !l.q.Commits {
+		query = sqlActivityRevertCommits
+	}
+	return l.each(ctx, query, l.spanArgs(), dest, func() error {
 		r, ok := l.byID[repoID]
 		if !ok {
 			return nil
@@ -459,6 +477,7 @@ func (l *activityLoader) loadCommits(ctx context.Context) error {
 		l.repos[r].Commits = append(l.repos[r].Commits, metrics.Commit{
 			SHA: sha, AuthorLogin: author, AuthorName: authorName, AuthoredAt: authoredAt.UTC(),
 			CommitterLogin: committer, CommittedAt: committedAt.UTC(), MessageHeadline: headline, ParentCount: parents,
+			Reverts: nilIfEmpty(reverts),
 		})
 		return nil
 	})
@@ -499,4 +518,12 @@ func activityUTC(t *time.Time) *time.Time {
 	}
 	v := t.UTC()
 	return &v
+}
+
+// nilIfEmpty keeps "none" as nil, as the collector hands it over.
+func nilIfEmpty(l []string) []string {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
 }

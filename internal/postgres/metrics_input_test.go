@@ -102,6 +102,10 @@ func seedActivity(t *testing.T, s *postgres.Store) {
 		VALUES ('ent1', 1, 'm1', 'ana', 'Ana', '2026-06-08T09:00:00Z', 'web-flow', '2026-06-09T11:00:00Z', 'Add cart (#1)', 1),
 		       ('ent1', 1, 'd1', '', 'Nobody', '2026-06-09T13:00:00Z', '', '2026-06-09T13:00:00Z', 'Direct push', 1),
 		       ('ent1', 1, 'f1', 'ana', 'Ana', '2026-09-01T09:00:00Z', 'ana', '2026-09-01T09:00:00Z', 'Future', 1)`)
+	exec(t, s, `INSERT INTO commits (enterprise_id, repo_id, sha, author_login, authored_at, committed_at, message_headline, reverts)
+		VALUES ('ent1', 1, 'r1', 'bo', '2026-06-11T09:00:00Z', '2026-06-11T09:00:00Z', 'Revert "Add cart (#1)"', '{m1}')`)
+	exec(t, s, `UPDATE incidents SET state_reason = 'completed' WHERE enterprise_id = 'ent1' AND repo_id = 1 AND number = 7`)
+	exec(t, s, `UPDATE pull_requests SET reverts_number = 2 WHERE enterprise_id = 'ent1' AND repo_id = 1 AND number = 3`)
 	exec(t, s, `INSERT INTO workflow_runs (enterprise_id, repo_id, run_id, workflow_id, name, path, event, head_branch,
 		head_sha, status, conclusion, actor_login, run_attempt, created_at, updated_at, run_started_at)
 		VALUES ('ent1', 1, 70, 5, 'CI', '.github/workflows/ci.yml', 'push', 'main', 'm1', 'completed', 'success', 'ana', 2,
@@ -169,11 +173,12 @@ func TestListRepoActivity(t *testing.T) {
 				// Opened long before the span, but updated in it.
 				{ID: 1003, RepoFullName: "acme/shop", Number: 3, AuthorLogin: "cy", Title: "Long-running draft", State: "open",
 					Draft: true, BaseRef: "main", HeadRef: "draft", Labels: []string{},
-					CreatedAt: at("2026-03-01T08:00:00Z"), UpdatedAt: at("2026-07-01T08:00:00Z"), MergeCommitSHA: "test-merge"},
+					CreatedAt: at("2026-03-01T08:00:00Z"), UpdatedAt: at("2026-07-01T08:00:00Z"), MergeCommitSHA: "test-merge",
+					RevertsNumber: 2},
 			},
 			Incidents: []metrics.Incident{
 				{RepoFullName: "acme/shop", Number: 7, Title: "Checkout down", AuthorLogin: "ops", Labels: []string{"incident", "sev1"},
-					CreatedAt: at("2026-06-10T12:00:00Z"), ClosedAt: atPtr("2026-06-10T15:00:00Z")},
+					CreatedAt: at("2026-06-10T12:00:00Z"), ClosedAt: atPtr("2026-06-10T15:00:00Z"), StateReason: "completed"},
 				{RepoFullName: "acme/shop", Number: 8, Title: "Still open", AuthorLogin: "ops", Labels: []string{"incident"},
 					CreatedAt: at("2026-06-11T12:00:00Z")},
 				// Of the other repository stored as acme/shop.
@@ -185,6 +190,8 @@ func TestListRepoActivity(t *testing.T) {
 					CommittedAt: at("2026-06-09T11:00:00Z"), MessageHeadline: "Add cart (#1)", ParentCount: 1},
 				{SHA: "d1", AuthorName: "Nobody", AuthoredAt: at("2026-06-09T13:00:00Z"),
 					CommittedAt: at("2026-06-09T13:00:00Z"), MessageHeadline: "Direct push", ParentCount: 1},
+				{SHA: "r1", AuthorLogin: "bo", AuthoredAt: at("2026-06-11T09:00:00Z"), CommittedAt: at("2026-06-11T09:00:00Z"),
+					MessageHeadline: `Revert "Add cart (#1)"`, ParentCount: 1, Reverts: []string{"m1"}},
 			},
 			WorkflowRuns: []metrics.WorkflowRun{
 				{ID: 70, RepoFullName: "acme/shop", WorkflowID: 5, Name: "CI", Path: ".github/workflows/ci.yml", Event: "push",
@@ -245,6 +252,18 @@ func TestListRepoActivityLoadsOnlyWhatIsAskedFor(t *testing.T) {
 	}
 	if len(shop.PullRequests) != 2 || len(shop.PullRequests[0].Commits) != 2 {
 		t.Errorf("pull requests = %+v, want #1 (with its 2 commits) and #3", shop.PullRequests)
+	}
+
+	// DORA reads only the default-branch commits that revert others.
+	reverts, err := s.ListRepoActivity(t.Context(), postgres.ActivityQuery{
+		EnterpriseID: "ent1", Signal: metrics.SignalDeployment, RevertCommits: true,
+		From: at("2026-06-01T00:00:00Z"), To: at("2026-09-01T00:00:00Z"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := reverts[3].Commits; len(c) != 1 || c[0].SHA != "r1" || !cmp.Equal(c[0].Reverts, []string{"m1"}) {
+		t.Errorf("revert commits of acme/shop = %+v, want r1 reverting m1 only", c)
 	}
 
 	// An enterprise with nothing stored.

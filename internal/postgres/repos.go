@@ -348,22 +348,23 @@ type CommitRow struct {
 
 const sqlUpsertCommits = `
 INSERT INTO commits (enterprise_id, repo_id, sha, author_login, author_name, author_is_bot, authored_at,
-                     committer_login, committed_at, message_headline, parent_count)
+                     committer_login, committed_at, message_headline, parent_count, reverts)
 SELECT $1, $2, t.sha, t.author_login, t.author_name, t.author_is_bot, t.authored_at, t.committer_login,
-       t.committed_at, t.message_headline, t.parent_count
+       t.committed_at, t.message_headline, t.parent_count, ARRAY(SELECT jsonb_array_elements_text(t.reverts::jsonb))
 FROM unnest($3::text[], $4::text[], $5::text[], $6::bool[], $7::timestamptz[], $8::text[], $9::timestamptz[],
-            $10::text[], $11::int[])
+            $10::text[], $11::int[], $12::text[])
      AS t(sha, author_login, author_name, author_is_bot, authored_at, committer_login, committed_at,
-          message_headline, parent_count)
+          message_headline, parent_count, reverts)
 ON CONFLICT (enterprise_id, repo_id, sha) DO UPDATE
 SET author_login = EXCLUDED.author_login, author_name = EXCLUDED.author_name,
     author_is_bot = EXCLUDED.author_is_bot, authored_at = EXCLUDED.authored_at,
     committer_login = EXCLUDED.committer_login, committed_at = EXCLUDED.committed_at,
-    message_headline = EXCLUDED.message_headline, parent_count = EXCLUDED.parent_count
+    message_headline = EXCLUDED.message_headline, parent_count = EXCLUDED.parent_count, reverts = EXCLUDED.reverts
 WHERE (commits.author_login, commits.author_name, commits.author_is_bot, commits.authored_at,
-       commits.committer_login, commits.committed_at, commits.message_headline, commits.parent_count)
+       commits.committer_login, commits.committed_at, commits.message_headline, commits.parent_count, commits.reverts)
       IS DISTINCT FROM (EXCLUDED.author_login, EXCLUDED.author_name, EXCLUDED.author_is_bot, EXCLUDED.authored_at,
-       EXCLUDED.committer_login, EXCLUDED.committed_at, EXCLUDED.message_headline, EXCLUDED.parent_count)`
+       EXCLUDED.committer_login, EXCLUDED.committed_at, EXCLUDED.message_headline, EXCLUDED.parent_count,
+       EXCLUDED.reverts)`
 
 // SaveCommits upserts default-branch commits and the repo.commits watermark in one
 // transaction. It returns how many rows were written.
@@ -375,16 +376,18 @@ func (s *Store) SaveCommits(ctx context.Context, enterpriseID string, repoID int
 		bots                                       = make([]bool, n)
 		authored, committed                        = make([]time.Time, n), make([]time.Time, n)
 		parents                                    = make([]int32, n)
+		reverts                                    = make([]string, n)
 	)
 	for i, c := range commits {
 		shas[i], logins[i], names[i], committers[i], headlines[i] = c.SHA, c.AuthorLogin, c.AuthorName, c.CommitterLogin, c.MessageHeadline
 		bots[i], authored[i], committed[i], parents[i] = c.AuthorIsBot, c.AuthoredAt.UTC(), c.CommittedAt.UTC(), int32(c.ParentCount)
+		reverts[i] = jsonStrings(c.Reverts)
 	}
 	var written int64
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		if n > 0 {
 			tag, err := tx.Exec(ctx, sqlUpsertCommits, enterpriseID, repoID, shas, logins, names, bots, authored,
-				committers, committed, headlines, parents)
+				committers, committed, headlines, parents, reverts)
 			if err != nil {
 				return fmt.Errorf("upsert commits: %w", err)
 			}
@@ -446,17 +449,17 @@ const sqlUpsertPulls = `
 INSERT INTO pull_requests (enterprise_id, repo_id, number, id, author_login, author_is_bot, title, state, draft,
                            base_ref, head_ref, labels, created_at, updated_at, closed_at, merged_at,
                            merge_commit_sha, additions, deletions, changed_files, is_revert, is_hotfix,
-                           first_commit_authored_at)
+                           first_commit_authored_at, reverts_number)
 SELECT $1, $2, t.number, t.id, t.author_login, t.author_is_bot, t.title, t.state, t.draft, t.base_ref, t.head_ref,
        ARRAY(SELECT jsonb_array_elements_text(t.labels::jsonb)), t.created_at, t.updated_at, t.closed_at,
        t.merged_at, t.merge_commit_sha, t.additions, t.deletions, t.changed_files, t.is_revert, t.is_hotfix,
-       t.first_commit_authored_at
+       t.first_commit_authored_at, t.reverts_number
 FROM unnest($3::int[], $4::bigint[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::bool[], $10::text[],
             $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $16::timestamptz[],
-            $17::text[], $18::int[], $19::int[], $20::int[], $21::bool[], $22::bool[], $23::timestamptz[])
+            $17::text[], $18::int[], $19::int[], $20::int[], $21::bool[], $22::bool[], $23::timestamptz[], $24::int[])
      AS t(number, id, author_login, author_is_bot, title, state, draft, base_ref, head_ref, labels, created_at,
           updated_at, closed_at, merged_at, merge_commit_sha, additions, deletions, changed_files, is_revert,
-          is_hotfix, first_commit_authored_at)
+          is_hotfix, first_commit_authored_at, reverts_number)
 ON CONFLICT (enterprise_id, repo_id, number) DO UPDATE
 SET id = EXCLUDED.id, author_login = EXCLUDED.author_login, author_is_bot = EXCLUDED.author_is_bot,
     title = EXCLUDED.title, state = EXCLUDED.state, draft = EXCLUDED.draft, base_ref = EXCLUDED.base_ref,
@@ -464,17 +467,18 @@ SET id = EXCLUDED.id, author_login = EXCLUDED.author_login, author_is_bot = EXCL
     updated_at = EXCLUDED.updated_at, closed_at = EXCLUDED.closed_at, merged_at = EXCLUDED.merged_at,
     merge_commit_sha = EXCLUDED.merge_commit_sha, additions = EXCLUDED.additions, deletions = EXCLUDED.deletions,
     changed_files = EXCLUDED.changed_files, is_revert = EXCLUDED.is_revert, is_hotfix = EXCLUDED.is_hotfix,
-    first_commit_authored_at = EXCLUDED.first_commit_authored_at
+    first_commit_authored_at = EXCLUDED.first_commit_authored_at, reverts_number = EXCLUDED.reverts_number
 WHERE (pull_requests.id, pull_requests.author_login, pull_requests.author_is_bot, pull_requests.title,
        pull_requests.state, pull_requests.draft, pull_requests.base_ref, pull_requests.head_ref, pull_requests.labels,
        pull_requests.created_at, pull_requests.updated_at, pull_requests.closed_at, pull_requests.merged_at,
        pull_requests.merge_commit_sha, pull_requests.additions, pull_requests.deletions, pull_requests.changed_files,
-       pull_requests.is_revert, pull_requests.is_hotfix, pull_requests.first_commit_authored_at)
+       pull_requests.is_revert, pull_requests.is_hotfix, pull_requests.first_commit_authored_at,
+       pull_requests.reverts_number)
       IS DISTINCT FROM (EXCLUDED.id, EXCLUDED.author_login, EXCLUDED.author_is_bot, EXCLUDED.title,
        EXCLUDED.state, EXCLUDED.draft, EXCLUDED.base_ref, EXCLUDED.head_ref, EXCLUDED.labels,
        EXCLUDED.created_at, EXCLUDED.updated_at, EXCLUDED.closed_at, EXCLUDED.merged_at,
        EXCLUDED.merge_commit_sha, EXCLUDED.additions, EXCLUDED.deletions, EXCLUDED.changed_files,
-       EXCLUDED.is_revert, EXCLUDED.is_hotfix, EXCLUDED.first_commit_authored_at)`
+       EXCLUDED.is_revert, EXCLUDED.is_hotfix, EXCLUDED.first_commit_authored_at, EXCLUDED.reverts_number)`
 
 // The commits and reviews of the batch's pull requests are replaced: rows GitHub no
 // longer lists (a force-push rewrote the branch) are removed.
@@ -574,6 +578,7 @@ func pullArgs(pulls []PullRequestRow) ([]any, error) {
 		authorBots, drafts, reverts, hotfixes = make([]bool, n), make([]bool, n), make([]bool, n), make([]bool, n)
 		created, updated                      = make([]time.Time, n), make([]time.Time, n)
 		closed, merged, firstCommit           = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+		revertsNumbers                        = make([]int32, n)
 	)
 	for i, row := range pulls {
 		p := row.PR
@@ -590,9 +595,10 @@ func pullArgs(pulls []PullRequestRow) ([]any, error) {
 		created[i], updated[i], closed[i], merged[i] = p.CreatedAt.UTC(), p.UpdatedAt.UTC(), nullTimePtr(p.ClosedAt), nullTimePtr(p.MergedAt)
 		mergeSHAs[i], additions[i], deletions[i], files[i] = p.MergeCommitSHA, int32(p.Additions), int32(p.Deletions), int32(p.ChangedFiles)
 		reverts[i], hotfixes[i], firstCommit[i] = row.IsRevert, row.IsHotfix, nullTime(row.FirstCommitAuthoredAt)
+		revertsNumbers[i] = int32(p.RevertsNumber)
 	}
 	return []any{numbers, ids, authors, authorBots, titles, states, drafts, bases, heads, labels, created, updated,
-		closed, merged, mergeSHAs, additions, deletions, files, reverts, hotfixes, firstCommit}, nil
+		closed, merged, mergeSHAs, additions, deletions, files, reverts, hotfixes, firstCommit, revertsNumbers}, nil
 }
 
 // pullCommitArgs returns the unnest arguments of the pull requests' commits and the
@@ -908,24 +914,26 @@ func LatestState(statuses []metrics.DeploymentStatus) string {
 type ChangeTarget struct {
 	DeploymentID int64
 	SHA          string
-	// BaseSHA is the SHA of the previous successful production deployment of the
-	// repository (by first success, then id); "" for the first one.
+	// BaseSHA is the SHA of the previous successful production deployment to the same
+	// environment of the repository (by first success, then id; environment names
+	// compared case-insensitively); "" for the first one there.
 	BaseSHA string
 }
 
 // Successful production deployments in the order the calculators use (first success,
-// then id), each with its predecessor's SHA.
+// then id), each with its predecessor's SHA in the same environment (metric_version 2:
+// change sets are per environment).
 const sqlChangeTargets = `
 WITH succeeded AS (
-    SELECT d.deployment_id, d.sha, d.changes_loaded, d.changes_base_sha,
+    SELECT d.deployment_id, d.sha, d.environment, d.changes_loaded, d.changes_base_sha,
            (SELECT min(s.created_at) FROM deployment_statuses s
             WHERE s.enterprise_id = d.enterprise_id AND s.repo_id = d.repo_id AND s.signal = d.signal
               AND s.deployment_id = d.deployment_id AND s.state = 'success') AS succeeded_at
     FROM deployments d
     WHERE d.enterprise_id = $1 AND d.repo_id = $2 AND d.signal = $3 AND d.production
 ), ordered AS (
-    SELECT deployment_id, sha, changes_loaded, changes_base_sha, succeeded_at,
-           coalesce(lag(sha) OVER (ORDER BY succeeded_at, deployment_id), '') AS base_sha
+    SELECT deployment_id, sha, environment, changes_loaded, changes_base_sha, succeeded_at,
+           coalesce(lag(sha) OVER (PARTITION BY lower(environment) ORDER BY succeeded_at, deployment_id), '') AS base_sha
     FROM succeeded WHERE succeeded_at IS NOT NULL
 )
 SELECT deployment_id, sha, base_sha FROM ordered
@@ -1052,25 +1060,36 @@ func (s *Store) SaveDeploymentChanges(ctx context.Context, enterpriseID string, 
 // Incidents.
 
 const sqlUpsertIncidents = `
-INSERT INTO incidents (enterprise_id, repo_id, number, title, author_login, labels, created_at, closed_at)
+INSERT INTO incidents (enterprise_id, repo_id, number, title, author_login, labels, created_at, closed_at, state_reason)
 SELECT $1, $2, t.number, t.title, t.author_login, ARRAY(SELECT jsonb_array_elements_text(t.labels::jsonb)),
-       t.created_at, t.closed_at
-FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
-     AS t(number, title, author_login, labels, created_at, closed_at)
+       t.created_at, t.closed_at, t.state_reason
+FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[])
+     AS t(number, title, author_login, labels, created_at, closed_at, state_reason)
 ON CONFLICT (enterprise_id, repo_id, number) DO UPDATE
 SET title = EXCLUDED.title, author_login = EXCLUDED.author_login, labels = EXCLUDED.labels,
-    created_at = EXCLUDED.created_at, closed_at = EXCLUDED.closed_at
-WHERE (incidents.title, incidents.author_login, incidents.labels, incidents.created_at, incidents.closed_at)
-      IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.author_login, EXCLUDED.labels, EXCLUDED.created_at, EXCLUDED.closed_at)`
+    created_at = EXCLUDED.created_at, closed_at = EXCLUDED.closed_at, state_reason = EXCLUDED.state_reason
+WHERE (incidents.title, incidents.author_login, incidents.labels, incidents.created_at, incidents.closed_at,
+       incidents.state_reason)
+      IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.author_login, EXCLUDED.labels, EXCLUDED.created_at,
+       EXCLUDED.closed_at, EXCLUDED.state_reason)`
 
-// SaveIncidents upserts incident issues and the repo.incidents watermark in one
-// transaction. It returns how many rows were written.
+// The repository's incidents that a complete listing no longer returns: the label was
+// removed, the issue was deleted or transferred, or it was closed as not planned.
+const sqlDeleteGoneIncidents = `
+DELETE FROM incidents
+WHERE enterprise_id = $1 AND repo_id = $2 AND NOT (number = ANY($3::int[]))`
+
+// SaveIncidents replaces the repository's incident issues with a complete listing —
+// incidents it no longer holds are deleted, so the stored incidents follow GitHub's
+// current state — and writes the repo.incidents watermark, in one transaction. It
+// returns how many rows were written or deleted.
 func (s *Store) SaveIncidents(ctx context.Context, enterpriseID string, repoID int64, incidents []metrics.Incident, m Mark) (int64, error) {
 	incidents = uniqueBy(incidents, func(i metrics.Incident) int { return i.Number })
 	n := len(incidents)
 	var (
 		numbers                 = make([]int32, n)
 		titles, authors, labels = make([]string, n), make([]string, n), make([]string, n)
+		reasons                 = make([]string, n)
 		created                 = make([]time.Time, n)
 		closed                  = make([]*time.Time, n)
 	)
@@ -1084,16 +1103,21 @@ func (s *Store) SaveIncidents(ctx context.Context, enterpriseID string, repoID i
 			return 0, fmt.Errorf("labels of incident #%d: %w", inc.Number, err)
 		}
 		numbers[i], titles[i], authors[i], labels[i] = int32(inc.Number), inc.Title, inc.AuthorLogin, string(raw)
-		created[i], closed[i] = inc.CreatedAt.UTC(), nullTimePtr(inc.ClosedAt)
+		created[i], closed[i], reasons[i] = inc.CreatedAt.UTC(), nullTimePtr(inc.ClosedAt), inc.StateReason
 	}
 	var written int64
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sqlDeleteGoneIncidents, enterpriseID, repoID, numbers)
+		if err != nil {
+			return fmt.Errorf("delete incidents no longer listed: %w", err)
+		}
+		written = tag.RowsAffected()
 		if n > 0 {
-			tag, err := tx.Exec(ctx, sqlUpsertIncidents, enterpriseID, repoID, numbers, titles, authors, labels, created, closed)
+			tag, err := tx.Exec(ctx, sqlUpsertIncidents, enterpriseID, repoID, numbers, titles, authors, labels, created, closed, reasons)
 			if err != nil {
 				return fmt.Errorf("upsert incidents: %w", err)
 			}
-			written = tag.RowsAffected()
+			written += tag.RowsAffected()
 		}
 		return putMark(ctx, tx, enterpriseID, StreamRepoIncidents, repoScope(repoID), m)
 	})
@@ -1143,6 +1167,16 @@ func zeroIfNil(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
+}
+
+// jsonStrings encodes a list of strings as a JSON array ('[]' for none), the form the
+// upserts unnest text arrays from (unnest cannot take an array of arrays).
+func jsonStrings(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	raw, _ := json.Marshal(l) // strings always encode
+	return string(raw)
 }
 
 // emptyIfNil turns a nil slice into an empty one: pgx sends nil as NULL, and unnest(NULL)

@@ -109,12 +109,24 @@ func TestSaveCommitsAndMarks(t *testing.T) {
 	commits := []postgres.CommitRow{
 		{Commit: metrics.Commit{SHA: "a1", AuthorLogin: "ada", AuthorName: "Ada", AuthoredAt: rt(0), CommitterLogin: "web-flow", CommittedAt: rt(1), MessageHeadline: "Add x", ParentCount: 1}},
 		{Commit: metrics.Commit{SHA: "b2", AuthorLogin: "dependabot[bot]", AuthoredAt: rt(2), CommittedAt: rt(2), ParentCount: 2}, AuthorIsBot: true},
+		{Commit: metrics.Commit{SHA: "r3", AuthorLogin: "ada", AuthoredAt: rt(2), CommittedAt: rt(2), MessageHeadline: `Revert "Add x"`,
+			ParentCount: 1, Reverts: []string{"a1", "0123abc"}}},
 	}
 	mark := postgres.Mark{Watermark: rt(2), Collection: "c1"}
 	n, err := s.SaveCommits(ctx, "e1", 7, commits, mark)
-	mustWriteRows(t, 2, n, err)
+	mustWriteRows(t, 3, n, err)
 	n, err = s.SaveCommits(ctx, "e1", 7, commits, mark)
 	mustWriteRows(t, 0, n, err)
+	var reverts []string
+	if err := s.Pool().QueryRow(ctx, `SELECT reverts FROM commits WHERE sha = 'r3'`).Scan(&reverts); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a1", "0123abc"}, reverts); diff != "" {
+		t.Errorf("reverts of r3 (-want +got):\n%s", diff)
+	}
+	if got := repoQueryInt(t, s, `SELECT count(*) FROM commits WHERE reverts = '{}'`); got != 2 {
+		t.Errorf("%d commits reverting nothing, want 2", got)
+	}
 	commits[0].MessageHeadline = "Add x (amended)"
 	n, err = s.SaveCommits(ctx, "e1", 7, commits, postgres.Mark{Watermark: rt(3)})
 	mustWriteRows(t, 1, n, err)
@@ -137,7 +149,7 @@ func TestSavePullsReplacesCommitsAndReviews(t *testing.T) {
 	pr := metrics.PullRequest{
 		ID: 100, Number: 5, AuthorLogin: "ada", Title: `Revert "Add x"`, State: "closed", BaseRef: "main", HeadRef: "revert-x",
 		CreatedAt: rt(0), UpdatedAt: rt(3), ClosedAt: rtp(rt(3)), MergedAt: rtp(rt(3)), MergeCommitSHA: "m5",
-		Additions: 3, Deletions: 1, ChangedFiles: 1, Labels: []string{"bug", "urgent"},
+		Additions: 3, Deletions: 1, ChangedFiles: 1, Labels: []string{"bug", "urgent"}, RevertsNumber: 4,
 		Commits: []metrics.Commit{
 			{SHA: "c1", AuthorLogin: "ada", AuthorName: "Ada", AuthoredAt: rt(-2), CommitterLogin: "ada", CommittedAt: rt(-2), MessageHeadline: "one", ParentCount: 1},
 			{SHA: "c2", AuthorLogin: "ada", AuthoredAt: rt(-1), CommittedAt: rt(-1), MessageHeadline: "two", ParentCount: 1},
@@ -155,11 +167,12 @@ func TestSavePullsReplacesCommitsAndReviews(t *testing.T) {
 	var labels []string
 	var first time.Time
 	var revert bool
-	if err := s.Pool().QueryRow(ctx, `SELECT labels, first_commit_authored_at, is_revert FROM pull_requests WHERE number = 5`).Scan(&labels, &first, &revert); err != nil {
+	var revertsNumber int
+	if err := s.Pool().QueryRow(ctx, `SELECT labels, first_commit_authored_at, is_revert, reverts_number FROM pull_requests WHERE number = 5`).Scan(&labels, &first, &revert, &revertsNumber); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"bug", "urgent"}, labels); diff != "" || !first.Equal(rt(-2)) || !revert {
-		t.Errorf("labels %v, first commit %s, revert %v", labels, first, revert)
+	if diff := cmp.Diff([]string{"bug", "urgent"}, labels); diff != "" || !first.Equal(rt(-2)) || !revert || revertsNumber != 4 {
+		t.Errorf("labels %v, first commit %s, revert %v, reverts #%d", labels, first, revert, revertsNumber)
 	}
 
 	// A force-push replaced the commits; a review was withdrawn.
@@ -295,7 +308,7 @@ func TestDeploymentsStatusesAndChangeTargets(t *testing.T) {
 	mustWriteRows(t, 0, n, err)
 
 	// A deployment that succeeded between 1 and 4 shows up late: 4 is compared again.
-	late := dep(5, "abc", "prod", true, 1, st(51, "success", 2))
+	late := dep(5, "abc", "Production", true, 1, st(51, "success", 2))
 	if _, err := s.SaveDeployments(ctx, "e1", 7, []metrics.Deployment{late}, postgres.Mark{Watermark: rt(5)}); err != nil {
 		t.Fatal(err)
 	}
@@ -312,6 +325,27 @@ func TestDeploymentsStatusesAndChangeTargets(t *testing.T) {
 	}
 	if got := repoQueryInt(t, s, `SELECT count(*) FROM deployment_changes WHERE deployment_id = 4`); got != 1 {
 		t.Errorf("deployment 4 has %d changes after the new compare, want 1", got)
+	}
+
+	// Another production environment has its own history (metric_version 2): its first
+	// deployment has no base, however recent the other environment's; its second is
+	// compared with its first, not with production's deployment in between.
+	web := []metrics.Deployment{
+		dep(6, "w1", "production/web", true, 7, st(61, "success", 8)),
+		dep(8, "w2", "production/web", true, 10, st(81, "success", 11)),
+	}
+	between := dep(7, "ccc", "production", true, 8, st(71, "success", 9))
+	if _, err := s.SaveDeployments(ctx, "e1", 7, append(web, between), postgres.Mark{Watermark: rt(10)}); err != nil {
+		t.Fatal(err)
+	}
+	targets, err = s.ListChangeTargets(ctx, "e1", 7, metrics.SignalDeployment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []postgres.ChangeTarget{{DeploymentID: 5, SHA: "abc", BaseSHA: "aaa"}, {DeploymentID: 6, SHA: "w1"},
+		{DeploymentID: 7, SHA: "ccc", BaseSHA: "bbb"}, {DeploymentID: 8, SHA: "w2", BaseSHA: "w1"}}
+	if diff := cmp.Diff(want, targets); diff != "" {
+		t.Fatalf("targets with a second environment (-want +got):\n%s", diff)
 	}
 }
 
@@ -331,6 +365,39 @@ func TestIncidentsAndRepoStates(t *testing.T) {
 	mustWriteRows(t, 2, n, err)
 	n, err = s.SaveIncidents(ctx, "e1", 7, incidents, postgres.Mark{Watermark: rt(4)})
 	mustWriteRows(t, 0, n, err)
+
+	// The listing is complete: #5 joins, #3 is no longer listed (its label was removed,
+	// or it was closed as not planned, which the collector leaves out) and is deleted;
+	// the other repository's incidents are not touched.
+	other := []metrics.Incident{{Number: 3, Title: "web down", Labels: []string{"incident"}, CreatedAt: rt(1), ClosedAt: rtp(rt(2))}}
+	if _, err := s.SaveIncidents(ctx, "e1", 8, other, postgres.Mark{Watermark: rt(4)}); err != nil {
+		t.Fatal(err)
+	}
+	relisted := []metrics.Incident{incidents[1],
+		{Number: 5, Title: "Incident: queue", Labels: []string{"incident"}, CreatedAt: rt(4), ClosedAt: rtp(rt(5)), StateReason: "completed"}}
+	n, err = s.SaveIncidents(ctx, "e1", 7, relisted, postgres.Mark{Watermark: rt(5)})
+	mustWriteRows(t, 2, n, err) // #3 deleted, #5 inserted
+	var numbers []int
+	rows, err := s.Pool().Query(ctx, `SELECT number FROM incidents WHERE repo_id = 7 ORDER BY number`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		numbers = append(numbers, v)
+	}
+	if diff := cmp.Diff([]int{4, 5}, numbers); diff != "" {
+		t.Errorf("stored incidents of repository 7 (-want +got):\n%s", diff)
+	}
+	if got := repoQueryInt(t, s, `SELECT count(*) FROM incidents WHERE repo_id = 8`); got != 1 {
+		t.Errorf("repository 8 has %d incidents, want its 1 untouched", got)
+	}
+	if got := repoQueryInt(t, s, `SELECT count(*) FROM incidents WHERE number = 5 AND state_reason = 'completed'`); got != 1 {
+		t.Error("state_reason of #5 not stored")
+	}
 	if err := s.FinishRepoPass(ctx, "e1", 7, postgres.Mark{Watermark: rt(0), Collection: "c9", SweptAt: rt(4)}); err != nil {
 		t.Fatal(err)
 	}
