@@ -6,7 +6,7 @@ import (
 
 // SchemaVersion is stamped on every export and in the manifest. Bump it whenever a
 // column is appended to a file (columns are never removed, renamed or reordered).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // File kinds: the file name stem of each CSV of an export.
 const (
@@ -94,6 +94,9 @@ func copilotMetricsColumns() []Column {
 		Int("pr_total_applied_suggestions"),
 		Int("pr_total_created_by_copilot"),
 		Int("pr_total_reviewed_by_copilot"),
+		// Appended in schema version 2.
+		Int("pr_total_copilot_suggestions"),
+		Int("pr_total_copilot_applied_suggestions"),
 	)
 }
 
@@ -172,6 +175,9 @@ func copilotUserMetricsColumns() []Column {
 		Bool("used_code_review_passive"),
 		Bool("used_coding_agent"),
 		Decimal("ai_credits_used", OtherPrecision),
+		// Appended in schema version 2.
+		Int("chat_interactions"),
+		Int("agent_interactions"),
 	)
 }
 
