@@ -49,7 +49,7 @@ func aggregateDay(day time.Time, dau int64) *metrics.CopilotDay {
 	return &metrics.CopilotDay{
 		Day: day, DailyActiveUsers: i64p(dau), WeeklyActiveUsers: i64p(dau + 5), MonthlyActiveUsers: i64p(dau + 9),
 		UserInitiatedInteractions: i64p(120), CodeGenerations: i64p(1000), CodeAcceptances: i64p(400),
-		LOCAdded:     i64p(700),
+		LOCAdded: i64p(700),
 		PullRequests: metrics.CopilotPullRequests{TotalCreated: i64p(4), MedianMinutesToMerge: f64p(95.5),
 			TotalSuggestions: i64p(40), TotalCopilotSuggestions: i64p(25), TotalCopilotAppliedSuggestions: i64p(14)},
 		ChatModes: metrics.CopilotChatModes{Ask: i64p(30), Agent: i64p(12), Plan: i64p(2)},
