@@ -82,7 +82,7 @@ func CopilotInteractions(breakdowns []CopilotBreakdown, modes CopilotChatModes) 
 	}
 	for i, c := range counters {
 		switch {
-		case fromBreakdown[i]:
+		case fromBreakdown[i]: // counted from its element; the counter repeats it
 		case c.feature == FeatureChatPanelAgentMode:
 			agent = addCounter(agent, c.count)
 		default:
