@@ -94,6 +94,9 @@ func copilotMetricsColumns() []Column {
 		Int("pr_total_applied_suggestions"),
 		Int("pr_total_created_by_copilot"),
 		Int("pr_total_reviewed_by_copilot"),
+		// Appended in schema version 2.
+		Int("pr_total_copilot_suggestions"),
+		Int("pr_total_copilot_applied_suggestions"),
 	)
 }
 
@@ -179,6 +182,9 @@ func copilotUserMetricsColumns() []Column {
 		Bool("used_code_review_passive"),
 		Bool("used_coding_agent"),
 		Decimal("ai_credits_used", OtherPrecision),
+		// Appended in schema version 2.
+		Int("chat_interactions"),
+		Int("agent_interactions"),
 	)
 }
 

@@ -20,6 +20,21 @@ type codeCounters struct {
 	LOCDeletedSum                 *int64 `json:"loc_deleted_sum"`
 }
 
+// chatModes are the top-level chat_panel_*_mode counters of a record.
+type chatModes struct {
+	ChatPanelAgentMode   *int64 `json:"chat_panel_agent_mode"`
+	ChatPanelAskMode     *int64 `json:"chat_panel_ask_mode"`
+	ChatPanelCustomMode  *int64 `json:"chat_panel_custom_mode"`
+	ChatPanelEditMode    *int64 `json:"chat_panel_edit_mode"`
+	ChatPanelPlanMode    *int64 `json:"chat_panel_plan_mode"`
+	ChatPanelUnknownMode *int64 `json:"chat_panel_unknown_mode"`
+}
+
+func (m chatModes) toChatModes() metrics.CopilotChatModes {
+	return metrics.CopilotChatModes{Agent: m.ChatPanelAgentMode, Ask: m.ChatPanelAskMode, Custom: m.ChatPanelCustomMode,
+		Edit: m.ChatPanelEditMode, Plan: m.ChatPanelPlanMode, Unknown: m.ChatPanelUnknownMode}
+}
+
 type breakdownElement struct {
 	codeCounters
 	IDE      string `json:"ide"`
@@ -46,6 +61,7 @@ type aggregateRecord struct {
 	MonthlyActiveChatUsers  *int64 `json:"monthly_active_chat_users"`
 	MonthlyActiveAgentUsers *int64 `json:"monthly_active_agent_users"`
 	codeCounters
+	chatModes
 	breakdowns
 	PullRequests *struct {
 		TotalCreated            *int64   `json:"total_created"`
@@ -56,6 +72,9 @@ type aggregateRecord struct {
 		TotalAppliedSuggestions *int64   `json:"total_applied_suggestions"`
 		TotalCreatedByCopilot   *int64   `json:"total_created_by_copilot"`
 		TotalReviewedByCopilot  *int64   `json:"total_reviewed_by_copilot"`
+		// Copilot code review's own; total_suggestions counts every reviewer's.
+		TotalCopilotSuggestions        *int64 `json:"total_copilot_suggestions"`
+		TotalCopilotAppliedSuggestions *int64 `json:"total_copilot_applied_suggestions"`
 	} `json:"pull_requests"`
 }
 
@@ -64,6 +83,7 @@ type userRecord struct {
 	UserID    *int64 `json:"user_id"`
 	UserLogin string `json:"user_login"`
 	codeCounters
+	chatModes
 	breakdowns
 	UsedAgent                    bool     `json:"used_agent"`
 	UsedChat                     bool     `json:"used_chat"`
@@ -100,19 +120,22 @@ func DecodeCopilotDay(raw json.RawMessage) (metrics.CopilotDay, error) {
 		LOCSuggestedToDelete:      rec.LOCSuggestedToDeleteSum,
 		LOCAdded:                  rec.LOCAddedSum,
 		LOCDeleted:                rec.LOCDeletedSum,
+		ChatModes:                 rec.toChatModes(),
 		Breakdowns:                rec.toBreakdowns(),
 		Raw:                       raw,
 	}
 	if pr := rec.PullRequests; pr != nil {
 		out.PullRequests = metrics.CopilotPullRequests{
-			TotalCreated:            pr.TotalCreated,
-			TotalReviewed:           pr.TotalReviewed,
-			TotalMerged:             pr.TotalMerged,
-			MedianMinutesToMerge:    pr.MedianMinutesToMerge,
-			TotalSuggestions:        pr.TotalSuggestions,
-			TotalAppliedSuggestions: pr.TotalAppliedSuggestions,
-			TotalCreatedByCopilot:   pr.TotalCreatedByCopilot,
-			TotalReviewedByCopilot:  pr.TotalReviewedByCopilot,
+			TotalCreated:                   pr.TotalCreated,
+			TotalReviewed:                  pr.TotalReviewed,
+			TotalMerged:                    pr.TotalMerged,
+			MedianMinutesToMerge:           pr.MedianMinutesToMerge,
+			TotalSuggestions:               pr.TotalSuggestions,
+			TotalAppliedSuggestions:        pr.TotalAppliedSuggestions,
+			TotalCreatedByCopilot:          pr.TotalCreatedByCopilot,
+			TotalReviewedByCopilot:         pr.TotalReviewedByCopilot,
+			TotalCopilotSuggestions:        pr.TotalCopilotSuggestions,
+			TotalCopilotAppliedSuggestions: pr.TotalCopilotAppliedSuggestions,
 		}
 	}
 	return out, nil
@@ -151,6 +174,7 @@ func DecodeCopilotUserDay(raw json.RawMessage) (metrics.CopilotUserDay, error) {
 		UsedCodeReviewPassive:     rec.UsedCopilotCodeReviewPassive,
 		UsedCodingAgent:           rec.UsedCopilotCodingAgent,
 		AICreditsUsed:             rec.AICreditsUsed,
+		ChatModes:                 rec.toChatModes(),
 		Breakdowns:                rec.toBreakdowns(),
 		Raw:                       raw,
 	}, nil

@@ -406,7 +406,10 @@ func TestDecodeCopilotDay(t *testing.T) {
 			TotalCreated: int64p(80), TotalReviewed: int64p(70), TotalMerged: int64p(60),
 			MedianMinutesToMerge: &median, TotalSuggestions: int64p(40), TotalAppliedSuggestions: int64p(22),
 			TotalCreatedByCopilot: int64p(5), TotalReviewedByCopilot: int64p(30),
+			TotalCopilotSuggestions: int64p(25), TotalCopilotAppliedSuggestions: int64p(14),
 		},
+		// The counters the record carries; the absent ones stay nil.
+		ChatModes: metrics.CopilotChatModes{Agent: int64p(300), Ask: int64p(500)},
 	}
 	if diff := cmp.Diff(want, day, cmpopts.IgnoreFields(metrics.CopilotDay{}, "Breakdowns", "Raw")); diff != "" {
 		t.Errorf("day (-want +got):\n%s", diff)
@@ -420,7 +423,7 @@ func TestDecodeCopilotDay(t *testing.T) {
 	}
 	wantKeys := []string{
 		"ide:vscode/", "ide:intellij/",
-		"feature:code_completion/", "feature:agent_edit/",
+		"feature:code_completion/", "feature:chat_panel_agent_mode/", "feature:agent_edit/", "feature:chat_inline/",
 		"language_feature:go/code_completion",
 		"language_model:unknown/gpt-4.1",
 		"model_feature:claude-sonnet-4/agent_edit",
@@ -436,6 +439,15 @@ func TestDecodeCopilotDay(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantCompletion, completion); diff != "" {
 		t.Errorf("code_completion breakdown (-want +got):\n%s", diff)
+	}
+	// agent_edit as GitHub sends it: code and lines, no interactions. The ask mode has
+	// only its top-level counter, so chat = 500 (counter) + 150 (chat_inline element).
+	if agentEdit := day.Breakdowns[4]; agentEdit.Key1 != "agent_edit" || agentEdit.UserInitiatedInteractions != nil {
+		t.Errorf("agent_edit breakdown = %+v, want no interactions", agentEdit)
+	}
+	chat, agent := metrics.CopilotInteractions(day.Breakdowns, day.ChatModes)
+	if diff := cmp.Diff([]*int64{int64p(650), int64p(300)}, []*int64{chat, agent}); diff != "" {
+		t.Errorf("(chat, agent) of the decoded day (-want +got):\n%s", diff)
 	}
 }
 
@@ -455,7 +467,10 @@ func TestDecodeCopilotUserDay(t *testing.T) {
 		Breakdowns: []metrics.CopilotBreakdown{
 			{Dimension: "ide", Key1: "vscode", CodeGenerations: int64p(40), CodeAcceptances: int64p(15), LOCSuggestedToAdd: int64p(200), LOCSuggestedToDelete: int64p(10), LOCAdded: int64p(90), LOCDeleted: int64p(5)},
 			{Dimension: "feature", Key1: "code_completion", CodeGenerations: int64p(30), CodeAcceptances: int64p(12), LOCSuggestedToAdd: int64p(100), LOCSuggestedToDelete: int64p(0), LOCAdded: int64p(50), LOCDeleted: int64p(0)},
+			{Dimension: "feature", Key1: "chat_panel_agent_mode", UserInitiatedInteractions: int64p(7)},
+			{Dimension: "feature", Key1: "chat_inline", UserInitiatedInteractions: int64p(5)},
 		},
+		ChatModes: metrics.CopilotChatModes{Agent: int64p(7), Ask: int64p(0)},
 	}
 	if diff := cmp.Diff(want, first, cmpopts.IgnoreFields(metrics.CopilotUserDay{}, "Raw")); diff != "" {
 		t.Errorf("user (-want +got):\n%s", diff)
@@ -467,6 +482,9 @@ func TestDecodeCopilotUserDay(t *testing.T) {
 	if third.LOCAdded != nil || !third.UsedCLI || !third.UsedCodingAgent || len(third.Breakdowns) != 1 ||
 		third.Breakdowns[0].Key1 != "python" || third.Breakdowns[0].Key2 != "gpt-4.1" {
 		t.Errorf("sparse user = %+v: absent counters must stay nil", third)
+	}
+	if third.ChatModes != (metrics.CopilotChatModes{}) {
+		t.Errorf("sparse user chat modes = %+v, want all nil", third.ChatModes)
 	}
 }
 

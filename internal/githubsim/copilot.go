@@ -357,7 +357,9 @@ func (w *world) lastReportDay(now time.Time) time.Time {
 // enterprise's is the sum of its orgs' (a pull request belongs to one org's repository).
 type pullRequestActivity struct {
 	created, reviewed, merged, suggestions, applied, createdByCopilot, reviewedByCopilot int64
-	medianMinutes                                                                        float64
+	// Copilot code review's own suggestions and applied suggestions: a share of the above.
+	copilotSuggestions, copilotApplied int64
+	medianMinutes                      float64
 }
 
 func (w *world) orgPullActivity(o *org, day time.Time, f float64) pullRequestActivity {
@@ -370,12 +372,16 @@ func (w *world) orgPullActivity(o *org, day time.Time, f float64) pullRequestAct
 	merged := int64(float64(created) * (0.6 + 0.3*rng.Float64()))
 	reviewed := int64(float64(created) * (0.7 + 0.3*rng.Float64()))
 	sugg := int64(float64(reviewed) * (1 + 3*rng.Float64()))
-	return pullRequestActivity{
+	a := pullRequestActivity{
 		created: created, reviewed: reviewed, merged: merged,
 		suggestions: sugg, applied: int64(float64(sugg) * (0.2 + 0.4*rng.Float64())),
 		createdByCopilot: int64(float64(created) * 0.1 * rng.Float64()), reviewedByCopilot: int64(float64(reviewed) * (0.2 + 0.5*rng.Float64())),
 		medianMinutes: math.Round((60+600*rng.Float64())*10) / 10,
 	}
+	// Drawn after the others, so adding them changed none of the figures above.
+	a.copilotSuggestions = int64(float64(a.suggestions) * (0.3 + 0.4*rng.Float64()))
+	a.copilotApplied = min(int64(float64(a.copilotSuggestions)*(0.2+0.5*rng.Float64())), a.applied)
+	return a
 }
 
 func (w *world) pullActivity(e *enterprise, o *org, day time.Time, f float64) pullRequestActivity {
@@ -393,6 +399,8 @@ func (w *world) pullActivity(e *enterprise, o *org, day time.Time, f float64) pu
 		sum.applied += a.applied
 		sum.createdByCopilot += a.createdByCopilot
 		sum.reviewedByCopilot += a.reviewedByCopilot
+		sum.copilotSuggestions += a.copilotSuggestions
+		sum.copilotApplied += a.copilotApplied
 		medians = append(medians, a.medianMinutes)
 	}
 	sort.Float64s(medians)

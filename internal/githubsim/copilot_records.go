@@ -105,6 +105,9 @@ type pullRequestTotals struct {
 	TotalAppliedSuggestions int64   `json:"total_applied_suggestions"`
 	TotalCreatedByCopilot   int64   `json:"total_created_by_copilot"`
 	TotalReviewedByCopilot  int64   `json:"total_reviewed_by_copilot"`
+	// Copilot code review's own share of the suggestions above.
+	TotalCopilotSuggestions        int64 `json:"total_copilot_suggestions"`
+	TotalCopilotAppliedSuggestions int64 `json:"total_copilot_applied_suggestions"`
 }
 
 type chatModes struct {
@@ -434,6 +437,7 @@ func (w *world) dayRecordOf(s reportScope, day, now time.Time) dayRecord {
 			TotalCreated: pr.created, TotalReviewed: pr.reviewed, TotalMerged: pr.merged, MedianMinutesToMerge: pr.medianMinutes,
 			TotalSuggestions: pr.suggestions, TotalAppliedSuggestions: pr.applied,
 			TotalCreatedByCopilot: pr.createdByCopilot, TotalReviewedByCopilot: pr.reviewedByCopilot,
+			TotalCopilotSuggestions: pr.copilotSuggestions, TotalCopilotAppliedSuggestions: pr.copilotApplied,
 		},
 	}
 }

@@ -279,6 +279,75 @@ func TestReportFiguresBehaveLikeGitHubs(t *testing.T) {
 	}
 }
 
+// The chat and agent interaction columns need these shapes in both the aggregate and
+// the per-user records: chat_panel_agent_mode and chat_inline feature elements with
+// interactions, agent_edit with code but no interactions, top-level chat_panel_*_mode
+// counters that agree with their elements, and Copilot code review's own suggestion
+// counts within all reviewers' ones.
+func TestReportsCarryTheChatAndAgentShapes(t *testing.T) {
+	t.Parallel()
+	_, srv := newSim(t, testConfig())
+	type seen struct{ agentMode, inline, agentEdit bool }
+	check := func(where string, features []featureTotals, modes chatModes, saw *seen) {
+		t.Helper()
+		byFeature := map[string]featureTotals{}
+		for _, f := range features {
+			byFeature[f.Feature] = f
+		}
+		if f, ok := byFeature[metrics.FeatureChatPanelAgentMode]; ok && f.UserInitiatedInteractionCount > 0 {
+			saw.agentMode = true
+		}
+		if f, ok := byFeature[metrics.FeatureChatInline]; ok && f.UserInitiatedInteractionCount > 0 {
+			saw.inline = true
+		}
+		if f, ok := byFeature[metrics.FeatureAgentEdit]; ok {
+			saw.agentEdit = saw.agentEdit || f.CodeGenerationActivityCount > 0
+			if f.UserInitiatedInteractionCount != 0 {
+				t.Errorf("%s: agent_edit has %d interactions, GitHub sends none", where, f.UserInitiatedInteractionCount)
+			}
+		}
+		for _, m := range []struct {
+			feature string
+			counter int64
+		}{
+			{metrics.FeatureChatPanelAgentMode, modes.ChatPanelAgentMode}, {"chat_panel_ask_mode", modes.ChatPanelAskMode},
+			{"chat_panel_edit_mode", modes.ChatPanelEditMode},
+		} {
+			if got := byFeature[m.feature].UserInitiatedInteractionCount; got != m.counter {
+				t.Errorf("%s: %s element %d, top-level counter %d; they must agree", where, m.feature, got, m.counter)
+			}
+		}
+	}
+	var aggregate, users seen
+	for _, day := range []string{"2026-09-08", "2026-09-09", "2026-09-10"} {
+		for _, path := range []string{"/enterprises/acme/copilot/metrics/reports/enterprise-1-day?day=" + day,
+			"/orgs/acme-web/copilot/metrics/reports/organization-1-day?day=" + day} {
+			rec := dayRecordAt(t, srv, path)
+			check(path, rec.TotalsByFeature, rec.chatModes, &aggregate)
+			pr := rec.PullRequests
+			if pr.TotalCopilotSuggestions > pr.TotalSuggestions || pr.TotalCopilotAppliedSuggestions > pr.TotalAppliedSuggestions ||
+				pr.TotalCopilotAppliedSuggestions > pr.TotalCopilotSuggestions {
+				t.Errorf("%s: Copilot review suggestions %d/%d do not fit within all reviewers' %d/%d", path,
+					pr.TotalCopilotSuggestions, pr.TotalCopilotAppliedSuggestions, pr.TotalSuggestions, pr.TotalAppliedSuggestions)
+			}
+		}
+		for _, line := range ndjsonLines(downloadAll(t, srv, tokenA, "/enterprises/acme/copilot/metrics/reports/users-1-day?day="+day)) {
+			var rec userRecord
+			if err := json.Unmarshal(line, &rec); err != nil {
+				t.Fatal(err)
+			}
+			check("user "+rec.UserLogin+" on "+day, rec.TotalsByFeature, rec.chatModes, &users)
+		}
+	}
+	ent := dayRecordAt(t, srv, "/enterprises/acme/copilot/metrics/reports/enterprise-1-day?day=2026-09-09")
+	if ent.PullRequests.TotalCopilotSuggestions == 0 {
+		t.Error("the enterprise's Copilot code review made no suggestions on a weekday")
+	}
+	if aggregate != (seen{true, true, true}) || users != (seen{true, true, true}) {
+		t.Errorf("chat_panel_agent_mode, chat_inline, agent_edit seen in aggregate records %+v, in user records %+v; want all", aggregate, users)
+	}
+}
+
 func TestLatest28DayReports(t *testing.T) {
 	t.Parallel()
 	sim, srv := newSim(t, testConfig())

@@ -296,6 +296,12 @@ func breakdownTruth(b breakdowns) []metrics.CopilotBreakdown {
 	return out
 }
 
+// chatModesTruth: the simulator sends every chat_panel_*_mode counter, zeros included.
+func chatModesTruth(m chatModes) metrics.CopilotChatModes {
+	return metrics.CopilotChatModes{Agent: i64(m.ChatPanelAgentMode), Ask: i64(m.ChatPanelAskMode), Custom: i64(m.ChatPanelCustomMode),
+		Edit: i64(m.ChatPanelEditMode), Plan: i64(m.ChatPanelPlanMode), Unknown: i64(m.ChatPanelUnknownMode)}
+}
+
 func copilotDayTruth(rec dayRecord) (metrics.CopilotDay, error) {
 	raw, err := json.Marshal(rec)
 	if err != nil {
@@ -315,7 +321,10 @@ func copilotDayTruth(rec dayRecord) (metrics.CopilotDay, error) {
 			TotalMerged: i64(rec.PullRequests.TotalMerged), MedianMinutesToMerge: &median,
 			TotalSuggestions: i64(rec.PullRequests.TotalSuggestions), TotalAppliedSuggestions: i64(rec.PullRequests.TotalAppliedSuggestions),
 			TotalCreatedByCopilot: i64(rec.PullRequests.TotalCreatedByCopilot), TotalReviewedByCopilot: i64(rec.PullRequests.TotalReviewedByCopilot),
+			TotalCopilotSuggestions:        i64(rec.PullRequests.TotalCopilotSuggestions),
+			TotalCopilotAppliedSuggestions: i64(rec.PullRequests.TotalCopilotAppliedSuggestions),
 		},
+		ChatModes:  chatModesTruth(rec.chatModes),
 		Breakdowns: breakdownTruth(rec.breakdowns),
 		Raw:        raw,
 	}, nil
@@ -337,6 +346,7 @@ func copilotUserDayTruth(rec userRecord) (metrics.CopilotUserDay, error) {
 		UsedAgent: rec.UsedAgent, UsedChat: rec.UsedChat, UsedCLI: rec.UsedCLI,
 		UsedCodeReviewActive: rec.UsedCopilotCodeReviewActive, UsedCodeReviewPassive: rec.UsedCopilotCodeReviewPassive,
 		UsedCodingAgent: rec.UsedCopilotCodingAgent, AICreditsUsed: &credits,
+		ChatModes:  chatModesTruth(rec.chatModes),
 		Breakdowns: breakdownTruth(rec.breakdowns),
 		Raw:        raw,
 	}, nil

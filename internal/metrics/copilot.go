@@ -1,10 +1,96 @@
 package metrics
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
-// FeatureCodeCompletion is the feature key of inline code completions in the Copilot
-// usage reports' totals_by_feature.
-const FeatureCodeCompletion = "code_completion"
+// Feature keys of the Copilot usage reports' totals_by_feature.
+const (
+	// FeatureCodeCompletion is inline code completions.
+	FeatureCodeCompletion = "code_completion"
+	// FeatureChatPanelAgentMode is the chat panel in agent mode: the prompts users give
+	// the agent.
+	FeatureChatPanelAgentMode = "chat_panel_agent_mode"
+	// FeatureChatInline is inline chat in the editor.
+	FeatureChatInline = "chat_inline"
+	// FeatureAgentEdit is the edits agents make in files: code and line counts, no
+	// interactions.
+	FeatureAgentEdit = "agent_edit"
+	// featureChatPanelPrefix starts every chat-panel mode (ask, edit, agent, plan, custom,
+	// unknown, and modes GitHub adds later).
+	featureChatPanelPrefix = "chat_panel_"
+)
+
+// chatModeCounter is one top-level chat_panel_*_mode counter and its feature key.
+type chatModeCounter struct {
+	feature string
+	count   *int64
+}
+
+func (m CopilotChatModes) counters() [6]chatModeCounter {
+	return [6]chatModeCounter{
+		{FeatureChatPanelAgentMode, m.Agent},
+		{"chat_panel_ask_mode", m.Ask},
+		{"chat_panel_custom_mode", m.Custom},
+		{"chat_panel_edit_mode", m.Edit},
+		{"chat_panel_plan_mode", m.Plan},
+		{"chat_panel_unknown_mode", m.Unknown},
+	}
+}
+
+// CopilotInteractions returns the chat and agent interactions of one report record
+// (a day's aggregate or one user's line), from the user_initiated_interaction_count of
+// the feature breakdown's elements:
+//
+//   - agent = the chat_panel_agent_mode element;
+//   - chat = every other chat_panel_* element (ask, edit, plan, custom, unknown, and
+//     modes GitHub adds later) plus the chat_inline element.
+//
+// agent_edit (the edits agents make) carries code and line counts but no interactions
+// and counts in neither; nor do code_completion and copilot_cli. Other dimensions are
+// not read. Repeated elements are added up. A chat-panel mode the breakdown lacks (no
+// element, or one without the counter) is taken from the record's top-level
+// chat_panel_*_mode counter in modes, when there is one; chat_inline has no such
+// counter.
+//
+// Each result is nil when the record carries none of the elements or counters it adds
+// up: GitHub leaves out a feature nobody used but also, some days, one whose data is
+// missing, and the two cannot be told apart, so the column says "not reported" rather
+// than 0. A record with only a chat_panel_agent_mode element therefore has agent set
+// and chat nil; a top-level counter of 0 is a reported 0.
+func CopilotInteractions(breakdowns []CopilotBreakdown, modes CopilotChatModes) (chat, agent *int64) {
+	counters := modes.counters()
+	var fromBreakdown [len(counters)]bool
+	for _, b := range breakdowns {
+		if b.Dimension != DimensionFeature || b.UserInitiatedInteractions == nil {
+			continue
+		}
+		switch {
+		case b.Key1 == FeatureChatPanelAgentMode:
+			agent = addCounter(agent, b.UserInitiatedInteractions)
+		case strings.HasPrefix(b.Key1, featureChatPanelPrefix) || b.Key1 == FeatureChatInline:
+			chat = addCounter(chat, b.UserInitiatedInteractions)
+		default:
+			continue
+		}
+		for i, c := range counters {
+			if c.feature == b.Key1 {
+				fromBreakdown[i] = true
+			}
+		}
+	}
+	for i, c := range counters {
+		switch {
+		case fromBreakdown[i]: // counted from its element; the counter repeats it
+		case c.feature == FeatureChatPanelAgentMode:
+			agent = addCounter(agent, c.count)
+		default:
+			chat = addCounter(chat, c.count)
+		}
+	}
+	return chat, agent
+}
 
 // CompletionAcceptance returns the code generations, acceptances and acceptance rate of
 // code completions, read from the code_completion element of the feature breakdown

@@ -182,6 +182,7 @@ type CopilotDay struct {
 	LOCSuggestedToDelete      *int64
 	LOCAdded                  *int64
 	LOCDeleted                *int64
+	ChatModes                 CopilotChatModes
 	PullRequests              CopilotPullRequests
 	Breakdowns                []CopilotBreakdown
 	Raw                       json.RawMessage
@@ -197,6 +198,18 @@ type CopilotPullRequests struct {
 	TotalAppliedSuggestions *int64
 	TotalCreatedByCopilot   *int64
 	TotalReviewedByCopilot  *int64
+	// Copilot code review's own suggestions (total_copilot_suggestions,
+	// total_copilot_applied_suggestions); TotalSuggestions counts every reviewer's.
+	TotalCopilotSuggestions        *int64
+	TotalCopilotAppliedSuggestions *int64
+}
+
+// CopilotChatModes are a report record's top-level chat_panel_*_mode counters: the
+// user-initiated interactions of each chat-panel mode. They repeat the chat_panel_*
+// elements of the feature breakdown (when both are present they agree), which is read
+// first; a counter stands in for a mode the breakdown leaves out (CopilotInteractions).
+type CopilotChatModes struct {
+	Agent, Ask, Custom, Edit, Plan, Unknown *int64
 }
 
 // Copilot breakdown dimensions (the report's totals_by_* arrays).
@@ -242,6 +255,7 @@ type CopilotUserDay struct {
 	UsedCodeReviewPassive     bool
 	UsedCodingAgent           bool
 	AICreditsUsed             *float64
+	ChatModes                 CopilotChatModes
 	Breakdowns                []CopilotBreakdown
 	Raw                       json.RawMessage
 }

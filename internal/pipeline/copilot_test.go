@@ -279,6 +279,7 @@ type copilotDailyRow struct {
 	PRCreated, PRReviewed, PRMerged                        *int64
 	PRMedian                                               *float64
 	PRSuggestions, PRApplied, PRByCopilot, PRReviewedBy    *int64
+	PRCopilotSuggestions, PRCopilotApplied                 *int64
 }
 
 func copilotStoredDays(t testing.TB, s *postgres.Store, scope metrics.CopilotScope) []copilotDailyRow {
@@ -288,7 +289,8 @@ func copilotStoredDays(t testing.TB, s *postgres.Store, scope metrics.CopilotSco
 		completion_generations, completion_acceptances, completion_acceptance_rate::float8,
 		loc_suggested_to_add, loc_suggested_to_delete, loc_added, loc_deleted, chat_interactions, agent_interactions,
 		pr_total_created, pr_total_reviewed, pr_total_merged, pr_median_minutes_to_merge::float8,
-		pr_total_suggestions, pr_total_applied_suggestions, pr_total_created_by_copilot, pr_total_reviewed_by_copilot
+		pr_total_suggestions, pr_total_applied_suggestions, pr_total_created_by_copilot, pr_total_reviewed_by_copilot,
+		pr_total_copilot_suggestions, pr_total_copilot_applied_suggestions
 		FROM copilot_daily_metrics WHERE enterprise_id = 'ent1' AND scope_type = $1 AND scope = $2 ORDER BY day`, scope.Type, scope.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -299,7 +301,8 @@ func copilotStoredDays(t testing.TB, s *postgres.Store, scope metrics.CopilotSco
 		if err := rows.Scan(&r.Day, &r.DAU, &r.WAU, &r.MAU, &r.MonthlyChat, &r.MonthlyAgent, &r.Interactions, &r.Generations, &r.Acceptances,
 			&r.CompletionGenerations, &r.CompletionAcceptances, &r.CompletionRate,
 			&r.LOCSuggestedAdd, &r.LOCSuggestedDelete, &r.LOCAdded, &r.LOCDel, &r.Chat, &r.Agent,
-			&r.PRCreated, &r.PRReviewed, &r.PRMerged, &r.PRMedian, &r.PRSuggestions, &r.PRApplied, &r.PRByCopilot, &r.PRReviewedBy); err != nil {
+			&r.PRCreated, &r.PRReviewed, &r.PRMerged, &r.PRMedian, &r.PRSuggestions, &r.PRApplied, &r.PRByCopilot, &r.PRReviewedBy,
+			&r.PRCopilotSuggestions, &r.PRCopilotApplied); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, r)
@@ -307,19 +310,20 @@ func copilotStoredDays(t testing.TB, s *postgres.Store, scope metrics.CopilotSco
 	return out
 }
 
-// copilotFeatureSum adds up user_initiated_interactions of the matching feature elements.
-func copilotFeatureSum(bs []metrics.CopilotBreakdown, match func(string) bool) *int64 {
-	var sum *int64
+// copilotWantInteractions is the chat and agent figures of a simulated record, the way
+// the simulator builds it: every chat-panel mode has an element when used and always a
+// top-level counter, so the counters give the chat-panel modes, zeros included, and
+// chat_inline comes from its element. It does not call metrics.CopilotInteractions, so
+// the stored figures are checked against a second derivation.
+func copilotWantInteractions(bs []metrics.CopilotBreakdown, m metrics.CopilotChatModes) (chat, agent *int64) {
+	c := *m.Ask + *m.Custom + *m.Edit + *m.Plan + *m.Unknown
 	for _, b := range bs {
-		if b.Dimension == metrics.DimensionFeature && match(b.Key1) && b.UserInitiatedInteractions != nil {
-			v := *b.UserInitiatedInteractions
-			if sum != nil {
-				v += *sum
-			}
-			sum = &v
+		if b.Dimension == metrics.DimensionFeature && b.Key1 == "chat_inline" {
+			c += *b.UserInitiatedInteractions
 		}
 	}
-	return sum
+	a := *m.Agent
+	return &c, &a
 }
 
 func copilotWantDays(days []metrics.CopilotDay) []copilotDailyRow {
@@ -336,13 +340,13 @@ func copilotWantDays(days []metrics.CopilotDay) []copilotDailyRow {
 			MonthlyChat: d.MonthlyActiveChatUsers, MonthlyAgent: d.MonthlyActiveAgentUsers, Interactions: d.UserInitiatedInteractions,
 			Generations: d.CodeGenerations, Acceptances: d.CodeAcceptances,
 			LOCSuggestedAdd: d.LOCSuggestedToAdd, LOCSuggestedDelete: d.LOCSuggestedToDelete, LOCAdded: d.LOCAdded, LOCDel: d.LOCDeleted,
-			Chat:      copilotFeatureSum(d.Breakdowns, func(f string) bool { return strings.HasPrefix(f, "chat_panel_") }),
-			Agent:     copilotFeatureSum(d.Breakdowns, func(f string) bool { return f == "agent_edit" }),
 			PRCreated: d.PullRequests.TotalCreated, PRReviewed: d.PullRequests.TotalReviewed, PRMerged: d.PullRequests.TotalMerged,
 			PRMedian: d.PullRequests.MedianMinutesToMerge, PRSuggestions: d.PullRequests.TotalSuggestions,
 			PRApplied: d.PullRequests.TotalAppliedSuggestions, PRByCopilot: d.PullRequests.TotalCreatedByCopilot,
-			PRReviewedBy: d.PullRequests.TotalReviewedByCopilot,
+			PRReviewedBy:         d.PullRequests.TotalReviewedByCopilot,
+			PRCopilotSuggestions: d.PullRequests.TotalCopilotSuggestions, PRCopilotApplied: d.PullRequests.TotalCopilotAppliedSuggestions,
 		}
+		r.Chat, r.Agent = copilotWantInteractions(d.Breakdowns, d.ChatModes)
 		if completion != nil {
 			r.CompletionGenerations, r.CompletionAcceptances = completion.CodeGenerations, completion.CodeAcceptances
 			if *completion.CodeGenerations > 0 {
@@ -364,13 +368,15 @@ type copilotUserRow struct {
 	LOCSuggestedAdd, LOCSuggestedDelete, LOCAdded, LOCDeleted *int64
 	Agent, Chat, CLI, ReviewActive, ReviewPassive, Coding     bool
 	Credits                                                   *float64
+	ChatInteractions, AgentInteractions                       *int64
 }
 
 func copilotStoredUsers(t testing.TB, s *postgres.Store, scope metrics.CopilotScope) []copilotUserRow {
 	t.Helper()
 	rows, err := s.Pool().Query(t.Context(), `SELECT day::text, user_id, user_login, user_initiated_interactions, code_generations,
 		code_acceptances, loc_suggested_to_add, loc_suggested_to_delete, loc_added, loc_deleted,
-		used_agent, used_chat, used_cli, used_code_review_active, used_code_review_passive, used_coding_agent, ai_credits_used::float8
+		used_agent, used_chat, used_cli, used_code_review_active, used_code_review_passive, used_coding_agent, ai_credits_used::float8,
+		chat_interactions, agent_interactions
 		FROM copilot_user_metrics WHERE enterprise_id = 'ent1' AND scope_type = $1 AND scope = $2 ORDER BY day, user_id`, scope.Type, scope.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -380,7 +386,8 @@ func copilotStoredUsers(t testing.TB, s *postgres.Store, scope metrics.CopilotSc
 		var r copilotUserRow
 		if err := rows.Scan(&r.Day, &r.UserID, &r.Login, &r.Interactions, &r.Generations, &r.Acceptances,
 			&r.LOCSuggestedAdd, &r.LOCSuggestedDelete, &r.LOCAdded, &r.LOCDeleted,
-			&r.Agent, &r.Chat, &r.CLI, &r.ReviewActive, &r.ReviewPassive, &r.Coding, &r.Credits); err != nil {
+			&r.Agent, &r.Chat, &r.CLI, &r.ReviewActive, &r.ReviewPassive, &r.Coding, &r.Credits,
+			&r.ChatInteractions, &r.AgentInteractions); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, r)
@@ -391,7 +398,8 @@ func copilotStoredUsers(t testing.TB, s *postgres.Store, scope metrics.CopilotSc
 func copilotWantUsers(days []metrics.CopilotUserDay) []copilotUserRow {
 	var out []copilotUserRow
 	for _, u := range days {
-		out = append(out, copilotUserRow{Day: copilotDate(u.Day), UserID: u.UserID, Login: u.UserLogin,
+		chat, agent := copilotWantInteractions(u.Breakdowns, u.ChatModes)
+		out = append(out, copilotUserRow{ChatInteractions: chat, AgentInteractions: agent, Day: copilotDate(u.Day), UserID: u.UserID, Login: u.UserLogin,
 			Interactions: u.UserInitiatedInteractions, Generations: u.CodeGenerations, Acceptances: u.CodeAcceptances,
 			LOCSuggestedAdd: u.LOCSuggestedToAdd, LOCSuggestedDelete: u.LOCSuggestedToDelete, LOCAdded: u.LOCAdded, LOCDeleted: u.LOCDeleted,
 			Agent: u.UsedAgent, Chat: u.UsedChat, CLI: u.UsedCLI, ReviewActive: u.UsedCodeReviewActive,

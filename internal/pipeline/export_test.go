@@ -54,9 +54,9 @@ func seedMetrics(t testing.TB, s *postgres.Store) {
 		pr_cycle_time_p50_hours, workflow_runs, workflow_success_rate, pr_size_p50, metric_version)
 		VALUES ('ent1', 'organization', 'octo-org', '2026-11-23', 10, 8, 30.5, 40, 0.975, 120.5, 2)`)
 	sqlExec(t, s, `INSERT INTO copilot_user_metrics (enterprise_id, scope_type, scope, day, user_id, user_login,
-		code_generations, used_chat, ai_credits_used)
-		VALUES ('ent1', 'organization', 'octo-org', '2026-11-25', 7, 'mona', 12, true, 0.5),
-		       ('ent1', 'organization', 'octo-org', '2026-11-25', 8, '@hubot;x', NULL, false, NULL)`)
+		code_generations, used_chat, ai_credits_used, chat_interactions, agent_interactions)
+		VALUES ('ent1', 'organization', 'octo-org', '2026-11-25', 7, 'mona', 12, true, 0.5, 9, 0),
+		       ('ent1', 'organization', 'octo-org', '2026-11-25', 8, '@hubot;x', NULL, false, NULL, NULL, NULL)`)
 	sqlExec(t, s, `INSERT INTO copilot_seats (enterprise_id, scope_type, scope, snapshot_date, seat_key,
 		assignee_id, assignee_login, plan_type, created_at, last_activity_at)
 		VALUES ('ent1', 'enterprise', 'octo-corp', '2026-11-26', '7', 7, 'mona', 'business', '2025-02-03T04:05:06Z', '2026-11-25T17:00:00.5Z'),
@@ -135,7 +135,8 @@ func TestExportWritesEveryFile(t *testing.T) {
 		t.Errorf("copilot_seats = %q, want the newest snapshot only, ending %q", got, wantSeats)
 	}
 	users := string(files["copilot_user_metrics_20261126.csv"])
-	if !strings.Contains(users, "\r\nent1;organization;octo-org;2026-11-25;8;\"'@hubot;x\";;;;;;;;false;false;false;false;false;false;\r\n") {
+	if !strings.Contains(users, "\r\nent1;organization;octo-org;2026-11-25;7;mona;;12;;;;;;false;true;false;false;false;false;0.50;9;0\r\n") ||
+		!strings.Contains(users, "\r\nent1;organization;octo-org;2026-11-25;8;\"'@hubot;x\";;;;;;;;false;false;false;false;false;false;;;\r\n") {
 		t.Errorf("copilot_user_metrics = %q", users)
 	}
 	copilot := string(files["copilot_metrics_20261126.csv"])
@@ -349,9 +350,9 @@ func BenchmarkExportMillionRows(b *testing.B) {
 	store := pgtest.New(b)
 	sqlExec(b, store, `INSERT INTO copilot_user_metrics (enterprise_id, scope_type, scope, day, user_id, user_login,
 		user_initiated_interactions, code_generations, code_acceptances, loc_suggested_to_add, loc_added,
-		used_chat, used_agent, ai_credits_used)
+		used_chat, used_agent, ai_credits_used, chat_interactions, agent_interactions)
 		SELECT 'ent1', 'organization', 'octo-org', DATE '2026-11-26' - (g % 400), g / 400, 'user' || (g / 400),
-		       g % 97, g % 89, g % 83, g % 79, g % 73, g % 2 = 0, g % 3 = 0, (g % 1000) / 100.0
+		       g % 97, g % 89, g % 83, g % 79, g % 73, g % 2 = 0, g % 3 = 0, (g % 1000) / 100.0, g % 31, g % 13
 		FROM generate_series(0, 999999) g`)
 	sqlExec(b, store, `ANALYZE copilot_user_metrics`)
 	dir := b.TempDir()

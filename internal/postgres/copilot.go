@@ -252,9 +252,10 @@ INSERT INTO copilot_daily_metrics AS d (enterprise_id, scope_type, scope, day,
     chat_interactions, agent_interactions,
     pr_total_created, pr_total_reviewed, pr_total_merged, pr_median_minutes_to_merge,
     pr_total_suggestions, pr_total_applied_suggestions, pr_total_created_by_copilot, pr_total_reviewed_by_copilot,
+    pr_total_copilot_suggestions, pr_total_copilot_applied_suggestions,
     seats_total, seats_active_30d, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-    $22, $23, $24, $25, $26, $27, $28, $29,
+    $22, $23, $24, $25, $26, $27, $28, $29, $30, $31,
     (SELECT seats_total FROM seats), (SELECT seats_active_30d FROM seats), now())
 ON CONFLICT (enterprise_id, scope_type, scope, day) DO UPDATE SET
     daily_active_users = EXCLUDED.daily_active_users, weekly_active_users = EXCLUDED.weekly_active_users,
@@ -270,6 +271,8 @@ ON CONFLICT (enterprise_id, scope_type, scope, day) DO UPDATE SET
     pr_total_merged = EXCLUDED.pr_total_merged, pr_median_minutes_to_merge = EXCLUDED.pr_median_minutes_to_merge,
     pr_total_suggestions = EXCLUDED.pr_total_suggestions, pr_total_applied_suggestions = EXCLUDED.pr_total_applied_suggestions,
     pr_total_created_by_copilot = EXCLUDED.pr_total_created_by_copilot, pr_total_reviewed_by_copilot = EXCLUDED.pr_total_reviewed_by_copilot,
+    pr_total_copilot_suggestions = EXCLUDED.pr_total_copilot_suggestions,
+    pr_total_copilot_applied_suggestions = EXCLUDED.pr_total_copilot_applied_suggestions,
     seats_total = EXCLUDED.seats_total, seats_active_30d = EXCLUDED.seats_active_30d,
     updated_at = now()
 WHERE (d.daily_active_users, d.weekly_active_users, d.monthly_active_users,
@@ -280,6 +283,7 @@ WHERE (d.daily_active_users, d.weekly_active_users, d.monthly_active_users,
        d.chat_interactions, d.agent_interactions,
        d.pr_total_created, d.pr_total_reviewed, d.pr_total_merged, d.pr_median_minutes_to_merge,
        d.pr_total_suggestions, d.pr_total_applied_suggestions, d.pr_total_created_by_copilot, d.pr_total_reviewed_by_copilot,
+       d.pr_total_copilot_suggestions, d.pr_total_copilot_applied_suggestions,
        d.seats_total, d.seats_active_30d)
       IS DISTINCT FROM
       (EXCLUDED.daily_active_users, EXCLUDED.weekly_active_users, EXCLUDED.monthly_active_users,
@@ -290,6 +294,7 @@ WHERE (d.daily_active_users, d.weekly_active_users, d.monthly_active_users,
        EXCLUDED.chat_interactions, EXCLUDED.agent_interactions,
        EXCLUDED.pr_total_created, EXCLUDED.pr_total_reviewed, EXCLUDED.pr_total_merged, EXCLUDED.pr_median_minutes_to_merge,
        EXCLUDED.pr_total_suggestions, EXCLUDED.pr_total_applied_suggestions, EXCLUDED.pr_total_created_by_copilot, EXCLUDED.pr_total_reviewed_by_copilot,
+       EXCLUDED.pr_total_copilot_suggestions, EXCLUDED.pr_total_copilot_applied_suggestions,
        EXCLUDED.seats_total, EXCLUDED.seats_active_30d)`
 
 // Breakdown elements of the day that are no longer in the report.
@@ -319,15 +324,17 @@ WHERE (b.user_initiated_interactions, b.code_generations, b.code_acceptances,
 
 func saveCopilotAggregate(ctx context.Context, tx pgx.Tx, k copilotDayKey, d *metrics.CopilotDay, w *CopilotWrite) ([]copilotRaw, error) {
 	gens, accs, rate := metrics.CompletionAcceptance(d.Breakdowns)
+	chat, agent := metrics.CopilotInteractions(d.Breakdowns, d.ChatModes)
 	pr := d.PullRequests
 	tag, err := tx.Exec(ctx, sqlCopilotDaily, k.enterpriseID, k.scopeType, k.scope, k.day,
 		d.DailyActiveUsers, d.WeeklyActiveUsers, d.MonthlyActiveUsers, d.MonthlyActiveChatUsers, d.MonthlyActiveAgentUsers,
 		d.UserInitiatedInteractions, d.CodeGenerations, d.CodeAcceptances,
 		gens, accs, rate,
 		d.LOCSuggestedToAdd, d.LOCSuggestedToDelete, d.LOCAdded, d.LOCDeleted,
-		featureInteractions(d.Breakdowns, isChatFeature), featureInteractions(d.Breakdowns, isAgentFeature),
+		chat, agent,
 		pr.TotalCreated, pr.TotalReviewed, pr.TotalMerged, pr.MedianMinutesToMerge,
-		pr.TotalSuggestions, pr.TotalAppliedSuggestions, pr.TotalCreatedByCopilot, pr.TotalReviewedByCopilot)
+		pr.TotalSuggestions, pr.TotalAppliedSuggestions, pr.TotalCreatedByCopilot, pr.TotalReviewedByCopilot,
+		pr.TotalCopilotSuggestions, pr.TotalCopilotAppliedSuggestions)
 	if err != nil {
 		return nil, fmt.Errorf("daily metrics: %w", err)
 	}
@@ -350,30 +357,6 @@ func saveCopilotAggregate(ctx context.Context, tx pgx.Tx, k copilotDayKey, d *me
 	}
 	w.Rows += int64(len(b.dimension))
 	return []copilotRaw{{key: "", payload: d.Raw}}, nil
-}
-
-// isChatFeature picks the chat panel's features (chat_panel_ask_mode, ..._agent_mode,
-// ..._edit_mode, ...): chat_interactions is their sum (docs/powerbi.md).
-func isChatFeature(f string) bool { return strings.HasPrefix(f, "chat_panel_") }
-
-// isAgentFeature picks agent_edit: agent_interactions (docs/powerbi.md).
-func isAgentFeature(f string) bool { return f == "agent_edit" }
-
-// featureInteractions sums user_initiated_interaction_count over the feature elements
-// that match; nil when none of them carries the counter (no data, not zero).
-func featureInteractions(bs []metrics.CopilotBreakdown, match func(string) bool) *int64 {
-	var sum *int64
-	for _, b := range bs {
-		if b.Dimension != metrics.DimensionFeature || !match(b.Key1) || b.UserInitiatedInteractions == nil {
-			continue
-		}
-		v := *b.UserInitiatedInteractions
-		if sum != nil {
-			v += *sum
-		}
-		sum = &v
-	}
-	return sum
 }
 
 // breakdownColumns are the breakdown elements as parallel arrays for unnest.
@@ -435,11 +418,11 @@ INSERT INTO copilot_user_metrics AS m (enterprise_id, scope_type, scope, day, us
     user_initiated_interactions, code_generations, code_acceptances,
     loc_suggested_to_add, loc_suggested_to_delete, loc_added, loc_deleted,
     used_agent, used_chat, used_cli, used_code_review_active, used_code_review_passive, used_coding_agent,
-    ai_credits_used, updated_at)
+    ai_credits_used, chat_interactions, agent_interactions, updated_at)
 SELECT $1::text, $2::text, $3::text, $4::date, u.*, now()
 FROM unnest($5::bigint[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
             $12::bigint[], $13::bigint[], $14::boolean[], $15::boolean[], $16::boolean[], $17::boolean[],
-            $18::boolean[], $19::boolean[], $20::numeric[]) AS u
+            $18::boolean[], $19::boolean[], $20::numeric[], $21::bigint[], $22::bigint[]) AS u
 ON CONFLICT (enterprise_id, scope_type, scope, day, user_id) DO UPDATE SET
     user_login = EXCLUDED.user_login,
     user_initiated_interactions = EXCLUDED.user_initiated_interactions, code_generations = EXCLUDED.code_generations,
@@ -448,16 +431,18 @@ ON CONFLICT (enterprise_id, scope_type, scope, day, user_id) DO UPDATE SET
     loc_deleted = EXCLUDED.loc_deleted, used_agent = EXCLUDED.used_agent, used_chat = EXCLUDED.used_chat,
     used_cli = EXCLUDED.used_cli, used_code_review_active = EXCLUDED.used_code_review_active,
     used_code_review_passive = EXCLUDED.used_code_review_passive, used_coding_agent = EXCLUDED.used_coding_agent,
-    ai_credits_used = EXCLUDED.ai_credits_used, updated_at = now()
+    ai_credits_used = EXCLUDED.ai_credits_used,
+    chat_interactions = EXCLUDED.chat_interactions, agent_interactions = EXCLUDED.agent_interactions, updated_at = now()
 WHERE (m.user_login, m.user_initiated_interactions, m.code_generations, m.code_acceptances,
        m.loc_suggested_to_add, m.loc_suggested_to_delete, m.loc_added, m.loc_deleted,
        m.used_agent, m.used_chat, m.used_cli, m.used_code_review_active, m.used_code_review_passive,
-       m.used_coding_agent, m.ai_credits_used)
+       m.used_coding_agent, m.ai_credits_used, m.chat_interactions, m.agent_interactions)
       IS DISTINCT FROM
       (EXCLUDED.user_login, EXCLUDED.user_initiated_interactions, EXCLUDED.code_generations, EXCLUDED.code_acceptances,
        EXCLUDED.loc_suggested_to_add, EXCLUDED.loc_suggested_to_delete, EXCLUDED.loc_added, EXCLUDED.loc_deleted,
        EXCLUDED.used_agent, EXCLUDED.used_chat, EXCLUDED.used_cli, EXCLUDED.used_code_review_active,
-       EXCLUDED.used_code_review_passive, EXCLUDED.used_coding_agent, EXCLUDED.ai_credits_used)`
+       EXCLUDED.used_code_review_passive, EXCLUDED.used_coding_agent, EXCLUDED.ai_credits_used,
+       EXCLUDED.chat_interactions, EXCLUDED.agent_interactions)`
 
 func saveCopilotUsers(ctx context.Context, tx pgx.Tx, k copilotDayKey, users []metrics.CopilotUserDay, w *CopilotWrite) ([]copilotRaw, error) {
 	n := len(users)
@@ -467,6 +452,7 @@ func saveCopilotUsers(ctx context.Context, tx pgx.Tx, k copilotDayKey, users []m
 		interactions, gens, accs, sugAdd, sugDel, added, dels = make([]*int64, 0, n), make([]*int64, 0, n), make([]*int64, 0, n), make([]*int64, 0, n), make([]*int64, 0, n), make([]*int64, 0, n), make([]*int64, 0, n)
 		agent, chat, cli, reviewActive, reviewPassive, coding = make([]bool, 0, n), make([]bool, 0, n), make([]bool, 0, n), make([]bool, 0, n), make([]bool, 0, n), make([]bool, 0, n)
 		credits                                               = make([]*float64, 0, n)
+		chatInteractions, agentInteractions                   = make([]*int64, 0, n), make([]*int64, 0, n)
 		raws                                                  = make([]copilotRaw, 0, n)
 		seen                                                  = make(map[int64]bool, n)
 	)
@@ -492,6 +478,9 @@ func saveCopilotUsers(ctx context.Context, tx pgx.Tx, k copilotDayKey, users []m
 		reviewPassive = append(reviewPassive, u.UsedCodeReviewPassive)
 		coding = append(coding, u.UsedCodingAgent)
 		credits = append(credits, u.AICreditsUsed)
+		chatN, agentN := metrics.CopilotInteractions(u.Breakdowns, u.ChatModes)
+		chatInteractions = append(chatInteractions, chatN)
+		agentInteractions = append(agentInteractions, agentN)
 		raws = append(raws, copilotRaw{key: strconv.FormatInt(u.UserID, 10), payload: u.Raw})
 	}
 	tag, err := tx.Exec(ctx, sqlCopilotUsersDelete, k.enterpriseID, k.scopeType, k.scope, k.day, ids)
@@ -501,7 +490,8 @@ func saveCopilotUsers(ctx context.Context, tx pgx.Tx, k copilotDayKey, users []m
 	w.Changed += tag.RowsAffected()
 	if len(ids) > 0 {
 		tag, err = tx.Exec(ctx, sqlCopilotUsers, k.enterpriseID, k.scopeType, k.scope, k.day, ids, logins,
-			interactions, gens, accs, sugAdd, sugDel, added, dels, agent, chat, cli, reviewActive, reviewPassive, coding, credits)
+			interactions, gens, accs, sugAdd, sugDel, added, dels, agent, chat, cli, reviewActive, reviewPassive, coding, credits,
+			chatInteractions, agentInteractions)
 		if err != nil {
 			return nil, fmt.Errorf("user metrics: %w", err)
 		}

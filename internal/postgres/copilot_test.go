@@ -49,13 +49,16 @@ func aggregateDay(day time.Time, dau int64) *metrics.CopilotDay {
 	return &metrics.CopilotDay{
 		Day: day, DailyActiveUsers: i64p(dau), WeeklyActiveUsers: i64p(dau + 5), MonthlyActiveUsers: i64p(dau + 9),
 		UserInitiatedInteractions: i64p(120), CodeGenerations: i64p(1000), CodeAcceptances: i64p(400),
-		LOCAdded:     i64p(700),
-		PullRequests: metrics.CopilotPullRequests{TotalCreated: i64p(4), MedianMinutesToMerge: f64p(95.5)},
+		LOCAdded: i64p(700),
+		PullRequests: metrics.CopilotPullRequests{TotalCreated: i64p(4), MedianMinutesToMerge: f64p(95.5),
+			TotalSuggestions: i64p(40), TotalCopilotSuggestions: i64p(25), TotalCopilotAppliedSuggestions: i64p(14)},
+		ChatModes: metrics.CopilotChatModes{Ask: i64p(30), Agent: i64p(12), Plan: i64p(2)},
 		Breakdowns: []metrics.CopilotBreakdown{
 			{Dimension: metrics.DimensionFeature, Key1: "code_completion", CodeGenerations: i64p(600), CodeAcceptances: i64p(150)},
 			{Dimension: metrics.DimensionFeature, Key1: "chat_panel_ask_mode", UserInitiatedInteractions: i64p(30), CodeGenerations: i64p(200)},
 			{Dimension: metrics.DimensionFeature, Key1: "chat_panel_agent_mode", UserInitiatedInteractions: i64p(12)},
 			{Dimension: metrics.DimensionFeature, Key1: "agent_edit", UserInitiatedInteractions: i64p(7), CodeGenerations: i64p(200), CodeAcceptances: i64p(250)},
+			{Dimension: metrics.DimensionFeature, Key1: "chat_inline", UserInitiatedInteractions: i64p(5)},
 			{Dimension: metrics.DimensionIDE, Key1: "vscode", CodeGenerations: i64p(900)},
 			{Dimension: metrics.DimensionIDE, Key1: "vscode", CodeGenerations: i64p(100)}, // repeated: added up
 			{Dimension: metrics.DimensionLanguageModel, Key1: "go", Key2: "gpt-5", LOCAdded: i64p(3)},
@@ -82,27 +85,32 @@ func TestCopilotAggregateDay(t *testing.T) {
 	s := pgtest.New(t)
 	w := saveReport(t, s, postgres.CopilotReportDay{Scope: copilotEnt, Report: postgres.CopilotReportAggregate,
 		Day: copilotDay1, Available: true, Shards: 1, Aggregate: aggregateDay(copilotDay1, 40)})
-	if w.Rows != 1+6 || w.Changed == 0 {
-		t.Errorf("write = %+v, want 7 rows (the daily row and 6 distinct breakdowns), changed", w)
+	if w.Rows != 1+7 || w.Changed == 0 {
+		t.Errorf("write = %+v, want 8 rows (the daily row and 7 distinct breakdowns), changed", w)
 	}
 
 	var got struct {
 		dau, gens, accs, chat, agent, completionGens, completionAccs int64
 		rate, median                                                 float64
 		seats                                                        *int64
+		prSuggestions, prCopilot, prCopilotApplied                   int64
 	}
 	err := s.Pool().QueryRow(t.Context(), `SELECT daily_active_users, code_generations, code_acceptances,
 		chat_interactions, agent_interactions, completion_generations, completion_acceptances,
-		completion_acceptance_rate::float8, pr_median_minutes_to_merge::float8, seats_total
+		completion_acceptance_rate::float8, pr_median_minutes_to_merge::float8, seats_total,
+		pr_total_suggestions, pr_total_copilot_suggestions, pr_total_copilot_applied_suggestions
 		FROM copilot_daily_metrics WHERE enterprise_id = 'ent1' AND scope_type = 'enterprise' AND scope = 'contoso' AND day = $1`,
 		copilotDay1).Scan(&got.dau, &got.gens, &got.accs, &got.chat, &got.agent, &got.completionGens, &got.completionAccs,
-		&got.rate, &got.median, &got.seats)
+		&got.rate, &got.median, &got.seats, &got.prSuggestions, &got.prCopilot, &got.prCopilotApplied)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The rate is the code_completion element's 150/600, not the top-level 400/1000.
+	// chat = ask 30 + chat_inline 5 + plan 2 (counter only) = 37 (v1: 30+12 = 42);
+	// agent = agent mode 12, agent_edit's 7 counts nowhere (v1: 7).
 	if got.dau != 40 || got.gens != 1000 || got.accs != 400 || got.completionGens != 600 || got.completionAccs != 150 ||
-		got.rate != 0.25 || got.chat != 42 || got.agent != 7 || got.median != 95.5 || got.seats != nil {
+		got.rate != 0.25 || got.chat != 37 || got.agent != 12 || got.median != 95.5 || got.seats != nil ||
+		got.prSuggestions != 40 || got.prCopilot != 25 || got.prCopilotApplied != 14 {
 		t.Errorf("daily row = %+v", got)
 	}
 	var vscode int64
@@ -135,6 +143,10 @@ func TestCopilotAggregateDay(t *testing.T) {
 	var n int
 	if err := s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM copilot_breakdowns`).Scan(&n); err != nil || n != 4 {
 		t.Errorf("breakdowns after the re-fetch = %d, %v; want 4", n, err)
+	}
+	// Without chat_inline the chat figure drops to 30 + 2.
+	if err := s.Pool().QueryRow(t.Context(), `SELECT chat_interactions FROM copilot_daily_metrics`).Scan(&n); err != nil || n != 32 {
+		t.Errorf("chat_interactions after the re-fetch = %d, %v; want 32", n, err)
 	}
 }
 
@@ -198,6 +210,58 @@ func TestCopilotUsersReplaceTheDay(t *testing.T) {
 	var n int
 	if err := s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM copilot_user_metrics`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("users after an empty report = %d, %v", n, err)
+	}
+}
+
+func TestCopilotUserInteractions(t *testing.T) {
+	s := pgtest.New(t)
+	feature := func(key string, n int64) metrics.CopilotBreakdown {
+		return metrics.CopilotBreakdown{Dimension: metrics.DimensionFeature, Key1: key, UserInitiatedInteractions: i64p(n)}
+	}
+	us := users(copilotDay1, 1, 2, 3)
+	// User 1: ask 3 + chat_inline 1 = chat 4; agent mode 2; agent_edit's 6 counts nowhere.
+	us[0].Breakdowns = []metrics.CopilotBreakdown{feature("chat_panel_ask_mode", 3), feature("chat_panel_agent_mode", 2),
+		feature("chat_inline", 1), feature("agent_edit", 6)}
+	// User 2: nothing reported, NULL and NULL. User 3: the top-level counters only.
+	us[2].ChatModes = metrics.CopilotChatModes{Agent: i64p(0), Edit: i64p(4)}
+	saveReport(t, s, postgres.CopilotReportDay{Scope: copilotOrg, Report: postgres.CopilotReportUsers,
+		Day: copilotDay1, Available: true, Shards: 1, Users: us})
+	stored := func() map[int64][2]*int64 {
+		rows, err := s.Pool().Query(t.Context(), `SELECT user_id, chat_interactions, agent_interactions FROM copilot_user_metrics`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[int64][2]*int64{}
+		for rows.Next() {
+			var id int64
+			var chat, agent *int64
+			if err := rows.Scan(&id, &chat, &agent); err != nil {
+				t.Fatal(err)
+			}
+			out[id] = [2]*int64{chat, agent}
+		}
+		return out
+	}
+	want := map[int64][2]*int64{1: {i64p(4), i64p(2)}, 2: {nil, nil}, 3: {i64p(4), i64p(0)}}
+	if diff := cmp.Diff(want, stored()); diff != "" {
+		t.Errorf("(chat, agent) per user (-want +got):\n%s", diff)
+	}
+
+	// The same report again rewrites nothing; a changed figure rewrites its row.
+	before := copilotVersions(t, s)
+	if w := saveReport(t, s, postgres.CopilotReportDay{Scope: copilotOrg, Report: postgres.CopilotReportUsers,
+		Day: copilotDay1, Available: true, Shards: 1, Users: us}); w.Changed != 0 {
+		t.Errorf("re-saving the same users changed %d rows", w.Changed)
+	}
+	if diff := cmp.Diff(before, copilotVersions(t, s)); diff != "" {
+		t.Errorf("re-saving the same users rewrote rows (-before +after):\n%s", diff)
+	}
+	us[1].Breakdowns = []metrics.CopilotBreakdown{feature("chat_panel_agent_mode", 9)}
+	saveReport(t, s, postgres.CopilotReportDay{Scope: copilotOrg, Report: postgres.CopilotReportUsers,
+		Day: copilotDay1, Available: true, Shards: 1, Users: us})
+	want[2] = [2]*int64{nil, i64p(9)}
+	if diff := cmp.Diff(want, stored()); diff != "" {
+		t.Errorf("(chat, agent) per user after a change (-want +got):\n%s", diff)
 	}
 }
 

@@ -52,7 +52,8 @@ SELECT enterprise_id, scope_type, scope, day AS date,
        pr_total_created, pr_total_reviewed, pr_total_merged,
        pr_median_minutes_to_merge::text AS pr_median_minutes_to_merge,
        pr_total_suggestions, pr_total_applied_suggestions,
-       pr_total_created_by_copilot, pr_total_reviewed_by_copilot
+       pr_total_created_by_copilot, pr_total_reviewed_by_copilot,
+       pr_total_copilot_suggestions, pr_total_copilot_applied_suggestions
 FROM copilot_daily_metrics
 WHERE day BETWEEN $1 AND $2
 ORDER BY enterprise_id COLLATE "C", scope_type COLLATE "C", scope COLLATE "C", day`
@@ -102,7 +103,8 @@ SELECT enterprise_id, scope_type, scope, day AS date, user_id, user_login,
        loc_suggested_to_add, loc_suggested_to_delete, loc_added, loc_deleted,
        used_agent, used_chat, used_cli, used_code_review_active, used_code_review_passive,
        used_coding_agent,
-       ai_credits_used::text AS ai_credits_used
+       ai_credits_used::text AS ai_credits_used,
+       chat_interactions, agent_interactions
 FROM copilot_user_metrics
 WHERE day BETWEEN $1 AND $2
 ORDER BY enterprise_id COLLATE "C", scope_type COLLATE "C", scope COLLATE "C", day, user_id`

@@ -54,15 +54,17 @@ func TestStreamExportCopilotMetrics(t *testing.T) {
 	s := pgtest.New(t)
 	// Byte-wise order puts "B" before "a" whatever the database collation says.
 	exec(t, s, `INSERT INTO copilot_daily_metrics (enterprise_id, scope_type, scope, day,
-		daily_active_users, completion_acceptance_rate, pr_median_minutes_to_merge, seats_total)
-		VALUES ('ent1', 'organization', 'a-org', '2026-11-20', 10, 0.123456, 61.5, 40),
-		       ('ent1', 'organization', 'B-org', '2026-11-20', 11, NULL, NULL, NULL),
-		       ('ent1', 'enterprise', 'corp', '2026-11-21', 12, 1, 0, 50),
-		       ('ent1', 'enterprise', 'corp', '2026-11-20', 13, 0, 0, 50),
-		       ('ent1', 'enterprise', 'corp', '2026-10-01', 99, 0, 0, 50),   -- before the window
-		       ('ent1', 'enterprise', 'corp', '2026-11-27', 99, 0, 0, 50)`) // after the export date
+		daily_active_users, completion_acceptance_rate, pr_median_minutes_to_merge, seats_total,
+		pr_total_copilot_suggestions, pr_total_copilot_applied_suggestions)
+		VALUES ('ent1', 'organization', 'a-org', '2026-11-20', 10, 0.123456, 61.5, 40, 25, 14),
+		       ('ent1', 'organization', 'B-org', '2026-11-20', 11, NULL, NULL, NULL, NULL, NULL),
+		       ('ent1', 'enterprise', 'corp', '2026-11-21', 12, 1, 0, 50, 0, 0),
+		       ('ent1', 'enterprise', 'corp', '2026-11-20', 13, 0, 0, 50, 0, 0),
+		       ('ent1', 'enterprise', 'corp', '2026-10-01', 99, 0, 0, 50, 0, 0),   -- before the window
+		       ('ent1', 'enterprise', 'corp', '2026-11-27', 99, 0, 0, 50, 0, 0)`) // after the export date
 	got := stream(t, s, "copilot_metrics", "2026-11-01", "2026-11-26")
-	if len(got.columns) != 31 || got.columns[3] != "date" || got.columns[10] != "completion_acceptance_rate" {
+	if len(got.columns) != 33 || got.columns[3] != "date" || got.columns[10] != "completion_acceptance_rate" ||
+		got.columns[31] != "pr_total_copilot_suggestions" || got.columns[32] != "pr_total_copilot_applied_suggestions" {
 		t.Errorf("columns = %v", got.columns)
 	}
 	var keys []string
@@ -74,11 +76,12 @@ func TestStreamExportCopilotMetrics(t *testing.T) {
 		t.Errorf("rows (-want +got):\n%s", diff)
 	}
 	first := got.rows[3] // a-org
-	if first[4] != int64(10) || first[10] != "0.123456" || first[26] != "61.5" || first[13] != int64(40) {
+	if first[4] != int64(10) || first[10] != "0.123456" || first[26] != "61.5" || first[13] != int64(40) ||
+		first[31] != int64(25) || first[32] != int64(14) {
 		t.Errorf("a-org row = %#v", first)
 	}
 	nulls := got.rows[2] // B-org
-	if nulls[5] != nil || nulls[10] != nil || nulls[26] != nil {
+	if nulls[5] != nil || nulls[10] != nil || nulls[26] != nil || nulls[31] != nil || nulls[32] != nil {
 		t.Errorf("NULLs must come as nil: %#v", nulls)
 	}
 }
@@ -110,12 +113,16 @@ func TestStreamExportWeeklyAndUsers(t *testing.T) {
 	}
 
 	exec(t, s, `INSERT INTO copilot_user_metrics (enterprise_id, scope_type, scope, day, user_id, user_login,
-		code_generations, used_chat, ai_credits_used)
-		VALUES ('ent1', 'organization', 'org', '2026-11-20', 20, '=evil', 5, true, 1.5),
-		       ('ent1', 'organization', 'org', '2026-11-20', 3, 'octo', NULL, false, NULL)`)
+		code_generations, used_chat, ai_credits_used, chat_interactions, agent_interactions)
+		VALUES ('ent1', 'organization', 'org', '2026-11-20', 20, '=evil', 5, true, 1.5, 8, 0),
+		       ('ent1', 'organization', 'org', '2026-11-20', 3, 'octo', NULL, false, NULL, NULL, NULL)`)
 	users := stream(t, s, "copilot_user_metrics", "2026-11-01", "2026-11-26")
-	if len(users.rows) != 2 || users.rows[0][4] != int64(3) || users.rows[1][5] != "=evil" || users.rows[1][14] != true || users.rows[1][19] != "1.5" {
+	if len(users.rows) != 2 || users.rows[0][4] != int64(3) || users.rows[1][5] != "=evil" || users.rows[1][14] != true || users.rows[1][19] != "1.5" ||
+		users.rows[1][20] != int64(8) || users.rows[1][21] != int64(0) || users.rows[0][20] != nil || users.rows[0][21] != nil {
 		t.Errorf("user rows = %#v", users.rows)
+	}
+	if n := len(users.columns); n != 22 || users.columns[20] != "chat_interactions" || users.columns[21] != "agent_interactions" {
+		t.Errorf("user columns = %v", users.columns)
 	}
 }
 
