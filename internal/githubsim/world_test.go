@@ -158,7 +158,7 @@ func checkShowcase(t *testing.T, sim *Simulator, r *repo, now time.Time) {
 		if firstDeployment.IsZero() {
 			firstDeployment = d.createdAt
 		}
-		if d.env != r.prodEnv {
+		if d.env != r.prodEnvs[0] {
 			continue
 		}
 		sts := d.statusesAt(now)
