@@ -185,15 +185,15 @@ type repoGen struct {
 	staging    []stagingOK
 	// Per production environment: the default-branch position of the last successful
 	// deployment, and of every one in order.
-	prodPos    []int
-	deployed   [][]int
-	incidents  []*pendingIncident
-	fixFor     map[int32]fixTarget // fix pull → what its merge does
+	prodPos   []int
+	deployed  [][]int
+	incidents []*pendingIncident
+	fixFor    map[int32]fixTarget // fix pull → what its merge does
 	// Pull requests and default-branch commits a revert was planned for.
 	revertedPull, revertedCommit map[int32]bool
-	landings   []landing
-	messages   []messageRule
-	pinnedDays map[time.Time]bool // days of pinned promotions: no other one
+	landings                     []landing
+	messages                     []messageRule
+	pinnedDays                   map[time.Time]bool // days of pinned promotions: no other one
 	// No incident, revert or rollback follows a release between quietFrom and quietTo,
 	// so a pinned sequence of releases plays out as documented.
 	quietFrom, quietTo time.Time
@@ -201,16 +201,16 @@ type repoGen struct {
 
 func genRepo(w *world, r *repo) {
 	g := &repoGen{
-		w:          w,
-		r:          r,
-		rng:        newRand(w.cfg.Seed, streamRepo, uint64(r.id)),
-		leadIn:     w.start.AddDate(0, 0, -14),
-		end:        w.end,
-		now:        w.initialNow,
-		fixFor:     map[int32]fixTarget{},
+		w:              w,
+		r:              r,
+		rng:            newRand(w.cfg.Seed, streamRepo, uint64(r.id)),
+		leadIn:         w.start.AddDate(0, 0, -14),
+		end:            w.end,
+		now:            w.initialNow,
+		fixFor:         map[int32]fixTarget{},
 		revertedPull:   map[int32]bool{},
 		revertedCommit: map[int32]bool{},
-		pinnedDays: map[time.Time]bool{},
+		pinnedDays:     map[time.Time]bool{},
 	}
 	for range r.prodEnvs {
 		g.prodPos = append(g.prodPos, -1)
