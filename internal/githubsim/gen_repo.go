@@ -183,17 +183,20 @@ type repoGen struct {
 
 	deployFrom time.Time
 	staging    []stagingOK
+	incidents  []*pendingIncident
+	fixFor     map[int32]fixTarget // fix pull → what its merge does
+	landings   []landing
+	messages   []messageRule
+	pinnedDays map[time.Time]bool // days of pinned promotions: no other one
+
 	// Per production environment: the default-branch position of the last successful
 	// deployment, and of every one in order.
-	prodPos   []int
-	deployed  [][]int
-	incidents []*pendingIncident
-	fixFor    map[int32]fixTarget // fix pull → what its merge does
+	prodPos  []int
+	deployed [][]int
+
 	// Pull requests and default-branch commits a revert was planned for.
 	revertedPull, revertedCommit map[int32]bool
-	landings                     []landing
-	messages                     []messageRule
-	pinnedDays                   map[time.Time]bool // days of pinned promotions: no other one
+
 	// No incident, revert or rollback follows a release between quietFrom and quietTo,
 	// so a pinned sequence of releases plays out as documented.
 	quietFrom, quietTo time.Time
