@@ -294,6 +294,7 @@ func (g *repoGen) genActive() {
 		g.deployFrom = g.now.Add(-time.Duration(float64(g.w.cfg.HistoryDays)*0.6) * 24 * time.Hour)
 		g.pinShowcase()
 	}
+	r.deployFrom = g.deployFrom
 	if r.pinnedLayout {
 		g.pinLayout()
 	}

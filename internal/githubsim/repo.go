@@ -30,6 +30,9 @@ type repo struct {
 	// pinnedLayout marks the org's repository holding its layout's fixed case (see
 	// gen_repo.go).
 	pinnedLayout bool
+	// deployFrom is when production releases start: the showcase's pinned cases are
+	// placed in days after it.
+	deployFrom time.Time
 
 	commits []commit
 	bySHA   map[sha]int32
