@@ -10,12 +10,43 @@ import (
 )
 
 // A repository's timeline is a small discrete-event simulation: pull requests and direct
-// pushes are planned up front; merges, production promotions, incidents and their fixes
+// pushes are planned up front; merges, production releases, incidents and their fixes
 // are events processed in time order, because what they do depends on the state of the
 // default branch and of the deployments at that moment.
 //
+// Production environments. A repository that deploys releases to one environment
+// ("production" or "prod"), to a monorepo's services ("production/api",
+// "production/web": each service is released on its own days, and web ships, 40 % of
+// the time, the build that passed staging 18 to 48 hours earlier, so it often runs an
+// older SHA than api), or to regions (one release goes to "production-eu", then,
+// 45 to 100 minutes after it succeeded, to "production-us" [and "production-ap"]).
+// Every org's third active repository is a monorepo and its fourth a regional one; of
+// the other deploying repositories, 5 % are monorepos and 5 % regional (two or three
+// regions). Everything below happens per environment: the last release, rollbacks,
+// fixes (a regional incident is fixed by a new rollout from the first region on).
+//
+// Random rates, outside the showcase: a production attempt fails (failure 6 %, error
+// 1.5 %) and the same SHA is deployed to the same environment 20 to 90 minutes later
+// (which fails again 10 % of the time); a successful release is followed by an incident
+// (7 %: fixed by a rollback, a Revert-button pull request of the newest pull request it
+// brought, or a hotfix pull request), a false alarm (1.5 %: an incident closed as
+// not_planned, or a quarter of the time as duplicate, 30 minutes to 20 hours after it
+// was opened), an incident whose label is replaced by "bug" 2 to 72 hours after it was
+// opened (1.5 %), a Revert-button pull request, 3 to 40 hours later and without an
+// incident, of the newest pull request an earlier release deployed (2 %), or a direct
+// push `git revert` 2 to 30 hours later of the newest single-parent commit an earlier
+// release deployed (1.5 %); 2 % of people's pull requests revert their own commit
+// (WIP, Revert "WIP", final). Reverts are written as git and GitHub write them: the
+// Revert button opens `Revert "<title>"` from revert-<N>-<head> with body
+// "Reverts owner/repo#N" and one `git revert` commit per commit the merge landed (-m 1
+// of a merge commit: "This reverts commit <sha>, reversing\nchanges made to <parent>.");
+// squash commits carry GitHub's default message (a single commit's whole message, or the
+// title and every commit's message as a list).
+//
 // The showcase repository of every org (its first active repository) additionally holds
-// every rare case at a fixed place, so tests can rely on them:
+// every rare case at a fixed place, so tests can rely on them (day N is N days after the
+// UTC day of deployFrom; a pinned release is at 14:00 after a direct push at 12:00, and
+// no other release happens that day):
 //   - deployments start at 60 % of the history back from the initial now (deployFrom);
 //   - three pull requests opened 1, 2 and 3 days after deployFrom, merged with a merge
 //     commit, a squash and a rebase, each reviewed by a colleague and by Copilot (the
@@ -23,13 +54,40 @@ import (
 //     closed unmerged; a draft opened 50 hours before the initial now that stays open;
 //   - a direct push by an author whose e-mail has no account, a day after deployFrom;
 //   - an incident opened the day before the repository's first deployment;
-//   - production deployments 3, 6, 9 and 12 days after deployFrom: the first fails and
-//     its SHA is deployed again successfully; the second causes an incident fixed by a
-//     rollback (a deployment of an older SHA), the third one fixed by a revert pull
-//     request, the fourth one fixed by a hotfix pull request;
+//   - pinned production releases on days 3, 6, 9 and 12: the first fails and its SHA is
+//     deployed again successfully 20 to 90 minutes later, with no incident (a failed
+//     attempt); the second causes an incident fixed by a rollback (a deployment of an
+//     older SHA), the third one fixed by a revert pull request, the fourth one fixed by
+//     a hotfix pull request;
+//   - day 14: a pinned release; an incident opened at 17:00 and closed at 20:00 whose
+//     labels become ["bug"] (it is no incident any more) 2 hours after the initial now;
+//   - day 15: a pinned release; an incident opened at 16:00 that stays open until it is
+//     closed as not_planned 3 hours after the initial now (each change happens at the
+//     later of that time and a day after the incident was opened, which only matters
+//     when the history is too short for day 15 to lie in the past);
+//   - days 16–18: pull request P1 opened at 09:00 on day 16, merged with a merge commit
+//     within about an hour and released that day; P2 likewise (a squash) on day 17; on
+//     day 18 at 09:00 the Revert button's pull request of P1, released 25 minutes after
+//     it is merged (a revert of an earlier release);
+//   - day 19: a pull request opened at 09:00 whose commits are "WIP", `Revert "WIP"`
+//     (This reverts commit <WIP>.) and "final", merged with a merge commit and released
+//     that day; no incident follows (an in-PR revert);
+//   - days 20–21: a direct push at 11:00 on day 20, released that day, reverted by a
+//     direct push (`git revert`) at 11:00 on day 21, released that day;
 //   - an incident opened 10 hours before the initial now that stays open;
 //   - a production deployment started 4 minutes before the initial now whose success
 //     status is created 4 minutes after it, and a workflow run in progress at now.
+//
+// So the showcase's cases all lie before the initial now when HistoryDays ≥ 40. Apart
+// from them, no incident, rollback or revert happens in the showcase.
+//
+// The monorepo (third active repository) 9 days before the initial now (UTC day): api
+// releases at 11:00 and 13:00 (a push before each); web releases api's 11:00 SHA at 15:00
+// — older than api's latest, not a rollback of web — and catches up with the default
+// branch's head at 11:00 the next day. The regional repository (fourth) 8 days before:
+// a push at 10:00 released at 11:00 to production-eu, then to production-us. No release
+// on those days but the pinned ones, and no incident or revert follows a release from 3
+// days before to 2 days after.
 
 const (
 	idKindPull int64 = iota + 1
