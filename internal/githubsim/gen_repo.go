@@ -209,7 +209,7 @@ type messageKind int8
 
 const (
 	msgMerge  messageKind = iota // "Merge pull request #N from ..."
-	msgSquash                    // "<title> (#N)" and the PR's commit headlines
+	msgSquash                    // GitHub's default squash message (squashMessage)
 	msgCopy                      // a rebased copy of src
 	msgRevert                    // git revert of src
 )
