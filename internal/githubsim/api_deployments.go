@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 type deploymentJSON struct {
@@ -50,7 +51,7 @@ func (c *call) deploymentJSON(r *repo, d *deployment) deploymentJSON {
 		URL: u, ID: d.id, NodeID: nodeID("DE_", d.id), SHA: r.commits[d.commit].sha.String(), Ref: d.ref, Task: "deploy",
 		OriginalEnvironment: d.env, Environment: d.env, Description: d.description, Creator: c.userJSON(d.creator),
 		CreatedAt: ts(d.createdAt), UpdatedAt: ts(d.updatedAt(c.now)), StatusesURL: u + "/statuses",
-		RepositoryURL: c.repoURL(r), ProductionEnvironment: d.env == "production",
+		RepositoryURL: c.repoURL(r), ProductionEnvironment: productionEnv.MatchString(d.env),
 	}
 }
 
@@ -131,7 +132,7 @@ func (c *call) listDeploymentStatuses() reply {
 		logURL := fmt.Sprintf("%s/%s/actions/runs/%d", htmlBase, r.fullName(), d.id)
 		envURL := ""
 		if s.state == "success" {
-			envURL = "https://" + d.env + "." + r.name + ".example.com"
+			envURL = "https://" + envHost.Replace(d.env) + "." + r.name + ".example.com"
 		}
 		out = append(out, deploymentStatusJSON{
 			URL: fmt.Sprintf("%s/statuses/%d", du, s.id), ID: s.id, NodeID: nodeID("DES_", s.id), State: s.state,
@@ -144,6 +145,9 @@ func (c *call) listDeploymentStatuses() reply {
 	rep.link = link
 	return rep
 }
+
+// envHost turns an environment name ("production/api") into a host label.
+var envHost = strings.NewReplacer("/", "-", ":", "-", " ", "-", "_", "-", ".", "-")
 
 func statusDescription(state string) string {
 	switch state {

@@ -102,7 +102,7 @@ func (c *call) listIssues() reply {
 		}
 		open := !visible(is.closedAt, c.now)
 		updated := is.updatedAt(c.now)
-		if keep(open, updated, is.labels) {
+		if keep(open, updated, is.labelsAt(c.now)) {
 			items = append(items, issueItem{is.number, is.createdAt, updated, is.comments, func() issueJSON { return c.issueJSON(r, is) }})
 		}
 	}
@@ -143,11 +143,11 @@ func (c *call) issueJSON(r *repo, is *issue) issueJSON {
 	j := issueJSON{
 		URL: c.repoURL(r) + "/issues/" + n, RepositoryURL: c.repoURL(r), HTMLURL: htmlBase + "/" + r.fullName() + "/issues/" + n,
 		ID: is.id, NodeID: nodeID("I_", is.id), Number: is.number, Title: is.title, User: c.userJSON(is.author),
-		Labels: c.labelsJSON(r, is.labels), State: "open", Assignees: []*userJSON{}, Comments: is.comments,
+		Labels: c.labelsJSON(r, is.labelsAt(c.now)), State: "open", Assignees: []*userJSON{}, Comments: is.comments,
 		CreatedAt: ts(is.createdAt), UpdatedAt: ts(is.updatedAt(c.now)), AuthorAssociation: association(is.author, r), Body: is.body,
 	}
 	if visible(is.closedAt, c.now) {
-		reason := "completed"
+		reason := is.stateReason(c.now)
 		j.State, j.StateReason, j.ClosedAt = "closed", &reason, ts(is.closedAt)
 	}
 	return j

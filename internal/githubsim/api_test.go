@@ -316,6 +316,11 @@ func TestSameSeedSameBytes(t *testing.T) {
 		"/repos/" + sc + "/pulls?state=all&per_page=100", "/repos/" + sc + "/pulls/1", "/repos/" + sc + "/pulls/2/reviews",
 		"/repos/" + sc + "/actions/runs?per_page=100", "/repos/" + sc + "/deployments", "/repos/" + sc + "/issues?state=all",
 		"/enterprises/acme/copilot/billing/seats", "/orgs/acme-data/copilot/billing/seats",
+		"/repos/" + sc + "/issues?state=all&labels=incident&per_page=100",
+	}
+	for _, l := range []envLayout{layoutServices, layoutRegions} {
+		r := layoutRepo(t, simA, "acme-web", l).fullName()
+		paths = append(paths, "/repos/"+r+"/deployments?per_page=100", "/repos/"+r+"/pulls?state=all&per_page=100", "/repos/"+r+"/commits?per_page=100")
 	}
 	for _, p := range paths {
 		ra, ba := get(t, srvA.API.URL+p, tokenA)

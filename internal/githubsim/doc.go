@@ -12,33 +12,51 @@
 // now is queued or in_progress, a deployment status created after now is not listed,
 // updated_at is the latest event at or before now. Truth and CopilotTruth return the same
 // view in internal/metrics types, so tests compare what the collector stored with what
-// GitHub "has". DemoConfig and BenchmarkConfig are the two prepared sizes.
+// GitHub "has" (down to the reverted SHAs of commit messages, the pull request a revert
+// names, state_reason, and change sets per repository and production environment).
+// DemoConfig and BenchmarkConfig are the two prepared sizes.
 //
 // What the world contains (every org's first active repository, its showcase, holds each
-// rare case at a fixed place; see gen_repo.go):
+// rare case at a fixed place, its third and fourth those of monorepos and regional
+// rollouts; random occurrences elsewhere; see gen_repo.go for places and rates):
 //   - active, dormant (no push for 200+ days), archived and fork repositories;
 //   - default-branch commits from direct pushes and from pull requests merged with a
 //     merge commit (two parents, the PR's commits reachable), a squash (one new commit,
-//     the PR's merge_commit_sha) or a rebase (new SHAs keeping author date and message;
-//     merge_commit_sha is the last one); open pull requests report their test-merge SHA
-//     as merge_commit_sha, as GitHub does;
+//     the PR's merge_commit_sha, with GitHub's default message) or a rebase (new SHAs
+//     keeping author date and message; merge_commit_sha is the last one); open pull
+//     requests report their test-merge SHA as merge_commit_sha, as GitHub does;
 //   - pull requests open, merged, closed unmerged, drafts; reviews by colleagues
 //     (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED), comments by the author,
-//     Copilot code reviews, Dependabot and Copilot coding-agent pull requests, revert
-//     pull requests (`Revert "..."`) and hotfixes (`hotfix: ...`, branch hotfix/...);
+//     Copilot code reviews, Dependabot and Copilot coding-agent pull requests and
+//     hotfixes (`hotfix: ...`, branch hotfix/...);
+//   - reverts as GitHub and git write them: Revert-button pull requests (`Revert
+//     "<title>"`, branch revert-<N>-<head>, body "Reverts owner/repo#N", one `git
+//     revert` commit per commit the reverted merge landed, -m 1 for a merge commit:
+//     "This reverts commit <sha>, reversing changes made to <parent>.") fixing an
+//     incident or, later and without one, reverting a pull request an earlier release
+//     deployed (so blaming the release before the revert would be wrong); direct-push
+//     `git revert` commits of an earlier release's commit; and pull requests whose own
+//     commits are WIP, Revert "WIP", final (an in-PR revert, no failure);
 //   - commit authors whose e-mail has no account (author and committer null);
 //   - workflow runs (CI on pushes and pull requests, staging and release deployments,
 //     nightly schedules) that succeed, fail, are cancelled, are re-run (run_attempt 2),
 //     and one busy repository per org with BusyRepo with 1,100–1,300 runs on one day;
-//   - deployments to staging and to production (named "production" or "prod") with
-//     queued → in_progress → success | failure | error statuses, inactive once a later
-//     deployment to the environment succeeds, failed production deployments redeployed
-//     with the same SHA, rollbacks to an older SHA, a deployment whose final status comes
-//     after the initial now;
+//   - deployments to staging and to production with queued → in_progress → success |
+//     failure | error statuses, inactive once a later deployment to the environment
+//     succeeds; production is one environment ("production" or "prod"), a monorepo's
+//     services released independently ("production/api", "production/web": web often
+//     runs an older SHA than api, which is no rollback), or regions one release rolls
+//     out to within two hours ("production-eu", "production-us", "production-ap");
+//     failed attempts redeployed with the same SHA, rollbacks to an older SHA, a
+//     deployment whose final status comes after the initial now;
 //   - incident issues (label "incident") opened after a bad production deployment and
 //     closed when the rollback, revert or hotfix is deployed, one opened before the
-//     repository's first deployment, one still open; ordinary issues; pull requests that
-//     carry the incident label (the issues API lists them with a pull_request key);
+//     repository's first deployment, one still open; false alarms closed as not_planned
+//     or duplicate (state_reason); incidents whose label is later replaced by "bug"
+//     (they leave the labels=incident listing and their updated_at moves); in every
+//     showcase one of each changes 2 and 3 hours after the initial now; ordinary
+//     issues; pull requests that carry the incident label (the issues API lists them
+//     with a pull_request key);
 //   - Copilot seats (one per granting org; cancellations with pending_cancellation_date;
 //     seats created after the initial now; one seat whose assignee is null) and usage
 //     computed per user and day on demand (it is not stored), aggregated per enterprise
@@ -87,10 +105,11 @@
 // licences, template and security settings of repositories, commit verification
 // signatures and file patches, pull-request auto-merge, milestones, assignees and
 // requested reviewers (always empty), review comments, issue comments and timeline
-// events (ready_for_review is only visible through draft and updated_at), check runs
-// and jobs of workflow runs, deployment payloads and environments, the repos-1-day and
-// enterprise-team Copilot reports, and the legacy Copilot metrics API (gone from GitHub
-// too). Commits can be listed from the default branch, an open pull request's head
+// events (ready_for_review and label changes are only visible through draft, labels and
+// updated_at), reopened, transferred or deleted issues (no state_reason "reopened"),
+// check runs and jobs of workflow runs, deployment payloads and environments, the
+// repos-1-day and enterprise-team Copilot reports, and the legacy Copilot metrics API
+// (gone from GitHub too). Commits can be listed from the default branch, an open pull request's head
 // branch or a SHA; other branches, tags, path and author filters are not modelled, and
 // the test-merge commit an open pull request names as merge_commit_sha cannot be
 // fetched.

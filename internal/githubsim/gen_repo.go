@@ -10,12 +10,43 @@ import (
 )
 
 // A repository's timeline is a small discrete-event simulation: pull requests and direct
-// pushes are planned up front; merges, production promotions, incidents and their fixes
+// pushes are planned up front; merges, production releases, incidents and their fixes
 // are events processed in time order, because what they do depends on the state of the
 // default branch and of the deployments at that moment.
 //
+// Production environments. A repository that deploys releases to one environment
+// ("production" or "prod"), to a monorepo's services ("production/api",
+// "production/web": each service is released on its own days, and web ships, 40 % of
+// the time, the build that passed staging 18 to 48 hours earlier, so it often runs an
+// older SHA than api), or to regions (one release goes to "production-eu", then,
+// 45 to 100 minutes after it succeeded, to "production-us" [and "production-ap"]).
+// Every org's third active repository is a monorepo and its fourth a regional one; of
+// the other deploying repositories, 5 % are monorepos and 5 % regional (two or three
+// regions). Everything below happens per environment: the last release, rollbacks,
+// fixes (a regional incident is fixed by a new rollout from the first region on).
+//
+// Random rates, outside the showcase: a production attempt fails (failure 6 %, error
+// 1.5 %) and the same SHA is deployed to the same environment 20 to 90 minutes later
+// (which fails again 10 % of the time); a successful release is followed by an incident
+// (7 %: fixed by a rollback, a Revert-button pull request of the newest pull request it
+// brought, or a hotfix pull request), a false alarm (1.5 %: an incident closed as
+// not_planned, or a quarter of the time as duplicate, 30 minutes to 20 hours after it
+// was opened), an incident whose label is replaced by "bug" 2 to 72 hours after it was
+// opened (1.5 %), a Revert-button pull request, 3 to 40 hours later and without an
+// incident, of the newest pull request an earlier release deployed (2 %), or a direct
+// push `git revert` 2 to 30 hours later of the newest single-parent commit an earlier
+// release deployed (1.5 %); 2 % of people's pull requests revert their own commit
+// (WIP, Revert "WIP", final). Reverts are written as git and GitHub write them: the
+// Revert button opens `Revert "<title>"` from revert-<N>-<head> with body
+// "Reverts owner/repo#N" and one `git revert` commit per commit the merge landed (-m 1
+// of a merge commit: "This reverts commit <sha>, reversing\nchanges made to <parent>.");
+// squash commits carry GitHub's default message (a single commit's whole message, or the
+// title and every commit's message as a list).
+//
 // The showcase repository of every org (its first active repository) additionally holds
-// every rare case at a fixed place, so tests can rely on them:
+// every rare case at a fixed place, so tests can rely on them (day N is N days after the
+// UTC day of deployFrom; a pinned release is at 14:00 after a direct push at 12:00, and
+// no other release happens that day):
 //   - deployments start at 60 % of the history back from the initial now (deployFrom);
 //   - three pull requests opened 1, 2 and 3 days after deployFrom, merged with a merge
 //     commit, a squash and a rebase, each reviewed by a colleague and by Copilot (the
@@ -23,13 +54,40 @@ import (
 //     closed unmerged; a draft opened 50 hours before the initial now that stays open;
 //   - a direct push by an author whose e-mail has no account, a day after deployFrom;
 //   - an incident opened the day before the repository's first deployment;
-//   - production deployments 3, 6, 9 and 12 days after deployFrom: the first fails and
-//     its SHA is deployed again successfully; the second causes an incident fixed by a
-//     rollback (a deployment of an older SHA), the third one fixed by a revert pull
-//     request, the fourth one fixed by a hotfix pull request;
+//   - pinned production releases on days 3, 6, 9 and 12: the first fails and its SHA is
+//     deployed again successfully 20 to 90 minutes later, with no incident (a failed
+//     attempt); the second causes an incident fixed by a rollback (a deployment of an
+//     older SHA), the third one fixed by a revert pull request, the fourth one fixed by
+//     a hotfix pull request;
+//   - day 14: a pinned release; an incident opened at 17:00 and closed at 20:00 whose
+//     labels become ["bug"] (it is no incident any more) 2 hours after the initial now;
+//   - day 15: a pinned release; an incident opened at 16:00 that stays open until it is
+//     closed as not_planned 3 hours after the initial now (each change happens at the
+//     later of that time and a day after the incident was opened, which only matters
+//     when the history is too short for day 15 to lie in the past);
+//   - days 16–18: pull request P1 opened at 09:00 on day 16, merged with a merge commit
+//     within about an hour and released that day; P2 likewise (a squash) on day 17; on
+//     day 18 at 09:00 the Revert button's pull request of P1, released 25 minutes after
+//     it is merged (a revert of an earlier release);
+//   - day 19: a pull request opened at 09:00 whose commits are "WIP", `Revert "WIP"`
+//     (This reverts commit <WIP>.) and "final", merged with a merge commit and released
+//     that day; no incident follows (an in-PR revert);
+//   - days 20–21: a direct push at 11:00 on day 20, released that day, reverted by a
+//     direct push (`git revert`) at 11:00 on day 21, released that day;
 //   - an incident opened 10 hours before the initial now that stays open;
 //   - a production deployment started 4 minutes before the initial now whose success
 //     status is created 4 minutes after it, and a workflow run in progress at now.
+//
+// So the showcase's cases all lie before the initial now when HistoryDays ≥ 40. Apart
+// from them, no incident, rollback or revert happens in the showcase.
+//
+// The monorepo (third active repository) 9 days before the initial now (UTC day): api
+// releases at 11:00 and 13:00 (a push before each); web releases api's 11:00 SHA at 15:00
+// — older than api's latest, not a rollback of web — and catches up with the default
+// branch's head at 11:00 the next day. The regional repository (fourth) 8 days before:
+// a push at 10:00 released at 11:00 to production-eu, then to production-us. No release
+// on those days but the pinned ones, and no incident or revert follows a release from 3
+// days before to 2 days after.
 
 const (
 	idKindPull int64 = iota + 1
@@ -56,12 +114,14 @@ const (
 	evIncident
 	evRollback
 	evFixPull
+	evRollout
 )
 
 type event struct {
 	at   time.Time
 	seq  int
 	kind eventKind
+	env  int8 // index in repo.prodEnvs of a promotion, rollout, redeployment, incident or rollback
 	a, b int32
 	flag string
 }
@@ -84,21 +144,41 @@ func (h *eventHeap) Pop() any {
 	return e
 }
 
-// Flags of promotion and incident events.
+// Flags of events. What follows a successful release (its aftermath) travels as the
+// flag of the rollout, incident and fix events.
 const (
 	remedyRollback = "rollback"
 	remedyRevert   = "revert"
 	remedyHotfix   = "hotfix"
-	flagForced     = "forced"
-	flagSlow       = "slow"
-	flagUnlinked   = "unlinked"
-	// Pinned showcase promotions: forced, with a fixed outcome.
+	// An incident closed as not planned or as a duplicate: a false alarm.
+	afterFalseAlarm = "false-alarm"
+	// An incident whose incident label is removed later.
+	afterRelabel = "relabel"
+	// A revert pull request, without an incident, of a pull request an earlier release
+	// deployed.
+	afterLateRevert = "late-revert"
+	// A direct push `git revert` of a commit an earlier release deployed.
+	afterRevertPush = "revert-push"
+
+	flagForced   = "forced"
+	flagSlow     = "slow"
+	flagUnlinked = "unlinked"
+	// A revert pull request (fix event) released as soon as it is merged.
+	flagRevertRelease = "revert-release"
+	// A direct push reverted by a direct push the next day.
+	flagRevertNextDay = "revert-next-day"
+	// Pinned promotions: forced, with a fixed outcome.
 	pinFail     = "forced:fail"
 	pinRollback = "forced:" + remedyRollback
 	pinRevert   = "forced:" + remedyRevert
 	pinHotfix   = "forced:" + remedyHotfix
 	pinSlow     = "forced:slow"
+	pinPlain    = "forced:plain" // success, nothing follows
+	pinOlder    = "forced:older" // a monorepo service releases the other service's previous SHA
 )
+
+// pinned reports whether a promotion's flag fixes its outcome.
+func pinned(flag string) bool { return strings.HasPrefix(flag, flagForced+":") }
 
 type stagingOK struct {
 	at  time.Time
@@ -106,10 +186,18 @@ type stagingOK struct {
 }
 
 type pendingIncident struct {
-	issue   int32
-	prevPos int // default-branch position of the last good production deployment
-	fixPos  int // position of the fix once merged, or -1
-	closed  bool
+	issue  int32
+	env    int8 // production environment of the bad release (its group: envGroup)
+	badPos int  // default-branch position the bad release deployed
+	fixPos int  // position of the fix once merged, or -1
+	closed bool
+}
+
+// fixTarget says what the merge of a fix pull request does: fix incident inc (-1: none)
+// and release env at once.
+type fixTarget struct {
+	inc int
+	env int8
 }
 
 type landing struct {
@@ -117,10 +205,23 @@ type landing struct {
 	pos  int
 }
 
-type mergeMessage struct {
+type messageKind int8
+
+const (
+	msgMerge  messageKind = iota // "Merge pull request #N from ..."
+	msgSquash                    // GitHub's default squash message (squashMessage)
+	msgCopy                      // a rebased copy of src
+	msgRevert                    // git revert of src
+)
+
+// messageRule is a commit message written by finish(), once pull numbers are known and
+// the messages it derives from are written. Rules are kept in commit creation order, so
+// a rule only reads messages already written.
+type messageRule struct {
 	commit int32
-	pull   int32
-	method mergeMethod
+	kind   messageKind
+	pull   int32 // msgMerge, msgSquash
+	src    int32 // msgCopy, msgRevert
 }
 
 type repoGen struct {
@@ -140,25 +241,41 @@ type repoGen struct {
 
 	deployFrom time.Time
 	staging    []stagingOK
-	prodPos    int // default-branch position of the last successful production deployment
 	incidents  []*pendingIncident
-	fixFor     map[int32]int // fix pull → incident
+	fixFor     map[int32]fixTarget // fix pull → what its merge does
 	landings   []landing
-	messages   []mergeMessage
-	pinnedDays map[time.Time]bool // days of the showcase's pinned promotions: no other one
+	messages   []messageRule
+	pinnedDays map[time.Time]bool // days of pinned promotions: no other one
+
+	// Per production environment: the default-branch position of the last successful
+	// deployment, and of every one in order.
+	prodPos  []int
+	deployed [][]int
+
+	// Pull requests and default-branch commits a revert was planned for.
+	revertedPull, revertedCommit map[int32]bool
+
+	// No incident, revert or rollback follows a release between quietFrom and quietTo,
+	// so a pinned sequence of releases plays out as documented.
+	quietFrom, quietTo time.Time
 }
 
 func genRepo(w *world, r *repo) {
 	g := &repoGen{
-		w:          w,
-		r:          r,
-		rng:        newRand(w.cfg.Seed, streamRepo, uint64(r.id)),
-		leadIn:     w.start.AddDate(0, 0, -14),
-		end:        w.end,
-		now:        w.initialNow,
-		prodPos:    -1,
-		fixFor:     map[int32]int{},
-		pinnedDays: map[time.Time]bool{},
+		w:              w,
+		r:              r,
+		rng:            newRand(w.cfg.Seed, streamRepo, uint64(r.id)),
+		leadIn:         w.start.AddDate(0, 0, -14),
+		end:            w.end,
+		now:            w.initialNow,
+		fixFor:         map[int32]fixTarget{},
+		revertedPull:   map[int32]bool{},
+		revertedCommit: map[int32]bool{},
+		pinnedDays:     map[time.Time]bool{},
+	}
+	for range r.prodEnvs {
+		g.prodPos = append(g.prodPos, -1)
+		g.deployed = append(g.deployed, nil)
 	}
 	r.bySHA = map[sha]int32{}
 	r.byNumber = map[int]itemRef{}
@@ -235,6 +352,10 @@ func (g *repoGen) genActive() {
 		g.deployFrom = g.now.Add(-time.Duration(float64(g.w.cfg.HistoryDays)*0.6) * 24 * time.Hour)
 		g.pinShowcase()
 	}
+	r.deployFrom = g.deployFrom
+	if r.pinnedLayout {
+		g.pinLayout()
+	}
 
 	rate := r.org.cfg.PRsPerWeek / 5
 	pushRate := 0.12
@@ -268,9 +389,16 @@ func (g *repoGen) genActive() {
 		if r.showcase {
 			promoteChance = 0.8
 		}
-		if r.deploys && !weekend && chance(rng, promoteChance) && !g.pinnedDays[day] {
-			t := day.Add(between(rng, 13*time.Hour, 17*time.Hour)).Truncate(time.Second)
-			g.schedule(t, evPromote, 0, 0, "")
+		// Each service of a monorepo is released on its own; regions share a release.
+		releases := 1
+		if r.layout == layoutServices {
+			releases = len(r.prodEnvs)
+		}
+		for env := range releases {
+			if r.deploys && !weekend && chance(rng, promoteChance) && !g.pinnedDays[day] {
+				t := day.Add(between(rng, 13*time.Hour, 17*time.Hour)).Truncate(time.Second)
+				g.scheduleEnv(t, evPromote, env, 0, 0, "")
+			}
 		}
 		if nightly && day.After(g.leadIn) {
 			g.scheduledRun(day.Add(3*time.Hour + between(rng, 0, 20*time.Minute)))
@@ -302,12 +430,9 @@ func (g *repoGen) pinShowcase() {
 	g.planPull(g.now.Add(-50*time.Hour), pullOpts{kind: prNormal, author: dev, revertOf: -1, outcome: outcomeOpenDraft, method: methodAny})
 
 	for i, flag := range []string{pinFail, pinRollback, pinRevert, pinHotfix} {
-		// A push shortly before makes sure the promotion deploys something new.
-		day := startOfDay(g.deployFrom).AddDate(0, 0, 3*(i+1))
-		g.pinnedDays[day] = true
-		g.schedule(day.Add(12*time.Hour), evPush, 0, 0, "")
-		g.schedule(day.Add(14*time.Hour), evPromote, 0, 0, flag)
+		g.pinRelease(day.AddDate(0, 0, 3*(i+1)), flag)
 	}
+	g.pinVersion2(at)
 	before := g.deployFrom.Add(-24 * time.Hour)
 	g.addIssue(issue{
 		author: pick(g.rng, g.contributors), title: "Incident: checkout errors before the first release",
@@ -325,12 +450,104 @@ func (g *repoGen) pinShowcase() {
 	g.schedule(g.now.Add(-3*time.Minute), evPush, 0, 0, flagSlow)
 }
 
+// pinRelease pins a production release at 14:00 on day with flag, after a direct push
+// at 12:00 that makes sure it deploys something new; no other release happens that day.
+func (g *repoGen) pinRelease(day time.Time, flag string) {
+	g.pinnedDays[day] = true
+	g.schedule(day.Add(12*time.Hour), evPush, 0, 0, "")
+	g.schedule(day.Add(14*time.Hour), evPromote, 0, 0, flag)
+}
+
+// pinVersion2 places the showcase's cases of DORA metric_version 2, one a day from 14
+// days after deployFrom (see the file comment); at(d, h) is hour h of day d.
+func (g *repoGen) pinVersion2(at func(days, hour int) time.Time) {
+	rng, dev := g.rng, g.contributors[0]
+	day := func(d int) time.Time { return at(d, 0) }
+	// afterNow is the initial now plus d, or a day after t when the history is too short
+	// for t to lie before the initial now.
+	afterNow := func(t time.Time, d time.Duration) time.Time {
+		return latest(g.now.Add(d), t.Add(24*time.Hour))
+	}
+
+	// Day 14: an incident 3 hours after the release, closed 3 hours later, whose incident
+	// label is replaced by "bug" 2 hours after the initial now.
+	g.pinRelease(day(14), pinPlain)
+	opened := at(14, 17)
+	g.addIssue(issue{
+		author: pick(rng, g.contributors), title: "Incident: payment confirmations delayed",
+		body: "Confirmation e-mails arrive late.", labels: []string{"incident", "sev3"},
+		createdAt: opened, closedAt: opened.Add(3 * time.Hour), comments: 2,
+		relabelAt: afterNow(opened, 2*time.Hour), relabelTo: []string{"bug"},
+	})
+	// Day 15: an incident 2 hours after the release, open until it is closed as not
+	// planned 3 hours after the initial now.
+	g.pinRelease(day(15), pinPlain)
+	opened = at(15, 16)
+	g.addIssue(issue{
+		author: pick(rng, g.contributors), title: "Incident: dashboard shows stale numbers",
+		body: "The numbers stopped updating.", labels: []string{"incident", "sev2"},
+		createdAt: opened, closedAt: afterNow(opened, 3*time.Hour), closeReason: "not_planned", comments: 4,
+	})
+	// Days 16–18: pull request P1 (merge commit) released on day 16, P2 on day 17, and on
+	// day 18 the Revert button's pull request of P1, released as soon as it is merged.
+	p1 := g.planPull(at(16, 9), pullOpts{kind: prNormal, author: dev, revertOf: -1, outcome: outcomeMerged, method: methodMerge, quick: true})
+	g.pinRelease(day(16), pinPlain)
+	g.planPull(at(17, 9), pullOpts{kind: prNormal, author: dev, revertOf: -1, outcome: outcomeMerged, method: methodSquash, quick: true})
+	g.pinRelease(day(17), pinPlain)
+	g.revertedPull[p1] = true
+	g.pinnedDays[day(18)] = true
+	g.schedule(at(18, 9), evFixPull, -1, p1, flagRevertRelease)
+	// Day 19: a pull request whose own commits are WIP, Revert "WIP", final, merged with a
+	// merge commit and released.
+	g.planPull(at(19, 9), pullOpts{kind: prNormal, author: dev, revertOf: -1, outcome: outcomeMerged, method: methodMerge, quick: true, wipRevert: true})
+	g.pinRelease(day(19), pinPlain)
+	// Days 20–21: a direct push at 11:00 released on day 20, reverted by a direct push
+	// (`git revert`) at 11:00 on day 21, released.
+	g.schedule(at(20, 11), evPush, 0, 0, flagRevertNextDay)
+	g.pinRelease(day(20), pinPlain)
+	g.pinRelease(day(21), pinPlain)
+}
+
+// pinLayout places the fixed case of the org's monorepo (its third active repository)
+// or regional repository (its fourth).
+func (g *repoGen) pinLayout() {
+	r := g.r
+	switch r.layout {
+	case layoutServices:
+		// Nine days before the initial now: api releases at 11:00 and again at 13:00 (a
+		// push before each); web releases api's 11:00 SHA at 15:00 — older than api's
+		// latest, not a rollback — and catches up with the default branch's head at 11:00
+		// the next day.
+		day := startOfDay(g.now).AddDate(0, 0, -9)
+		g.pinnedDays[day], g.pinnedDays[day.AddDate(0, 0, 1)] = true, true
+		g.quietFrom, g.quietTo = day.AddDate(0, 0, -3), day.AddDate(0, 0, 2)
+		g.schedule(day.Add(10*time.Hour), evPush, 0, 0, "")
+		g.scheduleEnv(day.Add(11*time.Hour), evPromote, 0, 0, 0, pinPlain)
+		g.schedule(day.Add(12*time.Hour), evPush, 0, 0, "")
+		g.scheduleEnv(day.Add(13*time.Hour), evPromote, 0, 0, 0, pinPlain)
+		g.scheduleEnv(day.Add(15*time.Hour), evPromote, 1, 0, 0, pinOlder)
+		g.scheduleEnv(day.AddDate(0, 0, 1).Add(11*time.Hour), evPromote, 1, 0, 0, pinPlain)
+	case layoutRegions:
+		// Eight days before the initial now: a push at 10:00 released at 11:00 to
+		// production-eu, then, 45 to 100 minutes after it succeeded, to production-us.
+		day := startOfDay(g.now).AddDate(0, 0, -8)
+		g.pinnedDays[day] = true
+		g.quietFrom, g.quietTo = day.AddDate(0, 0, -3), day.AddDate(0, 0, 2)
+		g.schedule(day.Add(10*time.Hour), evPush, 0, 0, "")
+		g.scheduleEnv(day.Add(11*time.Hour), evPromote, 0, 0, 0, pinPlain)
+	}
+}
+
 func (g *repoGen) schedule(at time.Time, kind eventKind, a, b int32, flag string) {
+	g.scheduleEnv(at, kind, 0, a, b, flag)
+}
+
+func (g *repoGen) scheduleEnv(at time.Time, kind eventKind, env int, a, b int32, flag string) {
 	if at.After(g.end) {
 		return
 	}
 	g.seq++
-	heap.Push(&g.queue, event{at: at, seq: g.seq, kind: kind, a: a, b: b, flag: flag})
+	heap.Push(&g.queue, event{at: at, seq: g.seq, kind: kind, env: int8(env), a: a, b: b, flag: flag})
 }
 
 func (g *repoGen) runLoop() {
@@ -340,7 +557,7 @@ func (g *repoGen) runLoop() {
 		case evMerge:
 			g.merge(ev.a, ev.at)
 		case evPush:
-			g.directPush(ev.at, ev.flag)
+			g.directPush(ev)
 		case evPromote:
 			g.promote(ev)
 		case evRedeploy:
@@ -351,6 +568,8 @@ func (g *repoGen) runLoop() {
 			g.rollback(ev)
 		case evFixPull:
 			g.fixPull(ev)
+		case evRollout:
+			g.rollout(ev)
 		}
 	}
 }
@@ -422,6 +641,10 @@ type pullOpts struct {
 	method   mergeMethod // methodAny: the repository's habit
 	// Force a review by another person, a Copilot review, a comment by the author.
 	humanReview, botReview, selfComment bool
+	// quick: one commit, approved and merged within about an hour, like a fix.
+	quick bool
+	// wipRevert: the commits are WIP, Revert "WIP", final (an in-PR revert).
+	wipRevert bool
 }
 
 // planPull plans a pull request opened at created: its commits, reviews and outcome.
@@ -430,6 +653,7 @@ func (g *repoGen) planPull(created time.Time, o pullOpts) int32 {
 	rng, r := g.rng, g.r
 	kind, author, revertOf := o.kind, o.author, o.revertOf
 	fix := kind == prHotfix || kind == prRevert
+	fast := fix || o.quick
 	p := pull{kind: kind, author: author, createdAt: created, revertOf: revertOf, mergeCommit: -1, comments: rng.IntN(4)}
 	pi := int32(len(r.pulls))
 	topic := pick(rng, topics)
@@ -453,7 +677,7 @@ func (g *repoGen) planPull(created time.Time, o pullOpts) int32 {
 		p.body = "Fixes the incident."
 	case prRevert:
 		reverted := r.pulls[revertOf]
-		p.title = fmt.Sprintf("Revert %q", reverted.title)
+		p.title = `Revert "` + reverted.title + `"`
 		p.body = "Reverts the change that caused the incident."
 	default:
 		p.title = pick(rng, verbs) + " " + topic
@@ -467,23 +691,51 @@ func (g *repoGen) planPull(created time.Time, o pullOpts) int32 {
 	commitAuthor := author
 	nBefore := 1 + poisson(rng, 0.8)
 	coding := 10*time.Minute + expDuration(rng, 16*time.Hour)
-	if fix || kind == prDependabot {
+	if fast || kind == prDependabot {
 		nBefore, coding = 1, between(rng, 10*time.Minute, 50*time.Minute)
+	}
+	// An in-PR revert: the showcase's pinned one and 2 % of other people's pull requests.
+	wip := o.wipRevert || (kind == prNormal && !r.showcase && chance(rng, 0.02))
+	var targets []int32 // what a revert pull request reverts, newest first
+	switch {
+	case kind == prRevert:
+		targets = g.revertTargets(revertOf)
+		nBefore = len(targets)
+	case wip:
+		nBefore = 3
 	}
 	first := created.Add(-coding)
 	for i := range nBefore {
 		at := first.Add((coding - 5*time.Minute) * time.Duration(i) / time.Duration(nBefore)).Truncate(time.Second)
 		msg := pick(rng, commitMessages)
-		if kind == prRevert {
-			msg = fmt.Sprintf("Revert %q\n\nThis reverts commit %s.", r.pulls[revertOf].title, r.commits[r.pulls[revertOf].mergeCommit].sha)
-		} else if kind == prDependabot {
+		switch {
+		case kind == prRevert:
+			// GitHub's Revert button: `git revert` of the merged commits, committed by
+			// GitHub.
+			g.prCommit(&p, commitAuthor, at, "", targets[i])
+			r.commits[p.commits[i]].committer = g.w.webFlow
+			continue
+		case wip && i == 0:
+			msg = "WIP"
+			if !o.wipRevert {
+				msg = pick(rng, wipMessages)
+			}
+		case wip && i == 1:
+			g.prCommit(&p, commitAuthor, at, "", p.commits[0])
+			continue
+		case wip && i == 2:
+			msg = "final"
+			if !o.wipRevert {
+				msg = pick(rng, commitMessages)
+			}
+		case kind == prDependabot:
 			msg = p.title
 		}
-		g.prCommit(&p, commitAuthor, at, msg)
+		g.prCommit(&p, commitAuthor, at, msg, -1)
 	}
 
 	ready := created
-	if o.outcome == outcomeOpenDraft || (!fix && kind != prDependabot && chance(rng, 0.12)) {
+	if o.outcome == outcomeOpenDraft || (!fast && kind != prDependabot && chance(rng, 0.12)) {
 		ready = created.Add(time.Hour + expDuration(rng, 20*time.Hour)).Truncate(time.Second)
 		p.readyAt = ready
 	}
@@ -495,32 +747,32 @@ func (g *repoGen) planPull(created time.Time, o pullOpts) int32 {
 	if kind == prDependabot {
 		reviewed = chance(rng, 0.6)
 	}
-	if fix || o.humanReview {
+	if fast || o.humanReview {
 		reviewed = true
 	}
 	approver := author
 	if reviewed {
 		pickup := 10*time.Minute + expDuration(rng, 5*time.Hour)
-		if fix {
+		if fast {
 			pickup = between(rng, 5*time.Minute, 30*time.Minute)
 		}
 		t = ready.Add(pickup).Truncate(time.Second)
 		reviewer := g.otherThan(author)
 		approver = reviewer
 		state := []string{"APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"}[weightedPick(rng, []float64{0.55, 0.22, 0.2, 0.03})]
-		if fix {
+		if fast {
 			state = "APPROVED"
 		}
 		g.addReview(&p, reviewer, state, t, reviewBody(state))
 		if state != "APPROVED" {
 			t = t.Add(5*time.Minute + expDuration(rng, 3*time.Hour)).Truncate(time.Second)
-			g.prCommit(&p, commitAuthor, t, "Address review comments")
+			g.prCommit(&p, commitAuthor, t, "Address review comments", -1)
 			t = t.Add(5*time.Minute + expDuration(rng, 2*time.Hour)).Truncate(time.Second)
 			approver = g.otherThan(author)
 			g.addReview(&p, approver, "APPROVED", t, "LGTM")
 		}
 	}
-	if (kind == prNormal && chance(rng, 0.15)) || o.selfComment {
+	if (kind == prNormal && !o.quick && chance(rng, 0.15)) || o.selfComment {
 		g.addReview(&p, author, "COMMENTED", created.Add(between(rng, 5*time.Minute, 2*time.Hour)), "Note to reviewers: the interesting part is in the second commit.")
 	}
 	sort.SliceStable(p.reviews, func(i, j int) bool { return p.reviews[i].submittedAt.Before(p.reviews[j].submittedAt) })
@@ -550,7 +802,7 @@ func (g *repoGen) planPull(created time.Time, o pullOpts) int32 {
 	switch outcome {
 	case outcomeMerged:
 		wait := 3*time.Minute + expDuration(rng, 2*time.Hour)
-		if fix {
+		if fast {
 			wait = between(rng, 5*time.Minute, 40*time.Minute)
 		}
 		g.schedule(t.Add(wait).Truncate(time.Second), evMerge, pi, 0, "")
@@ -564,8 +816,9 @@ func (g *repoGen) planPull(created time.Time, o pullOpts) int32 {
 	return pi
 }
 
-// prCommit adds a commit to pull request p's branch.
-func (g *repoGen) prCommit(p *pull, author *user, at time.Time, msg string) {
+// prCommit adds a commit to pull request p's branch: with message msg, or, when reverts
+// is a commit, `git revert` of it.
+func (g *repoGen) prCommit(p *pull, author *user, at time.Time, msg string, reverts int32) {
 	c := g.sized(commit{author: author, committer: author, authoredAt: at, committedAt: at, pushedAt: at, message: msg})
 	if author == g.w.copilotAgent || author == g.w.dependabot {
 		c.committer = g.w.webFlow
@@ -573,7 +826,42 @@ func (g *repoGen) prCommit(p *pull, author *user, at time.Time, msg string) {
 	if n := len(p.commits); n > 0 {
 		c.parents = []int32{p.commits[n-1]}
 	}
-	p.commits = append(p.commits, g.addCommit(c))
+	if reverts >= 0 {
+		c = g.revertOf(c, reverts)
+	}
+	i := g.addCommit(c)
+	if reverts >= 0 {
+		g.messages = append(g.messages, messageRule{commit: i, kind: msgRevert, src: reverts})
+	}
+	p.commits = append(p.commits, i)
+}
+
+// revertOf gives commit c the size of `git revert` of commit target: what target added
+// is deleted. Its message is written by finish().
+func (g *repoGen) revertOf(c commit, target int32) commit {
+	t := &g.r.commits[target]
+	if t.additions+t.deletions > 0 {
+		c.additions, c.deletions, c.files = t.deletions, t.additions, t.files
+	}
+	c.message = ""
+	return c
+}
+
+// revertTargets are the default-branch commits GitHub's Revert button reverts for merged
+// pull request pi, newest first: the merge commit (reverted with -m 1) or the squash
+// commit, or every rebased commit.
+func (g *repoGen) revertTargets(pi int32) []int32 {
+	r := g.r
+	p := &r.pulls[pi]
+	if p.method != methodRebase {
+		return []int32{p.mergeCommit}
+	}
+	last := int(r.commits[p.mergeCommit].mainPos)
+	var out []int32
+	for pos := last; pos > last-len(p.commits); pos-- {
+		out = append(out, r.main[pos])
+	}
+	return out
 }
 
 func (g *repoGen) addReview(p *pull, u *user, state string, at time.Time, body string) {
@@ -636,7 +924,7 @@ func (g *repoGen) merge(pi int32, t time.Time) {
 		})
 		g.land(mc, t)
 		p.mergeCommit = mc
-		g.messages = append(g.messages, mergeMessage{commit: mc, pull: pi, method: methodMerge})
+		g.messages = append(g.messages, messageRule{commit: mc, kind: msgMerge, pull: pi})
 	case methodSquash:
 		var add, del, files int32
 		for _, c := range p.commits {
@@ -648,7 +936,7 @@ func (g *repoGen) merge(pi int32, t time.Time) {
 		})
 		g.land(sc, t)
 		p.mergeCommit = sc
-		g.messages = append(g.messages, mergeMessage{commit: sc, pull: pi, method: methodSquash})
+		g.messages = append(g.messages, messageRule{commit: sc, kind: msgSquash, pull: pi})
 	case methodRebase:
 		for _, c := range p.commits {
 			orig := r.commits[c]
@@ -658,6 +946,9 @@ func (g *repoGen) merge(pi int32, t time.Time) {
 				additions: orig.additions, deletions: orig.deletions, files: orig.files,
 			})
 			r.commits[nc].authorName, r.commits[nc].authorEmail = orig.authorName, orig.authorEmail
+			if orig.message == "" { // written by finish()
+				g.messages = append(g.messages, messageRule{commit: nc, kind: msgCopy, src: c})
+			}
 			g.land(nc, t)
 			p.mergeCommit = nc
 		}
@@ -665,9 +956,11 @@ func (g *repoGen) merge(pi int32, t time.Time) {
 	p.merged = true
 	p.closedAt = t
 	g.landings = append(g.landings, landing{pull: pi, pos: len(r.main) - 1})
-	if inc, ok := g.fixFor[pi]; ok {
-		g.incidents[inc].fixPos = len(r.main) - 1
-		g.schedule(t.Add(25*time.Minute), evPromote, 0, 0, flagForced)
+	if fix, ok := g.fixFor[pi]; ok {
+		if fix.inc >= 0 {
+			g.incidents[fix.inc].fixPos = len(r.main) - 1
+		}
+		g.scheduleEnv(t.Add(25*time.Minute), evPromote, int(fix.env), 0, 0, flagForced)
 	}
 	g.afterLanding(t, p.mergedBy, "")
 }
@@ -681,7 +974,10 @@ func (g *repoGen) mainTipBefore(n int) int32 {
 	return m[len(m)-1-n]
 }
 
-func (g *repoGen) directPush(t time.Time, flag string) {
+// directPush pushes a commit to the default branch: with flag afterRevertPush, `git
+// revert` of commit ev.a.
+func (g *repoGen) directPush(ev event) {
+	t, flag := ev.at, ev.flag
 	author := pick(g.rng, g.contributors)
 	c := g.sized(commit{author: author, committer: author, authoredAt: t.Add(-between(g.rng, time.Minute, 40*time.Minute)).Truncate(time.Second),
 		committedAt: t, pushedAt: t, message: pick(g.rng, pushMessages), parents: parentsOf(g.tip())})
@@ -690,7 +986,18 @@ func (g *repoGen) directPush(t time.Time, flag string) {
 		c.author, c.committer = nil, nil
 		c.authorName, c.authorEmail = g.unlinked[0], g.unlinked[1]
 	}
-	g.land(g.addCommit(c), t)
+	if flag == afterRevertPush {
+		c = g.revertOf(c, ev.a)
+	}
+	i := g.addCommit(c)
+	if flag == afterRevertPush {
+		g.messages = append(g.messages, messageRule{commit: i, kind: msgRevert, src: ev.a})
+	}
+	g.land(i, t)
+	if flag == flagRevertNextDay {
+		g.revertedCommit[i] = true
+		g.schedule(t.AddDate(0, 0, 1), evPush, i, 0, afterRevertPush)
+	}
 	g.afterLanding(t, author, flag)
 }
 
@@ -762,191 +1069,6 @@ func (g *repoGen) pullRuns(pi int32) {
 	if head >= 0 {
 		g.addRun(run{workflow: wfCI, event: "pull_request", branch: p.headRef, commit: head, actor: p.author, pull: pi, created: p.createdAt.Add(4 * time.Second)},
 			logNormalDuration(g.rng, 5*time.Minute, 0.4), g.ciConclusion())
-	}
-}
-
-// deploy runs a deployment workflow at t that creates a deployment of commit c to env
-// and returns the time of its final status.
-func (g *repoGen) deploy(env string, c int32, t time.Time, outcome string, dur time.Duration, wf int8, event string, actor *user) time.Time {
-	r, rng := g.r, g.rng
-	t = t.Truncate(time.Second)
-	started := t.Add(between(rng, 3*time.Second, 20*time.Second))
-	created := started.Add(between(rng, 10*time.Second, 40*time.Second)).Truncate(time.Second)
-	inProgress := created.Add(between(rng, 5*time.Second, 30*time.Second)).Truncate(time.Second)
-	final := inProgress.Add(dur).Truncate(time.Second)
-	d := deployment{
-		commit: c, ref: r.defaultBranch, env: env, creator: g.w.actionsBot, createdAt: created,
-		description: "Deploy " + r.commits[c].sha.String()[:7] + " to " + env,
-		statuses: []deploymentStatus{
-			{state: "queued", at: created},
-			{state: "in_progress", at: inProgress},
-			{state: outcome, at: final},
-		},
-	}
-	if outcome == "success" {
-		// A new success marks earlier successful deployments to the same environment
-		// inactive (GitHub's auto_inactive).
-		for i := range r.deployments {
-			prev := &r.deployments[i]
-			if prev.env != env || !prev.createdAt.Before(created) {
-				continue
-			}
-			last := prev.statuses[len(prev.statuses)-1]
-			if last.state == "success" && last.at.Before(final) {
-				prev.statuses = append(prev.statuses, deploymentStatus{state: "inactive", at: final})
-			}
-		}
-	}
-	r.deployments = append(r.deployments, d)
-	conclusion := "success"
-	if outcome != "success" {
-		conclusion = "failure"
-	}
-	ru := run{workflow: wf, event: event, branch: r.defaultBranch, commit: c, actor: actor, pull: -1, created: t, started: started}
-	ru.completed = final.Add(between(rng, 5*time.Second, 20*time.Second)).Truncate(time.Second)
-	ru.conclusion = conclusion
-	if !ru.created.After(g.end) {
-		r.runs = append(r.runs, ru)
-	}
-	return final
-}
-
-// promote deploys to production: the newest commit that passed staging, or the
-// default branch's head when forced (a fix that must go out).
-func (g *repoGen) promote(ev event) {
-	r, rng := g.r, g.rng
-	if !r.deploys || ev.at.Before(g.deployFrom) || len(r.main) == 0 {
-		return
-	}
-	forced := strings.HasPrefix(ev.flag, flagForced)
-	pos := -1
-	if forced {
-		pos = len(r.main) - 1
-	} else {
-		for _, s := range g.staging {
-			if !s.at.After(ev.at) && s.pos > pos {
-				pos = s.pos
-			}
-		}
-		if pos <= g.prodPos {
-			return
-		}
-	}
-	outcome := []string{"success", "failure", "error"}[weightedPick(rng, []float64{0.925, 0.06, 0.015})]
-	remedy := ""
-	if chance(rng, 0.07) {
-		remedy = []string{remedyRollback, remedyRevert, remedyHotfix}[rng.IntN(3)]
-	}
-	dur := logNormalDuration(rng, 4*time.Minute, 0.3)
-	if r.showcase {
-		// The showcase's failures and incidents happen at pinned times only.
-		outcome, remedy = "success", ""
-		switch ev.flag {
-		case pinFail:
-			outcome = "failure"
-		case pinRollback, pinRevert, pinHotfix:
-			remedy = strings.TrimPrefix(ev.flag, "forced:")
-		case pinSlow:
-			dur = 8 * time.Minute
-		}
-	}
-	c := r.main[pos]
-	final := g.deploy(r.prodEnv, c, ev.at, outcome, dur, wfRelease, "workflow_dispatch", pick(rng, g.releasers))
-	if outcome != "success" {
-		g.schedule(final.Add(between(rng, 20*time.Minute, 90*time.Minute)), evRedeploy, c, int32(pos), "")
-		return
-	}
-	prev := g.prodPos
-	g.prodSucceeded(pos, final)
-	if remedy != "" {
-		g.schedule(final.Add(between(rng, time.Hour, 8*time.Hour)), evIncident, int32(prev), int32(pos), remedy)
-	}
-}
-
-// redeploy deploys the same commit again after a failed production deployment.
-func (g *repoGen) redeploy(ev event) {
-	r := g.r
-	outcome := "success"
-	if !r.showcase && chance(g.rng, 0.1) {
-		outcome = "failure"
-	}
-	final := g.deploy(r.prodEnv, ev.a, ev.at, outcome, logNormalDuration(g.rng, 4*time.Minute, 0.3), wfRelease, "workflow_dispatch", pick(g.rng, g.releasers))
-	if outcome == "success" {
-		g.prodSucceeded(int(ev.b), final)
-	}
-}
-
-func (g *repoGen) prodSucceeded(pos int, at time.Time) {
-	g.prodPos = pos
-	for _, inc := range g.incidents {
-		if !inc.closed && inc.fixPos >= 0 && pos >= inc.fixPos {
-			g.closeIncident(inc, at.Add(between(g.rng, 10*time.Minute, 40*time.Minute)))
-		}
-	}
-}
-
-func (g *repoGen) closeIncident(inc *pendingIncident, at time.Time) {
-	inc.closed = true
-	if !at.After(g.end) {
-		g.r.issues[inc.issue].closedAt = at.Truncate(time.Second)
-	}
-}
-
-// incident opens an incident issue after a bad production deployment and plans its fix.
-func (g *repoGen) incident(ev event) {
-	rng := g.rng
-	ii := g.addIssue(issue{
-		author: pick(rng, g.contributors), title: "Incident: " + pick(rng, symptoms),
-		body: "Started after the last production deployment.", labels: []string{"incident", pick(rng, []string{"sev1", "sev2", "sev3"})},
-		createdAt: ev.at.Truncate(time.Second), comments: 2 + rng.IntN(6),
-	})
-	g.incidents = append(g.incidents, &pendingIncident{issue: ii, prevPos: int(ev.a), fixPos: -1})
-	inc := int32(len(g.incidents) - 1)
-	remedy := ev.flag
-	if remedy == remedyRollback && ev.a < 0 {
-		remedy = remedyHotfix // nothing older to roll back to
-	}
-	switch remedy {
-	case remedyRollback:
-		g.schedule(ev.at.Add(between(rng, 20*time.Minute, 50*time.Minute)), evRollback, inc, 0, "")
-		g.schedule(ev.at.Add(2*time.Hour), evFixPull, -1, -1, remedyHotfix)
-	case remedyRevert:
-		// Revert the newest pull request the bad deployment brought (or, when it brought
-		// only direct pushes, the newest one deployed before).
-		for i := len(g.landings) - 1; i >= 0; i-- {
-			l := g.landings[i]
-			if k := g.r.pulls[l.pull].kind; l.pos <= int(ev.b) && k != prHotfix && k != prRevert {
-				g.schedule(ev.at.Add(40*time.Minute), evFixPull, inc, l.pull, remedyRevert)
-				return
-			}
-		}
-		g.schedule(ev.at.Add(time.Hour), evFixPull, inc, -1, remedyHotfix)
-	default:
-		g.schedule(ev.at.Add(time.Hour), evFixPull, inc, -1, remedyHotfix)
-	}
-}
-
-// rollback deploys the previous good commit again and closes the incident.
-func (g *repoGen) rollback(ev event) {
-	inc := g.incidents[ev.a]
-	if inc.prevPos < 0 {
-		return
-	}
-	c := g.r.main[inc.prevPos]
-	final := g.deploy(g.r.prodEnv, c, ev.at, "success", logNormalDuration(g.rng, 3*time.Minute, 0.2), wfRelease, "workflow_dispatch", pick(g.rng, g.releasers))
-	g.prodSucceeded(inc.prevPos, final)
-	g.closeIncident(inc, final.Add(15*time.Minute))
-}
-
-// fixPull opens a hotfix or revert pull request for incident ev.a (-1: none).
-func (g *repoGen) fixPull(ev event) {
-	kind := prHotfix
-	if ev.flag == remedyRevert {
-		kind = prRevert
-	}
-	pi := g.planPull(ev.at.Truncate(time.Second), pullOpts{kind: kind, author: pick(g.rng, g.contributors), revertOf: ev.b, outcome: outcomeMerged, method: methodAny})
-	if ev.a >= 0 {
-		g.fixFor[pi] = int(ev.a)
 	}
 }
 
@@ -1044,18 +1166,18 @@ func (g *repoGen) finish() {
 		}
 	}
 	for _, m := range g.messages {
-		p := r.pulls[m.pull]
 		c := &r.commits[m.commit]
-		if m.method == methodMerge {
+		switch m.kind {
+		case msgMerge:
+			p := &r.pulls[m.pull]
 			c.message = fmt.Sprintf("Merge pull request #%d from %s/%s\n\n%s", p.number, r.org.login, p.headRef, p.title)
-			continue
+		case msgSquash:
+			c.message = squashMessage(r, &r.pulls[m.pull])
+		case msgCopy:
+			c.message = r.commits[m.src].message
+		case msgRevert:
+			c.message = revertMessage(r, m.src)
 		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s (#%d)\n", p.title, p.number)
-		for _, pc := range p.commits {
-			fmt.Fprintf(&b, "\n* %s", firstLine(r.commits[pc].message))
-		}
-		c.message = b.String()
 	}
 	// Reviews get ids in submission order across the repository.
 	type rv struct {
@@ -1102,6 +1224,37 @@ func (g *repoGen) finish() {
 	sortedTimes(r.pushTimes)
 }
 
+// squashMessage is GitHub's default squash commit message: for a single commit, its
+// message with the pull request's number after the headline; otherwise the pull
+// request's title and number, then every commit's message as a list item.
+func squashMessage(r *repo, p *pull) string {
+	if len(p.commits) == 1 {
+		headline, body, _ := strings.Cut(r.commits[p.commits[0]].message, "\n")
+		msg := fmt.Sprintf("%s (#%d)", headline, p.number)
+		if body != "" {
+			msg += "\n" + body
+		}
+		return msg
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (#%d)\n", p.title, p.number)
+	for _, pc := range p.commits {
+		fmt.Fprintf(&b, "\n* %s\n", r.commits[pc].message)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// revertMessage is the message `git revert` writes for commit target (with -m 1 for a
+// merge commit).
+func revertMessage(r *repo, target int32) string {
+	t := &r.commits[target]
+	msg := `Revert "` + firstLine(t.message) + `"` + "\n\nThis reverts commit " + t.sha.String()
+	if len(t.parents) > 1 {
+		msg += ", reversing\nchanges made to " + r.commits[t.parents[0]].sha.String()
+	}
+	return msg + "."
+}
+
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i]
@@ -1115,6 +1268,7 @@ var topics = []string{"pagination of orders", "retry policy", "login flow", "cac
 	"config loading", "error messages", "metrics endpoint", "token refresh", "CSV import", "webhook delivery"}
 var commitMessages = []string{"Implement the change", "Add tests", "Handle the empty case", "Rename for clarity",
 	"Extract helper", "Fix lint", "Update docs", "Tidy up error handling", "Cover the edge case"}
+var wipMessages = []string{"WIP", "wip", "WIP: try another approach", "Spike the new query"}
 var pushMessages = []string{"Bump version", "Fix typo in README", "Update CI config", "Regenerate lockfile",
 	"Update CODEOWNERS", "Tweak logging", "Release notes"}
 var packages = []string{"lodash", "axios", "express", "react", "webpack", "jest", "eslint", "typescript"}

@@ -102,6 +102,7 @@ func TestGoGitHubPullRequestsMatchTruth(t *testing.T) {
 				State: p.GetState(), Draft: p.GetDraft(), BaseRef: p.GetBase().GetRef(), HeadRef: p.GetHead().GetRef(),
 				CreatedAt: p.GetCreatedAt().Time, UpdatedAt: p.GetUpdatedAt().Time, MergeCommitSHA: p.GetMergeCommitSHA(),
 				Additions: p.GetAdditions(), Deletions: p.GetDeletions(), ChangedFiles: p.GetChangedFiles(),
+				RevertsNumber: metrics.RevertedPullNumber(p.GetBody(), r.fullName()),
 			}
 			if p.ClosedAt != nil {
 				pr.ClosedAt = &p.ClosedAt.Time
@@ -138,12 +139,14 @@ func TestGoGitHubPullRequestsMatchTruth(t *testing.T) {
 	}
 }
 
+// commitOf is what the collector keeps of a commit: the headline of its message, and
+// the commits the whole message says it reverts.
 func commitOf(c *github.RepositoryCommit) metrics.Commit {
 	return metrics.Commit{
 		SHA: c.GetSHA(), AuthorLogin: c.GetAuthor().GetLogin(), AuthorName: c.GetCommit().GetAuthor().GetName(),
 		AuthoredAt: c.GetCommit().GetAuthor().GetDate().Time, CommitterLogin: c.GetCommitter().GetLogin(),
 		CommittedAt: c.GetCommit().GetCommitter().GetDate().Time, MessageHeadline: firstLine(c.GetCommit().GetMessage()),
-		ParentCount: len(c.Parents),
+		ParentCount: len(c.Parents), Reverts: metrics.RevertedSHAs(c.GetCommit().GetMessage()),
 	}
 }
 
@@ -295,7 +298,7 @@ func TestGoGitHubDeploymentStatusAppearsAfterAdvance(t *testing.T) {
 	gh := ghClient(t, srv, tokenA)
 	ctx := t.Context()
 	r := sim.w.orgs["acme-web"].showcase
-	deps, _, err := gh.Repositories.ListDeployments(ctx, r.org.login, r.name, &github.DeploymentsListOptions{Environment: r.prodEnv})
+	deps, _, err := gh.Repositories.ListDeployments(ctx, r.org.login, r.name, &github.DeploymentsListOptions{Environment: r.prodEnvs[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,18 +331,44 @@ func states(sts []*github.DeploymentStatus) []string {
 	return out
 }
 
+// TestGoGitHubDeploymentsMatchTruth reads the deployments of a showcase, a monorepo
+// and a regional repository as the collector does — a deployment's changes are the
+// compare from the previous deployment to the same production environment that
+// succeeded, by first success status then id — and compares them with the truth.
 func TestGoGitHubDeploymentsMatchTruth(t *testing.T) {
 	t.Parallel()
 	sim, srv := newSim(t, testConfig())
 	gh := ghClient(t, srv, tokenA)
-	ctx := t.Context()
-	r := sim.w.orgs["acme-data"].showcase
 	truth, _ := sim.Truth("acme")
+	repos := []*repo{sim.w.orgs["acme-data"].showcase, layoutRepo(t, sim, "acme-web", layoutServices), layoutRepo(t, sim, "acme-web", layoutRegions)}
+	for _, r := range repos {
+		got := apiDeployments(t, gh, r)
+		var want []metrics.Deployment
+		for _, d := range truth.Deployments {
+			if d.RepoFullName == r.fullName() {
+				want = append(want, d)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s deployments (-truth +api):\n%s", r.fullName(), diff)
+		}
+	}
+}
+
+// apiDeployments lists a repository's deployments with their statuses through the API
+// and fills the changes of successful production ones per environment, oldest first.
+func apiDeployments(t *testing.T, gh *github.Client, r *repo) []metrics.Deployment {
+	t.Helper()
+	ctx := t.Context()
 	list := listAll(t, func(o github.ListOptions) ([]*github.Deployment, *github.Response, error) {
 		return gh.Repositories.ListDeployments(ctx, r.org.login, r.name, &github.DeploymentsListOptions{ListOptions: o})
 	})
 	var got []metrics.Deployment
-	var prevSHA string
+	type success struct {
+		i  int
+		at time.Time
+	}
+	byEnv := map[string][]success{}
 	for _, d := range slices.Backward(list) {
 		dep := metrics.Deployment{
 			ID: d.GetID(), RepoFullName: r.fullName(), Signal: metrics.SignalDeployment, SHA: d.GetSHA(), Ref: d.GetRef(),
@@ -350,34 +379,52 @@ func TestGoGitHubDeploymentsMatchTruth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		success := false
+		var succeeded time.Time
 		for _, s := range slices.Backward(sts) {
 			dep.Statuses = append(dep.Statuses, metrics.DeploymentStatus{ID: s.GetID(), State: s.GetState(), CreatedAt: s.GetCreatedAt().Time})
-			success = success || s.GetState() == "success"
-		}
-		if dep.Production && success {
-			if prevSHA != "" {
-				cmpr, _, err := gh.Repositories.CompareCommits(ctx, r.org.login, r.name, prevSHA, dep.SHA, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, c := range cmpr.Commits {
-					dep.Changes = append(dep.Changes, commitOf(c))
-				}
+			if s.GetState() == "success" && succeeded.IsZero() {
+				succeeded = s.GetCreatedAt().Time
 			}
-			prevSHA = dep.SHA
+		}
+		if dep.Production && !succeeded.IsZero() {
+			byEnv[dep.Environment] = append(byEnv[dep.Environment], success{len(got), succeeded})
 		}
 		got = append(got, dep)
 	}
-	var want []metrics.Deployment
-	for _, d := range truth.Deployments {
-		if d.RepoFullName == r.fullName() {
-			want = append(want, d)
+	for _, list := range byEnv {
+		slices.SortStableFunc(list, func(a, b success) int {
+			return cmpOr(a.at.Compare(b.at), int(got[a.i].ID-got[b.i].ID))
+		})
+		for k := 1; k < len(list); k++ {
+			cmpr, _, err := gh.Repositories.CompareCommits(ctx, r.org.login, r.name, got[list[k-1].i].SHA, got[list[k].i].SHA, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range cmpr.Commits {
+				got[list[k].i].Changes = append(got[list[k].i].Changes, commitOf(c))
+			}
 		}
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("deployments (-truth +api):\n%s", diff)
+	return got
+}
+
+func cmpOr(a, b int) int {
+	if a != 0 {
+		return a
 	}
+	return b
+}
+
+// layoutRepo is the org's repository holding the fixed case of a layout.
+func layoutRepo(t testing.TB, sim *Simulator, org string, l envLayout) *repo {
+	t.Helper()
+	for _, r := range sim.w.orgs[org].repos {
+		if r.pinnedLayout && r.layout == l {
+			return r
+		}
+	}
+	t.Fatalf("%s: no repository with the fixed case of layout %d", org, l)
+	return nil
 }
 
 // TestGoGitHubRunsWindowCap checks the 1,000-result cap of filtered run queries and that
@@ -460,7 +507,8 @@ func TestGoGitHubIncidentIssues(t *testing.T) {
 					sawPull = true
 					continue
 				}
-				inc := metrics.Incident{RepoFullName: r.fullName(), Number: is.GetNumber(), Title: is.GetTitle(), AuthorLogin: is.GetUser().GetLogin(), CreatedAt: is.GetCreatedAt().Time}
+				inc := metrics.Incident{RepoFullName: r.fullName(), Number: is.GetNumber(), Title: is.GetTitle(), AuthorLogin: is.GetUser().GetLogin(),
+					CreatedAt: is.GetCreatedAt().Time, StateReason: is.GetStateReason()}
 				for _, l := range is.Labels {
 					inc.Labels = append(inc.Labels, l.GetName())
 				}

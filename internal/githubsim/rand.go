@@ -23,6 +23,7 @@ const (
 	streamSeats
 	streamFaults
 	streamPRActivity
+	streamLayout
 )
 
 func newRand(seed int64, stream uint64, ids ...uint64) *rand.Rand {

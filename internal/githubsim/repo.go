@@ -18,10 +18,21 @@ type repo struct {
 	createdAt     time.Time
 	metaUpdatedAt time.Time // last change of the repository's settings
 
-	showcase bool   // holds every rare case (see gen_repo.go)
-	busy     bool   // > 1,000 workflow runs on one day
-	deploys  bool   // uses GitHub Deployments (staging and production)
-	prodEnv  string // "production" or "prod"
+	showcase bool // holds every rare case (see gen_repo.go)
+	busy     bool // > 1,000 workflow runs on one day
+	deploys  bool // uses GitHub Deployments (staging and production)
+	// prodEnvs are the production environments: one ("production" or "prod"), a
+	// monorepo's services deployed independently ("production/api", "production/web"),
+	// or regions one release rolls out to in turn ("production-eu", "production-us",
+	// "production-ap").
+	prodEnvs []string
+	layout   envLayout
+	// pinnedLayout marks the org's repository holding its layout's fixed case (see
+	// gen_repo.go).
+	pinnedLayout bool
+	// deployFrom is when production releases start: the showcase's pinned cases are
+	// placed in days after it.
+	deployFrom time.Time
 
 	commits []commit
 	bySHA   map[sha]int32
@@ -40,6 +51,24 @@ type repo struct {
 }
 
 func (r *repo) fullName() string { return r.org.login + "/" + r.name }
+
+// envLayout is how a repository's production environments relate.
+type envLayout int8
+
+const (
+	layoutSingle   envLayout = iota // one production environment
+	layoutServices                  // a monorepo: each service has its environment and its own releases
+	layoutRegions                   // one release rolls out to every region in turn
+)
+
+// envGroup is the range of r.prodEnvs one release of env reaches: all regions, or the
+// environment alone.
+func (r *repo) envGroup(env int) (lo, hi int) {
+	if r.layout == layoutRegions {
+		return 0, len(r.prodEnvs)
+	}
+	return env, env + 1
+}
 
 // itemRef points at a pull request or an issue by number (they share the sequence).
 type itemRef struct {
@@ -125,6 +154,12 @@ type issue struct {
 	labels    []string
 	createdAt time.Time
 	closedAt  time.Time // zero: open
+	// closeReason is the state_reason once closed: "" (completed), "not_planned" or
+	// "duplicate".
+	closeReason string
+	// From relabelAt (zero: never) the issue carries relabelTo instead of labels.
+	relabelAt time.Time
+	relabelTo []string
 	comments  int
 }
 

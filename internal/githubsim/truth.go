@@ -21,16 +21,21 @@ type Truth struct {
 	PullRequests []metrics.PullRequest // by repository, then number; with Commits and Reviews
 	WorkflowRuns []metrics.WorkflowRun // by repository, then id
 	// Deployments are GitHub Deployments (signal "deployment") by repository, then id.
-	// Changes are filled for deployments to a production environment (default pattern
-	// ^prod(uction)?$) that have a success status: the commits of the compare between the
-	// previous such deployment of the repository (by creation) and this one. The first
-	// successful production deployment of a repository has no Changes (nothing to
+	// Changes are filled for deployments to a production environment (the collector's
+	// default pattern, productionEnv) that have a success status: the commits of the
+	// compare between the previous such deployment of the same repository and
+	// environment — ordered by first success status, then id — and this one. The first
+	// successful deployment of each production environment has no Changes (nothing to
 	// compare with).
 	Deployments []metrics.Deployment
-	Incidents   []metrics.Incident // issues (not pull requests) labelled "incident"
+	// Incidents are the issues (not pull requests) labelled "incident" at now, with
+	// their state_reason ("" while open and never closed).
+	Incidents []metrics.Incident
 }
 
-var productionEnv = regexp.MustCompile(`(?i)^prod(uction)?$`)
+// productionEnv is the collector's default production pattern: production, prod,
+// production/api, production-eu, … but not staging or preview.
+var productionEnv = regexp.MustCompile(`(?i)^prod(uction)?([-_/:. ].*)?$`)
 
 func sec(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 
@@ -94,7 +99,7 @@ func commitTruth(r *repo, i int32) metrics.Commit {
 	return metrics.Commit{
 		SHA: c.sha.String(), AuthorLogin: login(c.author), AuthorName: c.authorName, AuthoredAt: sec(c.authoredAt),
 		CommitterLogin: login(c.committer), CommittedAt: sec(c.committedAt), MessageHeadline: firstLine(c.message),
-		ParentCount: len(c.parents),
+		ParentCount: len(c.parents), Reverts: metrics.RevertedSHAs(c.message),
 	}
 }
 
@@ -111,6 +116,7 @@ func pullsTruth(r *repo, now time.Time) []metrics.PullRequest {
 			State: "open", Draft: s.draft, BaseRef: r.defaultBranch, HeadRef: p.headRef,
 			CreatedAt: sec(p.createdAt), UpdatedAt: sec(s.updatedAt), MergeCommitSHA: s.mergeSHA.String(),
 			Additions: s.additions, Deletions: s.deletions, ChangedFiles: s.files, Labels: append([]string(nil), p.labels...),
+			RevertsNumber: metrics.RevertedPullNumber(p.body, r.fullName()),
 		}
 		if !s.open {
 			pr.State = "closed"
@@ -152,7 +158,13 @@ func runsTruth(r *repo, now time.Time) []metrics.WorkflowRun {
 
 func deploymentsTruth(r *repo, now time.Time) []metrics.Deployment {
 	var out []metrics.Deployment
-	prevSuccess := int32(-1) // commit of the previous successful production deployment
+	type success struct {
+		out    int // index in out
+		at     time.Time
+		id     int64
+		commit int32
+	}
+	byEnv := map[string][]success{} // successful production deployments per environment
 	for i := range r.deployments {
 		d := &r.deployments[i]
 		if d.createdAt.After(now) {
@@ -166,15 +178,23 @@ func deploymentsTruth(r *repo, now time.Time) []metrics.Deployment {
 		for _, st := range d.statusesAt(now) {
 			dt.Statuses = append(dt.Statuses, metrics.DeploymentStatus{ID: st.id, State: st.state, CreatedAt: sec(st.at)})
 		}
-		if dt.Production && d.succeededBy(now) {
-			if prevSuccess >= 0 {
-				for _, c := range r.compare(prevSuccess, d.commit).commits {
-					dt.Changes = append(dt.Changes, commitTruth(r, c))
-				}
-			}
-			prevSuccess = d.commit
+		if at, ok := d.firstSuccess(now); ok && dt.Production {
+			byEnv[d.env] = append(byEnv[d.env], success{out: len(out), at: at, id: d.id, commit: d.commit})
 		}
 		out = append(out, dt)
+	}
+	for _, list := range byEnv {
+		sort.Slice(list, func(i, j int) bool {
+			if !list[i].at.Equal(list[j].at) {
+				return list[i].at.Before(list[j].at)
+			}
+			return list[i].id < list[j].id
+		})
+		for k := 1; k < len(list); k++ {
+			for _, c := range r.compare(list[k-1].commit, list[k].commit).commits {
+				out[list[k].out].Changes = append(out[list[k].out].Changes, commitTruth(r, c))
+			}
+		}
 	}
 	return out
 }
@@ -183,12 +203,13 @@ func incidentsTruth(r *repo, now time.Time) []metrics.Incident {
 	var out []metrics.Incident
 	for i := range r.issues {
 		is := &r.issues[i]
-		if is.createdAt.After(now) || !hasLabel(is.labels, "incident") {
+		labels := is.labelsAt(now)
+		if is.createdAt.After(now) || !hasLabel(labels, "incident") {
 			continue
 		}
 		inc := metrics.Incident{
 			RepoFullName: r.fullName(), Number: is.number, Title: is.title, AuthorLogin: is.author.login,
-			Labels: append([]string(nil), is.labels...), CreatedAt: sec(is.createdAt),
+			Labels: append([]string(nil), labels...), CreatedAt: sec(is.createdAt), StateReason: is.stateReason(now),
 		}
 		if visible(is.closedAt, now) {
 			inc.ClosedAt = secPtr(is.closedAt)

@@ -1,6 +1,7 @@
 package githubsim
 
 import (
+	"cmp"
 	"encoding/hex"
 	"slices"
 	"strings"
@@ -233,12 +234,33 @@ func (r *repo) pullAt(p *pull, now time.Time) (pullState, bool) {
 	return s, true
 }
 
-// issueUpdatedAt is an issue's updated_at at now.
+// updatedAt is an issue's updated_at at now: its creation, closing or relabelling,
+// whichever came last.
 func (is *issue) updatedAt(now time.Time) time.Time {
+	out := is.createdAt
 	if visible(is.closedAt, now) {
-		return is.closedAt
+		out = latest(out, is.closedAt)
 	}
-	return is.createdAt
+	if visible(is.relabelAt, now) {
+		out = latest(out, is.relabelAt)
+	}
+	return out
+}
+
+// labelsAt are the issue's labels at now.
+func (is *issue) labelsAt(now time.Time) []string {
+	if visible(is.relabelAt, now) {
+		return is.relabelTo
+	}
+	return is.labels
+}
+
+// stateReason is the issue's state_reason at now: "" while open and never closed.
+func (is *issue) stateReason(now time.Time) string {
+	if !visible(is.closedAt, now) {
+		return ""
+	}
+	return cmp.Or(is.closeReason, "completed")
 }
 
 // runState is a workflow run as seen at now (its latest attempt).
@@ -287,10 +309,16 @@ func (d *deployment) updatedAt(now time.Time) time.Time {
 }
 
 func (d *deployment) succeededBy(now time.Time) bool {
+	_, ok := d.firstSuccess(now)
+	return ok
+}
+
+// firstSuccess is the time of the deployment's first success status created by now.
+func (d *deployment) firstSuccess(now time.Time) (time.Time, bool) {
 	for _, s := range d.statusesAt(now) {
 		if s.state == "success" {
-			return true
+			return s.at, true
 		}
 	}
-	return false
+	return time.Time{}, false
 }

@@ -254,19 +254,20 @@ func (w *world) genRepos(o *org, nextID int64) int64 {
 		o.showcase = active[0]
 		active[0].showcase = true
 		active[0].deploys = true
-		active[0].prodEnv = "production"
+		active[0].prodEnvs = []string{"production"}
 	}
 	for i, r := range active[min(1, len(active)):] {
 		r.deploys = rng.Float64() < 0.7
-		r.prodEnv = pick(rng, []string{"production", "prod"})
+		r.prodEnvs = []string{pick(rng, []string{"production", "prod"})}
 		if i == 0 {
-			r.deploys, r.prodEnv = true, "prod" // both production names always occur
+			r.deploys, r.prodEnvs = true, []string{"prod"} // both production names always occur
 			r.busy = o.cfg.BusyRepo
 		}
 		if rng.IntN(12) == 0 {
 			r.fork = true
 		}
 	}
+	w.assignLayouts(o, active)
 	for i, r := range dormant {
 		if i%3 == 0 {
 			r.archived = true
@@ -279,6 +280,38 @@ func (w *world) genRepos(o *org, nextID int64) int64 {
 		genRepo(w, r)
 	}
 	return nextID
+}
+
+// Production environments of a monorepo's services and of a regional rollout.
+var (
+	serviceEnvs = []string{"production/api", "production/web"}
+	regionEnvs  = []string{"production-eu", "production-us", "production-ap"}
+)
+
+// assignLayouts gives the org's third active repository a monorepo's two services
+// and its fourth two regions, each with its fixed case (see gen_repo.go); 5 % of the
+// other deploying repositories are monorepos and 5 % deploy to two or three regions.
+// Its own stream keeps the other choices of genRepos as they were.
+func (w *world) assignLayouts(o *org, active []*repo) {
+	rng := newRand(w.cfg.Seed, streamLayout, uint64(o.id))
+	for i, r := range active {
+		services, regions := i == 2, i == 3
+		if i > 3 && r.deploys {
+			x := rng.Float64()
+			services, regions = x < 0.05, x >= 0.05 && x < 0.10
+		}
+		switch {
+		case services:
+			r.deploys, r.layout, r.prodEnvs = true, layoutServices, serviceEnvs
+		case regions:
+			n := 2
+			if i > 3 && rng.IntN(2) == 0 {
+				n = 3
+			}
+			r.deploys, r.layout, r.prodEnvs = true, layoutRegions, regionEnvs[:n]
+		}
+		r.pinnedLayout = i == 2 || i == 3
+	}
 }
 
 // sortedTimes sorts and returns ts.

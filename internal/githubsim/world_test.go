@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"metrics-collector/internal/metrics"
 )
 
 func TestConfigValidationNamesTheField(t *testing.T) {
@@ -90,6 +92,70 @@ func checkWorld(t *testing.T, sim *Simulator) {
 		}
 		for _, o := range e.orgs {
 			checkShowcase(t, sim, o.showcase, now)
+			checkLayouts(t, o, now)
+		}
+	}
+}
+
+// checkLayouts checks the fixed cases of an org's monorepo (with three active
+// repositories or more) and regional repository (with four or more).
+func checkLayouts(t *testing.T, o *org, now time.Time) {
+	t.Helper()
+	var active []*repo
+	for _, r := range o.repos {
+		if r.kind == repoActive {
+			active = append(active, r)
+		}
+	}
+	type release struct {
+		at  time.Time
+		pos int32
+	}
+	successes := func(r *repo, env string) []release {
+		var out []release
+		for i := range r.deployments {
+			d := &r.deployments[i]
+			if at, ok := d.firstSuccess(now); ok && d.env == env && !d.createdAt.After(now) {
+				out = append(out, release{at, r.commits[d.commit].mainPos})
+			}
+		}
+		slices.SortFunc(out, func(a, b release) int { return a.at.Compare(b.at) })
+		return out
+	}
+	if len(active) >= 3 {
+		r := active[2]
+		// web releases an SHA older than api's latest release, and later catches up.
+		api, web := successes(r, "production/api"), successes(r, "production/web")
+		older, caughtUp := false, false
+		for i, w := range web {
+			latestAPI := int32(-1)
+			for _, a := range api {
+				if a.at.Before(w.at) {
+					latestAPI = a.pos
+				}
+			}
+			if w.pos < latestAPI && i > 0 && w.pos > web[i-1].pos {
+				older = true
+				for _, later := range web[i+1:] {
+					caughtUp = caughtUp || later.pos >= latestAPI
+				}
+			}
+		}
+		if r.layout != layoutServices || !older || !caughtUp {
+			t.Errorf("%s: monorepo %v; web released an SHA older than api's latest %v, caught up later %v", r.fullName(), r.layout == layoutServices, older, caughtUp)
+		}
+	}
+	if len(active) >= 4 {
+		r := active[3]
+		eu, us := successes(r, "production-eu"), successes(r, "production-us")
+		rollout := false
+		for _, e := range eu {
+			for _, u := range us {
+				rollout = rollout || (u.pos == e.pos && u.at.After(e.at) && u.at.Sub(e.at) < 2*time.Hour)
+			}
+		}
+		if r.layout != layoutRegions || !rollout {
+			t.Errorf("%s: regional %v; one SHA released to production-eu then production-us within 2 hours %v", r.fullName(), r.layout == layoutRegions, rollout)
 		}
 	}
 }
@@ -158,7 +224,7 @@ func checkShowcase(t *testing.T, sim *Simulator, r *repo, now time.Time) {
 		if firstDeployment.IsZero() {
 			firstDeployment = d.createdAt
 		}
-		if d.env != r.prodEnv {
+		if d.env != r.prodEnvs[0] {
 			continue
 		}
 		sts := d.statusesAt(now)
@@ -181,18 +247,59 @@ func checkShowcase(t *testing.T, sim *Simulator, r *repo, now time.Time) {
 		}
 	}
 
-	var openIncident, incidentBeforeDeploy, closedIncident bool
+	var openIncident, incidentBeforeDeploy, closedIncident, relabelledLater, notPlannedLater bool
 	for i := range r.issues {
 		is := &r.issues[i]
-		if is.createdAt.After(now) || !hasLabel(is.labels, "incident") {
+		if is.createdAt.After(now) || !hasLabel(is.labelsAt(now), "incident") {
 			continue
 		}
 		openIncident = openIncident || !visible(is.closedAt, now)
 		closedIncident = closedIncident || visible(is.closedAt, now)
 		incidentBeforeDeploy = incidentBeforeDeploy || is.createdAt.Before(firstDeployment)
+		relabelledLater = relabelledLater || (is.relabelAt.After(now) && !hasLabel(is.relabelTo, "incident"))
+		notPlannedLater = notPlannedLater || (is.closedAt.After(now) && is.closeReason == "not_planned")
 	}
 	if !openIncident || !incidentBeforeDeploy || !closedIncident {
 		t.Errorf("%s: open incident %v, incident before the first deployment %v, closed incident %v; want all", name, openIncident, incidentBeforeDeploy, closedIncident)
+	}
+	if !relabelledLater || !notPlannedLater {
+		t.Errorf("%s: incident relabelled after now %v, closed as not planned after now %v; want both", name, relabelledLater, notPlannedLater)
+	}
+
+	// Reverts: a Revert-button pull request of a pull request merged before the last
+	// production release preceding it, a pull request reverting its own commit, a direct
+	// push reverting an earlier commit.
+	var lateRevert, inPRRevert, revertPush bool
+	inPR := map[int32]bool{}
+	for i := range r.pulls {
+		p := &r.pulls[i]
+		for _, c := range p.commits {
+			inPR[c] = true
+		}
+		if !p.merged || !visible(p.closedAt, now) {
+			continue
+		}
+		if p.kind == prRevert {
+			reverted := r.commits[r.pulls[p.revertOf].mergeCommit].mainPos
+			releasesSince := 0
+			for _, c := range prodSuccess {
+				if r.commits[c].mainPos >= reverted && r.commits[c].mainPos < r.commits[p.mergeCommit].mainPos {
+					releasesSince++
+				}
+			}
+			lateRevert = lateRevert || releasesSince >= 2
+		}
+		for _, c := range p.commits {
+			for _, s := range metrics.RevertedSHAs(r.commits[c].message) {
+				inPRRevert = inPRRevert || slices.ContainsFunc(p.commits, func(o int32) bool { return r.commits[o].sha.String() == s }) && p.method == methodMerge
+			}
+		}
+	}
+	for _, c := range r.defaultBranchCommits(now) {
+		revertPush = revertPush || (!inPR[c] && len(metrics.RevertedSHAs(r.commits[c].message)) == 1 && r.commits[c].committer != sim.w.webFlow)
+	}
+	if !lateRevert || !inPRRevert || !revertPush {
+		t.Errorf("%s: revert PR of an earlier release %v, in-PR revert merged with a merge commit %v, direct-push revert %v; want all", name, lateRevert, inPRRevert, revertPush)
 	}
 }
 
