@@ -593,12 +593,16 @@ func storeTruth(t testing.TB, s *postgres.Store, enterpriseID string, tr githubs
 
 	for name, commits := range tr.Commits {
 		for _, c := range commits {
+			reverts := c.Reverts
+			if reverts == nil {
+				reverts = []string{}
+			}
 			rows = append(rows, []any{enterpriseID, ids[name], c.SHA, c.AuthorLogin, c.AuthorName, c.AuthoredAt, c.CommitterLogin,
-				c.CommittedAt, c.MessageHeadline, c.ParentCount})
+				c.CommittedAt, c.MessageHeadline, c.ParentCount, reverts})
 		}
 	}
 	put("commits", "enterprise_id", "repo_id", "sha", "author_login", "author_name", "authored_at", "committer_login",
-		"committed_at", "message_headline", "parent_count")
+		"committed_at", "message_headline", "parent_count", "reverts")
 
 	var prCommits, reviews [][]any
 	for _, p := range tr.PullRequests {
@@ -608,7 +612,8 @@ func storeTruth(t testing.TB, s *postgres.Store, enterpriseID string, tr githubs
 			labels = []string{}
 		}
 		rows = append(rows, []any{enterpriseID, repo, p.Number, p.ID, p.AuthorLogin, p.Title, p.State, p.Draft, p.BaseRef, p.HeadRef,
-			labels, p.CreatedAt, p.UpdatedAt, p.ClosedAt, p.MergedAt, p.MergeCommitSHA, p.Additions, p.Deletions, p.ChangedFiles})
+			labels, p.CreatedAt, p.UpdatedAt, p.ClosedAt, p.MergedAt, p.MergeCommitSHA, p.Additions, p.Deletions, p.ChangedFiles,
+			p.RevertsNumber})
 		for i, c := range p.Commits {
 			prCommits = append(prCommits, []any{enterpriseID, repo, p.Number, c.SHA, i, c.AuthorLogin, c.AuthorName, c.AuthoredAt,
 				c.CommitterLogin, optional(c.CommittedAt), c.MessageHeadline, c.ParentCount})
@@ -619,7 +624,7 @@ func storeTruth(t testing.TB, s *postgres.Store, enterpriseID string, tr githubs
 	}
 	put("pull_requests", "enterprise_id", "repo_id", "number", "id", "author_login", "title", "state", "draft", "base_ref",
 		"head_ref", "labels", "created_at", "updated_at", "closed_at", "merged_at", "merge_commit_sha", "additions", "deletions",
-		"changed_files")
+		"changed_files", "reverts_number")
 	rows = prCommits
 	put("pull_request_commits", "enterprise_id", "repo_id", "pr_number", "sha", "position", "author_login", "author_name",
 		"authored_at", "committer_login", "committed_at", "message_headline", "parent_count")
@@ -654,9 +659,10 @@ func storeTruth(t testing.TB, s *postgres.Store, enterpriseID string, tr githubs
 		"author_name", "authored_at", "committer_login", "committed_at", "message_headline", "parent_count")
 
 	for _, in := range tr.Incidents {
-		rows = append(rows, []any{enterpriseID, ids[in.RepoFullName], in.Number, in.Title, in.AuthorLogin, in.Labels, in.CreatedAt, in.ClosedAt})
+		rows = append(rows, []any{enterpriseID, ids[in.RepoFullName], in.Number, in.Title, in.AuthorLogin, in.Labels, in.CreatedAt, in.ClosedAt,
+			in.StateReason})
 	}
-	put("incidents", "enterprise_id", "repo_id", "number", "title", "author_login", "labels", "created_at", "closed_at")
+	put("incidents", "enterprise_id", "repo_id", "number", "title", "author_login", "labels", "created_at", "closed_at", "state_reason")
 }
 
 // truthActivity groups a simulated enterprise's data by repository, as the
@@ -779,7 +785,7 @@ func TestCalculateMatchesTheCalculators(t *testing.T) {
 	ent, _ := cfg.Enterprise("ent1")
 	opts := metrics.Options{
 		Enterprise: "contoso", Orgs: ent.Orgs, From: time.Date(2026, 9, 7, 0, 0, 0, 0, time.UTC), To: calcNow,
-		HotfixPattern: ent.HotfixRE(), Bots: metrics.NewBotClassifier(ent.BotLogins),
+		HotfixPattern: ent.HotfixRE(), Bots: metrics.NewBotClassifier(ent.BotLogins), RolloutWindow: ent.RolloutWindow(),
 	}
 	activity := truthActivity(truth)
 	wantDORA, err := metrics.CalculateDORA(activity, opts)
@@ -1065,7 +1071,7 @@ func TestCalculateGoldenQuarter(t *testing.T) {
 	}
 	opts := metrics.Options{
 		Enterprise: info.Slug, Orgs: ent.Orgs, From: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC),
-		HotfixPattern: ent.HotfixRE(), Bots: metrics.NewBotClassifier(ent.BotLogins),
+		HotfixPattern: ent.HotfixRE(), Bots: metrics.NewBotClassifier(ent.BotLogins), RolloutWindow: ent.RolloutWindow(),
 	}
 	wantDORA, err := metrics.CalculateDORA(truthActivity(truth), opts)
 	if err != nil {

@@ -87,9 +87,12 @@ const (
 	// detailWorkers bounds the detail requests in flight (the client's default
 	// MaxInFlight).
 	detailWorkers = 4
-	// baseSearchLimit bounds how many production deployments older than the backfill
-	// window a first pass inspects for the compare base of the oldest one inside it.
+	// baseSearchLimit bounds how many production deployments to one environment older
+	// than the backfill window a first pass inspects for the compare base of the oldest
+	// one inside it; baseSearchScan how many deployments older than the window it lists
+	// while looking (every environment, production or not).
 	baseSearchLimit = 10
+	baseSearchScan  = 300
 	// maxRecollectDays bounds since (a re-collection) as repo_backfill_days bounds
 	// the first run.
 	maxRecollectDays = 730

@@ -356,11 +356,11 @@ func dumpRepos(t testing.TB, store *postgres.Store, signal string) reposDump {
 		return err
 	})
 	query(`SELECT repo_id, sha, author_login, author_name, author_is_bot, authored_at, committer_login, committed_at,
-	              message_headline, parent_count FROM commits ORDER BY repo_id, sha`, nil, func(scan func(...any) error) error {
+	              message_headline, parent_count, reverts FROM commits ORDER BY repo_id, sha`, nil, func(scan func(...any) error) error {
 		var repo int64
 		var c metrics.Commit
 		var isBot bool
-		err := scan(&repo, &c.SHA, &c.AuthorLogin, &c.AuthorName, &isBot, &c.AuthoredAt, &c.CommitterLogin, &c.CommittedAt, &c.MessageHeadline, &c.ParentCount)
+		err := scan(&repo, &c.SHA, &c.AuthorLogin, &c.AuthorName, &isBot, &c.AuthoredAt, &c.CommitterLogin, &c.CommittedAt, &c.MessageHeadline, &c.ParentCount, &c.Reverts)
 		c.AuthoredAt, c.CommittedAt = c.AuthoredAt.UTC(), c.CommittedAt.UTC()
 		d.Commits[names[repo]] = append(d.Commits[names[repo]], c)
 		bot(c.AuthorLogin, isBot)
@@ -369,13 +369,13 @@ func dumpRepos(t testing.TB, store *postgres.Store, signal string) reposDump {
 	pulls := map[[2]int64]int{}
 	var pullRepos []int64
 	query(`SELECT repo_id, number, id, author_login, author_is_bot, title, state, draft, base_ref, head_ref, labels,
-	              created_at, updated_at, closed_at, merged_at, merge_commit_sha, additions, deletions, changed_files
+	              created_at, updated_at, closed_at, merged_at, merge_commit_sha, additions, deletions, changed_files, reverts_number
 	       FROM pull_requests ORDER BY repo_id, number`, nil, func(scan func(...any) error) error {
 		var repo int64
 		var p metrics.PullRequest
 		var isBot bool
 		err := scan(&repo, &p.Number, &p.ID, &p.AuthorLogin, &isBot, &p.Title, &p.State, &p.Draft, &p.BaseRef, &p.HeadRef, &p.Labels,
-			&p.CreatedAt, &p.UpdatedAt, &p.ClosedAt, &p.MergedAt, &p.MergeCommitSHA, &p.Additions, &p.Deletions, &p.ChangedFiles)
+			&p.CreatedAt, &p.UpdatedAt, &p.ClosedAt, &p.MergedAt, &p.MergeCommitSHA, &p.Additions, &p.Deletions, &p.ChangedFiles, &p.RevertsNumber)
 		p.RepoFullName, p.CreatedAt, p.UpdatedAt, p.ClosedAt, p.MergedAt = names[repo], p.CreatedAt.UTC(), p.UpdatedAt.UTC(), utcPtrOf(p.ClosedAt), utcPtrOf(p.MergedAt)
 		if len(p.Labels) == 0 {
 			p.Labels = nil
@@ -474,11 +474,11 @@ func dumpRepos(t testing.TB, store *postgres.Store, signal string) reposDump {
 		return err
 	})
 	sortByRepo(d.Deployments, func(dp metrics.Deployment) (string, int64) { return dp.RepoFullName, dp.ID })
-	query(`SELECT repo_id, number, title, author_login, labels, created_at, closed_at FROM incidents ORDER BY repo_id, number`, nil,
+	query(`SELECT repo_id, number, title, author_login, labels, created_at, closed_at, state_reason FROM incidents ORDER BY repo_id, number`, nil,
 		func(scan func(...any) error) error {
 			var repo int64
 			var inc metrics.Incident
-			err := scan(&repo, &inc.Number, &inc.Title, &inc.AuthorLogin, &inc.Labels, &inc.CreatedAt, &inc.ClosedAt)
+			err := scan(&repo, &inc.Number, &inc.Title, &inc.AuthorLogin, &inc.Labels, &inc.CreatedAt, &inc.ClosedAt, &inc.StateReason)
 			inc.RepoFullName, inc.CreatedAt, inc.ClosedAt = names[repo], inc.CreatedAt.UTC(), utcPtrOf(inc.ClosedAt)
 			d.Incidents = append(d.Incidents, inc)
 			return err
@@ -526,8 +526,19 @@ func reposWant(tr githubsim.Truth, since time.Time) reposDump {
 		}
 		slices.SortFunc(w.Commits[name], func(a, b metrics.Commit) int { return strings.Compare(a.SHA, b.SHA) })
 	}
+	// What a revert commit reverts is stored for the default branch's commits only (the
+	// revert signals read those); a pull request's commits and a deployment's changes
+	// keep their SHAs and headlines.
+	withoutReverts := func(cs []metrics.Commit) []metrics.Commit {
+		out := slices.Clone(cs)
+		for i := range out {
+			out[i].Reverts = nil
+		}
+		return out
+	}
 	for _, p := range tr.PullRequests {
 		if !p.UpdatedAt.Before(since) {
+			p.Commits = withoutReverts(p.Commits)
 			w.PullRequests = append(w.PullRequests, p)
 		}
 	}
@@ -543,8 +554,14 @@ func reposWant(tr githubsim.Truth, since time.Time) reposDump {
 		if !d.Production {
 			d.Statuses = nil
 		}
+		d.Changes = withoutReverts(d.Changes)
 		w.Deployments = append(w.Deployments, d)
 	}
-	w.Incidents = tr.Incidents
+	// Incidents closed as not planned or as duplicates are no incidents: not stored.
+	for _, in := range tr.Incidents {
+		if metrics.CountsAsIncident(in) {
+			w.Incidents = append(w.Incidents, in)
+		}
+	}
 	return w
 }

@@ -249,8 +249,9 @@ func (c *repoCollection) isDeployWorkflow(p string) bool {
 // deployments reads the GitHub Deployments created since the watermark (newest first,
 // stopping there), with the statuses of the production ones, and re-reads the statuses
 // of stored production deployments that may still change. A first pass also looks past
-// the backfill window for the last successful production deployment before it: the
-// compare base of the oldest one inside.
+// the backfill window, for each production environment deployed to inside it, for the
+// last successful deployment to that environment before it: the compare base of the
+// oldest one inside.
 func (c *repoCollection) deployments(repo metrics.Repository, mark postgres.Mark, ok bool) error {
 	from := c.since
 	if ok && (!c.forced || mark.Watermark.Before(from)) {
@@ -258,29 +259,45 @@ func (c *repoCollection) deployments(repo metrics.Repository, mark postgres.Mark
 	}
 	first := !ok || c.forced
 	var listed []metrics.Deployment // newest first
-	checked := 0
+	// Per production environment deployed to inside the window: how many deployments
+	// before the window were inspected for its compare base (-1: found).
+	bases := map[string]int{}
+	needsBase := func() bool {
+		for _, n := range bases {
+			if n >= 0 && n < baseSearchLimit {
+				return true
+			}
+		}
+		return false
+	}
+	scanned := 0
 	for d, err := range c.client.ListDeployments(c.ghCtx, repo.FullName, "") {
 		if err != nil {
 			return ghErr(err)
 		}
 		d.RepoFullName, d.Production = repo.FullName, c.e.IsProduction(d.Environment)
+		env := strings.ToLower(d.Environment)
 		if !d.CreatedAt.Before(from) {
 			listed = append(listed, d)
+			if _, seen := bases[env]; d.Production && !seen {
+				bases[env] = 0
+			}
 			continue
 		}
-		if !first || checked >= baseSearchLimit {
+		if !first || !needsBase() || scanned >= baseSearchScan {
 			break
 		}
-		if !d.Production {
+		scanned++
+		if n, wanted := bases[env]; !d.Production || !wanted || n < 0 || n >= baseSearchLimit {
 			continue
 		}
-		checked++
+		bases[env]++
 		if d.Statuses, err = c.statuses(c.ghCtx, repo, d.ID); err != nil {
 			return ghErr(err)
 		}
 		if _, succeeded := metrics.SucceededAt(d); succeeded {
 			listed = append(listed, d)
-			break
+			bases[env] = -1
 		}
 	}
 	slices.Reverse(listed) // oldest first

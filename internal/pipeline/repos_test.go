@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -595,17 +596,45 @@ func TestReposWorkflowSignal(t *testing.T) {
 	for _, r := range tr.Repositories {
 		defaults[r.FullName] = r.DefaultBranch
 	}
-	// Every release run creates a GitHub deployment of the same SHA seconds later; the
-	// changes GitHub's deployment carries are what the run's must carry.
-	truthChanges := func(r metrics.WorkflowRun) []metrics.Commit {
-		for _, dp := range tr.Deployments {
-			if dp.RepoFullName == r.RepoFullName && dp.SHA == r.HeadSHA && dp.Production &&
-				!dp.CreatedAt.Before(r.CreatedAt) && dp.CreatedAt.Sub(r.CreatedAt) < 2*time.Minute {
-				return dp.Changes
+	// The release workflow is one environment (release.yml), whatever regions or
+	// services its runs deploy: a successful run's changes are GitHub's compare between
+	// the previous successful run's SHA (by finish, then id) and its own; none for the
+	// first, or for the same SHA again.
+	previous := map[int64]string{} // run id → SHA of the successful run before it
+	{
+		runs := slices.Clone(tr.WorkflowRuns)
+		slices.SortFunc(runs, func(a, b metrics.WorkflowRun) int {
+			if c := strings.Compare(a.RepoFullName, b.RepoFullName); c != 0 {
+				return c
 			}
+			if c := a.UpdatedAt.Compare(b.UpdatedAt); c != 0 {
+				return c
+			}
+			return int(a.ID - b.ID)
+		})
+		last := map[string]string{}
+		for _, r := range runs {
+			if r.Path != ".github/workflows/release.yml" || r.Conclusion != "success" || r.HeadBranch != defaults[r.RepoFullName] ||
+				r.CreatedAt.Before(e.since()) {
+				continue
+			}
+			previous[r.ID] = last[r.RepoFullName]
+			last[r.RepoFullName] = r.HeadSHA
 		}
-		t.Errorf("run %d has no matching GitHub deployment", r.ID)
-		return nil
+	}
+	truthChanges := func(r metrics.WorkflowRun) []metrics.Commit {
+		base := previous[r.ID]
+		if base == "" || base == r.HeadSHA {
+			return nil
+		}
+		commits, err := e.client.CompareCommits(t.Context(), r.RepoFullName, base, r.HeadSHA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range commits {
+			commits[i].Reverts = nil // stored for default-branch commits only
+		}
+		return commits
 	}
 	var want []metrics.Deployment
 	for _, r := range tr.WorkflowRuns {
