@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"metrics-collector/internal/metrics"
 )
 
 // Defaults.
@@ -26,6 +28,7 @@ const (
 	DefaultRecomputeWeeks     = 12
 	DefaultFailureWindow      = 7 * 24 * time.Hour
 	DefaultExportRetention    = 400 // days of daily data in each snapshot file
+	DefaultRetentionDays      = 400 // days of collected data kept in the database
 	DefaultOrchestratorBudget = 9 * time.Minute
 	DefaultEnterpriseParallel = 2
 )
@@ -105,6 +108,7 @@ type Config struct {
 	DatabasePasswordSecret string
 	ExportDir              string
 	ExportRetentionDays    int
+	RetentionDays          int // collected data older than this many days is pruned daily
 	SharePoint             SharePoint
 	Graph                  Graph
 	AppInsights            Secret // the connection string (carries the instrumentation key)
@@ -206,6 +210,7 @@ func Parse(getenv func(string) string) (Config, error) {
 	c.RecomputeWeeks = intSetting(getenv, "RECOMPUTE_WEEKS", DefaultRecomputeWeeks, 1, 260, bad)
 	c.ExportRetentionDays = intSetting(getenv, "EXPORT_RETENTION_DAYS", DefaultExportRetention, 1, 3660, bad)
 	c.EnterpriseParallelism = intSetting(getenv, "ENTERPRISE_PARALLELISM", DefaultEnterpriseParallel, 1, 16, bad)
+	c.RetentionDays = intSetting(getenv, "RETENTION_DAYS", DefaultRetentionDays, 1, 3660, bad)
 
 	if c.DatabaseURL == "" {
 		bad("DATABASE_URL", "not set; set a PostgreSQL URL, e.g. postgres://user@host:5432/metrics?sslmode=require")
@@ -233,6 +238,7 @@ func Parse(getenv func(string) string) (Config, error) {
 	}
 
 	c.Enterprises = parseEnterprises(getenv("COLLECTOR_ENTERPRISES"), bad)
+	checkRetention(c, bad)
 
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
@@ -339,6 +345,40 @@ func parseEnterprises(raw string, bad func(string, string, ...any)) []Enterprise
 		}
 	}
 	return list
+}
+
+// MinRetentionDays is the least RETENTION_DAYS that keeps every row the weekly
+// recompute still reads: the calculations cover the recomputeWeeks weeks ending with the
+// current one, and DORA reads deployments from metrics.DeploymentLookbackDays before the
+// first of them (metrics.DataWindow). The first week starts at most 7·recomputeWeeks − 1
+// days before today, so 7·recomputeWeeks + DeploymentLookbackDays days always suffice.
+func MinRetentionDays(recomputeWeeks int) int {
+	return 7*recomputeWeeks + metrics.DeploymentLookbackDays
+}
+
+// checkRetention refuses a RETENTION_DAYS that would prune data another setting still
+// needs: the recompute window with the DORA look-back, the CSV window, and the first
+// back-fill of each enterprise (pruned at once, and fetched again by the next sweep).
+func checkRetention(c Config, bad func(string, string, ...any)) {
+	if minDays := MinRetentionDays(c.RecomputeWeeks); c.RetentionDays < minDays {
+		bad("RETENTION_DAYS", "%d is too small for RECOMPUTE_WEEKS=%d: the weekly recompute reads the last %d weeks plus the %d-day DORA look-back, so at least %d days must be kept; raise RETENTION_DAYS or lower RECOMPUTE_WEEKS",
+			c.RetentionDays, c.RecomputeWeeks, c.RecomputeWeeks, metrics.DeploymentLookbackDays, minDays)
+	}
+	if c.RetentionDays < c.ExportRetentionDays {
+		bad("RETENTION_DAYS", "%d is smaller than EXPORT_RETENTION_DAYS=%d: the CSVs would lose their oldest days; raise RETENTION_DAYS or lower EXPORT_RETENTION_DAYS",
+			c.RetentionDays, c.ExportRetentionDays)
+	}
+	for i, e := range c.Enterprises {
+		for _, f := range []struct {
+			name string
+			days int
+		}{{"repo_backfill_days", e.RepoBackfillDays}, {"copilot_backfill_days", e.CopilotBackfillDays}} {
+			if f.days > c.RetentionDays {
+				bad(fmt.Sprintf("COLLECTOR_ENTERPRISES[%d].%s", i, f.name), "%d is more than RETENTION_DAYS=%d: data older than that is pruned the day it is collected; lower it or raise RETENTION_DAYS",
+					f.days, c.RetentionDays)
+			}
+		}
+	}
 }
 
 // checkDatabaseURL refuses plaintext connections to non-loopback hosts.
