@@ -192,6 +192,9 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		Budget:      cfg.OrchestratorBudget,
 		StageBudget: cfg.StageBudget,
 		Parallelism: cfg.EnterpriseParallelism,
+		// The retention step: the store deletes data older than RETENTION_DAYS.
+		Pruner:        store,
+		RetentionDays: cfg.RetentionDays,
 	})
 	srv := server.New(server.Options{
 		Log: log, Store: store, Config: cfg, Stages: stages, Orchestrator: orch,
