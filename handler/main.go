@@ -160,7 +160,15 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	cache := secrets.NewCache(source, cfg.SecretCacheTTL, time.Now, redactor)
 
 	storeOpts := postgres.Options{Logger: log}
-	if cfg.DatabasePasswordSecret != "" {
+	switch {
+	case cfg.DatabaseAuth == config.DatabaseAuthEntra:
+		// Passwordless: each new connection logs in with the managed identity's token.
+		tokens, err := secrets.NewManagedIdentityDatabaseToken()
+		if err != nil {
+			return nil, fmt.Errorf("DATABASE_AUTH=entra: %w", err)
+		}
+		storeOpts.Password = tokens.Password
+	case cfg.DatabasePasswordSecret != "":
 		name := cfg.DatabasePasswordSecret
 		storeOpts.Password = func(ctx context.Context) (string, error) { return cache.Get(ctx, name) }
 	}

@@ -33,6 +33,16 @@ const (
 	DefaultEnterpriseParallel = 2
 )
 
+// How the service authenticates to PostgreSQL (DATABASE_AUTH).
+const (
+	// DatabaseAuthPassword: the URL's password, or DATABASE_PASSWORD_SECRET, or none
+	// (trust): local development and tests.
+	DatabaseAuthPassword = "password"
+	// DatabaseAuthEntra: a Microsoft Entra access token of the app's managed identity
+	// as the password of each new connection (Azure; password authentication off).
+	DatabaseAuthEntra = "entra"
+)
+
 // Deployment signals an enterprise can choose (DESIGN §5).
 const (
 	SignalDeployments = "deployments"
@@ -105,6 +115,7 @@ type Config struct {
 	Enterprises            []Enterprise
 	KeyVaultURI            string
 	DatabaseURL            Secret // may carry a password
+	DatabaseAuth           string // DatabaseAuthPassword (default) or DatabaseAuthEntra
 	DatabasePasswordSecret string
 	ExportDir              string
 	ExportRetentionDays    int
@@ -175,6 +186,7 @@ func Parse(getenv func(string) string) (Config, error) {
 		KeyVaultURI:            strings.TrimSpace(getenv("KEY_VAULT_URI")),
 		DatabaseURL:            Secret(strings.TrimSpace(getenv("DATABASE_URL"))),
 		DatabasePasswordSecret: strings.TrimSpace(getenv("DATABASE_PASSWORD_SECRET")),
+		DatabaseAuth:           firstNonEmpty(strings.TrimSpace(getenv("DATABASE_AUTH")), DatabaseAuthPassword),
 		ExportDir:              strings.TrimSpace(getenv("EXPORT_DIR")),
 		SharePoint: SharePoint{
 			SiteID:  strings.TrimSpace(getenv("SHAREPOINT_SITE_ID")),
@@ -239,6 +251,7 @@ func Parse(getenv func(string) string) (Config, error) {
 
 	c.Enterprises = parseEnterprises(getenv("COLLECTOR_ENTERPRISES"), bad)
 	checkRetention(c, bad)
+	checkDatabaseAuth(c, bad)
 
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
@@ -378,6 +391,38 @@ func checkRetention(c Config, bad func(string, string, ...any)) {
 					f.days, c.RetentionDays)
 			}
 		}
+	}
+}
+
+// checkDatabaseAuth checks DATABASE_AUTH against the URL. With entra the URL names the
+// role mapped to the app's managed identity and carries no password (the token is the
+// password), and a remote server must be verified (sslmode=verify-full): the token is a
+// bearer credential, and a server that only encrypts could be anyone's.
+func checkDatabaseAuth(c Config, bad func(string, string, ...any)) {
+	switch c.DatabaseAuth {
+	case DatabaseAuthPassword:
+		return
+	case DatabaseAuthEntra:
+	default:
+		bad("DATABASE_AUTH", "%q is not a database authentication mode; use %q (Microsoft Entra token of the managed identity) or %q (the default: password or trust)",
+			c.DatabaseAuth, DatabaseAuthEntra, DatabaseAuthPassword)
+		return
+	}
+	if c.DatabasePasswordSecret != "" {
+		bad("DATABASE_PASSWORD_SECRET", "must be empty with DATABASE_AUTH=entra: the password is a Microsoft Entra token; remove the setting")
+	}
+	u, err := url.Parse(c.DatabaseURL.Value())
+	if err != nil || c.DatabaseURL == "" {
+		return // reported for DATABASE_URL already
+	}
+	if u.User == nil || u.User.Username() == "" {
+		bad("DATABASE_URL", "DATABASE_AUTH=entra needs the user: the PostgreSQL role mapped to the app's managed identity, e.g. postgres://func-mc-abc@server.postgres.database.azure.com:5432/metrics?sslmode=verify-full")
+	}
+	if _, has := u.User.Password(); has {
+		bad("DATABASE_URL", "must carry no password with DATABASE_AUTH=entra: the password is a Microsoft Entra token")
+	}
+	if host := u.Hostname(); host != "" && !isLoopback(host) && u.Query().Get("sslmode") != "verify-full" {
+		bad("DATABASE_URL", "DATABASE_AUTH=entra sends an access token as the password, so the server's certificate and name must be checked; use sslmode=verify-full")
 	}
 }
 

@@ -57,8 +57,8 @@ func NewDatabaseToken(cred azcore.TokenCredential, opts DatabaseTokenOptions) *D
 // NewManagedIdentityDatabaseToken gets tokens for the app's system-assigned managed
 // identity (IDENTITY_ENDPOINT / IDENTITY_HEADER, set by the Functions host), for the same
 // reasons NewManagedIdentityKeyVault does not use DefaultAzureCredential.
-func NewManagedIdentityDatabaseToken(clientOpts policy.ClientOptions) (*DatabaseToken, error) {
-	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: clientOpts})
+func NewManagedIdentityDatabaseToken() (*DatabaseToken, error) {
+	cred, err := azidentity.NewManagedIdentityCredential(nil)
 	if err != nil {
 		return nil, fmt.Errorf("managed identity credential: %w", err)
 	}

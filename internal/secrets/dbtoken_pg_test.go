@@ -2,8 +2,6 @@ package secrets_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
@@ -71,62 +69,12 @@ func (c *testClock) advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// managedIdentityRole creates a login role that owns the test database, as the
-// bootstrap makes the app's identity able to, and drops it when the test ends.
-func managedIdentityRole(t *testing.T, databaseURL string) string {
-	t.Helper()
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	role := "mc_entra_" + hex.EncodeToString(b)
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, pgtest.ServerURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	dbName := databaseURL[strings.LastIndex(databaseURL, "/")+1:]
-	if i := strings.IndexByte(dbName, '?'); i >= 0 {
-		dbName = dbName[:i]
-	}
-	for _, stmt := range []string{
-		"CREATE ROLE " + role + " LOGIN",
-		"ALTER DATABASE " + dbName + " OWNER TO " + role,
-	} {
-		if _, err := admin.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		// The database goes in pgtest's cleanup, after this one: hand it back first.
-		admin, err := pgx.Connect(ctx, pgtest.ServerURL())
-		if err != nil {
-			t.Logf("drop role %s: %v", role, err)
-			return
-		}
-		defer admin.Close(ctx)
-		db, err := pgx.Connect(ctx, databaseURL)
-		if err == nil {
-			_, _ = db.Exec(ctx, "REASSIGN OWNED BY "+role+" TO postgres")
-			_, _ = db.Exec(ctx, "DROP OWNED BY "+role)
-			db.Close(ctx)
-		}
-		if _, err := admin.Exec(ctx, "ALTER DATABASE "+dbName+" OWNER TO postgres"); err != nil {
-			t.Logf("database owner: %v", err)
-		}
-		if _, err := admin.Exec(ctx, "DROP ROLE IF EXISTS "+role); err != nil {
-			t.Logf("drop role %s: %v", role, err)
-		}
-	})
-	return role
-}
-
 // TestEveryNewConnectionLogsInWithAValidToken: the store in DATABASE_AUTH=entra mode
 // asks the token source before each new pool connection, the server sees the token as
 // the password, and a token near its expiry is replaced before a login would fail.
 func TestEveryNewConnectionLogsInWithAValidToken(t *testing.T) {
 	databaseURL := pgtest.NewDatabase(t)
-	role := managedIdentityRole(t, databaseURL)
+	role := pgtest.NewOwnerRole(t, databaseURL)
 	clock := &testClock{now: time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)}
 	issuer := &entraIssuer{now: clock.Now, expiry: map[string]time.Time{}}
 	proxy := pgtest.NewAuthProxy(t, func(user, password string) error {

@@ -147,7 +147,7 @@ func TestManagedIdentityDatabaseToken(t *testing.T) {
 	t.Setenv("IDENTITY_ENDPOINT", srv.URL+"/msi/token")
 	t.Setenv("IDENTITY_HEADER", "identity-header-from-host")
 
-	d, err := NewManagedIdentityDatabaseToken(policy.ClientOptions{})
+	d, err := NewManagedIdentityDatabaseToken()
 	if err != nil {
 		t.Fatal(err)
 	}

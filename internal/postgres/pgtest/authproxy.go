@@ -1,13 +1,19 @@
 package pgtest
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
@@ -178,4 +184,55 @@ func (p *AuthProxy) serve(client net.Conn) {
 	_, _ = io.Copy(client, server)
 	client.Close()
 	<-done
+}
+
+// NewOwnerRole creates a login role (no password: the AuthProxy decides who gets in)
+// that owns the database of databaseURL, as the app's role does after bootstrap-db, and
+// drops it when the test ends.
+func NewOwnerRole(t testing.TB, databaseURL string) string {
+	t.Helper()
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	role := "mc_login_" + hex.EncodeToString(b)
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbName := strings.TrimPrefix(u.Path, "/")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, ServerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	// Identifiers made here (random hex) or by pgtest (the database): quoted anyway.
+	roleID, dbID := pgx.Identifier{role}.Sanitize(), pgx.Identifier{dbName}.Sanitize()
+	for _, stmt := range []string{"CREATE ROLE " + roleID + " LOGIN", "ALTER DATABASE " + dbID + " OWNER TO " + roleID} {
+		if _, err := admin.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// The database is dropped by NewDatabase's cleanup, which runs after this one:
+		// hand everything back to the server's admin first.
+		if db, err := pgx.Connect(ctx, databaseURL); err == nil {
+			_, _ = db.Exec(ctx, "REASSIGN OWNED BY "+roleID+" TO CURRENT_USER")
+			_, _ = db.Exec(ctx, "DROP OWNED BY "+roleID)
+			db.Close(ctx)
+		}
+		admin, err := pgx.Connect(ctx, ServerURL())
+		if err != nil {
+			t.Logf("drop role %s: %v", role, err)
+			return
+		}
+		defer admin.Close(ctx)
+		_, _ = admin.Exec(ctx, "ALTER DATABASE "+dbID+" OWNER TO CURRENT_USER")
+		if _, err := admin.Exec(ctx, "DROP ROLE IF EXISTS "+roleID); err != nil {
+			t.Logf("drop role %s: %v", role, err)
+		}
+	})
+	return role
 }
