@@ -4,6 +4,7 @@
 //	metrics-collector            serve (what the Functions host runs)
 //	metrics-collector demo       run the whole daily job locally against the simulator
 //	metrics-collector simulate   serve the GitHub simulator for manual use
+//	metrics-collector bootstrap-db  set up the database roles once per deployment (operators)
 //
 // This file is wiring only: configuration in, concrete adapters built, handed to the
 // server and the orchestrator.
@@ -57,11 +58,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	case "simulate":
 		return simulate(ctx, args[1:], stdout)
+	case "bootstrap-db":
+		return bootstrapDB(ctx, args[1:], getenv, stdout)
 	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, "usage: metrics-collector [serve | demo | simulate [-api 127.0.0.1:8081] [-downloads 127.0.0.1:8082]]")
+		fmt.Fprintln(stdout, "usage: metrics-collector [serve | demo | simulate [-api 127.0.0.1:8081] [-downloads 127.0.0.1:8082] | bootstrap-db -admin-url ... -login ... -object-id ...]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q; use serve, demo or simulate", cmd)
+	return fmt.Errorf("unknown command %q; use serve, demo, simulate or bootstrap-db", cmd)
 }
 
 // hooks let tests run the handler in-process on a fixed clock and with GitHub waits

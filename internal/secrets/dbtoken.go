@@ -95,3 +95,15 @@ func (d *DatabaseToken) fresh(now time.Time) bool {
 	}
 	return d.tok.RefreshOn.IsZero() || now.Before(d.tok.RefreshOn)
 }
+
+// NewOperatorDatabaseToken gets tokens for whoever runs an operator command
+// (bootstrap-db) on their own machine or in a pipeline: DefaultAzureCredential, so
+// `az login`, `azd auth login` or the AZURE_* environment of a workload identity.
+// The service itself never uses it.
+func NewOperatorDatabaseToken() (*DatabaseToken, error) {
+	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		return nil, fmt.Errorf("azure credential: %w", err)
+	}
+	return NewDatabaseToken(cred, DatabaseTokenOptions{}), nil
+}
