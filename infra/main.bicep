@@ -115,7 +115,7 @@ param allowedClientIpRanges array = []
 @description('PostgreSQL storage used, in percent, above which the storage alert fires.')
 @minValue(50)
 @maxValue(95)
-param postgresStorageAlertPercent int = 80
+param postgresStorageAlertPercent int = 75
 
 @description('Flex Consumption: most instances (40-1000). The job runs on one instance; this only caps runaway scale-out.')
 @minValue(40)
