@@ -115,14 +115,15 @@ WITH doomed AS (
 )
 SELECT (SELECT count(*) FROM prs), (SELECT count(*) FROM pr_commits), (SELECT count(*) FROM reviews)`
 
-// Deployments go with their statuses and changes. Per repository and signal, the newest
-// successful production deployment older than the cutoff (in the calculators' order:
-// first success, then id) is kept: it is the predecessor that the next deployment's
-// changes were compared against (ListChangeTargets), so pruning it would make the
-// collector compare that deployment again, as if it were the first.
+// Deployments go with their statuses and changes. Per repository, signal and environment,
+// the newest successful production deployment older than the cutoff (in the calculators'
+// order: first success, then id) is kept: it is the predecessor that the next
+// deployment's changes were compared against (ListChangeTargets), so pruning it would
+// make the collector compare that deployment again, as if it were the first. (Keeping one
+// per environment also covers change sets compared per environment.)
 const sqlPruneDeployments = `
 WITH anchors AS (
-    SELECT DISTINCT ON (d.enterprise_id, d.repo_id, d.signal)
+    SELECT DISTINCT ON (d.enterprise_id, d.repo_id, d.signal, lower(d.environment))
            d.enterprise_id, d.repo_id, d.signal, d.deployment_id
     FROM deployments d
     JOIN LATERAL (
@@ -131,7 +132,7 @@ WITH anchors AS (
           AND s.deployment_id = d.deployment_id AND s.state = 'success'
     ) f ON f.succeeded_at IS NOT NULL
     WHERE d.production AND d.created_at < $1
-    ORDER BY d.enterprise_id, d.repo_id, d.signal, f.succeeded_at DESC, d.deployment_id DESC
+    ORDER BY d.enterprise_id, d.repo_id, d.signal, lower(d.environment), f.succeeded_at DESC, d.deployment_id DESC
 ), doomed AS (
     SELECT d.enterprise_id, d.repo_id, d.signal, d.deployment_id FROM deployments d
     WHERE d.created_at < $1

@@ -176,10 +176,15 @@ func TestPruneDeploymentsKeepsTheAnchor(t *testing.T) {
 		{3, day(-20), "success", false}, // old, not production: goes
 		{4, day(-10), "success", true},  // the anchor: newest success before the cutoff, stays
 		{5, day(5), "success", true},    // recent: stays; its changes were compared against 4
+		{6, day(-50), "success", true},  // the anchor of another environment, stays
 	}
 	for _, d := range deployments {
-		mustExec(t, s, `INSERT INTO deployments (enterprise_id, repo_id, signal, deployment_id, sha, production, created_at, latest_state)
-			VALUES ('e', 1, 'deployment', $1, $2, $3, $4, $5)`, d.id, "sha"+string(rune('0'+d.id)), d.prod, d.created, d.state)
+		env := "production"
+		if d.id == 6 {
+			env = "production-eu"
+		}
+		mustExec(t, s, `INSERT INTO deployments (enterprise_id, repo_id, signal, deployment_id, sha, production, created_at, latest_state, environment)
+			VALUES ('e', 1, 'deployment', $1, $2, $3, $4, $5, $6)`, d.id, "sha"+string(rune('0'+d.id)), d.prod, d.created, d.state, env)
 		mustExec(t, s, `INSERT INTO deployment_statuses (enterprise_id, repo_id, signal, deployment_id, status_id, state, created_at)
 			VALUES ('e', 1, 'deployment', $1, $1, $2, $3)`, d.id, d.state, d.created.Add(time.Minute))
 	}
@@ -226,11 +231,11 @@ func TestPruneDeploymentsKeepsTheAnchor(t *testing.T) {
 		}
 		left = append(left, id)
 	}
-	if !slices.Equal(left, []int64{4, 5}) {
-		t.Errorf("deployments left %v, want the anchor 4 and the recent 5", left)
+	if !slices.Equal(left, []int64{4, 5, 6}) {
+		t.Errorf("deployments left %v, want the anchors 4 and 6 (one per environment) and the recent 5", left)
 	}
 	for _, table := range []string{"deployment_statuses", "deployment_changes"} {
-		if n := countRows(t, s, table, "deployment_id NOT IN (4, 5)"); n != 0 {
+		if n := countRows(t, s, table, "deployment_id NOT IN (4, 5, 6)"); n != 0 {
 			t.Errorf("%s: %d rows of pruned deployments left", table, n)
 		}
 	}
