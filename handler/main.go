@@ -4,6 +4,7 @@
 //	metrics-collector            serve (what the Functions host runs)
 //	metrics-collector demo       run the whole daily job locally against the simulator
 //	metrics-collector simulate   serve the GitHub simulator for manual use
+//	metrics-collector bootstrap-db  set up the database roles once per deployment (operators)
 //
 // This file is wiring only: configuration in, concrete adapters built, handed to the
 // server and the orchestrator.
@@ -57,11 +58,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	case "simulate":
 		return simulate(ctx, args[1:], stdout)
+	case "bootstrap-db":
+		return bootstrapDB(ctx, args[1:], getenv, stdout)
 	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, "usage: metrics-collector [serve | demo | simulate [-api 127.0.0.1:8081] [-downloads 127.0.0.1:8082]]")
+		fmt.Fprintln(stdout, "usage: metrics-collector [serve | demo | simulate [-api 127.0.0.1:8081] [-downloads 127.0.0.1:8082] | bootstrap-db -admin-url ... -login ... -object-id ...]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q; use serve, demo or simulate", cmd)
+	return fmt.Errorf("unknown command %q; use serve, demo, simulate or bootstrap-db", cmd)
 }
 
 // hooks let tests run the handler in-process on a fixed clock and with GitHub waits
@@ -160,7 +163,15 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	cache := secrets.NewCache(source, cfg.SecretCacheTTL, time.Now, redactor)
 
 	storeOpts := postgres.Options{Logger: log}
-	if cfg.DatabasePasswordSecret != "" {
+	switch {
+	case cfg.DatabaseAuth == config.DatabaseAuthEntra:
+		// Passwordless: each new connection logs in with the managed identity's token.
+		tokens, err := secrets.NewManagedIdentityDatabaseToken()
+		if err != nil {
+			return nil, fmt.Errorf("DATABASE_AUTH=entra: %w", err)
+		}
+		storeOpts.Password = tokens.Password
+	case cfg.DatabasePasswordSecret != "":
 		name := cfg.DatabasePasswordSecret
 		storeOpts.Password = func(ctx context.Context) (string, error) { return cache.Get(ctx, name) }
 	}
@@ -192,6 +203,9 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		Budget:      cfg.OrchestratorBudget,
 		StageBudget: cfg.StageBudget,
 		Parallelism: cfg.EnterpriseParallelism,
+		// The retention step: the store deletes data older than RETENTION_DAYS.
+		Pruner:        store,
+		RetentionDays: cfg.RetentionDays,
 	})
 	srv := server.New(server.Options{
 		Log: log, Store: store, Config: cfg, Stages: stages, Orchestrator: orch,

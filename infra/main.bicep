@@ -1,7 +1,9 @@
 // metrics-collector on Azure: a Linux Function App (custom handler) with a system-assigned
-// identity, its storage, Log Analytics + Application Insights, Key Vault (RBAC),
-// PostgreSQL Flexible Server, alerts and an operations workbook. Deploy into a resource
-// group with `azd up` or `az deployment group create` (docs/deploy.md).
+// identity, its storage, Log Analytics + Application Insights, Key Vault (RBAC, audited),
+// PostgreSQL Flexible Server (Microsoft Entra authentication only), alerts, an operations
+// workbook and, optionally, private networking. Deploy into a resource group with
+// `azd up` or `az deployment group create`, then run scripts/bootstrap-db.sh once
+// (docs/deploy.md).
 targetScope = 'resourceGroup'
 
 @description('Environment name (azd: AZURE_ENV_NAME); part of every resource name.')
@@ -23,27 +25,32 @@ param hostingPlan string = 'flex'
 @minLength(1)
 param collectorEnterprises array
 
-@description('PostgreSQL administrator login; the service connects as this role.')
-param postgresAdminLogin string = 'metricsadmin'
+@description('Object id of the PostgreSQL Microsoft Entra administrator, who runs bootstrap-db (a group of operators is best). Default: the deployer.')
+param postgresEntraAdminObjectId string = deployerPrincipalId
 
-@description('PostgreSQL administrator password (8-128 characters, three of: upper case, lower case, digits, symbols). Stored in Key Vault as database-password.')
-@secure()
-@minLength(8)
-@maxLength(128)
-param postgresAdminPassword string
+@description('Name of that administrator: a user\'s UPN or a group\'s display name (azd: POSTGRES_ENTRA_ADMIN_NAME). Its members log in to PostgreSQL with this name.')
+@minLength(1)
+param postgresEntraAdminName string
+
+@description('Kind of that administrator.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param postgresEntraAdminType string = 'User'
+
+@description('PostgreSQL password authentication. Leave off; on only while moving a deployment made before passwordless access (docs/runbook.md), then off again.')
+param postgresPasswordAuth bool = false
+
+@description('The NOLOGIN role that owns the app\'s database; the app\'s identity acts as it (bootstrap-db creates both).')
+param postgresOwnerRole string = 'metrics_owner'
 
 @description('PostgreSQL major version.')
 param postgresVersion string = '16'
 
 @description('Database name.')
 param databaseName string = 'metrics'
-
-@description('sslmode of DATABASE_URL. verify-full checks the server certificate and name; require only encrypts.')
-@allowed([
-  'verify-full'
-  'require'
-])
-param databaseSSLMode string = 'verify-full'
 
 @description('Allow connections from Azure services to PostgreSQL (needed: Consumption plans have no fixed outbound address).')
 param postgresAllowAzureServices bool = true
@@ -90,6 +97,26 @@ param keyVaultPurgeProtection bool = true
 @maxValue(730)
 param logRetentionDays int = 90
 
+@description('Private networking (Flex Consumption only): a virtual network the Function App integrates with, private endpoints and DNS zones for PostgreSQL and Key Vault, and their public endpoints off. Operators then reach the server and the vault only from inside the network. Off by default.')
+param privateNetworking bool = false
+
+@description('Private networking: address space of the virtual network.')
+param vnetAddressPrefix string = '10.40.0.0/16'
+
+@description('Private networking: subnet of the Function App (at least /27).')
+param vnetAppSubnetPrefix string = '10.40.0.0/24'
+
+@description('Private networking: subnet of the private endpoints.')
+param vnetEndpointSubnetPrefix string = '10.40.1.0/24'
+
+@description('Client address ranges (CIDR, e.g. 203.0.113.0/24) allowed to call the HTTP functions and fire the timer by hand; empty: any address (function keys still required). Off by default.')
+param allowedClientIpRanges array = []
+
+@description('PostgreSQL storage used, in percent, above which the storage alert fires.')
+@minValue(50)
+@maxValue(95)
+param postgresStorageAlertPercent int = 75
+
 @description('Flex Consumption: most instances (40-1000). The job runs on one instance; this only caps runaway scale-out.')
 @minValue(40)
 @maxValue(1000)
@@ -112,8 +139,10 @@ var allTags = union(tags, {
   application: 'metrics-collector'
 })
 var appName = 'func-mc-${token}'
-var databasePasswordSecretName = 'database-password'
 var deploymentContainerName = 'app-package'
+// The app logs in as the role of its managed identity (named after the app, created by
+// bootstrap-db), acting as the owner role; the server's certificate and name are checked.
+var databaseURL = 'postgres://${appName}@${postgres.outputs.fqdn}:5432/${databaseName}?sslmode=verify-full&options=-c%20role%3D${postgresOwnerRole}'
 
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
@@ -144,8 +173,8 @@ module keyVault 'modules/keyvault.bicep' = {
     tags: allTags
     name: 'kv-mc-${token}'
     purgeProtection: keyVaultPurgeProtection
-    databasePasswordSecretName: databasePasswordSecretName
-    databasePassword: postgresAdminPassword
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    publicNetworkAccess: !privateNetworking
     deployerPrincipalId: deployerPrincipalId
     deployerPrincipalType: deployerPrincipalType
   }
@@ -158,11 +187,29 @@ module postgres 'modules/postgres.bicep' = {
     tags: allTags
     name: 'psql-mc-${token}'
     version: postgresVersion
-    adminLogin: postgresAdminLogin
-    adminPassword: postgresAdminPassword
+    entraAdminObjectId: postgresEntraAdminObjectId
+    entraAdminName: postgresEntraAdminName
+    entraAdminType: postgresEntraAdminType
+    passwordAuth: postgresPasswordAuth
+    publicNetworkAccess: !privateNetworking
     databaseName: databaseName
     allowAzureServices: postgresAllowAzureServices
     firewallRules: postgresFirewallRules
+  }
+}
+
+module network 'modules/network.bicep' = {
+  name: 'network'
+  params: {
+    location: location
+    tags: allTags
+    enabled: privateNetworking
+    vnetName: 'vnet-mc-${token}'
+    addressPrefix: vnetAddressPrefix
+    appSubnetPrefix: vnetAppSubnetPrefix
+    endpointSubnetPrefix: vnetEndpointSubnetPrefix
+    postgresServerId: postgres.outputs.id
+    keyVaultId: keyVault.outputs.id
   }
 }
 
@@ -180,14 +227,15 @@ module functionApp 'modules/functionapp.bicep' = {
     instanceMemoryMB: flexInstanceMemoryMB
     appInsightsName: monitoring.outputs.appInsightsName
     keyVaultUri: keyVault.outputs.uri
-    databaseURL: 'postgres://${postgresAdminLogin}@${postgres.outputs.fqdn}:5432/${databaseName}?sslmode=${databaseSSLMode}'
-    databasePasswordSecretName: databasePasswordSecretName
+    databaseURL: databaseURL
     collectorEnterprises: string(collectorEnterprises)
     orchestratorSchedule: orchestratorSchedule
     stageBudgetSeconds: stageBudgetSeconds
     sharePointSiteId: sharePointSiteId
     sharePointDriveId: sharePointDriveId
     sharePointFolder: sharePointFolder
+    virtualNetworkSubnetId: network.outputs.appSubnetId
+    allowedClientIpRanges: allowedClientIpRanges
   }
 }
 
@@ -209,6 +257,8 @@ module alerts 'modules/alerts.bicep' = {
     nameSuffix: token
     appInsightsId: monitoring.outputs.appInsightsId
     alertEmail: alertEmail
+    postgresServerId: postgres.outputs.id
+    postgresStorageAlertPercent: postgresStorageAlertPercent
   }
 }
 
@@ -231,5 +281,7 @@ output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
 output POSTGRES_SERVER_NAME string = postgres.outputs.name
 output POSTGRES_FQDN string = postgres.outputs.fqdn
 output POSTGRES_DATABASE string = databaseName
-output POSTGRES_ADMIN_LOGIN string = postgresAdminLogin
+output POSTGRES_ENTRA_ADMIN_NAME string = postgresEntraAdminName
+output POSTGRES_OWNER_ROLE string = postgresOwnerRole
+output POSTGRES_APP_ROLE string = appName
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName

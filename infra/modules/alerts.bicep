@@ -17,6 +17,14 @@ param appInsightsId string
 @description('Address alerts are mailed to. Empty: rules fire but notify nobody.')
 param alertEmail string
 
+@description('PostgreSQL flexible server whose storage is watched.')
+param postgresServerId string
+
+@description('Storage used, in percent, above which the storage alert fires.')
+@minValue(50)
+@maxValue(95)
+param postgresStorageAlertPercent int
+
 var actionGroupName = 'ag-metrics-collector-${nameSuffix}'
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
@@ -167,5 +175,49 @@ resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
     ]
   }
 ]
+
+var metricAlertActions = [
+  {
+    actionGroupId: resourceId('Microsoft.Insights/actionGroups', actionGroupName)
+  }
+]
+
+// Storage: auto-grow (postgres.bicep) adds disk before it fills, but a disk that keeps
+// growing means data is not pruned (RETENTION_DAYS) or the estate grew; this says so
+// before the bill or the disk limit does.
+resource storageAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: 'metrics-collector-postgres-storage-${nameSuffix}'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'PostgreSQL storage used above ${postgresStorageAlertPercent} %. docs/runbook.md: "Database storage alert".'
+    severity: 2
+    enabled: true
+    scopes: [
+      postgresServerId
+    ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT1H'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          name: 'storage-percent'
+          criterionType: 'StaticThresholdCriterion'
+          metricNamespace: 'Microsoft.DBforPostgreSQL/flexibleServers'
+          metricName: 'storage_percent'
+          operator: 'GreaterThan'
+          threshold: postgresStorageAlertPercent
+          timeAggregation: 'Maximum'
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: empty(alertEmail) ? [] : metricAlertActions
+  }
+  dependsOn: [
+    actionGroup
+  ]
+}
 
 output ruleNames array = [for (rule, i) in rules: alertRules[i].name]

@@ -47,11 +47,8 @@ param appInsightsName string
 @description('KEY_VAULT_URI: the vault the service reads secrets from with its managed identity.')
 param keyVaultUri string
 
-@description('DATABASE_URL, without a password (that comes from DATABASE_PASSWORD_SECRET).')
+@description('DATABASE_URL: the role of the app\'s managed identity, no password (DATABASE_AUTH=entra: each connection logs in with a Microsoft Entra token), sslmode=verify-full.')
 param databaseURL string
-
-@description('DATABASE_PASSWORD_SECRET: name of the Key Vault secret that holds the database password.')
-param databasePasswordSecretName string
 
 @description('COLLECTOR_ENTERPRISES: the JSON array of enterprises (DESIGN §3).')
 param collectorEnterprises string
@@ -72,6 +69,14 @@ param sharePointDriveId string
 
 @description('SHAREPOINT_FOLDER inside the drive.')
 param sharePointFolder string
+
+// --- network ---
+
+@description('Subnet for virtual network integration (Flex Consumption only; network.bicep). Empty: none.')
+param virtualNetworkSubnetId string
+
+@description('Client address ranges (CIDR) allowed to call the app\'s HTTP functions; empty: any address (function keys still required). The timer and the orchestrator\'s calls on loopback are not affected.')
+param allowedClientIpRanges array
 
 var isFlex = hostingPlan == 'flex'
 
@@ -102,8 +107,9 @@ var serviceSettings = [
     value: databaseURL
   }
   {
-    name: 'DATABASE_PASSWORD_SECRET'
-    value: databasePasswordSecretName
+    // Passwordless: the managed identity's Microsoft Entra token is the password.
+    name: 'DATABASE_AUTH'
+    value: 'entra'
   }
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
@@ -215,17 +221,40 @@ var flexConfig = {
   }
 }
 
+// Access restrictions: with ranges given, only they reach the HTTP functions (and the
+// admin endpoint that fires the timer); everything else gets 403 before the host. The
+// deployment (SCM) endpoint keeps its own, Entra-only access, so CI can still deploy.
+var ipRules = [
+  for (cidr, i) in allowedClientIpRanges: {
+    name: 'allowed-${i}'
+    ipAddress: cidr
+    action: 'Allow'
+    priority: 100 + i
+  }
+]
+var restrictionsOn = {
+  ipSecurityRestrictions: ipRules
+  ipSecurityRestrictionsDefaultAction: 'Deny'
+  scmIpSecurityRestrictionsUseMain: false
+}
+var restrictions = empty(allowedClientIpRanges) ? {} : restrictionsOn
+
+var baseSiteConfig = {
+  minTlsVersion: '1.2'
+  ftpsState: 'Disabled'
+  appSettings: concat(serviceSettings, isFlex ? flexHostSettings : consumptionHostSettings)
+}
+
 var siteProperties = {
   serverFarmId: plan.id
   reserved: true
   httpsOnly: true
   publicNetworkAccess: 'Enabled'
-  siteConfig: {
-    minTlsVersion: '1.2'
-    ftpsState: 'Disabled'
-    appSettings: concat(serviceSettings, isFlex ? flexHostSettings : consumptionHostSettings)
-  }
+  siteConfig: union(baseSiteConfig, restrictions)
 }
+
+// Outbound traffic through the virtual network, to the private endpoints.
+var vnetIntegration = empty(virtualNetworkSubnetId) ? {} : { virtualNetworkSubnetId: virtualNetworkSubnetId }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
   name: appName
@@ -235,7 +264,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   identity: {
     type: 'SystemAssigned'
   }
-  properties: union(siteProperties, isFlex ? flexConfig : {})
+  properties: union(siteProperties, isFlex ? flexConfig : {}, vnetIntegration)
 }
 
 // Deployments authenticate with Entra ID (az login / OIDC); publishing passwords stay off.

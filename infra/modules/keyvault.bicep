@@ -1,6 +1,7 @@
-// Key Vault with Azure RBAC. It holds the database password (written here) and the
-// GitHub tokens github-pat-<enterprise id> (written by an operator, never by a
-// deployment: see docs/deploy.md). The app's read access is granted in access.bicep.
+// Key Vault with Azure RBAC. It holds the GitHub tokens github-pat-<enterprise id>
+// (written by an operator, never by a deployment: see docs/deploy.md); the database needs
+// no secret (Microsoft Entra tokens). Every data-plane access (AuditEvent) goes to the
+// Log Analytics workspace. The app's read access is granted in access.bicep.
 
 @description('Azure region.')
 param location string
@@ -16,12 +17,11 @@ param name string
 @description('Purge protection: a deleted vault and its secrets stay recoverable for 90 days and cannot be purged early.')
 param purgeProtection bool
 
-@description('Name of the secret that holds the PostgreSQL password (DATABASE_PASSWORD_SECRET).')
-param databasePasswordSecretName string
+@description('Log Analytics workspace that receives the vault\'s audit events (who read or changed which secret).')
+param logAnalyticsWorkspaceId string
 
-@description('The PostgreSQL administrator password, stored as a secret.')
-@secure()
-param databasePassword string
+@description('Public endpoint. Off with private networking: the vault is reached only through its private endpoint (network.bicep), and operators store tokens from inside the network.')
+param publicNetworkAccess bool
 
 @description('Object id of the person or pipeline that deploys; it gets Key Vault Secrets Officer to write the GitHub tokens. Empty: no grant.')
 param deployerPrincipalId string
@@ -46,7 +46,11 @@ var vaultProperties = {
   enableRbacAuthorization: true
   enableSoftDelete: true
   softDeleteRetentionInDays: 90
-  publicNetworkAccess: 'Enabled'
+  publicNetworkAccess: publicNetworkAccess ? 'Enabled' : 'Disabled'
+  networkAcls: {
+    bypass: 'AzureServices'
+    defaultAction: publicNetworkAccess ? 'Allow' : 'Deny'
+  }
 }
 
 // Purge protection cannot be switched off once on, and false is refused: leave the
@@ -58,12 +62,19 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   properties: union(vaultProperties, purgeProtection ? { enablePurgeProtection: true } : {})
 }
 
-resource databasePasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
-  parent: vault
-  name: databasePasswordSecretName
+// Audit: every secret read, write, delete and every refused access, kept as long as the
+// workspace keeps logs (logRetentionDays).
+resource auditLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-log-analytics'
+  scope: vault
   properties: {
-    value: databasePassword
-    contentType: 'PostgreSQL administrator password'
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        category: 'AuditEvent'
+        enabled: true
+      }
+    ]
   }
 }
 
@@ -77,5 +88,6 @@ resource deployerSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04
   }
 }
 
+output id string = vault.id
 output name string = vault.name
 output uri string = vault.properties.vaultUri

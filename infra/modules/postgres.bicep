@@ -1,5 +1,7 @@
-// Azure Database for PostgreSQL Flexible Server: Burstable B1ms, 32 GB, TLS required,
-// 7-day backups, reached over its public endpoint through firewall rules.
+// Azure Database for PostgreSQL Flexible Server: Burstable B1ms, 32 GB growing on its own,
+// TLS required, 7-day backups, Microsoft Entra authentication only (no passwords), reached
+// over its public endpoint through firewall rules or, with private networking, only
+// through a private endpoint (network.bicep).
 
 @description('Azure region.')
 param location string
@@ -19,12 +21,28 @@ param name string
 ])
 param version string
 
-@description('Administrator login the app connects as.')
-param adminLogin string
+@description('Object id of the Microsoft Entra administrator (a group is best): the only one who runs bootstrap-db. The app never connects as it.')
+@minLength(36)
+@maxLength(36)
+param entraAdminObjectId string
 
-@description('Administrator password.')
-@secure()
-param adminPassword string
+@description('Name of that administrator: a user\'s UPN, or the display name of a group or service principal. Its members log in with this name as the user.')
+@minLength(1)
+param entraAdminName string
+
+@description('Kind of the administrator.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param entraAdminType string
+
+@description('Password authentication. Off: only Microsoft Entra tokens log in. On only for the move of a deployment made before passwordless access (docs/runbook.md).')
+param passwordAuth bool
+
+@description('Public endpoint (behind the firewall rules). Off with private networking: the server is reached only through its private endpoint.')
+param publicNetworkAccess bool
 
 @description('Database the service uses.')
 param databaseName string
@@ -45,15 +63,15 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   }
   properties: {
     version: version
-    administratorLogin: adminLogin
-    administratorLoginPassword: adminPassword
     authConfig: {
-      activeDirectoryAuth: 'Disabled'
-      passwordAuth: 'Enabled'
+      activeDirectoryAuth: 'Enabled'
+      passwordAuth: passwordAuth ? 'Enabled' : 'Disabled'
+      tenantId: subscription().tenantId
     }
     storage: {
       storageSizeGB: 32
-      autoGrow: 'Disabled'
+      // Grows the disk before it fills (the storage alert in alerts.bicep warns first).
+      autoGrow: 'Enabled'
     }
     backup: {
       backupRetentionDays: 7
@@ -63,7 +81,7 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
       mode: 'Disabled'
     }
     network: {
-      publicNetworkAccess: 'Enabled'
+      publicNetworkAccess: publicNetworkAccess ? 'Enabled' : 'Disabled'
     }
   }
 }
@@ -103,7 +121,21 @@ resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-0
   ]
 }
 
-resource azureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = if (allowAzureServices) {
+// The Microsoft Entra administrator: runs bootstrap-db, which creates the app's role.
+resource entraAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = {
+  parent: server
+  name: entraAdminObjectId
+  properties: {
+    principalName: entraAdminName
+    principalType: entraAdminType
+    tenantId: subscription().tenantId
+  }
+  dependsOn: [
+    database
+  ]
+}
+
+resource azureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = if (allowAzureServices && publicNetworkAccess) {
   parent: server
   name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
   properties: {
@@ -111,13 +143,13 @@ resource azureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@
     endIpAddress: '0.0.0.0'
   }
   dependsOn: [
-    database
+    entraAdmin
   ]
 }
 
 @batchSize(1)
 resource extraRules 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = [
-  for rule in firewallRules: {
+  for rule in (publicNetworkAccess ? firewallRules : []): {
     parent: server
     name: rule.name
     properties: {
@@ -130,5 +162,6 @@ resource extraRules 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@202
   }
 ]
 
+output id string = server.id
 output name string = server.name
 output fqdn string = server.properties.fullyQualifiedDomainName

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"metrics-collector/internal/metrics"
 )
 
 // Defaults.
@@ -30,8 +32,19 @@ const (
 	DefaultRecomputeWeeks     = 12
 	DefaultFailureWindow      = 7 * 24 * time.Hour
 	DefaultExportRetention    = 400 // days of daily data in each snapshot file
+	DefaultRetentionDays      = 400 // days of collected data kept in the database
 	DefaultOrchestratorBudget = 9 * time.Minute
 	DefaultEnterpriseParallel = 2
+)
+
+// How the service authenticates to PostgreSQL (DATABASE_AUTH).
+const (
+	// DatabaseAuthPassword: the URL's password, or DATABASE_PASSWORD_SECRET, or none
+	// (trust): local development and tests.
+	DatabaseAuthPassword = "password"
+	// DatabaseAuthEntra: a Microsoft Entra access token of the app's managed identity
+	// as the password of each new connection (Azure; password authentication off).
+	DatabaseAuthEntra = "entra"
 )
 
 // Deployment signals an enterprise can choose (DESIGN §5).
@@ -119,9 +132,11 @@ type Config struct {
 	Enterprises            []Enterprise
 	KeyVaultURI            string
 	DatabaseURL            Secret // may carry a password
+	DatabaseAuth           string // DatabaseAuthPassword (default) or DatabaseAuthEntra
 	DatabasePasswordSecret string
 	ExportDir              string
 	ExportRetentionDays    int
+	RetentionDays          int // collected data older than this many days is pruned daily
 	SharePoint             SharePoint
 	Graph                  Graph
 	AppInsights            Secret // the connection string (carries the instrumentation key)
@@ -188,6 +203,7 @@ func Parse(getenv func(string) string) (Config, error) {
 		KeyVaultURI:            strings.TrimSpace(getenv("KEY_VAULT_URI")),
 		DatabaseURL:            Secret(strings.TrimSpace(getenv("DATABASE_URL"))),
 		DatabasePasswordSecret: strings.TrimSpace(getenv("DATABASE_PASSWORD_SECRET")),
+		DatabaseAuth:           firstNonEmpty(strings.TrimSpace(getenv("DATABASE_AUTH")), DatabaseAuthPassword),
 		ExportDir:              strings.TrimSpace(getenv("EXPORT_DIR")),
 		SharePoint: SharePoint{
 			SiteID:  strings.TrimSpace(getenv("SHAREPOINT_SITE_ID")),
@@ -223,6 +239,7 @@ func Parse(getenv func(string) string) (Config, error) {
 	c.RecomputeWeeks = intSetting(getenv, "RECOMPUTE_WEEKS", DefaultRecomputeWeeks, 1, 260, bad)
 	c.ExportRetentionDays = intSetting(getenv, "EXPORT_RETENTION_DAYS", DefaultExportRetention, 1, 3660, bad)
 	c.EnterpriseParallelism = intSetting(getenv, "ENTERPRISE_PARALLELISM", DefaultEnterpriseParallel, 1, 16, bad)
+	c.RetentionDays = intSetting(getenv, "RETENTION_DAYS", DefaultRetentionDays, 1, 3660, bad)
 
 	if c.DatabaseURL == "" {
 		bad("DATABASE_URL", "not set; set a PostgreSQL URL, e.g. postgres://user@host:5432/metrics?sslmode=require")
@@ -250,6 +267,8 @@ func Parse(getenv func(string) string) (Config, error) {
 	}
 
 	c.Enterprises = parseEnterprises(getenv("COLLECTOR_ENTERPRISES"), bad)
+	checkRetention(c, bad)
+	checkDatabaseAuth(c, bad)
 
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
@@ -359,6 +378,72 @@ func parseEnterprises(raw string, bad func(string, string, ...any)) []Enterprise
 		}
 	}
 	return list
+}
+
+// MinRetentionDays is the least RETENTION_DAYS that keeps every row the weekly
+// recompute still reads: the calculations cover the recomputeWeeks weeks ending with the
+// current one, and DORA reads deployments from metrics.DeploymentLookbackDays before the
+// first of them (metrics.DataWindow). The first week starts at most 7·recomputeWeeks − 1
+// days before today, so 7·recomputeWeeks + DeploymentLookbackDays days always suffice.
+func MinRetentionDays(recomputeWeeks int) int {
+	return 7*recomputeWeeks + metrics.DeploymentLookbackDays
+}
+
+// checkRetention refuses a RETENTION_DAYS that would prune data another setting still
+// needs: the recompute window with the DORA look-back, the CSV window, and the first
+// back-fill of each enterprise (pruned at once, and fetched again by the next sweep).
+func checkRetention(c Config, bad func(string, string, ...any)) {
+	if minDays := MinRetentionDays(c.RecomputeWeeks); c.RetentionDays < minDays {
+		bad("RETENTION_DAYS", "%d is too small for RECOMPUTE_WEEKS=%d: the weekly recompute reads the last %d weeks plus the %d-day DORA look-back, so at least %d days must be kept; raise RETENTION_DAYS or lower RECOMPUTE_WEEKS",
+			c.RetentionDays, c.RecomputeWeeks, c.RecomputeWeeks, metrics.DeploymentLookbackDays, minDays)
+	}
+	if c.RetentionDays < c.ExportRetentionDays {
+		bad("RETENTION_DAYS", "%d is smaller than EXPORT_RETENTION_DAYS=%d: the CSVs would lose their oldest days; raise RETENTION_DAYS or lower EXPORT_RETENTION_DAYS",
+			c.RetentionDays, c.ExportRetentionDays)
+	}
+	for i, e := range c.Enterprises {
+		for _, f := range []struct {
+			name string
+			days int
+		}{{"repo_backfill_days", e.RepoBackfillDays}, {"copilot_backfill_days", e.CopilotBackfillDays}} {
+			if f.days > c.RetentionDays {
+				bad(fmt.Sprintf("COLLECTOR_ENTERPRISES[%d].%s", i, f.name), "%d is more than RETENTION_DAYS=%d: data older than that is pruned the day it is collected; lower it or raise RETENTION_DAYS",
+					f.days, c.RetentionDays)
+			}
+		}
+	}
+}
+
+// checkDatabaseAuth checks DATABASE_AUTH against the URL. With entra the URL names the
+// role mapped to the app's managed identity and carries no password (the token is the
+// password), and a remote server must be verified (sslmode=verify-full): the token is a
+// bearer credential, and a server that only encrypts could be anyone's.
+func checkDatabaseAuth(c Config, bad func(string, string, ...any)) {
+	switch c.DatabaseAuth {
+	case DatabaseAuthPassword:
+		return
+	case DatabaseAuthEntra:
+	default:
+		bad("DATABASE_AUTH", "%q is not a database authentication mode; use %q (Microsoft Entra token of the managed identity) or %q (the default: password or trust)",
+			c.DatabaseAuth, DatabaseAuthEntra, DatabaseAuthPassword)
+		return
+	}
+	if c.DatabasePasswordSecret != "" {
+		bad("DATABASE_PASSWORD_SECRET", "must be empty with DATABASE_AUTH=entra: the password is a Microsoft Entra token; remove the setting")
+	}
+	u, err := url.Parse(c.DatabaseURL.Value())
+	if err != nil || c.DatabaseURL == "" {
+		return // reported for DATABASE_URL already
+	}
+	if u.User == nil || u.User.Username() == "" {
+		bad("DATABASE_URL", "DATABASE_AUTH=entra needs the user: the PostgreSQL role mapped to the app's managed identity, e.g. postgres://func-mc-abc@server.postgres.database.azure.com:5432/metrics?sslmode=verify-full")
+	}
+	if _, has := u.User.Password(); has {
+		bad("DATABASE_URL", "must carry no password with DATABASE_AUTH=entra: the password is a Microsoft Entra token")
+	}
+	if host := u.Hostname(); host != "" && !isLoopback(host) && u.Query().Get("sslmode") != "verify-full" {
+		bad("DATABASE_URL", "DATABASE_AUTH=entra sends an access token as the password, so the server's certificate and name must be checked; use sslmode=verify-full")
+	}
 }
 
 // checkDatabaseURL refuses plaintext connections to non-loopback hosts.

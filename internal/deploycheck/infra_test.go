@@ -167,7 +167,7 @@ func TestScheduleDefault(t *testing.T) {
 // The DESIGN §3 settings the infra sets (plus the Go runtime's GOMEMLIMIT); the rest
 // keep their documented defaults.
 var wiredServiceSettings = []string{
-	"APPLICATIONINSIGHTS_CONNECTION_STRING", "COLLECTOR_ENTERPRISES", "DATABASE_PASSWORD_SECRET",
+	"APPLICATIONINSIGHTS_CONNECTION_STRING", "COLLECTOR_ENTERPRISES", "DATABASE_AUTH",
 	"DATABASE_URL", "GOMEMLIMIT", "KEY_VAULT_URI", "ORCHESTRATOR_SCHEDULE", "SHAREPOINT_DRIVE_ID",
 	"SHAREPOINT_FOLDER", "SHAREPOINT_SITE_ID", "STAGE_BUDGET_SECONDS",
 }
@@ -412,7 +412,7 @@ func TestQueriesUseTelemetryNames(t *testing.T) {
 
 func TestScriptsExecutable(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"scripts/package.sh", "scripts/deploy.sh"} {
+	for _, name := range []string{"scripts/package.sh", "scripts/deploy.sh", "scripts/bootstrap-db.sh"} {
 		info, err := os.Stat(filepath.Join(repoRoot, name))
 		if err != nil {
 			t.Fatal(err)

@@ -77,11 +77,18 @@ type OrchestratorOptions struct {
 	Retries int
 	// BackoffBase is the first retry's wait (default 2 s), doubled each time, with jitter.
 	BackoffBase time.Duration
+	// Pruner, when set, deletes collected data older than RetentionDays (default
+	// config.DefaultRetentionDays) as the run's last step, StepPruneData, in batches of
+	// PruneBatch rows (default DefaultPruneBatch).
+	Pruner        Pruner
+	RetentionDays int
+	PruneBatch    int
 }
 
 // Orchestrator runs the daily plan: per enterprise (in parallel, bounded)
 // collect_copilot and collect_repos (fanned out over shards), then calculate_dora and
-// calculate_velocity; once every enterprise is done, export_csv, then upload_sharepoint.
+// calculate_velocity; once every enterprise is done, export_csv, then upload_sharepoint,
+// then the retention step (prune_data).
 type Orchestrator struct {
 	opts OrchestratorOptions
 	log  *slog.Logger
@@ -109,6 +116,9 @@ func NewOrchestrator(opts OrchestratorOptions) *Orchestrator {
 	}
 	if opts.StageBudget == 0 {
 		opts.StageBudget = config.DefaultStageBudget
+	}
+	if opts.RetentionDays < 1 {
+		opts.RetentionDays = config.DefaultRetentionDays
 	}
 	return &Orchestrator{opts: opts, log: opts.Log}
 }
@@ -155,7 +165,7 @@ func (o *Orchestrator) Run(ctx context.Context) (RunSummary, error) {
 	}
 	o.event("RunStarted", map[string]string{"run_id": fmt.Sprint(run.ID), "trigger": "timer", "run_date": date.Format(time.DateOnly)}, nil)
 
-	w := &work{o: o, runID: run.ID, deadline: deadline, logf: logf}
+	w := &work{o: o, runID: run.ID, date: date, deadline: deadline, logf: logf}
 	w.runPlan(ctx)
 
 	if w.paused {
@@ -192,6 +202,7 @@ func (o *Orchestrator) event(name string, props map[string]string, m map[string]
 type work struct {
 	o        *Orchestrator
 	runID    int64
+	date     time.Time // the run's UTC date
 	deadline time.Time
 	logf     func(string, ...any)
 
@@ -231,6 +242,10 @@ func (w *work) runPlan(ctx context.Context) {
 		return
 	}
 	w.step(ctx, StageUploadSharePoint, "", 0, 1)
+	if w.o.opts.Pruner == nil || w.isPaused() || ctx.Err() != nil {
+		return
+	}
+	w.prune(ctx, w.date)
 }
 
 func (w *work) runEnterprise(ctx context.Context, e config.Enterprise) {

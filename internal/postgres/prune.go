@@ -1,0 +1,217 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Retention: collected data older than RETENTION_DAYS is deleted by the daily run, in
+// bounded batches (each a statement of at most limit rows of the pruned table and the
+// rows that belong to them), so no statement holds locks for long and a run out of
+// time stops between batches. What is kept: the computed metrics (dora_metrics,
+// velocity_metrics), the daily Copilot figures and seat counts (copilot_daily_metrics,
+// copilot_seat_snapshots: no names), repositories, watermarks and the run audit.
+
+// pruneTable is one table the retention job prunes: by which column, and the statement
+// that deletes one batch. Each statement takes $1 = cutoff (rows strictly older are
+// deleted) and $2 = limit, and returns the deleted count of the table, then of each
+// child table in children's order.
+type pruneTable struct {
+	name     string
+	children []string
+	sql      string
+}
+
+// Tables without dependants: one batch is found through the index on the pruned column
+// and deleted by address (ctid = ANY(ARRAY(...)) is a TID scan). SKIP LOCKED leaves rows
+// a collector is writing right now to the next batch or day. Workflow runs still in
+// progress and open incidents are never pruned.
+const (
+	sqlPruneCopilotUserMetrics = `
+WITH gone AS (
+    DELETE FROM copilot_user_metrics WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM copilot_user_metrics WHERE day < $1::date LIMIT $2 FOR UPDATE SKIP LOCKED))
+    RETURNING 1
+)
+SELECT count(*) FROM gone`
+	sqlPruneCopilotUserTeams = `
+WITH gone AS (
+    DELETE FROM copilot_user_teams WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM copilot_user_teams WHERE day < $1::date LIMIT $2 FOR UPDATE SKIP LOCKED))
+    RETURNING 1
+)
+SELECT count(*) FROM gone`
+	sqlPruneCopilotSeats = `
+WITH gone AS (
+    DELETE FROM copilot_seats WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM copilot_seats WHERE snapshot_date < $1::date LIMIT $2 FOR UPDATE SKIP LOCKED))
+    RETURNING 1
+)
+SELECT count(*) FROM gone`
+	sqlPruneCopilotRawRecords = `
+WITH gone AS (
+    DELETE FROM copilot_raw_records WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM copilot_raw_records WHERE day < $1::date LIMIT $2 FOR UPDATE SKIP LOCKED))
+    RETURNING 1
+)
+SELECT count(*) FROM gone`
+	sqlPruneCopilotBreakdowns = `
+WITH gone AS (
+    DELETE FROM copilot_breakdowns WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM copilot_breakdowns WHERE day < $1::date LIMIT $2 FOR UPDATE SKIP LOCKED))
+    RETURNING 1
+)
+SELECT count(*) FROM gone`
+	sqlPruneCopilotReportFetches = `
+WITH gone AS (
+    DELETE FROM copilot_report_fetches WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM copilot_report_fetches WHERE day < $1::date LIMIT $2 FOR UPDATE SKIP LOCKED))
+    RETURNING 1
+)
+SELECT count(*) FROM gone`
+	sqlPruneCommits = `
+WITH gone AS (
+    DELETE FROM commits WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM commits WHERE committed_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
+    RETURNING 1
+)
+SELECT count(*) FROM gone`
+	sqlPruneWorkflowRuns = `
+WITH gone AS (
+    DELETE FROM workflow_runs WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM workflow_runs WHERE status = 'completed' AND created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
+    RETURNING 1
+)
+SELECT count(*) FROM gone`
+	sqlPruneIncidents = `
+WITH gone AS (
+    DELETE FROM incidents WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM incidents WHERE closed_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
+    RETURNING 1
+)
+SELECT count(*) FROM gone`
+)
+
+// Pull requests go with their commits and reviews. Open pull requests are never pruned
+// (collect_repos watches them).
+const sqlPrunePullRequests = `
+WITH doomed AS (
+    SELECT enterprise_id, repo_id, number FROM pull_requests
+    WHERE state <> 'open' AND updated_at < $1
+    LIMIT $2 FOR UPDATE SKIP LOCKED
+), prs AS (
+    DELETE FROM pull_requests p USING doomed d
+    WHERE p.enterprise_id = d.enterprise_id AND p.repo_id = d.repo_id AND p.number = d.number
+    RETURNING 1
+), pr_commits AS (
+    DELETE FROM pull_request_commits c USING doomed d
+    WHERE c.enterprise_id = d.enterprise_id AND c.repo_id = d.repo_id AND c.pr_number = d.number
+    RETURNING 1
+), reviews AS (
+    DELETE FROM pull_request_reviews r USING doomed d
+    WHERE r.enterprise_id = d.enterprise_id AND r.repo_id = d.repo_id AND r.pr_number = d.number
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM prs), (SELECT count(*) FROM pr_commits), (SELECT count(*) FROM reviews)`
+
+// Deployments go with their statuses and changes. Per repository, signal and environment,
+// the newest successful production deployment older than the cutoff (in the calculators'
+// order: first success, then id) is kept: it is the predecessor that the next
+// deployment's changes were compared against (ListChangeTargets), so pruning it would
+// make the collector compare that deployment again, as if it were the first. (Keeping one
+// per environment also covers change sets compared per environment.)
+const sqlPruneDeployments = `
+WITH anchors AS (
+    SELECT DISTINCT ON (d.enterprise_id, d.repo_id, d.signal, lower(d.environment))
+           d.enterprise_id, d.repo_id, d.signal, d.deployment_id
+    FROM deployments d
+    JOIN LATERAL (
+        SELECT min(s.created_at) AS succeeded_at FROM deployment_statuses s
+        WHERE s.enterprise_id = d.enterprise_id AND s.repo_id = d.repo_id AND s.signal = d.signal
+          AND s.deployment_id = d.deployment_id AND s.state = 'success'
+    ) f ON f.succeeded_at IS NOT NULL
+    WHERE d.production AND d.created_at < $1
+    ORDER BY d.enterprise_id, d.repo_id, d.signal, lower(d.environment), f.succeeded_at DESC, d.deployment_id DESC
+), doomed AS (
+    SELECT d.enterprise_id, d.repo_id, d.signal, d.deployment_id FROM deployments d
+    WHERE d.created_at < $1
+      AND NOT EXISTS (SELECT 1 FROM anchors a
+                      WHERE a.enterprise_id = d.enterprise_id AND a.repo_id = d.repo_id
+                        AND a.signal = d.signal AND a.deployment_id = d.deployment_id)
+    LIMIT $2 FOR UPDATE OF d SKIP LOCKED
+), deps AS (
+    DELETE FROM deployments x USING doomed d
+    WHERE x.enterprise_id = d.enterprise_id AND x.repo_id = d.repo_id AND x.signal = d.signal
+      AND x.deployment_id = d.deployment_id
+    RETURNING 1
+), statuses AS (
+    DELETE FROM deployment_statuses x USING doomed d
+    WHERE x.enterprise_id = d.enterprise_id AND x.repo_id = d.repo_id AND x.signal = d.signal
+      AND x.deployment_id = d.deployment_id
+    RETURNING 1
+), changes AS (
+    DELETE FROM deployment_changes x USING doomed d
+    WHERE x.enterprise_id = d.enterprise_id AND x.repo_id = d.repo_id AND x.signal = d.signal
+      AND x.deployment_id = d.deployment_id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM deps), (SELECT count(*) FROM statuses), (SELECT count(*) FROM changes)`
+
+// pruneTables, in the order they are pruned: per-person Copilot data first.
+var pruneTables = []pruneTable{
+	{name: "copilot_user_metrics", sql: sqlPruneCopilotUserMetrics},
+	{name: "copilot_user_teams", sql: sqlPruneCopilotUserTeams},
+	{name: "copilot_seats", sql: sqlPruneCopilotSeats},
+	{name: "copilot_raw_records", sql: sqlPruneCopilotRawRecords},
+	{name: "copilot_breakdowns", sql: sqlPruneCopilotBreakdowns},
+	{name: "copilot_report_fetches", sql: sqlPruneCopilotReportFetches},
+	{name: "commits", sql: sqlPruneCommits},
+	{name: "pull_requests", children: []string{"pull_request_commits", "pull_request_reviews"}, sql: sqlPrunePullRequests},
+	{name: "workflow_runs", sql: sqlPruneWorkflowRuns},
+	{name: "deployments", children: []string{"deployment_statuses", "deployment_changes"}, sql: sqlPruneDeployments},
+	{name: "incidents", sql: sqlPruneIncidents},
+}
+
+// PruneTables names the tables the retention job prunes, in order. (Child tables go
+// with their parents: pull_request_commits and pull_request_reviews with
+// pull_requests, deployment_statuses and deployment_changes with deployments.)
+func (s *Store) PruneTables() []string {
+	out := make([]string, len(pruneTables))
+	for i, t := range pruneTables {
+		out[i] = t.name
+	}
+	return out
+}
+
+// PruneBatch deletes at most limit rows of table older than cutoff, with the rows of its
+// child tables that belong to them, in one statement. deleted counts the rows per
+// table; done is true when fewer than limit rows of table were deleted, so another batch
+// would find nothing (or only rows locked by a writer right now).
+func (s *Store) PruneBatch(ctx context.Context, table string, cutoff time.Time, limit int) (deleted map[string]int64, done bool, err error) {
+	if limit < 1 {
+		return nil, false, fmt.Errorf("prune %s: limit %d must be positive", table, limit)
+	}
+	var t *pruneTable
+	for i := range pruneTables {
+		if pruneTables[i].name == table {
+			t = &pruneTables[i]
+		}
+	}
+	if t == nil {
+		return nil, false, fmt.Errorf("prune %s: not a table the retention job prunes", table)
+	}
+	counts := make([]int64, 1+len(t.children))
+	dest := make([]any, len(counts))
+	for i := range counts {
+		dest[i] = &counts[i]
+	}
+	if err := s.pool.QueryRow(ctx, t.sql, cutoff.UTC(), limit).Scan(dest...); err != nil {
+		return nil, false, classify(fmt.Errorf("prune %s: %w", table, err))
+	}
+	deleted = map[string]int64{t.name: counts[0]}
+	for i, c := range t.children {
+		deleted[c] = counts[i+1]
+	}
+	return deleted, counts[0] < int64(limit), nil
+}

@@ -1,0 +1,264 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"metrics-collector/internal/postgres"
+	"metrics-collector/internal/postgres/pgtest"
+)
+
+// pruneCutoff is the cutoff of these tests: rows strictly older go.
+var pruneCutoff = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+
+func mustExec(t *testing.T, s *postgres.Store, sql string, args ...any) {
+	t.Helper()
+	if _, err := s.Pool().Exec(t.Context(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func countRows(t *testing.T, s *postgres.Store, table, where string) int {
+	t.Helper()
+	var n int
+	if err := s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM `+table+` WHERE `+where).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// pruneAll runs batches of limit rows over every table until each is done and returns
+// the total per table and the number of batches per table.
+func pruneAll(t *testing.T, s *postgres.Store, cutoff time.Time, limit int) (map[string]int64, map[string]int) {
+	t.Helper()
+	total, batches := map[string]int64{}, map[string]int{}
+	for _, table := range s.PruneTables() {
+		for range 100 {
+			deleted, done, err := s.PruneBatch(t.Context(), table, cutoff, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			batches[table]++
+			for k, n := range deleted {
+				total[k] += n
+			}
+			if done {
+				break
+			}
+		}
+	}
+	return total, batches
+}
+
+func TestPruneOldRowsInBatchesKeepsRecent(t *testing.T) {
+	t.Parallel()
+	s := pgtest.New(t)
+	old, recent := pruneCutoff.AddDate(0, 0, -1), pruneCutoff // the cutoff day itself stays
+	// Seven old commits and two recent ones: batches of three take 3 + 3 + 1.
+	for i := range 7 {
+		mustExec(t, s, `INSERT INTO commits (enterprise_id, repo_id, sha, authored_at, committed_at) VALUES ('e', 1, $1, $2, $2)`,
+			"old"+string(rune('a'+i)), old.Add(-time.Duration(i)*time.Hour))
+	}
+	for _, sha := range []string{"new1", "new2"} {
+		mustExec(t, s, `INSERT INTO commits (enterprise_id, repo_id, sha, authored_at, committed_at) VALUES ('e', 2, $1, $2, $2)`, sha, recent)
+	}
+	for day, login := range map[time.Time]string{old: "olduser", recent: "newuser"} {
+		mustExec(t, s, `INSERT INTO copilot_user_metrics (enterprise_id, scope_type, scope, day, user_id, user_login) VALUES ('e', 'enterprise', 'c', $1, 1, $2)`, day, login)
+		mustExec(t, s, `INSERT INTO copilot_raw_records (enterprise_id, scope_type, scope, report, day, record_key, payload) VALUES ('e', 'enterprise', 'c', 'users', $1, '1', '{}')`, day)
+		mustExec(t, s, `INSERT INTO copilot_seats (enterprise_id, scope_type, scope, snapshot_date, seat_key, assignee_login) VALUES ('e', 'enterprise', 'c', $1, '1', $2)`, day, login)
+		mustExec(t, s, `INSERT INTO copilot_report_fetches (enterprise_id, scope_type, scope, report, day, status) VALUES ('e', 'enterprise', 'c', 'users', $1, 'ok')`, day)
+		// Aggregates are kept whatever their age.
+		mustExec(t, s, `INSERT INTO copilot_daily_metrics (enterprise_id, scope_type, scope, day) VALUES ('e', 'enterprise', 'c', $1)`, day)
+	}
+	// Workflow runs: an old completed one goes, an old one still queued stays.
+	mustExec(t, s, `INSERT INTO workflow_runs (enterprise_id, repo_id, run_id, workflow_id, status, created_at, updated_at) VALUES
+		('e', 1, 1, 1, 'completed', $1, $1), ('e', 1, 2, 1, 'queued', $1, $1), ('e', 1, 3, 1, 'completed', $2, $2)`, old, recent)
+	// Incidents: old and closed goes; old and still open stays.
+	mustExec(t, s, `INSERT INTO incidents (enterprise_id, repo_id, number, created_at, closed_at) VALUES
+		('e', 1, 1, $1, $1), ('e', 1, 2, $1, NULL), ('e', 1, 3, $1, $2)`, old, recent)
+
+	total, batches := pruneAll(t, s, pruneCutoff, 3)
+	want := map[string]int64{
+		"commits": 7, "copilot_user_metrics": 1, "copilot_raw_records": 1, "copilot_seats": 1,
+		"copilot_report_fetches": 1, "workflow_runs": 1, "incidents": 1,
+	}
+	for k, n := range total {
+		if n == 0 {
+			delete(total, k)
+		}
+	}
+	if diff := cmp.Diff(want, total); diff != "" {
+		t.Errorf("pruned rows (-want +got):\n%s", diff)
+	}
+	if batches["commits"] != 3 {
+		t.Errorf("commits pruned in %d batches of 3, want 3 (3 + 3 + 1)", batches["commits"])
+	}
+	for table, where := range map[string]string{
+		"commits":              "repo_id = 2",
+		"copilot_user_metrics": "user_login = 'newuser'",
+		"copilot_seats":        "assignee_login = 'newuser'",
+		"workflow_runs":        "run_id IN (2, 3)",
+		"incidents":            "number IN (2, 3)",
+	} {
+		if n := countRows(t, s, table, where); n == 0 {
+			t.Errorf("%s: the rows to keep (%s) were pruned", table, where)
+		}
+		if n, kept := countRows(t, s, table, "true"), countRows(t, s, table, where); n != kept {
+			t.Errorf("%s: %d rows left, want only the %d to keep", table, n, kept)
+		}
+	}
+	if n := countRows(t, s, "copilot_daily_metrics", "true"); n != 2 {
+		t.Errorf("copilot_daily_metrics has %d rows, want both days kept", n)
+	}
+
+	// A second pass finds nothing.
+	again, _ := pruneAll(t, s, pruneCutoff, 3)
+	for k, n := range again {
+		if n != 0 {
+			t.Errorf("second pass pruned %d rows of %s", n, k)
+		}
+	}
+}
+
+func TestPrunePullRequestsWithTheirRows(t *testing.T) {
+	t.Parallel()
+	s := pgtest.New(t)
+	old, recent := pruneCutoff.AddDate(0, -1, 0), pruneCutoff.AddDate(0, 0, 3)
+	for _, pr := range []struct {
+		number  int
+		state   string
+		updated time.Time
+	}{{1, "closed", old}, {2, "open", old}, {3, "closed", recent}} {
+		mustExec(t, s, `INSERT INTO pull_requests (enterprise_id, repo_id, number, id, state, created_at, updated_at) VALUES ('e', 1, $1, $2, $3, $4, $4)`,
+			pr.number, int64(pr.number), pr.state, pr.updated)
+		mustExec(t, s, `INSERT INTO pull_request_commits (enterprise_id, repo_id, pr_number, sha, authored_at) VALUES ('e', 1, $1, 'a', $2), ('e', 1, $1, 'b', $2)`, pr.number, pr.updated)
+		mustExec(t, s, `INSERT INTO pull_request_reviews (enterprise_id, repo_id, pr_number, review_id, state) VALUES ('e', 1, $1, $2, 'APPROVED')`, pr.number, int64(pr.number))
+	}
+	deleted, done, err := s.PruneBatch(t.Context(), "pull_requests", pruneCutoff, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"pull_requests": 1, "pull_request_commits": 2, "pull_request_reviews": 1}
+	if diff := cmp.Diff(want, deleted); diff != "" || !done {
+		t.Errorf("deleted (-want +got):\n%s done=%v", diff, done)
+	}
+	for _, table := range []string{"pull_requests", "pull_request_reviews"} {
+		if n := countRows(t, s, table, "true"); n != 2 {
+			t.Errorf("%s: %d rows left, want the open old one and the recent one", table, n)
+		}
+	}
+	if n := countRows(t, s, "pull_request_commits", "pr_number = 1"); n != 0 {
+		t.Errorf("%d commits of the pruned pull request are left", n)
+	}
+}
+
+// TestPruneDeploymentsKeepsTheAnchor: the newest successful production deployment
+// before the cutoff stays, so the next deployment's changes (compared against it) are
+// not compared again; older and failed ones go with their statuses and changes.
+func TestPruneDeploymentsKeepsTheAnchor(t *testing.T) {
+	t.Parallel()
+	s := pgtest.New(t)
+	ctx := t.Context()
+	day := func(d int) time.Time { return pruneCutoff.AddDate(0, 0, d) }
+	deployments := []struct {
+		id      int64
+		created time.Time
+		state   string
+		prod    bool
+	}{
+		{1, day(-40), "success", true},  // old, superseded: goes
+		{2, day(-30), "failure", true},  // old, failed: goes
+		{3, day(-20), "success", false}, // old, not production: goes
+		{4, day(-10), "success", true},  // the anchor: newest success before the cutoff, stays
+		{5, day(5), "success", true},    // recent: stays; its changes were compared against 4
+		{6, day(-50), "success", true},  // the anchor of another environment, stays
+	}
+	for _, d := range deployments {
+		env := "production"
+		if d.id == 6 {
+			env = "production-eu"
+		}
+		mustExec(t, s, `INSERT INTO deployments (enterprise_id, repo_id, signal, deployment_id, sha, production, created_at, latest_state, environment)
+			VALUES ('e', 1, 'deployment', $1, $2, $3, $4, $5, $6)`, d.id, "sha"+string(rune('0'+d.id)), d.prod, d.created, d.state, env)
+		mustExec(t, s, `INSERT INTO deployment_statuses (enterprise_id, repo_id, signal, deployment_id, status_id, state, created_at)
+			VALUES ('e', 1, 'deployment', $1, $1, $2, $3)`, d.id, d.state, d.created.Add(time.Minute))
+	}
+	// Mark the changes as loaded against the right predecessors, as the collector would.
+	targets, err := s.ListChangeTargets(ctx, "e", 1, "deployment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sets []postgres.ChangeSet
+	for _, tg := range targets {
+		sets = append(sets, postgres.ChangeSet{DeploymentID: tg.DeploymentID, BaseSHA: tg.BaseSHA})
+	}
+	if _, err := s.SaveDeploymentChanges(ctx, "e", 1, "deployment", sets, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deployments {
+		mustExec(t, s, `INSERT INTO deployment_changes (enterprise_id, repo_id, signal, deployment_id, sha, authored_at)
+			VALUES ('e', 1, 'deployment', $1, $2, $3)`, d.id, fmt.Sprint("c", d.id), d.created)
+	}
+
+	deleted, done, err := s.PruneBatch(ctx, "deployments", pruneCutoff, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted["deployments"] != 2 || deleted["deployment_statuses"] != 2 || deleted["deployment_changes"] != 2 || done {
+		t.Errorf("first batch of 2: deleted %v done=%v, want 2 deployments and more to come", deleted, done)
+	}
+	deleted, done, err = s.PruneBatch(ctx, "deployments", pruneCutoff, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted["deployments"] != 1 || !done {
+		t.Errorf("second batch: deleted %v done=%v, want the last one and done", deleted, done)
+	}
+	rows, err := s.Pool().Query(ctx, `SELECT deployment_id FROM deployments ORDER BY deployment_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, id)
+	}
+	if !slices.Equal(left, []int64{4, 5, 6}) {
+		t.Errorf("deployments left %v, want the anchors 4 and 6 (one per environment) and the recent 5", left)
+	}
+	for _, table := range []string{"deployment_statuses", "deployment_changes"} {
+		if n := countRows(t, s, table, "deployment_id NOT IN (4, 5, 6)"); n != 0 {
+			t.Errorf("%s: %d rows of pruned deployments left", table, n)
+		}
+	}
+	// Deployment 5 still has its predecessor, so it is not a change target again.
+	targets, err = s.ListChangeTargets(ctx, "e", 1, "deployment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range targets {
+		if tg.DeploymentID == 5 {
+			t.Errorf("deployment 5 is a change target again after the prune (base %q): its predecessor was pruned", tg.BaseSHA)
+		}
+	}
+}
+
+func TestPruneBatchRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	s := pgtest.New(t)
+	ctx := context.Background()
+	if _, _, err := s.PruneBatch(ctx, "dora_metrics", pruneCutoff, 10); err == nil {
+		t.Error("pruned a table that is not raw data")
+	}
+	if _, _, err := s.PruneBatch(ctx, "commits", pruneCutoff, 0); err == nil {
+		t.Error("accepted a batch limit of 0")
+	}
+}
