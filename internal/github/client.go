@@ -39,8 +39,12 @@ type Options struct {
 	// (unlike go-github's WithEnterpriseURLs, which adds api/v3/). https is required
 	// except on loopback addresses. Default DefaultBaseURL.
 	BaseURL string
-	// Token returns the token for each request; it may rotate.
+	// Token returns the token for each request; it may rotate. Surrounding white
+	// space (a line ending pasted into Key Vault) is trimmed.
 	Token func(ctx context.Context) (string, error)
+	// TokenSecret names the secret Token reads (the enterprise's token_secret), for
+	// error messages that say which secret to fix. Never the value.
+	TokenSecret string
 	// HTTPClient talks to the API host. Its Transport is used underneath the client's
 	// own; its Timeout bounds each attempt (default DefaultAttemptTimeout), not the
 	// waits between attempts. Default: a new client.
@@ -139,6 +143,7 @@ func New(opts Options) (*Client, error) {
 		origin:         base,
 		next:           next,
 		token:          opts.Token,
+		tokenSecret:    opts.TokenSecret,
 		clock:          clock,
 		pacer:          newPacer(clock, maxInFlight, maxRate, opts.Reserve, maxWait),
 		cache:          opts.Cache,

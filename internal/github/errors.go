@@ -19,6 +19,11 @@ var (
 	// ErrUnavailable: 5xx answers, connection failures or truncated bodies that
 	// persisted through the retry budget.
 	ErrUnavailable = errors.New("github unavailable")
+	// ErrTokenUnusable: the token source returned a value that cannot be a token (white
+	// space or control characters inside it, after surrounding white space is
+	// trimmed). Retrying cannot help; the message names the secret to fix, never the
+	// value.
+	ErrTokenUnusable = errors.New("github token unusable")
 	// ErrRateLimited matches every *RateLimitError.
 	ErrRateLimited = errors.New("github rate limit")
 )

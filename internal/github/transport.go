@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // maxErrorBody bounds how much of an error answer is read.
@@ -28,6 +29,7 @@ type transport struct {
 	origin         *url.URL
 	next           http.RoundTripper
 	token          func(context.Context) (string, error)
+	tokenSecret    string
 	clock          Clock
 	pacer          *pacer
 	cache          Cache
@@ -135,14 +137,35 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // errNoToken marks a token source failure: retrying the request cannot fix it.
 var errNoToken = errors.New("github token unavailable")
 
+// usableToken trims the white space a copy-paste leaves around a token (a trailing
+// newline in Key Vault is the usual one) and refuses a token that still holds white
+// space or control characters: net/http would refuse the header, or GitHub the token,
+// on every attempt. The error names the secret, never the value.
+func usableToken(token, secret string) (string, error) {
+	token = strings.TrimSpace(token)
+	name := "the token source"
+	if secret != "" {
+		name = fmt.Sprintf("secret %q", secret)
+	}
+	if token == "" {
+		return "", fmt.Errorf("%w: %s holds an empty token; store the GitHub token in it", ErrTokenUnusable, name)
+	}
+	if i := strings.IndexFunc(token, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }); i >= 0 {
+		return "", fmt.Errorf("%w: %s holds white space or control characters inside the token (at byte %d); store the token alone, on one line, in that secret",
+			ErrTokenUnusable, name, i)
+	}
+	return token, nil
+}
+
 // attempt sends one request and reads its whole body (bounded for error answers).
 func (t *transport) attempt(ctx context.Context, req *http.Request, cached *cachedPage) (*http.Response, []byte, error) {
 	token, err := t.token(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errNoToken, err)
 	}
-	if token == "" {
-		return nil, nil, fmt.Errorf("%w: the token source returned an empty token", errNoToken)
+	token, err = usableToken(token, t.tokenSecret)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errNoToken, err)
 	}
 	actx, cancel := context.WithTimeout(ctx, t.attemptTimeout)
 	defer cancel()

@@ -138,7 +138,7 @@ func startCopilotEnv(t testing.TB, sim *githubsim.Simulator, hosts *githubsim.Se
 	}
 	token := e.token
 	client, err := github.New(github.Options{
-		EnterpriseID: ent.ID, BaseURL: ent.APIURL,
+		EnterpriseID: ent.ID, BaseURL: ent.APIURL, TokenSecret: ent.TokenSecret,
 		Token:      func(context.Context) (string, error) { return token, nil },
 		HTTPClient: &http.Client{}, DownloadClient: &http.Client{},
 		Clock: e.clock, MaxRate: math.Inf(1), Cache: store, TokenHealth: store,
@@ -906,6 +906,24 @@ func TestCopilotTokenRefused(t *testing.T) {
 	}
 	if n := copilotCount(t, e.store, `SELECT count(*) FROM copilot_report_fetches`) + copilotCount(t, e.store, `SELECT count(*) FROM copilot_seats`); n != 0 {
 		t.Errorf("%d rows written", n)
+	}
+}
+
+// A token that cannot be one (two values pasted into the secret) fails the call for
+// good, naming the secret to fix; nothing is sent to GitHub and nothing is retried.
+func TestCopilotUnusableTokenFailsForGoodNamingTheSecret(t *testing.T) {
+	bad := "fake-token-first\nfake-token-second"
+	e := newCopilotEnv(t, copilotSetup{token: bad})
+	e.sim.ResetRequests()
+	status, a := e.call(`{"enterprise":"ent1"}`)
+	if status != http.StatusOK || a.Status != pipeline.StatusFailed || !a.Done {
+		t.Fatalf("status %d %s; want 200, failed, done", status, a.raw)
+	}
+	if !strings.Contains(a.Error, `secret "github-pat-ent1"`) || strings.Contains(a.raw, "fake-token-first") {
+		t.Errorf("error %q: want the secret named, never the token", a.Error)
+	}
+	if n := len(e.sim.Requests()); n != 0 {
+		t.Errorf("%d requests reached GitHub", n)
 	}
 }
 
