@@ -2,6 +2,8 @@ package sharepoint_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -157,7 +159,7 @@ func (f *graphFake) serveGraph(w http.ResponseWriter, r *http.Request) {
 		id := strconv.Itoa(f.nextID)
 		f.sessions[id] = &uploadSession{path: path}
 		reply := map[string]any{
-			"uploadUrl":          f.upload.URL + "/up/" + id + "?tempauth=opaque",
+			"uploadUrl":          f.uploadURL(id),
 			"expirationDateTime": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
 		}
 		if !f.noRanges {
@@ -180,8 +182,9 @@ func (f *graphFake) serveUpload(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record(r, body)
-	s, ok := f.sessions[strings.TrimPrefix(r.URL.Path, "/up/")]
-	if !ok || r.URL.Query().Get("tempauth") != "opaque" {
+	id := strings.Trim(r.URL.Query().Get("guid"), "'")
+	s, ok := f.sessions[id]
+	if !ok || r.URL.Path != uploadSessionPath || r.URL.Query().Get("tempauth") != tempauth(id) {
 		odataError(w, http.StatusNotFound, "itemNotFound", "no such session")
 		return
 	}
@@ -214,6 +217,32 @@ func (f *graphFake) serveUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	f.files[s.path] = s.received
 	writeJSON(w, http.StatusCreated, f.driveItem(s.path))
+}
+
+// uploadSessionPath is where SharePoint's upload URLs point.
+const uploadSessionPath = "/sites/metrics/_api/v2.0/drives/" + driveID + "/items/root/uploadSession"
+
+// uploadURL is shaped like the URLs SharePoint hands out: pre-authenticated by a
+// signed tempauth token in the query, which is a credential to the session.
+func (f *graphFake) uploadURL(id string) string {
+	return f.upload.URL + uploadSessionPath + "?guid='" + id + "'&overwrite=True&rename=False&dc=0&tempauth=" + tempauth(id)
+}
+
+// tempauth is the session's credential: a signed JWT, as SharePoint's are.
+func tempauth(id string) string {
+	enc := base64.RawURLEncoding
+	header := enc.EncodeToString([]byte(`{"typ":"JWT","alg":"HS256"}`))
+	claims := enc.EncodeToString([]byte(`{"aud":"00000003-0000-0ff1-ce00-000000000000/contoso.sharepoint.com","sid":"` + id + `","exp":1795000000}`))
+	sig := sha256.Sum256([]byte("fake-signing-key:" + id))
+	return "v1." + header + "." + claims + "." + enc.EncodeToString(sig[:])
+}
+
+// resetConnection drops the connection without an answer, as a network failure does.
+func resetConnection(w http.ResponseWriter) {
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err == nil {
+		conn.Close()
+	}
 }
 
 // throttle answers the next request with status and Retry-After (empty: no header).

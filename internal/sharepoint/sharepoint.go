@@ -340,8 +340,15 @@ func (e *apiError) Error() string {
 func (e *apiError) Unwrap() error { return e.err }
 
 // describe turns an SDK error into one that says what Graph answered; transport
-// failures (ErrUnavailable among them) pass through unchanged.
+// failures (ErrUnavailable among them) keep their cause. A *url.Error (which net/http
+// wraps every transport failure in) is replaced by its method, host and path: its
+// text repeats the whole URL, and a pre-authenticated URL carries its credential in
+// the query.
 func describe(err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		err = fmt.Errorf("%s %s: %w", strings.ToUpper(urlErr.Op), withoutQuery(urlErr.URL), urlErr.Err)
+	}
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		return err
 	}
@@ -357,6 +364,15 @@ func describe(err error) error {
 		return &apiError{status: status, err: err}
 	}
 	return err
+}
+
+// withoutQuery names a URL by scheme, host and path only.
+func withoutQuery(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Scheme + "://" + u.Host + u.Path
 }
 
 func deref(s *string) string {

@@ -355,3 +355,27 @@ func TestReaderAtEndingWithEOF(t *testing.T) {
 		t.Errorf("short file: %v, want io.ErrUnexpectedEOF", err)
 	}
 }
+
+// The upload URL is pre-authenticated (tempauth in its query): a chunk that fails on
+// the network is reported by host and path, never by the URL itself.
+func TestChunkFailureErrorNamesNoCredential(t *testing.T) {
+	t.Parallel()
+	f := newGraphFake(t)
+	f.chunkFailure = func(n int, w http.ResponseWriter) bool {
+		resetConnection(w)
+		return true
+	}
+	c := newClient(t, f, &sleeper{}, 4*sharepoint.ChunkUnit)
+	data := content(5 << 20)
+	_, err := c.Upload(t.Context(), "big.csv", int64(len(data)), bytes.NewReader(data))
+	if !errors.Is(err, sharepoint.ErrUnavailable) {
+		t.Fatalf("error = %v, want ErrUnavailable", err)
+	}
+	if strings.Contains(err.Error(), "tempauth") || strings.Contains(err.Error(), tempauth("1")) || strings.Contains(err.Error(), "guid=") {
+		t.Errorf("error carries the upload URL's query: %v", err)
+	}
+	if !strings.Contains(err.Error(), uploadSessionPath) {
+		t.Errorf("error %q does not say where the upload failed", err)
+	}
+	checkNoToken(t, err)
+}
