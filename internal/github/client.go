@@ -52,9 +52,16 @@ type Options struct {
 	// DownloadClient fetches Copilot report files from their signed links. The client
 	// never hands it a credential and strips any Authorization header from its
 	// requests; its transport must not add one. Sharing HTTPClient here is safe (the
-	// token lives in the API client's own transport). Default: a new client with a
-	// 5-minute timeout.
+	// token lives in the API client's own transport). Its CheckRedirect is replaced
+	// (egress.go). Default: a new client with a 5-minute timeout.
+	//
+	// When the Transport of HTTPClient or DownloadClient is an *http.Transport (or
+	// nil), the client uses a clone whose dialer refuses loopback, private and
+	// link-local addresses unless BaseURL is loopback (egress.go).
 	DownloadClient *http.Client
+	// DownloadHosts is the allow-list of report download hosts (the enterprise's
+	// copilot_download_hosts; CheckHostPattern). Default DefaultDownloadHosts(BaseURL).
+	DownloadHosts []string
 	// Clock is the source of time for every wait. Default: the system clock.
 	Clock Clock
 	// MaxInFlight bounds concurrent requests (GitHub allows 100). Default 4.
@@ -85,14 +92,16 @@ type Options struct {
 // Client is the GitHub client of one enterprise. It is safe for concurrent use; make
 // one per enterprise per process, so its pacing outlives a stage call.
 type Client struct {
-	enterpriseID string
-	gh           *gh.Client
-	origin       *url.URL
-	download     *http.Client
-	clock        Clock
-	retries      int
-	health       *tokenHealth
-	log          *slog.Logger
+	enterpriseID  string
+	gh            *gh.Client
+	origin        *url.URL
+	download      *http.Client
+	downloadHosts hostList
+	localAllowed  bool // the api_url is loopback: local addresses and plain http to them are allowed
+	clock         Clock
+	retries       int
+	health        *tokenHealth
+	log           *slog.Logger
 }
 
 // New builds a client. It does not touch the network.
@@ -106,6 +115,16 @@ func New(opts Options) (*Client, error) {
 	base, err := parseBaseURL(opts.BaseURL)
 	if err != nil {
 		return nil, err
+	}
+	localAllowed := isLoopback(base.Hostname())
+	downloadHosts := opts.DownloadHosts
+	if len(downloadHosts) == 0 {
+		downloadHosts = DefaultDownloadHosts(base.String())
+	}
+	for _, h := range downloadHosts {
+		if err := CheckHostPattern(h); err != nil {
+			return nil, fmt.Errorf("github client: DownloadHosts (copilot_download_hosts): %w", err)
+		}
 	}
 	clock := opts.Clock
 	if clock == nil {
@@ -129,10 +148,7 @@ func New(opts Options) (*Client, error) {
 	if apiHTTP == nil {
 		apiHTTP = &http.Client{}
 	}
-	next := apiHTTP.Transport
-	if next == nil {
-		next = http.DefaultTransport
-	}
+	next := guardTransport(apiHTTP.Transport, localAllowed)
 	attemptTimeout := apiHTTP.Timeout
 	if attemptTimeout <= 0 {
 		attemptTimeout = DefaultAttemptTimeout
@@ -160,6 +176,9 @@ func New(opts Options) (*Client, error) {
 		Transport: t,
 		Jar:       apiHTTP.Jar,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if !sameOrigin(req.URL, base) {
+				return fmt.Errorf("%w: redirect from the API to another origin (%s://%s) refused", ErrDisallowedHost, req.URL.Scheme, req.URL.Host)
+			}
 			if len(via) >= maxRedirects {
 				return fmt.Errorf("stopped after %d redirects", maxRedirects)
 			}
@@ -178,16 +197,19 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("github client: %w", err)
 	}
-	return &Client{
-		enterpriseID: opts.EnterpriseID,
-		gh:           client,
-		origin:       base,
-		download:     newDownloadClient(opts.DownloadClient),
-		clock:        clock,
-		retries:      t.retries,
-		health:       health,
-		log:          log,
-	}, nil
+	c := &Client{
+		enterpriseID:  opts.EnterpriseID,
+		gh:            client,
+		origin:        base,
+		downloadHosts: hostList(downloadHosts),
+		localAllowed:  localAllowed,
+		clock:         clock,
+		retries:       t.retries,
+		health:        health,
+		log:           log,
+	}
+	c.download = newDownloadClient(opts.DownloadClient, localAllowed, c.checkDownloadRedirect)
+	return c, nil
 }
 
 func orDefault(v, def int) int {
@@ -256,7 +278,7 @@ func mapError(op string, resp *gh.Response, err error) error {
 		err = urlErr.Err
 	}
 	var rateErr *RateLimitError
-	if errors.As(err, &rateErr) || errors.Is(err, ErrUnavailable) ||
+	if errors.As(err, &rateErr) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrDisallowedHost) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", op, err)
 	}

@@ -167,8 +167,11 @@ func copilotScopePath(scope metrics.CopilotScope) (string, error) {
 // fixed types (losing the raw record and fields added later) and send the request
 // through the API client.
 func (c *Client) DownloadCopilotReport(ctx context.Context, link string, fn func(raw json.RawMessage) error) error {
-	u, err := parseDownloadLink(link)
-	if err != nil {
+	u, err := url.Parse(link)
+	if err != nil || u.Host == "" {
+		return errors.New("download link: not an absolute URL")
+	}
+	if err := c.checkDownloadURL(u); err != nil {
 		return err
 	}
 	op := "download copilot report from " + u.Host
@@ -218,7 +221,7 @@ func (c *Client) downloadOnce(ctx context.Context, u *url.URL, delivered *int, f
 		if errors.As(err, &urlErr) {
 			err = urlErr.Err // its text would repeat the signed link
 		}
-		return true, err
+		return !errors.Is(err, ErrDisallowedHost), err
 	}
 	defer resp.Body.Close()
 	switch status := resp.StatusCode; {
@@ -317,39 +320,17 @@ func firstNonSpace(br *bufio.Reader) (byte, error) {
 	}
 }
 
-// parseDownloadLink checks a report link: absolute, https (http on loopback only, for
-// tests and the simulator). Errors never repeat the link: its query is a signature.
-func parseDownloadLink(link string) (*url.URL, error) {
-	u, err := url.Parse(link)
-	if err != nil || u.Host == "" {
-		return nil, errors.New("download link: not an absolute URL")
-	}
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-	default:
-		return nil, fmt.Errorf("download link: scheme %q on %s is not allowed (https only)", u.Scheme, u.Host)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("download link: %s carries credentials in the URL", u.Host)
-	}
-	return u, nil
-}
-
 // newDownloadClient wraps the given client (or a new one) so that no request it makes
-// ever carries an Authorization header.
-func newDownloadClient(given *http.Client) *http.Client {
+// ever carries an Authorization header, its connections are guarded (egress.go), and
+// redirects are checked by checkRedirect.
+func newDownloadClient(given *http.Client, allowLocal bool, checkRedirect func(*http.Request, []*http.Request) error) *http.Client {
 	if given == nil {
 		given = &http.Client{Timeout: 5 * time.Minute}
 	}
-	next := given.Transport
-	if next == nil {
-		next = http.DefaultTransport
-	}
 	return &http.Client{
-		Transport:     noAuthTransport{next: next},
+		Transport:     noAuthTransport{next: guardTransport(given.Transport, allowLocal)},
 		Timeout:       given.Timeout,
-		CheckRedirect: given.CheckRedirect,
+		CheckRedirect: checkRedirect,
 	}
 }
 

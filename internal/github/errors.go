@@ -24,6 +24,11 @@ var (
 	// trimmed). Retrying cannot help; the message names the secret to fix, never the
 	// value.
 	ErrTokenUnusable = errors.New("github token unusable")
+	// ErrDisallowedHost: a request the client refuses to make (egress.go): a report
+	// link or redirect to a host outside the allow-list or over plain http, an API
+	// redirect to another origin, or a connection to a loopback, private or link-local
+	// address while the api_url is not loopback. Never retried.
+	ErrDisallowedHost = errors.New("github: host not allowed")
 	// ErrRateLimited matches every *RateLimitError.
 	ErrRateLimited = errors.New("github rate limit")
 )

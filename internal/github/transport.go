@@ -22,8 +22,7 @@ const maxErrorBody = 1 << 20
 // transport is the API client's http.RoundTripper. For requests to the API origin it
 // paces, attaches the token, makes list requests conditional, retries what is worth
 // retrying and waits out rate limits; it answers with a fully read body, so go-github
-// never sees a truncated one. Requests to any other origin (a redirect hop) pass
-// through without the token.
+// never sees a truncated one. Requests to any other origin are refused.
 type transport struct {
 	enterpriseID   string
 	origin         *url.URL
@@ -68,7 +67,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, body, err := t.attempt(ctx, req, cached)
 		release()
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, errNoToken) {
+			if ctx.Err() != nil || errors.Is(err, errNoToken) || errors.Is(err, ErrDisallowedHost) {
 				return nil, err
 			}
 			if retries < t.retries {
@@ -269,14 +268,11 @@ func (t *transport) store(ctx context.Context, key string, resp *http.Response, 
 	}
 }
 
-// roundTripForeign sends a request for another origin (a redirect hop) without any
-// credential.
+// roundTripForeign refuses a request for another origin. The client's CheckRedirect
+// refuses such redirects and pagination never follows such links; this is the last
+// line if something else asks.
 func (t *transport) roundTripForeign(req *http.Request) (*http.Response, error) {
-	if req.Header.Get("Authorization") != "" {
-		req = req.Clone(req.Context())
-		req.Header.Del("Authorization")
-	}
-	return t.next.RoundTrip(req)
+	return nil, fmt.Errorf("%w: request to another origin (%s://%s) refused", ErrDisallowedHost, req.URL.Scheme, req.URL.Host)
 }
 
 // rateLimited tells a rate-limit refusal from a plain 403: 429 always is one; a 403

@@ -141,8 +141,9 @@ func (s *CopilotStage) Run(ctx context.Context, req Request) (Result, error) {
 				s.opts.Events.Event("TokenRefused", map[string]string{"enterprise": plan.enterpriseID}, nil)
 			}
 			return s.result(call, counters()), fmt.Errorf("collect_copilot for %s: %w: %w", plan.enterpriseID, ErrPermanent, err)
-		case errors.Is(err, github.ErrTokenUnusable):
-			// The stored secret is malformed: only an operator can fix it.
+		case errors.Is(err, github.ErrTokenUnusable), errors.Is(err, github.ErrDisallowedHost):
+			// The stored secret is malformed, or GitHub pointed at a host the
+			// configuration does not allow: only an operator can fix it.
 			return s.result(call, counters()), fmt.Errorf("collect_copilot for %s: %w: %w", plan.enterpriseID, ErrPermanent, err)
 		case errors.As(err, &refusal):
 			call.warnings = append(call.warnings, refusal.warning())

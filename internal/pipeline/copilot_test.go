@@ -138,7 +138,7 @@ func startCopilotEnv(t testing.TB, sim *githubsim.Simulator, hosts *githubsim.Se
 	}
 	token := e.token
 	client, err := github.New(github.Options{
-		EnterpriseID: ent.ID, BaseURL: ent.APIURL, TokenSecret: ent.TokenSecret,
+		EnterpriseID: ent.ID, BaseURL: ent.APIURL, TokenSecret: ent.TokenSecret, DownloadHosts: ent.CopilotDownloadHosts,
 		Token:      func(context.Context) (string, error) { return token, nil },
 		HTTPClient: &http.Client{}, DownloadClient: &http.Client{},
 		Clock: e.clock, MaxRate: math.Inf(1), Cache: store, TokenHealth: store,
@@ -924,6 +924,27 @@ func TestCopilotUnusableTokenFailsForGoodNamingTheSecret(t *testing.T) {
 	}
 	if n := len(e.sim.Requests()); n != 0 {
 		t.Errorf("%d requests reached GitHub", n)
+	}
+}
+
+// Report links to a host the enterprise does not allow are not fetched: the call fails
+// for good, naming the host and the option to change.
+func TestCopilotDownloadHostNotAllowedFailsForGood(t *testing.T) {
+	e := newCopilotEnv(t, copilotSetup{enterprise: func(ent *config.Enterprise) {
+		ent.CopilotDownloadHosts = []string{"copilot-reports.github.com"}
+	}})
+	e.sim.ResetRequests()
+	status, a := e.call(`{"enterprise":"ent1"}`)
+	if status != http.StatusOK || a.Status != pipeline.StatusFailed || !a.Done {
+		t.Fatalf("status %d %s; want 200, failed, done", status, a.raw)
+	}
+	if !strings.Contains(a.Error, "127.0.0.1 is not an allowed report host") || !strings.Contains(a.Error, "copilot_download_hosts") {
+		t.Errorf("error %q: want the host and the option named", a.Error)
+	}
+	for _, r := range e.sim.Requests() {
+		if r.Host == githubsim.HostDownload {
+			t.Errorf("the download host was asked for %s", r.Path)
+		}
 	}
 }
 
