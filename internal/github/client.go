@@ -23,6 +23,12 @@ const (
 	DefaultRateLimitWaits = 3
 	DefaultMaxWait        = time.Hour + time.Minute // a whole primary window
 	DefaultAttemptTimeout = time.Minute
+	// DefaultMaxBodyBytes bounds an API answer: a page of 100 pull requests is a few
+	// MB, the largest pages we list stay well under 10 MB.
+	DefaultMaxBodyBytes = 32 << 20
+	// DefaultMaxRecordBytes bounds one Copilot report record: a per-user record is
+	// about 1–5 kB, an aggregate day with every breakdown well under 1 MB.
+	DefaultMaxRecordBytes = 8 << 20
 	maxRedirects          = 5
 	userAgent             = "metrics-collector"
 	// acceptJSON is the media type GitHub documents for the REST API.
@@ -59,6 +65,11 @@ type Options struct {
 	// nil), the client uses a clone whose dialer refuses loopback, private and
 	// link-local addresses unless BaseURL is loopback (egress.go).
 	DownloadClient *http.Client
+	// MaxBodyBytes bounds an API answer (default DefaultMaxBodyBytes); a larger one
+	// fails with ErrTooLarge. MaxRecordBytes bounds one Copilot report record (default
+	// DefaultMaxRecordBytes).
+	MaxBodyBytes   int64
+	MaxRecordBytes int64
 	// DownloadHosts is the allow-list of report download hosts (the enterprise's
 	// copilot_download_hosts; CheckHostPattern). Default DefaultDownloadHosts(BaseURL).
 	DownloadHosts []string
@@ -100,6 +111,7 @@ type Client struct {
 	localAllowed  bool // the api_url is loopback: local addresses and plain http to them are allowed
 	clock         Clock
 	retries       int
+	maxRecord     int64
 	health        *tokenHealth
 	log           *slog.Logger
 }
@@ -168,6 +180,7 @@ func New(opts Options) (*Client, error) {
 		retries:        orDefault(opts.Retries, DefaultRetries),
 		rateLimitWaits: orDefault(opts.RateLimitWaits, DefaultRateLimitWaits),
 		attemptTimeout: attemptTimeout,
+		maxBody:        orDefault64(opts.MaxBodyBytes, DefaultMaxBodyBytes),
 		log:            log,
 	}
 	// No Timeout here: it would cover the waits between attempts. The transport bounds
@@ -205,6 +218,7 @@ func New(opts Options) (*Client, error) {
 		localAllowed:  localAllowed,
 		clock:         clock,
 		retries:       t.retries,
+		maxRecord:     orDefault64(opts.MaxRecordBytes, DefaultMaxRecordBytes),
 		health:        health,
 		log:           log,
 	}
@@ -218,6 +232,13 @@ func orDefault(v, def int) int {
 		return def
 	case v < 0:
 		return 0
+	}
+	return v
+}
+
+func orDefault64(v, def int64) int64 {
+	if v <= 0 {
+		return def
 	}
 	return v
 }
@@ -278,7 +299,7 @@ func mapError(op string, resp *gh.Response, err error) error {
 		err = urlErr.Err
 	}
 	var rateErr *RateLimitError
-	if errors.As(err, &rateErr) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrDisallowedHost) ||
+	if errors.As(err, &rateErr) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrDisallowedHost) || errors.Is(err, ErrTooLarge) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", op, err)
 	}

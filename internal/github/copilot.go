@@ -234,10 +234,13 @@ func (c *Client) downloadOnce(ctx context.Context, u *url.URL, delivered *int, f
 	default:
 		return false, fmt.Errorf("download host answered %s", resp.Status)
 	}
-	err = decodeRecords(resp.Body, delivered, fn)
+	err = decodeRecords(resp.Body, c.maxRecord, delivered, fn)
 	var fnErr errFromCallback
 	if errors.As(err, &fnErr) {
 		return false, fnErr.err
+	}
+	if errors.Is(err, ErrTooLarge) {
+		return false, err
 	}
 	if err != nil {
 		var syntaxErr *json.SyntaxError
@@ -249,8 +252,9 @@ func (c *Client) downloadOnce(ctx context.Context, u *url.URL, delivered *int, f
 }
 
 // decodeRecords streams the records of r to fn, skipping the first *delivered of them
-// (already handed over by an earlier attempt) and counting the ones it hands over.
-func decodeRecords(r io.Reader, delivered *int, fn func(json.RawMessage) error) error {
+// (already handed over by an earlier attempt) and counting the ones it hands over. A
+// record longer than maxRecord bytes stops it with ErrTooLarge.
+func decodeRecords(r io.Reader, maxRecord int64, delivered *int, fn func(json.RawMessage) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	first, err := firstNonSpace(br)
 	if errors.Is(err, io.EOF) {
@@ -259,8 +263,10 @@ func decodeRecords(r io.Reader, delivered *int, fn func(json.RawMessage) error) 
 	if err != nil {
 		return fmt.Errorf("read report: %w", err)
 	}
-	dec := json.NewDecoder(br)
 	seen := 0
+	limited := &recordLimiter{r: br, limit: maxRecord, record: func() int { return seen + 1 }}
+	dec := json.NewDecoder(limited)
+	limited.dec = dec
 	deliver := func(raw json.RawMessage) error {
 		seen++
 		if seen <= *delivered {
@@ -303,6 +309,26 @@ func decodeRecords(r io.Reader, delivered *int, fn func(json.RawMessage) error) 
 			return err
 		}
 	}
+}
+
+// recordLimiter feeds a json.Decoder and refuses to read on once the decoder holds
+// more than limit bytes past the end of the last value it decoded: the record being
+// decoded is too long. Memory stays within the limit plus one read.
+type recordLimiter struct {
+	r      io.Reader
+	dec    *json.Decoder
+	limit  int64
+	read   int64
+	record func() int // the number of the record being read, for the message
+}
+
+func (l *recordLimiter) Read(p []byte) (int, error) {
+	if l.read-l.dec.InputOffset() > l.limit {
+		return 0, fmt.Errorf("%w: report record %d is longer than %d bytes (the client's limit)", ErrTooLarge, l.record(), l.limit)
+	}
+	n, err := l.r.Read(p)
+	l.read += int64(n)
+	return n, err
 }
 
 // firstNonSpace peeks at the first byte that is not JSON white space.

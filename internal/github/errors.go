@@ -29,6 +29,9 @@ var (
 	// redirect to another origin, or a connection to a loopback, private or link-local
 	// address while the api_url is not loopback. Never retried.
 	ErrDisallowedHost = errors.New("github: host not allowed")
+	// ErrTooLarge: an API answer or a report record larger than the client's limit
+	// (Options.MaxBodyBytes, MaxRecordBytes). Never retried.
+	ErrTooLarge = errors.New("github answer too large")
 	// ErrRateLimited matches every *RateLimitError.
 	ErrRateLimited = errors.New("github rate limit")
 )

@@ -38,6 +38,7 @@ type transport struct {
 	retries        int
 	rateLimitWaits int
 	attemptTimeout time.Duration
+	maxBody        int64
 	log            *slog.Logger
 }
 
@@ -67,7 +68,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, body, err := t.attempt(ctx, req, cached)
 		release()
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, errNoToken) || errors.Is(err, ErrDisallowedHost) {
+			if ctx.Err() != nil || errors.Is(err, errNoToken) || errors.Is(err, ErrDisallowedHost) || errors.Is(err, ErrTooLarge) {
 				return nil, err
 			}
 			if retries < t.retries {
@@ -180,13 +181,24 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, cached *cach
 	}
 	defer resp.Body.Close()
 	t.observe(ctx, resp)
-	var reader io.Reader = resp.Body
 	if resp.StatusCode >= 300 {
-		reader = io.LimitReader(resp.Body, maxErrorBody)
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		if err != nil {
+			return nil, nil, fmt.Errorf("read body: %w", err)
+		}
+		return resp, body, nil
 	}
-	body, err := io.ReadAll(reader)
+	// A success is read whole (go-github decodes it) but never beyond the limit.
+	tooLarge := fmt.Errorf("%w: %s %s answered more than %d bytes (the client's limit)", ErrTooLarge, req.Method, req.URL.Path, t.maxBody)
+	if resp.ContentLength > t.maxBody {
+		return nil, nil, tooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, t.maxBody+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read body: %w", err)
+	}
+	if int64(len(body)) > t.maxBody {
+		return nil, nil, tooLarge
 	}
 	return resp, body, nil
 }

@@ -106,6 +106,7 @@ type copilotSetup struct {
 	simConfig  func(*githubsim.Config)
 	enterprise func(*config.Enterprise)
 	token      string // default: the simulated enterprise's own
+	client     func(*github.Options)
 }
 
 func newCopilotEnv(t testing.TB, setup copilotSetup) *copilotEnv {
@@ -137,12 +138,16 @@ func startCopilotEnv(t testing.TB, sim *githubsim.Simulator, hosts *githubsim.Se
 		setup.enterprise(&ent)
 	}
 	token := e.token
-	client, err := github.New(github.Options{
+	opts := github.Options{
 		EnterpriseID: ent.ID, BaseURL: ent.APIURL, TokenSecret: ent.TokenSecret, DownloadHosts: ent.CopilotDownloadHosts,
 		Token:      func(context.Context) (string, error) { return token, nil },
 		HTTPClient: &http.Client{}, DownloadClient: &http.Client{},
 		Clock: e.clock, MaxRate: math.Inf(1), Cache: store, TokenHealth: store,
-	})
+	}
+	if setup.client != nil {
+		setup.client(&opts)
+	}
+	client, err := github.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -945,6 +950,19 @@ func TestCopilotDownloadHostNotAllowedFailsForGood(t *testing.T) {
 		if r.Host == githubsim.HostDownload {
 			t.Errorf("the download host was asked for %s", r.Path)
 		}
+	}
+}
+
+// A report record beyond the client's limit fails the call for good, naming the limit:
+// it would be as large on every retry.
+func TestCopilotRecordTooLargeFailsForGood(t *testing.T) {
+	e := newCopilotEnv(t, copilotSetup{client: func(o *github.Options) { o.MaxRecordBytes = 200 }})
+	status, a := e.call(`{"enterprise":"ent1"}`)
+	if status != http.StatusOK || a.Status != pipeline.StatusFailed || !a.Done {
+		t.Fatalf("status %d %s; want 200, failed, done", status, a.raw)
+	}
+	if !strings.Contains(a.Error, "longer than 200 bytes") {
+		t.Errorf("error %q: want the limit named", a.Error)
 	}
 }
 
