@@ -142,6 +142,9 @@ func (s *chunkSender) send(ctx context.Context, session sessionState) (*storedIt
 			}
 			if next > offset {
 				failures, waited = 0, 0
+			} else if failures++; failures > s.c.maxRetries {
+				// The session keeps asking for bytes it was just sent.
+				return nil, fmt.Errorf("PUT %s: the session does not move past byte %d", s.where, next)
 			}
 			offset = next
 			if !ans.state.ExpirationDateTime.IsZero() {

@@ -241,3 +241,32 @@ func TestUploadStopsBeforeTheDeadline(t *testing.T) {
 		t.Errorf("upload requests %v: want a few chunks, then the session cancelled", got)
 	}
 }
+
+// A session that keeps asking for the range it was just sent is given up on after the
+// retries, not fed the same chunk forever.
+func TestSessionThatDoesNotAdvanceIsGivenUp(t *testing.T) {
+	t.Parallel()
+	f := newGraphFake(t)
+	f.chunkFailure = func(n int, w http.ResponseWriter) bool {
+		if n == 0 {
+			return false
+		}
+		writeJSON(w, http.StatusAccepted, map[string]any{"nextExpectedRanges": []string{strconv.Itoa(int(sessionChunk)) + "-"}})
+		return true
+	}
+	c := newClient(t, f, &sleeper{}, sessionChunk)
+	data := content(5<<20 + 11)
+	_, err := c.Upload(t.Context(), "stuck.csv", int64(len(data)), bytes.NewReader(data))
+	if err == nil || !strings.Contains(err.Error(), "does not move past byte 1310720") {
+		t.Fatalf("error = %v, want the stuck session named", err)
+	}
+	got := uploadRequests(f)
+	want := []string{chunkRange(0, len(data))}
+	for range 5 { // the first attempt and 4 retries
+		want = append(want, chunkRange(1, len(data)))
+	}
+	want = append(want, "DELETE")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("upload requests (-want +got):\n%s", diff)
+	}
+}
