@@ -136,6 +136,8 @@ func githubClients(cfg config.Config, store *postgres.Store, secretSource secret
 			EnterpriseID:   e.ID,
 			BaseURL:        e.APIURL,
 			Token:          func(ctx context.Context) (string, error) { return secretSource.Get(ctx, secretName) },
+			TokenSecret:    secretName,
+			DownloadHosts:  e.CopilotDownloadHosts,
 			HTTPClient:     &http.Client{Transport: apiTransport},
 			DownloadClient: downloads,
 			Cache:          store,

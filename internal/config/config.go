@@ -84,6 +84,11 @@ type Enterprise struct {
 	// under GitHub's secondary limit of 900 points a minute per endpoint). The hourly
 	// budget paces collection well below it; raise it only for a simulator or a proxy.
 	MaxRequestsPerSecond float64 `json:"max_requests_per_second"`
+	// CopilotDownloadHosts are the hosts Copilot report files may be downloaded from:
+	// names, IP addresses, or names with "*" inside a label (*.blob.core.windows.net).
+	// Empty: the hosts GitHub serves reports from for api_url
+	// (github.DefaultDownloadHosts). Links and redirects elsewhere are refused.
+	CopilotDownloadHosts []string `json:"copilot_download_hosts"`
 
 	productionRE *regexp.Regexp
 	hotfixRE     *regexp.Regexp
@@ -371,6 +376,12 @@ func parseEnterprises(raw string, bad func(string, string, ...any)) []Enterprise
 		}
 		if e.MaxRequestsPerSecond < 0.1 || e.MaxRequestsPerSecond > 1000 {
 			bad(field("max_requests_per_second"), "%g must be between 0.1 and 1000", e.MaxRequestsPerSecond)
+		}
+		for j, h := range e.CopilotDownloadHosts {
+			// The GitHub client checks the pattern rules in full at start-up.
+			if h == "" || h != strings.ToLower(strings.TrimSpace(h)) || strings.ContainsAny(h, "/?#@ ") {
+				bad(fmt.Sprintf("%s[%d].copilot_download_hosts[%d]", v, i, j), "%q must be a lower-case host name without scheme, port or path, e.g. copilot-reports.github.com or *.blob.core.windows.net", h)
+			}
 		}
 		e.FullSweepDays = defaultInt(e.FullSweepDays, 7)
 		if e.FullSweepDays < 1 || e.FullSweepDays > 90 {

@@ -88,6 +88,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","rollout_window_hours":-1}]`}, "COLLECTOR_ENTERPRISES[0].rollout_window_hours: -1 must be between 0"},
 		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","copilot_backfill_days":400}]`}, "COLLECTOR_ENTERPRISES[0].copilot_backfill_days"},
 		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","max_requests_per_second":5000}]`}, "COLLECTOR_ENTERPRISES[0].max_requests_per_second"},
+		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","copilot_download_hosts":["https://copilot-reports.github.com/"]}]`}, "COLLECTOR_ENTERPRISES[0].copilot_download_hosts[0]"},
 		{map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "eighty"}, "FUNCTIONS_CUSTOMHANDLER_PORT"},
 		{map[string]string{"STAGE_BASE_URL": "ftp://x"}, "STAGE_BASE_URL"},
 		{map[string]string{"STAGE_BUDGET_SECONDS": "600"}, "STAGE_BUDGET_SECONDS: \"600\" must be a whole number of seconds between 5 and 200"},

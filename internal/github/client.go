@@ -23,6 +23,12 @@ const (
 	DefaultRateLimitWaits = 3
 	DefaultMaxWait        = time.Hour + time.Minute // a whole primary window
 	DefaultAttemptTimeout = time.Minute
+	// DefaultMaxBodyBytes bounds an API answer: a page of 100 pull requests is a few
+	// MB, the largest pages we list stay well under 10 MB.
+	DefaultMaxBodyBytes = 32 << 20
+	// DefaultMaxRecordBytes bounds one Copilot report record: a per-user record is
+	// about 1–5 kB, an aggregate day with every breakdown well under 1 MB.
+	DefaultMaxRecordBytes = 8 << 20
 	maxRedirects          = 5
 	userAgent             = "metrics-collector"
 	// acceptJSON is the media type GitHub documents for the REST API.
@@ -39,8 +45,12 @@ type Options struct {
 	// (unlike go-github's WithEnterpriseURLs, which adds api/v3/). https is required
 	// except on loopback addresses. Default DefaultBaseURL.
 	BaseURL string
-	// Token returns the token for each request; it may rotate.
+	// Token returns the token for each request; it may rotate. Surrounding white
+	// space (a line ending pasted into Key Vault) is trimmed.
 	Token func(ctx context.Context) (string, error)
+	// TokenSecret names the secret Token reads (the enterprise's token_secret), for
+	// error messages that say which secret to fix. Never the value.
+	TokenSecret string
 	// HTTPClient talks to the API host. Its Transport is used underneath the client's
 	// own; its Timeout bounds each attempt (default DefaultAttemptTimeout), not the
 	// waits between attempts. Default: a new client.
@@ -48,9 +58,21 @@ type Options struct {
 	// DownloadClient fetches Copilot report files from their signed links. The client
 	// never hands it a credential and strips any Authorization header from its
 	// requests; its transport must not add one. Sharing HTTPClient here is safe (the
-	// token lives in the API client's own transport). Default: a new client with a
-	// 5-minute timeout.
+	// token lives in the API client's own transport). Its CheckRedirect is replaced
+	// (egress.go). Default: a new client with a 5-minute timeout.
+	//
+	// When the Transport of HTTPClient or DownloadClient is an *http.Transport (or
+	// nil), the client uses a clone whose dialer refuses loopback, private and
+	// link-local addresses unless BaseURL is loopback (egress.go).
 	DownloadClient *http.Client
+	// MaxBodyBytes bounds an API answer (default DefaultMaxBodyBytes); a larger one
+	// fails with ErrTooLarge. MaxRecordBytes bounds one Copilot report record (default
+	// DefaultMaxRecordBytes).
+	MaxBodyBytes   int64
+	MaxRecordBytes int64
+	// DownloadHosts is the allow-list of report download hosts (the enterprise's
+	// copilot_download_hosts; CheckHostPattern). Default DefaultDownloadHosts(BaseURL).
+	DownloadHosts []string
 	// Clock is the source of time for every wait. Default: the system clock.
 	Clock Clock
 	// MaxInFlight bounds concurrent requests (GitHub allows 100). Default 4.
@@ -81,14 +103,17 @@ type Options struct {
 // Client is the GitHub client of one enterprise. It is safe for concurrent use; make
 // one per enterprise per process, so its pacing outlives a stage call.
 type Client struct {
-	enterpriseID string
-	gh           *gh.Client
-	origin       *url.URL
-	download     *http.Client
-	clock        Clock
-	retries      int
-	health       *tokenHealth
-	log          *slog.Logger
+	enterpriseID  string
+	gh            *gh.Client
+	origin        *url.URL
+	download      *http.Client
+	downloadHosts hostList
+	localAllowed  bool // the api_url is loopback: local addresses and plain http to them are allowed
+	clock         Clock
+	retries       int
+	maxRecord     int64
+	health        *tokenHealth
+	log           *slog.Logger
 }
 
 // New builds a client. It does not touch the network.
@@ -102,6 +127,16 @@ func New(opts Options) (*Client, error) {
 	base, err := parseBaseURL(opts.BaseURL)
 	if err != nil {
 		return nil, err
+	}
+	localAllowed := isLoopback(base.Hostname())
+	downloadHosts := opts.DownloadHosts
+	if len(downloadHosts) == 0 {
+		downloadHosts = DefaultDownloadHosts(base.String())
+	}
+	for _, h := range downloadHosts {
+		if err := CheckHostPattern(h); err != nil {
+			return nil, fmt.Errorf("github client: DownloadHosts (copilot_download_hosts): %w", err)
+		}
 	}
 	clock := opts.Clock
 	if clock == nil {
@@ -125,10 +160,7 @@ func New(opts Options) (*Client, error) {
 	if apiHTTP == nil {
 		apiHTTP = &http.Client{}
 	}
-	next := apiHTTP.Transport
-	if next == nil {
-		next = http.DefaultTransport
-	}
+	next := guardTransport(apiHTTP.Transport, localAllowed)
 	attemptTimeout := apiHTTP.Timeout
 	if attemptTimeout <= 0 {
 		attemptTimeout = DefaultAttemptTimeout
@@ -139,6 +171,7 @@ func New(opts Options) (*Client, error) {
 		origin:         base,
 		next:           next,
 		token:          opts.Token,
+		tokenSecret:    opts.TokenSecret,
 		clock:          clock,
 		pacer:          newPacer(clock, maxInFlight, maxRate, opts.Reserve, maxWait),
 		cache:          opts.Cache,
@@ -147,6 +180,7 @@ func New(opts Options) (*Client, error) {
 		retries:        orDefault(opts.Retries, DefaultRetries),
 		rateLimitWaits: orDefault(opts.RateLimitWaits, DefaultRateLimitWaits),
 		attemptTimeout: attemptTimeout,
+		maxBody:        orDefault64(opts.MaxBodyBytes, DefaultMaxBodyBytes),
 		log:            log,
 	}
 	// No Timeout here: it would cover the waits between attempts. The transport bounds
@@ -155,6 +189,9 @@ func New(opts Options) (*Client, error) {
 		Transport: t,
 		Jar:       apiHTTP.Jar,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if !sameOrigin(req.URL, base) {
+				return fmt.Errorf("%w: redirect from the API to another origin (%s://%s) refused", ErrDisallowedHost, req.URL.Scheme, req.URL.Host)
+			}
 			if len(via) >= maxRedirects {
 				return fmt.Errorf("stopped after %d redirects", maxRedirects)
 			}
@@ -173,16 +210,20 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("github client: %w", err)
 	}
-	return &Client{
-		enterpriseID: opts.EnterpriseID,
-		gh:           client,
-		origin:       base,
-		download:     newDownloadClient(opts.DownloadClient),
-		clock:        clock,
-		retries:      t.retries,
-		health:       health,
-		log:          log,
-	}, nil
+	c := &Client{
+		enterpriseID:  opts.EnterpriseID,
+		gh:            client,
+		origin:        base,
+		downloadHosts: hostList(downloadHosts),
+		localAllowed:  localAllowed,
+		clock:         clock,
+		retries:       t.retries,
+		maxRecord:     orDefault64(opts.MaxRecordBytes, DefaultMaxRecordBytes),
+		health:        health,
+		log:           log,
+	}
+	c.download = newDownloadClient(opts.DownloadClient, localAllowed, c.checkDownloadRedirect)
+	return c, nil
 }
 
 func orDefault(v, def int) int {
@@ -191,6 +232,13 @@ func orDefault(v, def int) int {
 		return def
 	case v < 0:
 		return 0
+	}
+	return v
+}
+
+func orDefault64(v, def int64) int64 {
+	if v <= 0 {
+		return def
 	}
 	return v
 }
@@ -251,7 +299,7 @@ func mapError(op string, resp *gh.Response, err error) error {
 		err = urlErr.Err
 	}
 	var rateErr *RateLimitError
-	if errors.As(err, &rateErr) || errors.Is(err, ErrUnavailable) ||
+	if errors.As(err, &rateErr) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrDisallowedHost) || errors.Is(err, ErrTooLarge) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", op, err)
 	}

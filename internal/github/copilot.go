@@ -167,8 +167,11 @@ func copilotScopePath(scope metrics.CopilotScope) (string, error) {
 // fixed types (losing the raw record and fields added later) and send the request
 // through the API client.
 func (c *Client) DownloadCopilotReport(ctx context.Context, link string, fn func(raw json.RawMessage) error) error {
-	u, err := parseDownloadLink(link)
-	if err != nil {
+	u, err := url.Parse(link)
+	if err != nil || u.Host == "" {
+		return errors.New("download link: not an absolute URL")
+	}
+	if err := c.checkDownloadURL(u); err != nil {
 		return err
 	}
 	op := "download copilot report from " + u.Host
@@ -218,7 +221,7 @@ func (c *Client) downloadOnce(ctx context.Context, u *url.URL, delivered *int, f
 		if errors.As(err, &urlErr) {
 			err = urlErr.Err // its text would repeat the signed link
 		}
-		return true, err
+		return !errors.Is(err, ErrDisallowedHost), err
 	}
 	defer resp.Body.Close()
 	switch status := resp.StatusCode; {
@@ -231,10 +234,13 @@ func (c *Client) downloadOnce(ctx context.Context, u *url.URL, delivered *int, f
 	default:
 		return false, fmt.Errorf("download host answered %s", resp.Status)
 	}
-	err = decodeRecords(resp.Body, delivered, fn)
+	err = decodeRecords(resp.Body, c.maxRecord, delivered, fn)
 	var fnErr errFromCallback
 	if errors.As(err, &fnErr) {
 		return false, fnErr.err
+	}
+	if errors.Is(err, ErrTooLarge) {
+		return false, err
 	}
 	if err != nil {
 		var syntaxErr *json.SyntaxError
@@ -246,8 +252,9 @@ func (c *Client) downloadOnce(ctx context.Context, u *url.URL, delivered *int, f
 }
 
 // decodeRecords streams the records of r to fn, skipping the first *delivered of them
-// (already handed over by an earlier attempt) and counting the ones it hands over.
-func decodeRecords(r io.Reader, delivered *int, fn func(json.RawMessage) error) error {
+// (already handed over by an earlier attempt) and counting the ones it hands over. A
+// record longer than maxRecord bytes stops it with ErrTooLarge.
+func decodeRecords(r io.Reader, maxRecord int64, delivered *int, fn func(json.RawMessage) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	first, err := firstNonSpace(br)
 	if errors.Is(err, io.EOF) {
@@ -256,8 +263,10 @@ func decodeRecords(r io.Reader, delivered *int, fn func(json.RawMessage) error) 
 	if err != nil {
 		return fmt.Errorf("read report: %w", err)
 	}
-	dec := json.NewDecoder(br)
 	seen := 0
+	limited := &recordLimiter{r: br, limit: maxRecord, record: func() int { return seen + 1 }}
+	dec := json.NewDecoder(limited)
+	limited.dec = dec
 	deliver := func(raw json.RawMessage) error {
 		seen++
 		if seen <= *delivered {
@@ -302,6 +311,26 @@ func decodeRecords(r io.Reader, delivered *int, fn func(json.RawMessage) error) 
 	}
 }
 
+// recordLimiter feeds a json.Decoder and refuses to read on once the decoder holds
+// more than limit bytes past the end of the last value it decoded: the record being
+// decoded is too long. Memory stays within the limit plus one read.
+type recordLimiter struct {
+	r      io.Reader
+	dec    *json.Decoder
+	limit  int64
+	read   int64
+	record func() int // the number of the record being read, for the message
+}
+
+func (l *recordLimiter) Read(p []byte) (int, error) {
+	if l.read-l.dec.InputOffset() > l.limit {
+		return 0, fmt.Errorf("%w: report record %d is longer than %d bytes (the client's limit)", ErrTooLarge, l.record(), l.limit)
+	}
+	n, err := l.r.Read(p)
+	l.read += int64(n)
+	return n, err
+}
+
 // firstNonSpace peeks at the first byte that is not JSON white space.
 func firstNonSpace(br *bufio.Reader) (byte, error) {
 	for {
@@ -317,39 +346,17 @@ func firstNonSpace(br *bufio.Reader) (byte, error) {
 	}
 }
 
-// parseDownloadLink checks a report link: absolute, https (http on loopback only, for
-// tests and the simulator). Errors never repeat the link: its query is a signature.
-func parseDownloadLink(link string) (*url.URL, error) {
-	u, err := url.Parse(link)
-	if err != nil || u.Host == "" {
-		return nil, errors.New("download link: not an absolute URL")
-	}
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-	default:
-		return nil, fmt.Errorf("download link: scheme %q on %s is not allowed (https only)", u.Scheme, u.Host)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("download link: %s carries credentials in the URL", u.Host)
-	}
-	return u, nil
-}
-
 // newDownloadClient wraps the given client (or a new one) so that no request it makes
-// ever carries an Authorization header.
-func newDownloadClient(given *http.Client) *http.Client {
+// ever carries an Authorization header, its connections are guarded (egress.go), and
+// redirects are checked by checkRedirect.
+func newDownloadClient(given *http.Client, allowLocal bool, checkRedirect func(*http.Request, []*http.Request) error) *http.Client {
 	if given == nil {
 		given = &http.Client{Timeout: 5 * time.Minute}
 	}
-	next := given.Transport
-	if next == nil {
-		next = http.DefaultTransport
-	}
 	return &http.Client{
-		Transport:     noAuthTransport{next: next},
+		Transport:     noAuthTransport{next: guardTransport(given.Transport, allowLocal)},
 		Timeout:       given.Timeout,
-		CheckRedirect: given.CheckRedirect,
+		CheckRedirect: checkRedirect,
 	}
 }
 

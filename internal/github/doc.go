@@ -5,15 +5,20 @@
 // # What the client guarantees
 //
 //   - The token goes only to the configured API origin (scheme, host and port of
-//     Options.BaseURL). It is attached per request by the client's transport, so a
-//     redirect or a pagination link to any other host goes out without it, and Copilot
+//     Options.BaseURL). It is attached per request by the client's transport; a
+//     redirect or a pagination link to any other origin is refused, and Copilot
 //     report downloads use a separate HTTP client that never carries an Authorization
 //     header.
+//   - The client fetches nothing outside GitHub (egress.go): report links and their
+//     redirects only from the allowed download hosts over https, and no connection to
+//     a loopback, private or link-local address unless the API itself is on loopback.
 //   - List endpoints are iterators (iter.Seq2[T, error]) that follow the Link header's
 //     "next" URL with per_page=100, and are conditional: the ETag, body and Link of each
 //     page are kept in a Cache, If-None-Match is sent, and a 304 (which costs no quota)
 //     replays the stored page and its Link.
-//   - Errors are typed: ErrTokenRefused (401, never retried), *RateLimitError (gave up
+//   - Errors are typed: ErrTokenRefused (401, never retried), ErrTokenUnusable (the
+//     token source holds no usable token, never sent), ErrDisallowedHost (egress
+//     refused, never retried), *RateLimitError (gave up
 //     waiting; carries the reset time; errors.Is(err, ErrRateLimited)), ErrForbidden
 //     (403 that is not a rate limit), ErrNotFound (404), ErrUnavailable (5xx, resets and
 //     truncated bodies after the retry budget).

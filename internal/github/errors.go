@@ -19,6 +19,19 @@ var (
 	// ErrUnavailable: 5xx answers, connection failures or truncated bodies that
 	// persisted through the retry budget.
 	ErrUnavailable = errors.New("github unavailable")
+	// ErrTokenUnusable: the token source returned a value that cannot be a token (white
+	// space or control characters inside it, after surrounding white space is
+	// trimmed). Retrying cannot help; the message names the secret to fix, never the
+	// value.
+	ErrTokenUnusable = errors.New("github token unusable")
+	// ErrDisallowedHost: a request the client refuses to make (egress.go): a report
+	// link or redirect to a host outside the allow-list or over plain http, an API
+	// redirect to another origin, or a connection to a loopback, private or link-local
+	// address while the api_url is not loopback. Never retried.
+	ErrDisallowedHost = errors.New("github: host not allowed")
+	// ErrTooLarge: an API answer or a report record larger than the client's limit
+	// (Options.MaxBodyBytes, MaxRecordBytes). Never retried.
+	ErrTooLarge = errors.New("github answer too large")
 	// ErrRateLimited matches every *RateLimitError.
 	ErrRateLimited = errors.New("github rate limit")
 )

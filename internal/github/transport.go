@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // maxErrorBody bounds how much of an error answer is read.
@@ -21,13 +22,13 @@ const maxErrorBody = 1 << 20
 // transport is the API client's http.RoundTripper. For requests to the API origin it
 // paces, attaches the token, makes list requests conditional, retries what is worth
 // retrying and waits out rate limits; it answers with a fully read body, so go-github
-// never sees a truncated one. Requests to any other origin (a redirect hop) pass
-// through without the token.
+// never sees a truncated one. Requests to any other origin are refused.
 type transport struct {
 	enterpriseID   string
 	origin         *url.URL
 	next           http.RoundTripper
 	token          func(context.Context) (string, error)
+	tokenSecret    string
 	clock          Clock
 	pacer          *pacer
 	cache          Cache
@@ -37,6 +38,7 @@ type transport struct {
 	retries        int
 	rateLimitWaits int
 	attemptTimeout time.Duration
+	maxBody        int64
 	log            *slog.Logger
 }
 
@@ -66,7 +68,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, body, err := t.attempt(ctx, req, cached)
 		release()
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, errNoToken) {
+			if ctx.Err() != nil || errors.Is(err, errNoToken) || errors.Is(err, ErrDisallowedHost) || errors.Is(err, ErrTooLarge) {
 				return nil, err
 			}
 			if retries < t.retries {
@@ -135,14 +137,35 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // errNoToken marks a token source failure: retrying the request cannot fix it.
 var errNoToken = errors.New("github token unavailable")
 
+// usableToken trims the white space a copy-paste leaves around a token (a trailing
+// newline in Key Vault is the usual one) and refuses a token that still holds white
+// space or control characters: net/http would refuse the header, or GitHub the token,
+// on every attempt. The error names the secret, never the value.
+func usableToken(token, secret string) (string, error) {
+	token = strings.TrimSpace(token)
+	name := "the token source"
+	if secret != "" {
+		name = fmt.Sprintf("secret %q", secret)
+	}
+	if token == "" {
+		return "", fmt.Errorf("%w: %s holds an empty token; store the GitHub token in it", ErrTokenUnusable, name)
+	}
+	if i := strings.IndexFunc(token, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }); i >= 0 {
+		return "", fmt.Errorf("%w: %s holds white space or control characters inside the token (at byte %d); store the token alone, on one line, in that secret",
+			ErrTokenUnusable, name, i)
+	}
+	return token, nil
+}
+
 // attempt sends one request and reads its whole body (bounded for error answers).
 func (t *transport) attempt(ctx context.Context, req *http.Request, cached *cachedPage) (*http.Response, []byte, error) {
 	token, err := t.token(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errNoToken, err)
 	}
-	if token == "" {
-		return nil, nil, fmt.Errorf("%w: the token source returned an empty token", errNoToken)
+	token, err = usableToken(token, t.tokenSecret)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errNoToken, err)
 	}
 	actx, cancel := context.WithTimeout(ctx, t.attemptTimeout)
 	defer cancel()
@@ -158,13 +181,24 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, cached *cach
 	}
 	defer resp.Body.Close()
 	t.observe(ctx, resp)
-	var reader io.Reader = resp.Body
 	if resp.StatusCode >= 300 {
-		reader = io.LimitReader(resp.Body, maxErrorBody)
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		if err != nil {
+			return nil, nil, fmt.Errorf("read body: %w", err)
+		}
+		return resp, body, nil
 	}
-	body, err := io.ReadAll(reader)
+	// A success is read whole (go-github decodes it) but never beyond the limit.
+	tooLarge := fmt.Errorf("%w: %s %s answered more than %d bytes (the client's limit)", ErrTooLarge, req.Method, req.URL.Path, t.maxBody)
+	if resp.ContentLength > t.maxBody {
+		return nil, nil, tooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, t.maxBody+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read body: %w", err)
+	}
+	if int64(len(body)) > t.maxBody {
+		return nil, nil, tooLarge
 	}
 	return resp, body, nil
 }
@@ -246,14 +280,11 @@ func (t *transport) store(ctx context.Context, key string, resp *http.Response, 
 	}
 }
 
-// roundTripForeign sends a request for another origin (a redirect hop) without any
-// credential.
+// roundTripForeign refuses a request for another origin. The client's CheckRedirect
+// refuses such redirects and pagination never follows such links; this is the last
+// line if something else asks.
 func (t *transport) roundTripForeign(req *http.Request) (*http.Response, error) {
-	if req.Header.Get("Authorization") != "" {
-		req = req.Clone(req.Context())
-		req.Header.Del("Authorization")
-	}
-	return t.next.RoundTrip(req)
+	return nil, fmt.Errorf("%w: request to another origin (%s://%s) refused", ErrDisallowedHost, req.URL.Scheme, req.URL.Host)
 }
 
 // rateLimited tells a rate-limit refusal from a plain 403: 429 always is one; a 403

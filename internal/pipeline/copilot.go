@@ -22,6 +22,9 @@ type CopilotStore interface {
 	// SaveCopilotReport writes one report day, its fetch record and its watermark in one
 	// transaction.
 	SaveCopilotReport(ctx context.Context, r postgres.CopilotReportDay) (postgres.CopilotWrite, error)
+	// SaveCopilotUserBatch upserts a batch of a users report; SaveCopilotReport with
+	// UsersWritten ends the report.
+	SaveCopilotUserBatch(ctx context.Context, enterpriseID string, scope metrics.CopilotScope, day time.Time, users []metrics.CopilotUserDay) (postgres.CopilotWrite, error)
 	HasCopilotSeatSnapshot(ctx context.Context, enterpriseID string, scope metrics.CopilotScope, date time.Time) (bool, error)
 	// SaveCopilotSeats writes a seat snapshot and copies its figures to the daily row of
 	// its date, in one transaction.
@@ -140,6 +143,11 @@ func (s *CopilotStage) Run(ctx context.Context, req Request) (Result, error) {
 			if s.opts.Events != nil {
 				s.opts.Events.Event("TokenRefused", map[string]string{"enterprise": plan.enterpriseID}, nil)
 			}
+			return s.result(call, counters()), fmt.Errorf("collect_copilot for %s: %w: %w", plan.enterpriseID, ErrPermanent, err)
+		case errors.Is(err, github.ErrTokenUnusable), errors.Is(err, github.ErrDisallowedHost), errors.Is(err, github.ErrTooLarge):
+			// The stored secret is malformed, GitHub pointed at a host the configuration
+			// does not allow, or answered beyond the client's limits: asking again
+			// cannot help; an operator must look.
 			return s.result(call, counters()), fmt.Errorf("collect_copilot for %s: %w: %w", plan.enterpriseID, ErrPermanent, err)
 		case errors.As(err, &refusal):
 			call.warnings = append(call.warnings, refusal.warning())

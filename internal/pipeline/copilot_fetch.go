@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"metrics-collector/internal/github"
@@ -94,7 +95,7 @@ func (s *CopilotStage) collectReport(ctx, ghCtx context.Context, call *copilotCa
 		if !rep.Available {
 			break
 		}
-		records, err = downloadCopilotReport(ghCtx, call.client, rep.Links, u)
+		records, err = downloadCopilotReport(ghCtx, call.client, rep.Links, u, s.userBatchWriter(ctx, plan.enterpriseID, scope, u))
 		if errors.Is(err, github.ErrForbidden) {
 			// The links expired or were withdrawn before we got to them: ask for fresh ones.
 			if attempt < copilotLinkAttempts {
@@ -112,6 +113,9 @@ func (s *CopilotStage) collectReport(ctx, ghCtx context.Context, call *copilotCa
 	if err != nil {
 		return err
 	}
+	w.Rows += records.written.Rows
+	w.Changed += records.written.Changed
+	w.Duplicates += records.written.Duplicates + records.duplicates
 	call.records += w.Rows
 	where := fmt.Sprintf("the %s report of %s %s for %s", report, scope.Type, scope.Name, u.day.Format(time.DateOnly))
 	if records.unreadable > 0 {
@@ -127,28 +131,70 @@ func (s *CopilotStage) collectReport(ctx, ghCtx context.Context, call *copilotCa
 	return nil
 }
 
-// copilotRecords are the decoded records of one report day.
+// copilotUserBatch is how many users of a users report are held before they are
+// written: memory stays bounded whatever the size of the report or of its shards.
+const copilotUserBatch = 1000
+
+// copilotRecords are the decoded records of one report day. The users of a users
+// report are written in batches as they arrive (writeUsers); only their ids are kept.
 type copilotRecords struct {
 	day          time.Time
 	step         int
 	aggregate    *metrics.CopilotDay
-	users        []metrics.CopilotUserDay
+	users        []metrics.CopilotUserDay // users not written yet
+	userIDs      map[int64]bool           // every user of the report so far
 	teams        []postgres.CopilotUserTeam
 	unreadable   int   // records that could not be decoded, or were for another day
 	firstProblem error // the first of them, for the warning
 	extraDays    int   // aggregate records beyond the first
+	duplicates   int   // user records beyond the first of the same user
+
+	writeUsers func([]metrics.CopilotUserDay) (postgres.CopilotWrite, error) // nil: keep them
+	written    postgres.CopilotWrite                                         // what the batches wrote
 }
 
-// downloadCopilotReport reads every shard of a report. On an error nothing of it is kept: the
-// unit is done again by a later call.
-func downloadCopilotReport(ctx context.Context, client *github.Client, links []string, u copilotUnit) (copilotRecords, error) {
-	recs := copilotRecords{day: u.day, step: u.step}
+// userBatchWriter writes batches of a users report of scope (nil for other reports).
+func (s *CopilotStage) userBatchWriter(ctx context.Context, enterpriseID string, scope metrics.CopilotScope, u copilotUnit) func([]metrics.CopilotUserDay) (postgres.CopilotWrite, error) {
+	if u.step != copilotStepUsers {
+		return nil
+	}
+	return func(users []metrics.CopilotUserDay) (postgres.CopilotWrite, error) {
+		return s.opts.Store.SaveCopilotUserBatch(ctx, enterpriseID, scope, u.day, users)
+	}
+}
+
+// downloadCopilotReport reads every shard of a report; the users of a users report are
+// written batch by batch, the rest of the shard when the shard ends. On an error the
+// unit is done again by a later call: the batches written so far are upserted again
+// and the report is ended then (the watermark has not moved).
+func downloadCopilotReport(ctx context.Context, client *github.Client, links []string, u copilotUnit,
+	writeUsers func([]metrics.CopilotUserDay) (postgres.CopilotWrite, error)) (copilotRecords, error) {
+	recs := copilotRecords{day: u.day, step: u.step, userIDs: map[int64]bool{}, writeUsers: writeUsers}
 	for _, link := range links {
 		if err := client.DownloadCopilotReport(ctx, link, recs.add); err != nil {
 			return copilotRecords{}, err
 		}
+		if err := recs.flushUsers(); err != nil {
+			return copilotRecords{}, err
+		}
 	}
 	return recs, nil
+}
+
+// flushUsers writes the users held (when a writer is set).
+func (r *copilotRecords) flushUsers() error {
+	if r.writeUsers == nil || len(r.users) == 0 {
+		return nil
+	}
+	w, err := r.writeUsers(r.users)
+	if err != nil {
+		return err
+	}
+	r.written.Rows += w.Rows
+	r.written.Changed += w.Changed
+	r.written.Duplicates += w.Duplicates
+	r.users = r.users[:0]
+	return nil
 }
 
 // add decodes one record. A record that cannot be read is counted and left out, so
@@ -173,8 +219,19 @@ func (r *copilotRecords) add(raw json.RawMessage) error {
 		var d metrics.CopilotUserDay
 		if d, err = github.DecodeCopilotUserDay(raw); err == nil {
 			day = d.Day
+			if r.userIDs == nil {
+				r.userIDs = map[int64]bool{}
+			}
+			if day.Equal(r.day) && r.userIDs[d.UserID] {
+				r.duplicates++ // the first record of a user is kept
+				return nil
+			}
 			if day.Equal(r.day) {
+				r.userIDs[d.UserID] = true
 				r.users = append(r.users, d)
+				if len(r.users) >= copilotUserBatch {
+					return r.flushUsers()
+				}
 			}
 		}
 	case copilotStepUserTeams:
@@ -206,7 +263,16 @@ func (r *copilotRecords) fill(day *postgres.CopilotReportDay) {
 		day.Aggregate = r.aggregate
 		day.Available = r.aggregate != nil
 	case copilotStepUsers:
-		day.Users = r.users
+		if r.writeUsers == nil {
+			day.Users = r.users
+			break
+		}
+		day.UsersWritten = true
+		day.UserIDs = make([]int64, 0, len(r.userIDs))
+		for id := range r.userIDs {
+			day.UserIDs = append(day.UserIDs, id)
+		}
+		slices.Sort(day.UserIDs)
 	case copilotStepUserTeams:
 		day.UserTeams = r.teams
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -259,5 +260,59 @@ func TestCopilotRecordsLeaveOutWhatCannotBeRead(t *testing.T) {
 	}
 	if len(teams.teams) != 1 || teams.teams[0].TeamSlug != "web" || teams.unreadable != 2 {
 		t.Errorf("user teams: %+v, %d unreadable", teams.teams, teams.unreadable)
+	}
+}
+
+// A users report is written in batches as it is read; only the ids stay in memory, and
+// the first record of a user is kept.
+func TestCopilotUsersAreWrittenInBatches(t *testing.T) {
+	day := planDay("2026-09-14")
+	var batches []int
+	var written []int64
+	recs := copilotRecords{day: day, step: copilotStepUsers,
+		writeUsers: func(users []metrics.CopilotUserDay) (postgres.CopilotWrite, error) {
+			batches = append(batches, len(users))
+			for _, u := range users {
+				written = append(written, u.UserID)
+			}
+			return postgres.CopilotWrite{Rows: int64(len(users))}, nil
+		}}
+	const n = 2*copilotUserBatch + 500
+	for id := n; id >= 1; id-- { // a report need not be sorted
+		line := fmt.Sprintf(`{"user_id":%d,"user_login":"u%d","day":"2026-09-14"}`, id, id)
+		if err := recs.add(json.RawMessage(line)); err != nil {
+			t.Fatal(err)
+		}
+		if len(recs.users) >= copilotUserBatch {
+			t.Fatalf("%d users held; want at most a batch", len(recs.users))
+		}
+	}
+	_ = recs.add(json.RawMessage(`{"user_id":7,"user_login":"again","day":"2026-09-14"}`))
+	if err := recs.flushUsers(); err != nil { // the end of the shard
+		t.Fatal(err)
+	}
+	if fmt.Sprint(batches) != fmt.Sprint([]int{copilotUserBatch, copilotUserBatch, 500}) || len(recs.users) != 0 {
+		t.Errorf("batches %v, %d held; want two full batches and the rest at the shard's end", batches, len(recs.users))
+	}
+	if recs.duplicates != 1 || recs.written.Rows != n {
+		t.Errorf("%d duplicates, %d rows written; want 1 and %d", recs.duplicates, recs.written.Rows, n)
+	}
+	var r postgres.CopilotReportDay
+	recs.fill(&r)
+	if !r.UsersWritten || len(r.UserIDs) != n || r.UserIDs[0] != 1 || r.UserIDs[n-1] != n || r.Users != nil {
+		t.Errorf("report day: written %v, %d ids; want every id, sorted, and no users held", r.UsersWritten, len(r.UserIDs))
+	}
+
+	// A failing write stops the download with its error.
+	failing := copilotRecords{day: day, step: copilotStepUsers,
+		writeUsers: func([]metrics.CopilotUserDay) (postgres.CopilotWrite, error) {
+			return postgres.CopilotWrite{}, postgres.ErrUnavailable
+		}}
+	var err error
+	for id := 1; id <= copilotUserBatch && err == nil; id++ {
+		err = failing.add(json.RawMessage(fmt.Sprintf(`{"user_id":%d,"day":"2026-09-14"}`, id)))
+	}
+	if !errors.Is(err, postgres.ErrUnavailable) {
+		t.Errorf("error = %v, want the store's", err)
 	}
 }

@@ -106,6 +106,7 @@ type copilotSetup struct {
 	simConfig  func(*githubsim.Config)
 	enterprise func(*config.Enterprise)
 	token      string // default: the simulated enterprise's own
+	client     func(*github.Options)
 }
 
 func newCopilotEnv(t testing.TB, setup copilotSetup) *copilotEnv {
@@ -137,12 +138,16 @@ func startCopilotEnv(t testing.TB, sim *githubsim.Simulator, hosts *githubsim.Se
 		setup.enterprise(&ent)
 	}
 	token := e.token
-	client, err := github.New(github.Options{
-		EnterpriseID: ent.ID, BaseURL: ent.APIURL,
+	opts := github.Options{
+		EnterpriseID: ent.ID, BaseURL: ent.APIURL, TokenSecret: ent.TokenSecret, DownloadHosts: ent.CopilotDownloadHosts,
 		Token:      func(context.Context) (string, error) { return token, nil },
 		HTTPClient: &http.Client{}, DownloadClient: &http.Client{},
 		Clock: e.clock, MaxRate: math.Inf(1), Cache: store, TokenHealth: store,
-	})
+	}
+	if setup.client != nil {
+		setup.client(&opts)
+	}
+	client, err := github.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -914,6 +919,58 @@ func TestCopilotTokenRefused(t *testing.T) {
 	}
 	if n := copilotCount(t, e.store, `SELECT count(*) FROM copilot_report_fetches`) + copilotCount(t, e.store, `SELECT count(*) FROM copilot_seats`); n != 0 {
 		t.Errorf("%d rows written", n)
+	}
+}
+
+// A token that cannot be one (two values pasted into the secret) fails the call for
+// good, naming the secret to fix; nothing is sent to GitHub and nothing is retried.
+func TestCopilotUnusableTokenFailsForGoodNamingTheSecret(t *testing.T) {
+	bad := "fake-token-first\nfake-token-second"
+	e := newCopilotEnv(t, copilotSetup{token: bad})
+	e.sim.ResetRequests()
+	status, a := e.call(`{"enterprise":"ent1"}`)
+	if status != http.StatusOK || a.Status != pipeline.StatusFailed || !a.Done {
+		t.Fatalf("status %d %s; want 200, failed, done", status, a.raw)
+	}
+	if !strings.Contains(a.Error, `secret "github-pat-ent1"`) || strings.Contains(a.raw, "fake-token-first") {
+		t.Errorf("error %q: want the secret named, never the token", a.Error)
+	}
+	if n := len(e.sim.Requests()); n != 0 {
+		t.Errorf("%d requests reached GitHub", n)
+	}
+}
+
+// Report links to a host the enterprise does not allow are not fetched: the call fails
+// for good, naming the host and the option to change.
+func TestCopilotDownloadHostNotAllowedFailsForGood(t *testing.T) {
+	e := newCopilotEnv(t, copilotSetup{enterprise: func(ent *config.Enterprise) {
+		ent.CopilotDownloadHosts = []string{"copilot-reports.github.com"}
+	}})
+	e.sim.ResetRequests()
+	status, a := e.call(`{"enterprise":"ent1"}`)
+	if status != http.StatusOK || a.Status != pipeline.StatusFailed || !a.Done {
+		t.Fatalf("status %d %s; want 200, failed, done", status, a.raw)
+	}
+	if !strings.Contains(a.Error, "127.0.0.1 is not an allowed report host") || !strings.Contains(a.Error, "copilot_download_hosts") {
+		t.Errorf("error %q: want the host and the option named", a.Error)
+	}
+	for _, r := range e.sim.Requests() {
+		if r.Host == githubsim.HostDownload {
+			t.Errorf("the download host was asked for %s", r.Path)
+		}
+	}
+}
+
+// A report record beyond the client's limit fails the call for good, naming the limit:
+// it would be as large on every retry.
+func TestCopilotRecordTooLargeFailsForGood(t *testing.T) {
+	e := newCopilotEnv(t, copilotSetup{client: func(o *github.Options) { o.MaxRecordBytes = 200 }})
+	status, a := e.call(`{"enterprise":"ent1"}`)
+	if status != http.StatusOK || a.Status != pipeline.StatusFailed || !a.Done {
+		t.Fatalf("status %d %s; want 200, failed, done", status, a.raw)
+	}
+	if !strings.Contains(a.Error, "longer than 200 bytes") {
+		t.Errorf("error %q: want the limit named", a.Error)
 	}
 }
 

@@ -410,6 +410,10 @@ func (c *repoCollection) handle(err error, what string, repo *metrics.Repository
 			c.s.opts.Events.Event("TokenRefused", map[string]string{"enterprise": c.e.ID}, nil)
 		}
 		return true, c.result(false), fmt.Errorf("collect repositories of %s: %w: %w", c.e.ID, err, ErrPermanent)
+	case errors.Is(err, github.ErrTokenUnusable), errors.Is(err, github.ErrDisallowedHost):
+		// The stored secret is malformed, or GitHub redirected off the API origin:
+		// only an operator can fix it.
+		return true, c.result(false), fmt.Errorf("collect repositories of %s: %w: %w", c.e.ID, err, ErrPermanent)
 	case errors.Is(err, github.ErrRateLimited) || errors.Is(err, github.ErrUnavailable):
 		if !c.progress {
 			return true, c.result(false), fmt.Errorf("collect repositories of %s: %w: %w", c.e.ID, err, ErrUnavailable)

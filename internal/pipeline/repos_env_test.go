@@ -167,7 +167,7 @@ func newReposEnv(t *testing.T, setup reposSetup) *reposEnv {
 		token = setup.token
 	}
 	e.client, err = github.New(github.Options{
-		EnterpriseID: e.ent.ID, BaseURL: e.ent.APIURL,
+		EnterpriseID: e.ent.ID, BaseURL: e.ent.APIURL, TokenSecret: e.ent.TokenSecret,
 		Token:      func(context.Context) (string, error) { return token, nil },
 		HTTPClient: &http.Client{}, Clock: &reposClock{sim: sim}, MaxRate: math.Inf(1),
 		Cache: e.store, TokenHealth: e.store,

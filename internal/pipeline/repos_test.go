@@ -782,6 +782,18 @@ func TestReposTokenRefusedFailsForGood(t *testing.T) {
 	}
 }
 
+func TestReposUnusableTokenFailsForGood(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{token: reposToken + " " + reposToken})
+	a := e.post(map[string]any{"enterprise": "ent1"})
+	if a.code != http.StatusOK || a.Status != pipeline.StatusFailed || !a.Done {
+		t.Fatalf("answer %d %s; want 200, failed, done (retrying cannot help)", a.code, a.raw)
+	}
+	if !strings.Contains(a.Error, `secret "`+e.ent.TokenSecret+`"`) || strings.Contains(a.raw, reposToken) {
+		t.Errorf("error %q: want the secret named, never the token", a.Error)
+	}
+}
+
 func TestReposRateLimitEndsTheCallWithACursor(t *testing.T) {
 	t.Parallel()
 	e := newReposEnv(t, reposSetup{sim: func(c *githubsim.Config) { c.RateLimit = 400 }})

@@ -51,6 +51,10 @@ type CopilotReportDay struct {
 	Aggregate *metrics.CopilotDay
 	Users     []metrics.CopilotUserDay
 	UserTeams []CopilotUserTeam
+	// UsersWritten: the users report was written in batches (SaveCopilotUserBatch);
+	// UserIDs are every user it holds, and the day's other users go.
+	UsersWritten bool
+	UserIDs      []int64
 }
 
 // CopilotWrite tells what a write did.
@@ -149,21 +153,25 @@ func (s *Store) SaveCopilotReport(ctx context.Context, r CopilotReportDay) (Copi
 		if r.Available {
 			var raws []copilotRaw
 			var err error
-			switch r.Report {
-			case CopilotReportAggregate:
+			switch {
+			case r.Report == CopilotReportUsers && r.UsersWritten:
+				err = endCopilotUserBatches(ctx, tx, k, r.UserIDs, &w)
+			case r.Report == CopilotReportAggregate:
 				raws, err = saveCopilotAggregate(ctx, tx, k, r.Aggregate, &w)
-			case CopilotReportUsers:
-				raws, err = saveCopilotUsers(ctx, tx, k, r.Users, &w)
-			case CopilotReportUserTeams:
+			case r.Report == CopilotReportUsers:
+				raws, err = saveCopilotUsers(ctx, tx, k, r.Users, true, &w)
+			case r.Report == CopilotReportUserTeams:
 				raws, err = saveCopilotUserTeams(ctx, tx, k, r.UserTeams, &w)
 			}
 			if err != nil {
 				return err
 			}
-			if err := saveCopilotRaw(ctx, tx, k, r.Report, raws, &w); err != nil {
+			records = len(raws)
+			if r.UsersWritten {
+				records = len(r.UserIDs)
+			} else if err := saveCopilotRaw(ctx, tx, k, r.Report, raws, true, &w); err != nil {
 				return err
 			}
-			records = len(raws)
 		}
 		status := "no_report"
 		if r.Available {
@@ -203,6 +211,9 @@ func checkCopilotReport(r CopilotReportDay) error {
 			return errors.New("save copilot report: an available aggregate report needs its day record")
 		}
 	case CopilotReportUsers, CopilotReportUserTeams:
+		if r.UsersWritten && r.Report != CopilotReportUsers {
+			return errNoUsersWritten
+		}
 	default:
 		return fmt.Errorf("save copilot report: report %q is not %q, %q or %q", r.Report, CopilotReportAggregate, CopilotReportUsers, CopilotReportUserTeams)
 	}
@@ -444,7 +455,9 @@ WHERE (m.user_login, m.user_initiated_interactions, m.code_generations, m.code_a
        EXCLUDED.used_code_review_passive, EXCLUDED.used_coding_agent, EXCLUDED.ai_credits_used,
        EXCLUDED.chat_interactions, EXCLUDED.agent_interactions)`
 
-func saveCopilotUsers(ctx context.Context, tx pgx.Tx, k copilotDayKey, users []metrics.CopilotUserDay, w *CopilotWrite) ([]copilotRaw, error) {
+// saveCopilotUsers upserts users; replaceDay also deletes the day's users not among
+// them (a whole report), otherwise they are one batch of a report written in parts.
+func saveCopilotUsers(ctx context.Context, tx pgx.Tx, k copilotDayKey, users []metrics.CopilotUserDay, replaceDay bool, w *CopilotWrite) ([]copilotRaw, error) {
 	n := len(users)
 	var (
 		ids                                                   = make([]int64, 0, n)
@@ -483,13 +496,15 @@ func saveCopilotUsers(ctx context.Context, tx pgx.Tx, k copilotDayKey, users []m
 		agentInteractions = append(agentInteractions, agentN)
 		raws = append(raws, copilotRaw{key: strconv.FormatInt(u.UserID, 10), payload: u.Raw})
 	}
-	tag, err := tx.Exec(ctx, sqlCopilotUsersDelete, k.enterpriseID, k.scopeType, k.scope, k.day, ids)
-	if err != nil {
-		return nil, fmt.Errorf("user metrics: %w", err)
+	if replaceDay {
+		tag, err := tx.Exec(ctx, sqlCopilotUsersDelete, k.enterpriseID, k.scopeType, k.scope, k.day, ids)
+		if err != nil {
+			return nil, fmt.Errorf("user metrics: %w", err)
+		}
+		w.Changed += tag.RowsAffected()
 	}
-	w.Changed += tag.RowsAffected()
 	if len(ids) > 0 {
-		tag, err = tx.Exec(ctx, sqlCopilotUsers, k.enterpriseID, k.scopeType, k.scope, k.day, ids, logins,
+		tag, err := tx.Exec(ctx, sqlCopilotUsers, k.enterpriseID, k.scopeType, k.scope, k.day, ids, logins,
 			interactions, gens, accs, sugAdd, sugDel, added, dels, agent, chat, cli, reviewActive, reviewPassive, coding, credits,
 			chatInteractions, agentInteractions)
 		if err != nil {
@@ -566,7 +581,9 @@ ON CONFLICT (enterprise_id, scope_type, scope, report, day, record_key) DO UPDAT
     payload = EXCLUDED.payload, updated_at = now()
 WHERE r.payload IS DISTINCT FROM EXCLUDED.payload`
 
-func saveCopilotRaw(ctx context.Context, tx pgx.Tx, k copilotDayKey, report string, raws []copilotRaw, w *CopilotWrite) error {
+// saveCopilotRaw upserts raw records; replaceDay also deletes the day's other raw
+// records of the report.
+func saveCopilotRaw(ctx context.Context, tx pgx.Tx, k copilotDayKey, report string, raws []copilotRaw, replaceDay bool, w *CopilotWrite) error {
 	keys := make([]string, 0, len(raws))
 	payloads := make([]string, 0, len(raws))
 	for _, r := range raws {
@@ -576,15 +593,17 @@ func saveCopilotRaw(ctx context.Context, tx pgx.Tx, k copilotDayKey, report stri
 		keys = append(keys, r.key)
 		payloads = append(payloads, string(r.payload))
 	}
-	tag, err := tx.Exec(ctx, sqlCopilotRawDelete, k.enterpriseID, k.scopeType, k.scope, report, k.day, keys)
-	if err != nil {
-		return fmt.Errorf("raw records: %w", err)
+	if replaceDay {
+		tag, err := tx.Exec(ctx, sqlCopilotRawDelete, k.enterpriseID, k.scopeType, k.scope, report, k.day, keys)
+		if err != nil {
+			return fmt.Errorf("raw records: %w", err)
+		}
+		w.Changed += tag.RowsAffected()
 	}
-	w.Changed += tag.RowsAffected()
 	if len(keys) == 0 {
 		return nil
 	}
-	tag, err = tx.Exec(ctx, sqlCopilotRaw, k.enterpriseID, k.scopeType, k.scope, report, k.day, keys, payloads)
+	tag, err := tx.Exec(ctx, sqlCopilotRaw, k.enterpriseID, k.scopeType, k.scope, report, k.day, keys, payloads)
 	if err != nil {
 		return fmt.Errorf("raw records: %w", err)
 	}

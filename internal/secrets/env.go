@@ -22,14 +22,15 @@ func EnvVar(name string) string {
 	return strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
-// Get returns the variable's value. An unset or blank variable is ErrNotFound.
+// Get returns the variable's value without surrounding white space. An unset or blank
+// variable is ErrNotFound.
 func (e *Env) Get(_ context.Context, name string) (string, error) {
 	if err := validateName(name); err != nil {
 		return "", err
 	}
 	variable := EnvVar(name)
-	value := e.getenv(variable)
-	if strings.TrimSpace(value) == "" {
+	value := trim(e.getenv(variable))
+	if value == "" {
 		return "", fmt.Errorf("secret %q: set environment variable %s (or KEY_VAULT_URI to read it from Key Vault): %w", name, variable, ErrNotFound)
 	}
 	return value, nil

@@ -26,12 +26,16 @@ func TestEnvGet(t *testing.T) {
 	env := map[string]string{
 		"GITHUB_PAT_ENT1": "ghp_envvalue0123456789",
 		"GITHUB_PAT_ENT2": "   ",
+		"GITHUB_PAT_ENT4": "ghp_envvalue0123456789\n",
 	}
 	src := NewEnv(func(k string) string { return env[k] })
 
 	got, err := src.Get(t.Context(), "github-pat-ent1")
 	if err != nil || got != "ghp_envvalue0123456789" {
 		t.Errorf("Get(github-pat-ent1) = %q, %v; want the GITHUB_PAT_ENT1 value", got, err)
+	}
+	if got, err := src.Get(t.Context(), "github-pat-ent4"); err != nil || got != "ghp_envvalue0123456789" {
+		t.Errorf("Get(github-pat-ent4) = %q, %v; want the value without its line ending", got, err)
 	}
 
 	tests := []struct {

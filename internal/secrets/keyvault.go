@@ -78,10 +78,10 @@ func (k *KeyVault) Get(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", k.classify(name, err)
 	}
-	if resp.Value == nil || *resp.Value == "" {
+	if resp.Value == nil || trim(*resp.Value) == "" {
 		return "", fmt.Errorf("secret %q in key vault %s is empty: set a value: %w", name, k.vault, ErrNotFound)
 	}
-	return *resp.Value, nil
+	return trim(*resp.Value), nil
 }
 
 // classify turns SDK errors into our sentinels with a message that says what to fix.

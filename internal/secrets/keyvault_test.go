@@ -115,7 +115,11 @@ func testOptions(hc *http.Client) KeyVaultOptions {
 
 func TestKeyVaultGet(t *testing.T) {
 	t.Parallel()
-	v := &fakeVault{token: fakeToken, values: map[string]string{"github-pat-ent1": "ghp_vaultvalue0123456789"}}
+	v := &fakeVault{token: fakeToken, values: map[string]string{
+		"github-pat-ent1": "ghp_vaultvalue0123456789",
+		// Pasted into the portal or set from a file with its line ending.
+		"github-pat-ent2": "ghp_pastedvalue0123456789\r\n",
+	}}
 	srv, opts := startVault(t, v)
 	kv, err := NewKeyVault(srv.URL+"/", &azfake.TokenCredential{}, opts)
 	if err != nil {
@@ -129,6 +133,12 @@ func TestKeyVaultGet(t *testing.T) {
 	if got != "ghp_vaultvalue0123456789" {
 		t.Errorf("Get = %q, want the vault's value", got)
 	}
+	if got, err := kv.Get(t.Context(), "github-pat-ent2"); err != nil || got != "ghp_pastedvalue0123456789" {
+		t.Errorf("Get(github-pat-ent2) = %q, %v; want the value without its line ending", got, err)
+	}
+	v.mu.Lock()
+	v.requests = v.requests[:1]
+	v.mu.Unlock()
 	want := []string{"GET /secrets/github-pat-ent1/ auth=Bearer fake_token"}
 	if diff := cmp.Diff(want, v.Requests()); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)
@@ -139,7 +149,7 @@ func TestKeyVaultErrors(t *testing.T) {
 	t.Parallel()
 	v := &fakeVault{
 		token:  fakeToken,
-		values: map[string]string{"blank": ""},
+		values: map[string]string{"blank": "", "newline": "\n"},
 		failure: map[string]vaultError{
 			"rbac":     {http.StatusForbidden, "Forbidden", "ForbiddenByRbac"},
 			"disabled": {http.StatusForbidden, "Forbidden", "SecretDisabled"},
@@ -163,6 +173,7 @@ func TestKeyVaultErrors(t *testing.T) {
 	}{
 		{"missing", "github-pat-ent9", ErrNotFound, []string{`secret "github-pat-ent9" not found in key vault ` + host}},
 		{"empty value", "blank", ErrNotFound, []string{`"blank"`, "is empty"}},
+		{"only a line ending", "newline", ErrNotFound, []string{`"newline"`, "is empty"}},
 		{"no role", "rbac", ErrForbidden, []string{`secret "rbac"`, "the app's identity lacks Key Vault Secrets User on " + host}},
 		{"disabled", "disabled", ErrForbidden, []string{`secret "disabled" is disabled`}},
 		{"throttled", "busy", ErrUnavailable, []string{`"busy"`, "429"}},

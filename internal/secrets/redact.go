@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -18,8 +19,11 @@ const MinRedactLength = 8
 // Mask replaces a secret value.
 const Mask = "***"
 
-// Redactor replaces known secret values in text. It is safe for concurrent use, and a
-// nil or empty Redactor returns text unchanged at the cost of one atomic load.
+// Redactor replaces known secret values in text, and credentials it was never given
+// by their shape (see credentialShapes): GitHub tokens, bearer tokens, JWTs, and the
+// signature parameters of pre-authenticated URLs (SharePoint upload sessions, Azure
+// SAS and other signed download links). It is safe for concurrent use; a nil Redactor
+// masks shapes only.
 type Redactor struct {
 	mu     sync.Mutex // serialises Add; readers use the atomic snapshot
 	values atomic.Pointer[redactSet]
@@ -59,7 +63,8 @@ func (r *Redactor) Add(value string) {
 	r.values.Store(&redactSet{values: next})
 }
 
-// Redact returns s with every known secret value replaced by Mask.
+// Redact returns s with every known secret value and every credential shape replaced
+// by Mask.
 func (r *Redactor) Redact(s string) string {
 	return r.snapshot().redact(s)
 }
@@ -71,13 +76,56 @@ func (r *Redactor) snapshot() *redactSet {
 	return r.values.Load()
 }
 
+// redact masks the known values (none for a nil set), then credential shapes.
 func (set *redactSet) redact(s string) string {
-	if set == nil {
-		return s
+	if set != nil {
+		for _, v := range set.values {
+			if strings.Contains(s, v) {
+				s = strings.ReplaceAll(s, v, Mask)
+			}
+		}
 	}
-	for _, v := range set.values {
-		if strings.Contains(s, v) {
-			s = strings.ReplaceAll(s, v, Mask)
+	return redactShapes(s)
+}
+
+// credentialShape is a credential recognised by its form. The pattern runs only when
+// the text holds one of the hints, so ordinary log lines cost a few substring checks.
+type credentialShape struct {
+	hints []string
+	re    *regexp.Regexp
+	repl  string
+}
+
+// credentialShapes catch credentials that reach an error or a log line without the
+// redactor having been taught them: tokens GitHub issues (ghp_, gho_, ghu_, ghs_, ghr_,
+// github_pat_), bearer tokens, JWTs (SharePoint's tempauth is one), the signature
+// parameters of pre-authenticated URLs (tempauth, Azure SAS sig, S3 and GCS signed-URL
+// parameters, token/access_token), and passwords in URLs. Each keeps enough context
+// (the prefix, the parameter name) to tell what was there.
+var credentialShapes = []credentialShape{
+	{hints: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"},
+		re: regexp.MustCompile(`\b(gh[pousr]_)[A-Za-z0-9]{16,}`), repl: "${1}" + Mask},
+	{hints: []string{"github_pat_"},
+		re: regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9_]{20,}`), repl: "github_pat_" + Mask},
+	{hints: []string{"earer"}, // Bearer, bearer
+		re: regexp.MustCompile(`(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]{16,}=*`), repl: "${1}${2}" + Mask},
+	{hints: []string{"eyJ"},
+		re: regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`), repl: Mask},
+	{hints: []string{"="},
+		re:   regexp.MustCompile(`(?i)([?&;])(tempauth|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|access_token|token)=([^&\s"'<>#\\]+)`),
+		repl: "${1}${2}=" + Mask},
+	{hints: []string{"://"},
+		re: regexp.MustCompile(`(://[^/\s:@"']+:)[^/\s@"']+@`), repl: "${1}" + Mask + "@"},
+}
+
+// redactShapes masks every credential shape in s.
+func redactShapes(s string) string {
+	for _, c := range credentialShapes {
+		for _, h := range c.hints {
+			if strings.Contains(s, h) {
+				s = c.re.ReplaceAllString(s, c.repl)
+				break
+			}
 		}
 	}
 	return s
@@ -117,9 +165,6 @@ func (h *redactHandler) Enabled(ctx context.Context, level slog.Level) bool {
 func (h *redactHandler) Handle(ctx context.Context, rec slog.Record) error {
 	set := h.r.snapshot()
 	inner := h.current(set)
-	if set == nil {
-		return inner.Handle(ctx, rec)
-	}
 	out := slog.NewRecord(rec.Time, rec.Level, set.redact(rec.Message), rec.PC)
 	rec.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(set.redactAttr(a))
@@ -169,9 +214,6 @@ func (h *redactHandler) with(s handlerStep) *redactHandler {
 }
 
 func (set *redactSet) redactAttrs(attrs []slog.Attr) []slog.Attr {
-	if set == nil {
-		return attrs
-	}
 	out := make([]slog.Attr, len(attrs))
 	for i, a := range attrs {
 		out[i] = set.redactAttr(a)

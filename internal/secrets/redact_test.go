@@ -196,3 +196,45 @@ func BenchmarkHandler(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// Credentials the redactor was never given are still masked by their shape.
+func TestRedactCredentialShapes(t *testing.T) {
+	t.Parallel()
+	jwt := "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJleHAiOjE3OTV9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
+	tests := []struct{ in, want string }{
+		{"token ghp_16C7e42F292c6912E7710c838347Ae178B4a refused", "token ghp_*** refused"},
+		{"gho_16C7e42F292c6912E7710c838347Ae178B4a", "gho_***"},
+		{"ghu_16C7e42F292c6912E7710c838347Ae178B4a,ghs_16C7e42F292c6912E7710c838347Ae178B4a", "ghu_***,ghs_***"},
+		{"pat github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTU end", "pat github_pat_*** end"},
+		{"Authorization: Bearer " + jwt, "Authorization: Bearer ***"},
+		{"authorization: bearer 0123456789abcdef0123456789abcdef", "authorization: bearer ***"},
+		{"id token " + jwt + " expired", "id token *** expired"},
+		{`Put "https://contoso.sharepoint.com/sites/m/_api/v2.0/drives/b!x/items/root/uploadSession?guid='1'&overwrite=True&tempauth=v1.` + jwt + `": EOF`,
+			`Put "https://contoso.sharepoint.com/sites/m/_api/v2.0/drives/b!x/items/root/uploadSession?guid='1'&overwrite=True&tempauth=***": EOF`},
+		{"GET https://acct.blob.core.windows.net/reports/users.ndjson?sv=2023-11-03&se=2026-11-26T07%3A00%3A00Z&sr=b&sp=r&sig=aBc%2BdEf%3D failed",
+			"GET https://acct.blob.core.windows.net/reports/users.ndjson?sv=2023-11-03&se=2026-11-26T07%3A00%3A00Z&sr=b&sp=r&sig=*** failed"},
+		{"https://copilot-reports.github.com/r/part-0.ndjson?X-Amz-Credential=AKIA0123%2F20261126&X-Amz-Signature=0a1b2c3d4e5f&X-Amz-Security-Token=FQoG",
+			"https://copilot-reports.github.com/r/part-0.ndjson?X-Amz-Credential=***&X-Amz-Signature=***&X-Amz-Security-Token=***"},
+		{"https://copilot-reports.github.com/r/part-0.ndjson?token=AABBCCDDEEFF&expires=1795000000",
+			"https://copilot-reports.github.com/r/part-0.ndjson?token=***&expires=1795000000"},
+		{"postgres://app:hunter2-long-password@db.example.com/metrics", "postgres://app:***@db.example.com/metrics"},
+		// Look-alikes that are not credentials stay as they are.
+		{"collect_repos github_pat ghp_short Bearer token", "collect_repos github_pat ghp_short Bearer token"},
+		{"the signature is valid; sig check ok; tokens=3", "the signature is valid; sig check ok; tokens=3"},
+		{"https://api.github.com/orgs/acme/repos?per_page=100&page=2", "https://api.github.com/orgs/acme/repos?per_page=100&page=2"},
+	}
+	r := NewRedactor() // knows no value: shapes only
+	for _, tt := range tests {
+		if got := r.Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+		}
+	}
+
+	// The log handler masks shapes too, before it has learned any secret.
+	var buf bytes.Buffer
+	log := slog.New(r.Handler(slog.NewJSONHandler(&buf, nil)))
+	log.Info("upload failed", "error", errors.New("PUT https://x.sharepoint.com/up?tempauth=v1."+jwt), "auth", "Bearer "+jwt)
+	if strings.Contains(buf.String(), jwt[:40]) {
+		t.Errorf("log line holds the credential: %s", buf.String())
+	}
+}

@@ -7,6 +7,10 @@
 //   - KeyVault reads the current version of a secret from Azure Key Vault, with the
 //     app's managed identity in production (NewManagedIdentityKeyVault).
 //
+// Every source trims the white space around a value: a token pasted into Key Vault
+// or set from a file usually carries a line ending, which no secret we read may hold
+// (an HTTP header would refuse it). What is left is the caller's to check.
+//
 // Errors from every source wrap one of ErrNotFound (the secret does not exist or is
 // empty), ErrForbidden (the identity may not read it) or ErrUnavailable (a network or
 // service failure that a retry may fix). Error messages name the secret and the fix,
@@ -23,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Source returns the current value of a named secret.
@@ -60,3 +65,6 @@ func validateName(name string) error {
 func isNameRune(r rune) bool {
 	return r == '-' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')
 }
+
+// trim removes the white space a copy-paste leaves around a secret value.
+func trim(value string) string { return strings.TrimSpace(value) }

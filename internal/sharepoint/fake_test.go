@@ -2,6 +2,8 @@ package sharepoint_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -54,20 +56,28 @@ type graphFake struct {
 	nextID   int
 
 	// Knobs.
-	failNext     []func(w http.ResponseWriter) bool // answered in order before normal handling
-	noRanges     bool                               // session replies without nextExpectedRanges
-	sessionBody  map[string]any                     // last createUploadSession body
-	chunkFailure func(n int, w http.ResponseWriter) bool
-	chunks       int
+	failNext       []func(w http.ResponseWriter) bool      // answered in order before normal handling
+	noRanges       bool                                    // session replies without nextExpectedRanges
+	sessionBody    map[string]any                          // last createUploadSession body
+	chunkFailure   func(n int, w http.ResponseWriter) bool // answers chunk n instead of storing it
+	afterChunk     func(n int, w http.ResponseWriter) bool // answers chunk n after storing it
+	dropFinalItem  bool                                    // the last chunk's answer holds no item, nothing is stored
+	statusFailures int                                     // GETs of a session answered 503
+	chunks         int
+	now            func() time.Time // the fake's clock: session expiry
+	sessionTTL     time.Duration
 }
 
 type uploadSession struct {
 	path     string
 	received []byte
+	expires  time.Time
+	deleted  bool
 }
 
 func newGraphFake(t *testing.T) *graphFake {
-	f := &graphFake{t: t, token: testToken, files: map[string][]byte{}, sessions: map[string]*uploadSession{}}
+	f := &graphFake{t: t, token: testToken, files: map[string][]byte{}, sessions: map[string]*uploadSession{},
+		now: time.Now, sessionTTL: 15 * time.Minute}
 	f.graph = httptest.NewServer(http.HandlerFunc(f.serveGraph))
 	f.upload = httptest.NewServer(http.HandlerFunc(f.serveUpload))
 	t.Cleanup(f.graph.Close)
@@ -155,10 +165,10 @@ func (f *graphFake) serveGraph(w http.ResponseWriter, r *http.Request) {
 		f.sessionBody = req
 		f.nextID++
 		id := strconv.Itoa(f.nextID)
-		f.sessions[id] = &uploadSession{path: path}
+		f.sessions[id] = &uploadSession{path: path, expires: f.now().Add(f.sessionTTL)}
 		reply := map[string]any{
-			"uploadUrl":          f.upload.URL + "/up/" + id + "?tempauth=opaque",
-			"expirationDateTime": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+			"uploadUrl":          f.uploadURL(id),
+			"expirationDateTime": f.sessions[id].expires.UTC().Format(time.RFC3339),
 		}
 		if !f.noRanges {
 			reply["nextExpectedRanges"] = []string{"0-"}
@@ -175,17 +185,42 @@ func (f *graphFake) serveGraph(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// serveUpload serves the upload URLs as Graph documents them: PUT a byte range
+// (Content-Range) → 202 with nextExpectedRanges, or 201/200 with the driveItem once the
+// last byte arrived; 416 for a range other than the next expected one; GET → the
+// session's state; DELETE → 204; any request after expiry or deletion → 404.
 func (f *graphFake) serveUpload(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record(r, body)
-	s, ok := f.sessions[strings.TrimPrefix(r.URL.Path, "/up/")]
-	if !ok || r.URL.Query().Get("tempauth") != "opaque" {
-		odataError(w, http.StatusNotFound, "itemNotFound", "no such session")
+	if r.Header.Get("Authorization") != "" {
+		// SharePoint answers 401 to a token it did not issue on a pre-authenticated URL.
+		odataError(w, http.StatusUnauthorized, "unauthenticated", "the upload URL takes no Authorization header")
 		return
 	}
-	if r.Method != http.MethodPut {
+	id := strings.Trim(r.URL.Query().Get("guid"), "'")
+	s, ok := f.sessions[id]
+	if !ok || r.URL.Path != uploadSessionPath || r.URL.Query().Get("tempauth") != tempauth(id) ||
+		s.deleted || !f.now().Before(s.expires) {
+		odataError(w, http.StatusNotFound, "itemNotFound", "The upload session was not found or has expired.")
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		if f.statusFailures > 0 {
+			f.statusFailures--
+			odataError(w, http.StatusServiceUnavailable, "serviceNotAvailable", "try again")
+			return
+		}
+		writeJSON(w, http.StatusOK, f.sessionState(s))
+		return
+	case http.MethodDelete:
+		s.deleted = true
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case http.MethodPut:
+	default:
 		odataError(w, http.StatusMethodNotAllowed, "invalidRequest", r.Method)
 		return
 	}
@@ -205,15 +240,72 @@ func (f *graphFake) serveUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.received = append(s.received, body...)
+	s.expires = f.now().Add(f.sessionTTL) // each fragment extends the session
+	if f.afterChunk != nil && f.afterChunk(n, w) {
+		return // the fragment was stored, the answer is the knob's
+	}
 	if len(s.received) < total {
-		writeJSON(w, http.StatusAccepted, map[string]any{
-			"expirationDateTime": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
-			"nextExpectedRanges": []string{strconv.Itoa(len(s.received)) + "-"},
-		})
+		writeJSON(w, http.StatusAccepted, f.sessionState(s))
+		return
+	}
+	status := http.StatusCreated
+	if _, existed := f.files[s.path]; existed {
+		status = http.StatusOK // replaced
+	}
+	s.deleted = true
+	if f.dropFinalItem {
+		writeJSON(w, status, map[string]any{})
 		return
 	}
 	f.files[s.path] = s.received
-	writeJSON(w, http.StatusCreated, f.driveItem(s.path))
+	writeJSON(w, status, f.driveItem(s.path))
+}
+
+func (f *graphFake) sessionState(s *uploadSession) map[string]any {
+	return map[string]any{
+		"expirationDateTime": s.expires.UTC().Format(time.RFC3339),
+		"nextExpectedRanges": []string{strconv.Itoa(len(s.received)) + "-"},
+	}
+}
+
+// Sessions returns how many upload sessions were created.
+func (f *graphFake) Sessions() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.sessions)
+}
+
+// expireSessions makes every session expire now, as if its time ran out.
+func (f *graphFake) expireSessions() {
+	for _, s := range f.sessions {
+		s.expires = f.now()
+	}
+}
+
+// uploadSessionPath is where SharePoint's upload URLs point.
+const uploadSessionPath = "/sites/metrics/_api/v2.0/drives/" + driveID + "/items/root/uploadSession"
+
+// uploadURL is shaped like the URLs SharePoint hands out: pre-authenticated by a
+// signed tempauth token in the query, which is a credential to the session.
+func (f *graphFake) uploadURL(id string) string {
+	return f.upload.URL + uploadSessionPath + "?guid='" + id + "'&overwrite=True&rename=False&dc=0&tempauth=" + tempauth(id)
+}
+
+// tempauth is the session's credential: a signed JWT, as SharePoint's are.
+func tempauth(id string) string {
+	enc := base64.RawURLEncoding
+	header := enc.EncodeToString([]byte(`{"typ":"JWT","alg":"HS256"}`))
+	claims := enc.EncodeToString([]byte(`{"aud":"00000003-0000-0ff1-ce00-000000000000/contoso.sharepoint.com","sid":"` + id + `","exp":1795000000}`))
+	sig := sha256.Sum256([]byte("fake-signing-key:" + id))
+	return "v1." + header + "." + claims + "." + enc.EncodeToString(sig[:])
+}
+
+// resetConnection drops the connection without an answer, as a network failure does.
+func resetConnection(w http.ResponseWriter) {
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err == nil {
+		conn.Close()
+	}
 }
 
 // throttle answers the next request with status and Retry-After (empty: no header).

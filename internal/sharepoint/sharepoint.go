@@ -1,12 +1,13 @@
 // Package sharepoint uploads the export files into a SharePoint document library
 // through Microsoft Graph, app-only. It is the only package that imports the Graph SDK
-// (msgraph-sdk-go): only its drives and models packages and the core's file uploader,
-// never the root package, which takes minutes to compile.
+// (msgraph-sdk-go): only its drives and models packages, never the root package, which
+// takes minutes to compile.
 //
 // Files up to 4 MiB go in one PUT to root:/<folder>/<name>:/content (which replaces
 // a file of the same name); larger files go through an upload session created with
-// conflictBehavior=replace, in chunks that are multiples of 320 KiB. Either way the
-// stored item's size is checked before an upload counts as done.
+// conflictBehavior=replace, in chunks that are multiples of 320 KiB, sent by this
+// package with the call's context (session.go) rather than by the SDK's large-file
+// task. Either way the stored item's size is checked before an upload counts as done.
 package sharepoint
 
 import (
@@ -17,7 +18,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +29,6 @@ import (
 	jsonser "github.com/microsoft/kiota-serialization-json-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	graphauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
-	"github.com/microsoftgraph/msgraph-sdk-go-core/fileuploader"
 	"github.com/microsoftgraph/msgraph-sdk-go/drives"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
@@ -82,6 +81,19 @@ type Client struct {
 	folder  string
 	chunk   int64
 	log     *slog.Logger
+
+	// Upload sessions (session.go): a plain client for the pre-authenticated upload
+	// URLs, and the retry policy the Graph requests follow too.
+	uploads    *http.Client
+	maxRetries int
+	maxWait    time.Duration
+	sleep      func(ctx context.Context, d time.Duration) error
+	now        func() time.Time
+}
+
+// backoff is the wait before retry number attempt (1, 2, ...) without Retry-After.
+func (c *Client) backoff(attempt int) time.Duration {
+	return (&retryHandler{}).backoff(attempt)
 }
 
 // New checks the options and builds the Graph request adapter. It does not touch the
@@ -121,10 +133,8 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sharepoint: auth provider: %w", err)
 	}
-	hc, err := newHTTPClient(opts, u)
-	if err != nil {
-		return nil, err
-	}
+	policy := newRetryPolicy(opts)
+	hc := newHTTPClient(opts, u, policy)
 	// Our own factories instead of the SDK's global registry (which the root package
 	// fills): JSON is all Graph answers these calls with.
 	parsers := absser.NewParseNodeFactoryRegistry()
@@ -132,22 +142,56 @@ func New(opts Options) (*Client, error) {
 	writers := absser.NewSerializationWriterFactoryRegistry()
 	writers.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonSerializationWriterFactory()
 	adapter, err := msgraphcore.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
-		auth, clientOptions(), parsers, writers, hc)
+		auth, clientOptions(), parsers, writers, hc.Client)
 	if err != nil {
 		return nil, fmt.Errorf("sharepoint: request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(base)
-	return &Client{adapter: adapter, driveID: opts.DriveID, folder: folder, chunk: chunk, log: log}, nil
+	return &Client{
+		adapter: adapter, driveID: opts.DriveID, folder: folder, chunk: chunk, log: log,
+		uploads: &http.Client{
+			Transport: hc.parent,
+			Timeout:   hc.timeout,
+			// An upload URL does not redirect; a redirect is answered as a failure.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		maxRetries: policy.maxRetries, maxWait: policy.maxWait, sleep: policy.sleep, now: policy.now,
+	}, nil
 }
 
 func clientOptions() msgraphcore.GraphClientOptions {
 	return msgraphcore.GraphClientOptions{GraphServiceLibraryVersion: "1.89.0"}
 }
 
+// newRetryPolicy fills in the retry options' defaults.
+func newRetryPolicy(opts Options) *retryHandler {
+	h := &retryHandler{maxRetries: opts.MaxRetries, maxWait: opts.MaxWait, sleep: opts.Sleep, now: opts.Now}
+	if h.maxRetries <= 0 {
+		h.maxRetries = 4
+	}
+	if h.maxWait <= 0 {
+		h.maxWait = 2 * time.Minute
+	}
+	if h.sleep == nil {
+		h.sleep = sleepContext
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	return h
+}
+
+// graphHTTP is the Graph client and what it was built from.
+type graphHTTP struct {
+	*http.Client
+	parent  http.RoundTripper
+	timeout time.Duration
+}
+
 // newHTTPClient builds the middleware chain: the SDK's handlers minus its retry
 // handler (ours is bounded and testable), request compression off (Graph would store
 // gzipped bodies as the file), and the token guard last, next to the network.
-func newHTTPClient(opts Options, graph *url.URL) (*http.Client, error) {
+func newHTTPClient(opts Options, graph *url.URL, retry *retryHandler) graphHTTP {
 	var parent http.RoundTripper = http.DefaultTransport
 	timeout := 2 * time.Minute
 	if opts.HTTPClient != nil {
@@ -158,38 +202,26 @@ func newHTTPClient(opts Options, graph *url.URL) (*http.Client, error) {
 			timeout = opts.HTTPClient.Timeout
 		}
 	}
-	retries := opts.MaxRetries
-	if retries <= 0 {
-		retries = 4
-	}
-	maxWait := opts.MaxWait
-	if maxWait <= 0 {
-		maxWait = 2 * time.Minute
-	}
-	sleep := opts.Sleep
-	if sleep == nil {
-		sleep = sleepContext
-	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
 	co := clientOptions()
 	middlewares := []khttp.Middleware{
 		msgraphcore.NewGraphTelemetryHandler(&co),
-		&retryHandler{maxRetries: retries, maxWait: maxWait, sleep: sleep, now: now},
+		retry,
 		khttp.NewRedirectHandler(),
 		khttp.NewCompressionHandlerWithOptions(*khttp.NewCompressionOptionsReference(false)),
 		khttp.NewUserAgentHandler(),
 		khttp.NewHeadersInspectionHandler(),
 		&tokenGuard{scheme: graph.Scheme, host: graph.Host},
 	}
-	return &http.Client{
-		Transport: khttp.NewCustomTransportWithParentTransport(parent, middlewares...),
-		Timeout:   timeout,
-		// The redirect middleware follows redirects (and drops the token across hosts).
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}, nil
+	return graphHTTP{
+		Client: &http.Client{
+			Transport: khttp.NewCustomTransportWithParentTransport(parent, middlewares...),
+			Timeout:   timeout,
+			// The redirect middleware follows redirects (and drops the token across hosts).
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		parent:  parent,
+		timeout: timeout,
+	}
 }
 
 // Upload stores r (size bytes) as <folder>/<name> in the drive, replacing a file of
@@ -199,18 +231,18 @@ func (c *Client) Upload(ctx context.Context, name string, size int64, r io.Reade
 	if err := checkName(name); err != nil {
 		return "", err
 	}
-	var item models.DriveItemable
+	var id string
 	var err error
 	if size <= SimpleUploadLimit {
-		item, err = c.putSmall(ctx, name, size, r)
+		id, err = c.putSmall(ctx, name, size, r)
 	} else {
-		item, err = c.putLarge(ctx, name, size, r)
+		id, err = c.putLarge(ctx, name, size, r)
 	}
 	if err != nil {
 		return "", fmt.Errorf("sharepoint upload: %w", err)
 	}
 	c.log.InfoContext(ctx, "uploaded to sharepoint", "file", name, "bytes", size)
-	return deref(item.GetId()), nil
+	return id, nil
 }
 
 func (c *Client) itemByPath(name string) *drives.ItemItemsDriveItemItemRequestBuilder {
@@ -222,69 +254,67 @@ func (c *Client) itemByPath(name string) *drives.ItemItemsDriveItemItemRequestBu
 		ByDriveId(c.driveID).Items().ByDriveItemId("root:/" + path + ":")
 }
 
-func (c *Client) putSmall(ctx context.Context, name string, size int64, r io.ReaderAt) (models.DriveItemable, error) {
+func (c *Client) putSmall(ctx context.Context, name string, size int64, r io.ReaderAt) (string, error) {
 	data := make([]byte, size)
 	if _, err := (&sizedReader{ReaderAt: r, size: size}).ReadAt(data, 0); err != nil {
-		return nil, fmt.Errorf("read: %w", err)
+		return "", fmt.Errorf("read: %w", err)
 	}
 	item, err := c.itemByPath(name).Content().Put(ctx, data, nil)
 	if err != nil {
-		return nil, describe(err)
+		return "", describe(err)
 	}
 	if got := sizeOf(item); got != size {
-		return nil, fmt.Errorf("stored item has %d bytes, want %d", got, size)
+		return "", fmt.Errorf("stored item has %d bytes, want %d", got, size)
 	}
-	return item, nil
+	return deref(item.GetId()), nil
 }
 
-func (c *Client) putLarge(ctx context.Context, name string, size int64, r io.ReaderAt) (models.DriveItemable, error) {
-	props := models.NewDriveItemUploadableProperties()
-	// Sessions default to conflictBehavior=fail; a re-export must replace the file.
-	props.SetAdditionalData(map[string]any{"@microsoft.graph.conflictBehavior": "replace"})
-	body := drives.NewItemItemsItemCreateUploadSessionPostRequestBody()
-	body.SetItem(props)
-	session, err := c.itemByPath(name).CreateUploadSession().Post(ctx, body, nil)
-	if err != nil {
-		return nil, fmt.Errorf("create upload session: %w", describe(err))
-	}
-	if session == nil || session.GetUploadUrl() == nil {
-		return nil, errors.New("create upload session: no upload URL in the reply")
-	}
-	errorMapping := abstractions.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
-	task := fileuploader.NewLargeFileUploadTask[models.DriveItemable](c.adapter, session,
-		&sizedReader{ReaderAt: r, size: size}, c.chunk, models.CreateDriveItemFromDiscriminatorValue, errorMapping)
-	res := task.Upload(func(done, total int64) {
-		c.log.DebugContext(ctx, "upload progress", "file", name, "bytes", done+1, "of", total)
-	})
-	if !res.GetUploadSucceeded() {
-		var errs []error
-		for _, err := range res.GetResponseErrors() {
-			errs = append(errs, describe(err))
+// putLarge sends the file through upload sessions (session.go) and checks what was
+// stored.
+func (c *Client) putLarge(ctx context.Context, name string, size int64, r io.ReaderAt) (string, error) {
+	create := func(ctx context.Context) (sessionState, error) {
+		props := models.NewDriveItemUploadableProperties()
+		// Sessions default to conflictBehavior=fail; a re-export must replace the file.
+		props.SetAdditionalData(map[string]any{"@microsoft.graph.conflictBehavior": "replace"})
+		body := drives.NewItemItemsItemCreateUploadSessionPostRequestBody()
+		body.SetItem(props)
+		session, err := c.itemByPath(name).CreateUploadSession().Post(ctx, body, nil)
+		if err != nil {
+			return sessionState{}, fmt.Errorf("create upload session: %w", describe(err))
 		}
-		return nil, fmt.Errorf("upload session: %w", errors.Join(errs...))
+		if session == nil {
+			return sessionState{}, errors.New("create upload session: empty reply")
+		}
+		state := sessionState{UploadURL: deref(session.GetUploadUrl()), NextExpectedRanges: session.GetNextExpectedRanges()}
+		if t := session.GetExpirationDateTime(); t != nil {
+			state.ExpirationDateTime = *t
+		}
+		return state, nil
 	}
-	item := res.GetItemResponse()
-	if sizeOf(item) == size && item.GetId() != nil {
-		return item, nil
+	item, err := c.sendLarge(ctx, name, size, r, create)
+	if err != nil {
+		return "", fmt.Errorf("upload session: %w", err)
 	}
-	// The task reports success even when the session offered no ranges and nothing
-	// was sent, or the last reply was not the item: ask Graph what it stored.
+	if item != nil && item.ID != "" && item.Size != nil && *item.Size == size {
+		return item.ID, nil
+	}
+	// The session took every byte but its last answer did not describe the stored
+	// item: ask Graph what it stored.
 	stored, err := c.itemByPath(name).Get(ctx, nil)
 	if err != nil {
 		if status, ok := errorsAsStatus(err); ok && status == http.StatusNotFound {
-			return nil, fmt.Errorf("upload session ended without storing the file")
+			return "", fmt.Errorf("upload session ended without storing the file")
 		}
-		return nil, fmt.Errorf("check stored item: %w", describe(err))
+		return "", fmt.Errorf("check stored item: %w", describe(err))
 	}
 	if got := sizeOf(stored); got != size {
-		return nil, fmt.Errorf("upload session ended short: stored item has %d bytes, want %d", got, size)
+		return "", fmt.Errorf("upload session ended short: stored item has %d bytes, want %d", got, size)
 	}
-	return stored, nil
+	return deref(stored.GetId()), nil
 }
 
-// sizedReader gives the file uploader the size it asks Stat for, and reads the way it
-// expects: io.ReaderAt may answer a read that ends exactly at the end with io.EOF,
-// which the uploader would take for a failure.
+// sizedReader reads exactly: io.ReaderAt may answer a read that ends exactly at the
+// end with io.EOF, which is no failure; a file shorter than announced is one.
 type sizedReader struct {
 	io.ReaderAt
 	size int64
@@ -300,17 +330,6 @@ func (s *sizedReader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, err
 }
-
-func (s *sizedReader) Stat() (os.FileInfo, error) { return sizeInfo(s.size), nil }
-
-type sizeInfo int64
-
-func (s sizeInfo) Name() string       { return "" }
-func (s sizeInfo) Size() int64        { return int64(s) }
-func (s sizeInfo) Mode() os.FileMode  { return 0 }
-func (s sizeInfo) ModTime() time.Time { return time.Time{} }
-func (s sizeInfo) IsDir() bool        { return false }
-func (s sizeInfo) Sys() any           { return nil }
 
 func sizeOf(item models.DriveItemable) int64 {
 	if item == nil || item.GetSize() == nil {
@@ -340,8 +359,15 @@ func (e *apiError) Error() string {
 func (e *apiError) Unwrap() error { return e.err }
 
 // describe turns an SDK error into one that says what Graph answered; transport
-// failures (ErrUnavailable among them) pass through unchanged.
+// failures (ErrUnavailable among them) keep their cause. A *url.Error (which net/http
+// wraps every transport failure in) is replaced by its method, host and path: its
+// text repeats the whole URL, and a pre-authenticated URL carries its credential in
+// the query.
 func describe(err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		err = fmt.Errorf("%s %s: %w", strings.ToUpper(urlErr.Op), withoutQuery(urlErr.URL), urlErr.Err)
+	}
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		return err
 	}
@@ -357,6 +383,15 @@ func describe(err error) error {
 		return &apiError{status: status, err: err}
 	}
 	return err
+}
+
+// withoutQuery names a URL by scheme, host and path only.
+func withoutQuery(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Scheme + "://" + u.Host + u.Path
 }
 
 func deref(s *string) string {

@@ -224,7 +224,7 @@ func TestChunkThrottledIsRetried(t *testing.T) {
 func TestSessionThatStopsShortFails(t *testing.T) {
 	t.Parallel()
 	f := newGraphFake(t)
-	f.noRanges = true // the task then uploads nothing and still reports success
+	f.dropFinalItem = true // every byte accepted, yet no item in the answer and nothing stored
 	c := newClient(t, f, &sleeper{}, 0)
 	data := content(5 << 20)
 	_, err := c.Upload(t.Context(), "short.csv", int64(len(data)), bytes.NewReader(data))
@@ -242,6 +242,22 @@ func TestSessionThatStopsShortFails(t *testing.T) {
 	_, err = c.Upload(t.Context(), "short.csv", int64(len(data)), bytes.NewReader(data))
 	if err == nil || !strings.Contains(err.Error(), "ended short: stored item has 100 bytes, want 5242880") {
 		t.Fatalf("error = %v, want a size mismatch", err)
+	}
+}
+
+// A session whose reply lacks nextExpectedRanges expects the whole file (Graph's
+// "0-"): the file is sent from the start.
+func TestSessionWithoutRangesStartsAtZero(t *testing.T) {
+	t.Parallel()
+	f := newGraphFake(t)
+	f.noRanges = true
+	c := newClient(t, f, &sleeper{}, 0)
+	data := content(5 << 20)
+	if _, err := c.Upload(t.Context(), "noranges.csv", int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if stored, _ := f.File(folder + "/noranges.csv"); !bytes.Equal(stored, data) {
+		t.Errorf("stored %d bytes, want %d", len(stored), len(data))
 	}
 }
 
@@ -354,4 +370,28 @@ func TestReaderAtEndingWithEOF(t *testing.T) {
 	if _, err := c.Upload(t.Context(), "eof.csv", 2000, eofReader{content(1000)}); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("short file: %v, want io.ErrUnexpectedEOF", err)
 	}
+}
+
+// The upload URL is pre-authenticated (tempauth in its query): a chunk that fails on
+// the network is reported by host and path, never by the URL itself.
+func TestChunkFailureErrorNamesNoCredential(t *testing.T) {
+	t.Parallel()
+	f := newGraphFake(t)
+	f.chunkFailure = func(n int, w http.ResponseWriter) bool {
+		resetConnection(w)
+		return true
+	}
+	c := newClient(t, f, &sleeper{}, 4*sharepoint.ChunkUnit)
+	data := content(5 << 20)
+	_, err := c.Upload(t.Context(), "big.csv", int64(len(data)), bytes.NewReader(data))
+	if !errors.Is(err, sharepoint.ErrUnavailable) {
+		t.Fatalf("error = %v, want ErrUnavailable", err)
+	}
+	if strings.Contains(err.Error(), "tempauth") || strings.Contains(err.Error(), tempauth("1")) || strings.Contains(err.Error(), "guid=") {
+		t.Errorf("error carries the upload URL's query: %v", err)
+	}
+	if !strings.Contains(err.Error(), uploadSessionPath) {
+		t.Errorf("error %q does not say where the upload failed", err)
+	}
+	checkNoToken(t, err)
 }
