@@ -47,7 +47,7 @@ func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, 
 	}
 	calc := pipeline.CalculateOptions{
 		Store: store, FailureWindow: cfg.FailureWindow, ThresholdsVersion: cfg.ThresholdsVersion,
-		RecomputeWeeks: cfg.RecomputeWeeks, Now: h.now, Logger: log,
+		RecomputeWeeks: cfg.RecomputeWeeks, RetentionDays: cfg.RetentionDays, Now: h.now, Logger: log,
 		Gate: make(chan struct{}, 1), // one calculation in memory at a time per instance
 	}
 	return []pipeline.Stage{

@@ -30,7 +30,10 @@ type CalculateOptions struct {
 	// RecomputeWeeks is RECOMPUTE_WEEKS: how many weeks, ending with the current one, a
 	// call without since recomputes; zero means config.DefaultRecomputeWeeks.
 	RecomputeWeeks int
-	Now            func() time.Time // default time.Now; checks the call's deadline
+	// RetentionDays is RETENTION_DAYS: collected data older than that is pruned, so a
+	// default window never reaches back to weeks whose inputs are gone. Zero: no limit.
+	RetentionDays int
+	Now           func() time.Time // default time.Now; checks the call's deadline
 	Logger         *slog.Logger
 	// Gate, when set, is a semaphore shared by every calculation of the process: a
 	// calculation holds a slot while it has an enterprise's activity in memory (about
@@ -249,6 +252,11 @@ func (s *CalculateStage) extendWindow(ctx context.Context, enterpriseID string, 
 		return first, nil, err
 	}
 	oldest := last.AddDate(0, 0, -7*(MaxCalculateWeeks-1))
+	limit := fmt.Sprintf("the %d weeks from %s are recomputed, call %s with since and until to recompute the older ones", MaxCalculateWeeks, oldest.Format(time.DateOnly), s.name)
+	if kept := s.oldestRetainedWeek(last); kept.After(oldest) {
+		oldest = kept
+		limit = fmt.Sprintf("weeks before %s are left as last computed: their data is older than RETENTION_DAYS=%d", kept.Format(time.DateOnly), s.opts.RetentionDays)
+	}
 	var warnings []string
 	for _, hint := range []struct {
 		week time.Time
@@ -262,8 +270,7 @@ func (s *CalculateStage) extendWindow(ctx context.Context, enterpriseID string, 
 		}
 		week := hint.week
 		if week.Before(oldest) {
-			warnings = append(warnings, fmt.Sprintf("%s of %s go back to the week of %s; the %d weeks from %s are recomputed, call %s with since and until to recompute the older ones",
-				hint.why, enterpriseID, week.Format(time.DateOnly), MaxCalculateWeeks, oldest.Format(time.DateOnly), s.name))
+			warnings = append(warnings, fmt.Sprintf("%s of %s go back to the week of %s; %s", hint.why, enterpriseID, week.Format(time.DateOnly), limit))
 			week = oldest
 		}
 		if week.Before(first) {
@@ -273,6 +280,24 @@ func (s *CalculateStage) extendWindow(ctx context.Context, enterpriseID string, 
 		}
 	}
 	return first, warnings, nil
+}
+
+// oldestRetainedWeek is the first week whose inputs are all still stored under
+// RETENTION_DAYS, counted back from the week holding last: DORA reads 182 days before its
+// first week. The zero time when nothing is pruned.
+func (s *CalculateStage) oldestRetainedWeek(last time.Time) time.Time {
+	if s.opts.RetentionDays <= 0 {
+		return time.Time{}
+	}
+	kept := last.Add(metrics.Week).AddDate(0, 0, -s.opts.RetentionDays) // data from here on is kept
+	if s.name == StageCalculateDORA {
+		kept = kept.AddDate(0, 0, metrics.DeploymentLookbackDays)
+	}
+	week := metrics.WeekStart(kept)
+	if week.Before(kept) {
+		week = week.Add(metrics.Week)
+	}
+	return week
 }
 
 // calculationError reports input the calculator refused. It comes from stored data

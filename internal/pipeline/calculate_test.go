@@ -1208,3 +1208,36 @@ func TestCalculateRecomputesUnrecoveredAndOutdatedWeeks(t *testing.T) {
 		t.Errorf("records = %d, want 5 scopes × 12 weeks", res.Records)
 	}
 }
+
+// The recompute never reaches back to weeks whose inputs RETENTION_DAYS has pruned: it
+// would overwrite their rows with figures of missing data.
+func TestCalculateDoesNotRecomputePrunedWeeks(t *testing.T) {
+	t.Parallel()
+	store := pgtest.New(t)
+	seedCalcScenario(t, store)
+	sqlExec(t, store, `INSERT INTO deployments (enterprise_id, repo_id, signal, deployment_id, sha, environment, production, created_at)
+		VALUES ('ent1', 1, 'deployment', 104, 'o1', 'production', true, '2026-06-02T09:00:00Z')`)
+	sqlExec(t, store, `INSERT INTO deployment_statuses (enterprise_id, repo_id, signal, deployment_id, status_id, state, created_at)
+		VALUES ('ent1', 1, 'deployment', 104, 6, 'success', '2026-06-02T10:00:00Z')`)
+	sqlExec(t, store, `INSERT INTO incidents (enterprise_id, repo_id, number, title, labels, created_at)
+		VALUES ('ent1', 1, 60, 'Search broken', '{incident}', '2026-06-02T11:00:00Z')`)
+	cfg := calcConfig(t, calcEnterprises)
+	ent1, _ := cfg.Enterprise("ent1")
+	opts := calcOptions(store, cfg, func() time.Time { return calcNow })
+	since := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := pipeline.NewDORAStage(opts).Run(t.Context(), pipeline.Request{Enterprise: &ent1, Now: calcNow, Since: &since}); err != nil {
+		t.Fatal(err)
+	}
+	// 300 days kept before the end of the current week (2026-11-30): from 2026-02-03, so
+	// DORA weeks whose 182-day look-back is whole start on 2026-08-10.
+	opts.RetentionDays = 300
+	res, err := pipeline.NewDORAStage(opts).Run(t.Context(), pipeline.Request{Enterprise: &ent1, Now: calcNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Records != 5*16 || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "RETENTION_DAYS=300") ||
+		!strings.Contains(res.Warnings[0], "2026-06-01") {
+		t.Errorf("result = %d records, warnings %q; want 5 scopes × 16 weeks from 2026-08-10 and a warning naming the week and RETENTION_DAYS",
+			res.Records, res.Warnings)
+	}
+}
