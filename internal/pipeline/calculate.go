@@ -34,7 +34,7 @@ type CalculateOptions struct {
 	// default window never reaches back to weeks whose inputs are gone. Zero: no limit.
 	RetentionDays int
 	Now           func() time.Time // default time.Now; checks the call's deadline
-	Logger         *slog.Logger
+	Logger        *slog.Logger
 	// Gate, when set, is a semaphore shared by every calculation of the process: a
 	// calculation holds a slot while it has an enterprise's activity in memory (about
 	// 1 GiB for 1,000 busy repositories), so parallel enterprises do not add up their
