@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -914,5 +915,65 @@ func TestReposPrunesStaleCachedPagesAtTheEnd(t *testing.T) {
 	}
 	if mine != 0 || others != 1 || fresh == 0 {
 		t.Errorf("after a finished collection: %d stale pages of this enterprise (want 0), %d of another (want 1), %d fresh (want > 0)", mine, others, fresh)
+	}
+}
+
+// An incident whose label is removed (or that is closed as not planned) leaves the
+// stored incidents at the next collection, and the next DORA calculation no longer
+// fails the deployment it blamed: no manual step.
+func TestReposRelabelledIncidentLeavesTheMetrics(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{})
+	e.collect(nil)
+	before := e.dump(metrics.SignalDeployment).Incidents
+	stage := pipeline.NewDORAStage(pipeline.CalculateOptions{Store: e.store, Now: e.sim.Now})
+	since := e.since()
+	failed := func() map[string]int {
+		t.Helper()
+		if _, err := stage.Run(t.Context(), pipeline.Request{Enterprise: &e.ent, Now: e.sim.Now(), Since: &since}); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, line := range calcRows(t, e.store, `SELECT scope || '|' || week_start || '|' || failed_deployments
+			FROM dora_metrics WHERE scope_type = 'repository' AND failed_deployments > 0`) {
+			parts := strings.Split(line, "|")
+			n, _ := strconv.Atoi(parts[2])
+			out[parts[0]+"|"+parts[1]] = n
+		}
+		return out
+	}
+	failedBefore := failed()
+
+	// The showcase's day-14 incident loses its label two hours after the initial now;
+	// its day-15 incident is closed as not planned an hour later.
+	e.sim.Advance(3*time.Hour + time.Minute)
+	e.collect(nil)
+	after := e.dump(metrics.SignalDeployment).Incidents
+	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
+	gone := map[string]bool{}
+	for _, in := range before {
+		if !slices.ContainsFunc(after, func(a metrics.Incident) bool { return a.RepoFullName == in.RepoFullName && a.Number == in.Number }) {
+			gone[in.RepoFullName] = true
+		}
+	}
+	if len(gone) == 0 {
+		t.Fatalf("no stored incident left after the relabel and the not-planned close; %d before, %d after", len(before), len(after))
+	}
+	failedAfter := failed()
+	for repo := range gone {
+		var sumBefore, sumAfter int
+		for k, n := range failedBefore {
+			if strings.HasPrefix(k, repo+"|") {
+				sumBefore += n
+			}
+		}
+		for k, n := range failedAfter {
+			if strings.HasPrefix(k, repo+"|") {
+				sumAfter += n
+			}
+		}
+		if sumAfter >= sumBefore {
+			t.Errorf("%s: %d failed deployments before the incidents left, %d after; want fewer", repo, sumBefore, sumAfter)
+		}
 	}
 }
