@@ -1148,13 +1148,7 @@ func TestCalculateRecomputesUnrecoveredAndOutdatedWeeks(t *testing.T) {
 	t.Parallel()
 	store := pgtest.New(t)
 	seedCalcScenario(t, store)
-	// Tuesday 2026-06-02: a deployment, and an hour later an incident that stays open.
-	sqlExec(t, store, `INSERT INTO deployments (enterprise_id, repo_id, signal, deployment_id, sha, environment, production, created_at)
-		VALUES ('ent1', 1, 'deployment', 104, 'o1', 'production', true, '2026-06-02T09:00:00Z')`)
-	sqlExec(t, store, `INSERT INTO deployment_statuses (enterprise_id, repo_id, signal, deployment_id, status_id, state, created_at)
-		VALUES ('ent1', 1, 'deployment', 104, 6, 'success', '2026-06-02T10:00:00Z')`)
-	sqlExec(t, store, `INSERT INTO incidents (enterprise_id, repo_id, number, title, labels, created_at)
-		VALUES ('ent1', 1, 60, 'Search broken', '{incident}', '2026-06-02T11:00:00Z')`)
+	seedOldOpenFailure(t, store)
 	cfg := calcConfig(t, calcEnterprises)
 	ent1, _ := cfg.Enterprise("ent1")
 	stage := pipeline.NewDORAStage(calcOptions(store, cfg, func() time.Time { return calcNow }))
@@ -1215,12 +1209,7 @@ func TestCalculateDoesNotRecomputePrunedWeeks(t *testing.T) {
 	t.Parallel()
 	store := pgtest.New(t)
 	seedCalcScenario(t, store)
-	sqlExec(t, store, `INSERT INTO deployments (enterprise_id, repo_id, signal, deployment_id, sha, environment, production, created_at)
-		VALUES ('ent1', 1, 'deployment', 104, 'o1', 'production', true, '2026-06-02T09:00:00Z')`)
-	sqlExec(t, store, `INSERT INTO deployment_statuses (enterprise_id, repo_id, signal, deployment_id, status_id, state, created_at)
-		VALUES ('ent1', 1, 'deployment', 104, 6, 'success', '2026-06-02T10:00:00Z')`)
-	sqlExec(t, store, `INSERT INTO incidents (enterprise_id, repo_id, number, title, labels, created_at)
-		VALUES ('ent1', 1, 60, 'Search broken', '{incident}', '2026-06-02T11:00:00Z')`)
+	seedOldOpenFailure(t, store)
 	cfg := calcConfig(t, calcEnterprises)
 	ent1, _ := cfg.Enterprise("ent1")
 	opts := calcOptions(store, cfg, func() time.Time { return calcNow })
@@ -1240,4 +1229,16 @@ func TestCalculateDoesNotRecomputePrunedWeeks(t *testing.T) {
 		t.Errorf("result = %d records, warnings %q; want 5 scopes × 16 weeks from 2026-08-10 and a warning naming the week and RETENTION_DAYS",
 			res.Records, res.Warnings)
 	}
+}
+
+// seedOldOpenFailure adds to seedCalcScenario a deployment of shop on Tuesday
+// 2026-06-02, and an hour later an incident that stays open.
+func seedOldOpenFailure(t testing.TB, store *postgres.Store) {
+	t.Helper()
+	sqlExec(t, store, `INSERT INTO deployments (enterprise_id, repo_id, signal, deployment_id, sha, environment, production, created_at)
+		VALUES ('ent1', 1, 'deployment', 104, 'o1', 'production', true, '2026-06-02T09:00:00Z')`)
+	sqlExec(t, store, `INSERT INTO deployment_statuses (enterprise_id, repo_id, signal, deployment_id, status_id, state, created_at)
+		VALUES ('ent1', 1, 'deployment', 104, 6, 'success', '2026-06-02T10:00:00Z')`)
+	sqlExec(t, store, `INSERT INTO incidents (enterprise_id, repo_id, number, title, labels, created_at)
+		VALUES ('ent1', 1, 60, 'Search broken', '{incident}', '2026-06-02T11:00:00Z')`)
 }
