@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -124,7 +125,7 @@ type RunSummary struct {
 
 // Run creates or resumes the timer run of now's UTC date and works the plan until it
 // is done or the budget runs out.
-func (o *Orchestrator) Run(ctx context.Context) (RunSummary, error) {
+func (o *Orchestrator) Run(ctx context.Context) (sum RunSummary, err error) {
 	start := o.opts.Clock.Now()
 	deadline := start.Add(o.opts.Budget)
 	date := start.UTC().Truncate(24 * time.Hour)
@@ -133,11 +134,12 @@ func (o *Orchestrator) Run(ctx context.Context) (RunSummary, error) {
 	if err != nil {
 		return RunSummary{}, err
 	}
-	sum := RunSummary{RunID: run.ID, Resumed: !created, Status: run.Status}
-	logf := func(format string, args ...any) {
-		line := fmt.Sprintf(format, args...)
-		sum.Logs = append(sum.Logs, line)
-	}
+	sum = RunSummary{RunID: run.ID, Resumed: !created, Status: run.Status}
+	// The per-enterprise goroutines log at once: lines go through a lock and are copied
+	// into the summary when Run returns.
+	var lines runLog
+	logf := lines.add
+	defer func() { sum.Logs = lines.all() }()
 	if run.Finished() {
 		logf("run %d for %s already finished (%s); nothing to do", run.ID, date.Format(time.DateOnly), run.Status)
 		sum.Finished = true
@@ -186,6 +188,25 @@ func (o *Orchestrator) event(name string, props map[string]string, m map[string]
 	if o.opts.Events != nil {
 		o.opts.Events.Event(name, props, m)
 	}
+}
+
+// runLog collects an invocation's log lines; safe for concurrent use.
+type runLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *runLog) add(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, line)
+}
+
+func (l *runLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
 }
 
 // work is one invocation's progress through the plan.
