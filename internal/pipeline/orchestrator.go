@@ -16,14 +16,28 @@ import (
 	"metrics-collector/internal/postgres"
 )
 
-// RunStore is what the orchestrator needs of the store.
+// RunStore is what the orchestrator needs of the store: its lock. Every run-state
+// write goes through the lock (runSession), in the session that holds it.
 type RunStore interface {
+	TryLock(ctx context.Context, key string) (*postgres.Lock, error)
+}
+
+// runSession is the orchestrator's run state, written in the session that holds its
+// lock (*postgres.Lock): a write after the lock was lost fails.
+type runSession interface {
 	TimerRun(ctx context.Context, date time.Time) (postgres.Run, bool, error)
 	SupersedeRunningRuns(ctx context.Context, before time.Time, by int64) (int64, error)
 	EnsureStep(ctx context.Context, runID int64, stage, enterpriseID string, shard int) (postgres.Step, error)
 	SaveStep(ctx context.Context, st postgres.Step) error
 	FinishRun(ctx context.Context, id int64, status, errorSummary string, warnings []string) error
 }
+
+// writeTimeout bounds a run-state write that must outlive the invocation's context.
+const writeTimeout = 30 * time.Second
+
+// OrchestratorLockKey names the advisory lock one orchestrator invocation holds at a
+// time.
+const OrchestratorLockKey = "orchestrator"
 
 // StageCaller calls one stage route and returns its decoded answer.
 type StageCaller interface {
@@ -124,29 +138,56 @@ type RunSummary struct {
 }
 
 // Run creates or resumes the timer run of now's UTC date and works the plan until it
-// is done or the budget runs out.
+// is done or the budget runs out. It holds the orchestrator lock throughout: an
+// invocation that overlaps another does nothing, and one that loses its lock (the
+// session holding it ended) stops at once and returns an error wrapping
+// postgres.ErrLockLost, leaving the run to the next holder.
 func (o *Orchestrator) Run(ctx context.Context) (sum RunSummary, err error) {
-	start := o.opts.Clock.Now()
-	deadline := start.Add(o.opts.Budget)
-	date := start.UTC().Truncate(24 * time.Hour)
-
-	run, created, err := o.opts.Store.TimerRun(ctx, date)
-	if err != nil {
-		return RunSummary{}, err
-	}
-	sum = RunSummary{RunID: run.ID, Resumed: !created, Status: run.Status}
 	// The per-enterprise goroutines log at once: lines go through a lock and are copied
 	// into the summary when Run returns.
 	var lines runLog
 	logf := lines.add
 	defer func() { sum.Logs = lines.all() }()
+
+	lock, err := o.opts.Store.TryLock(ctx, OrchestratorLockKey)
+	if errors.Is(err, postgres.ErrConflict) {
+		o.log.InfoContext(ctx, "another orchestrator invocation is running; nothing to do")
+		logf("another orchestrator invocation is working on the run; nothing to do")
+		return sum, nil
+	}
+	if err != nil {
+		return sum, err
+	}
+	defer lock.Release()
+	ctx, stop := lock.Guard(ctx)
+	defer stop()
+	defer func() {
+		if lost := lock.Err(); errors.Is(lost, postgres.ErrLockLost) && !sum.Finished {
+			o.log.WarnContext(ctx, "orchestrator lock lost; this invocation stops", "run_id", sum.RunID, "error", lost.Error())
+			logf("stopped: the orchestrator lock was lost (%v); the next invocation resumes the run", lost)
+			sum.Status, sum.Finished, err = "running", false, lost
+		}
+	}()
+	return o.run(ctx, lock, logf)
+}
+
+func (o *Orchestrator) run(ctx context.Context, db runSession, logf func(string, ...any)) (RunSummary, error) {
+	start := o.opts.Clock.Now()
+	deadline := start.Add(o.opts.Budget)
+	date := start.UTC().Truncate(24 * time.Hour)
+
+	run, created, err := db.TimerRun(ctx, date)
+	if err != nil {
+		return RunSummary{}, err
+	}
+	sum := RunSummary{RunID: run.ID, Resumed: !created, Status: run.Status}
 	if run.Finished() {
 		logf("run %d for %s already finished (%s); nothing to do", run.ID, date.Format(time.DateOnly), run.Status)
 		sum.Finished = true
 		return sum, nil
 	}
 	if created {
-		if n, err := o.opts.Store.SupersedeRunningRuns(ctx, date, run.ID); err != nil {
+		if n, err := db.SupersedeRunningRuns(ctx, date, run.ID); err != nil {
 			return sum, err
 		} else if n > 0 {
 			logf("closed %d interrupted run(s) of earlier dates", n)
@@ -157,7 +198,7 @@ func (o *Orchestrator) Run(ctx context.Context) (sum RunSummary, err error) {
 	}
 	o.event("RunStarted", map[string]string{"run_id": fmt.Sprint(run.ID), "trigger": "timer", "run_date": date.Format(time.DateOnly)}, nil)
 
-	w := &work{o: o, runID: run.ID, deadline: deadline, logf: logf}
+	w := &work{o: o, db: db, runID: run.ID, deadline: deadline, logf: logf}
 	w.runPlan(ctx)
 
 	if w.paused {
@@ -165,11 +206,13 @@ func (o *Orchestrator) Run(ctx context.Context) (sum RunSummary, err error) {
 		sum.Status = "running"
 		return sum, nil
 	}
-	if err := ctx.Err(); err != nil {
-		return sum, err
+	if ctx.Err() != nil {
+		return sum, context.Cause(ctx)
 	}
 	status, summary := w.outcome()
-	if err := o.opts.Store.FinishRun(context.WithoutCancel(ctx), run.ID, status, summary, w.warnings); err != nil {
+	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	if err := db.FinishRun(finishCtx, run.ID, status, summary, w.warnings); err != nil {
 		return sum, err
 	}
 	sum.Status, sum.Finished = status, true
@@ -212,6 +255,7 @@ func (l *runLog) all() []string {
 // work is one invocation's progress through the plan.
 type work struct {
 	o        *Orchestrator
+	db       runSession
 	runID    int64
 	deadline time.Time
 	logf     func(string, ...any)
@@ -307,14 +351,14 @@ func (w *work) record(st postgres.Step, warnings []string) {
 }
 
 func (w *work) skip(ctx context.Context, stage, enterpriseID, reason string) {
-	st, err := w.o.opts.Store.EnsureStep(ctx, w.runID, stage, enterpriseID, 0)
+	st, err := w.db.EnsureStep(ctx, w.runID, stage, enterpriseID, 0)
 	if err != nil {
 		w.failNoStore(stage, enterpriseID, 0, err)
 		return
 	}
 	if !st.Final() {
 		st.Status, st.Error = "skipped", reason
-		if err := w.o.opts.Store.SaveStep(ctx, st); err != nil {
+		if err := w.db.SaveStep(ctx, st); err != nil {
 			w.failNoStore(stage, enterpriseID, 0, err)
 			return
 		}
@@ -333,8 +377,7 @@ func (w *work) failNoStore(stage, enterpriseID string, shard int, err error) {
 // good, or the orchestrator's budget is reached. Progress is saved after every call,
 // so a killed orchestrator continues from the last cursor.
 func (w *work) step(ctx context.Context, stage, enterpriseID string, shard, shards int) postgres.Step {
-	store := w.o.opts.Store
-	st, err := store.EnsureStep(ctx, w.runID, stage, enterpriseID, shard)
+	st, err := w.db.EnsureStep(ctx, w.runID, stage, enterpriseID, shard)
 	if err != nil {
 		w.failNoStore(stage, enterpriseID, shard, err)
 		return postgres.Step{Stage: stage, EnterpriseID: enterpriseID, Shard: shard, Status: "failed"}
@@ -435,7 +478,11 @@ func (w *work) step(ctx context.Context, stage, enterpriseID string, shard, shar
 }
 
 func (w *work) save(ctx context.Context, st postgres.Step) {
-	if err := w.o.opts.Store.SaveStep(context.WithoutCancel(ctx), st); err != nil {
+	// Saved even when ctx has ended (the budget, a lost call), but not waited for
+	// forever.
+	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	if err := w.db.SaveStep(saveCtx, st); err != nil {
 		w.o.log.ErrorContext(ctx, "saving step progress", "stage", st.Stage, "enterprise", st.EnterpriseID, "error", err)
 	}
 }
