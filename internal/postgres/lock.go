@@ -184,9 +184,20 @@ func (l *Lock) stopWatching() {
 	l.stop, l.watching = nil, nil
 }
 
+// sessionStatementTimeout bounds one statement in a lock's session.
+const sessionStatementTimeout = 30 * time.Second
+
 // use runs fn on the holding session, alone. It fails with the loss when the lock is
 // no longer held, and marks the lock lost when fn leaves the session closed.
-func (l *Lock) use(fn func(conn *pgx.Conn) error) error {
+//
+// fn gets a context that keeps ctx's values and deadline (at most
+// sessionStatementTimeout away) but not its cancellation: cancelling a statement
+// breaks the connection, and with it the lock, so a caller that gives up mid-statement
+// lets the statement finish instead; a caller already done does not start one.
+func (l *Lock) use(ctx context.Context, fn func(ctx context.Context, conn *pgx.Conn) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("lock %s: %w", l.key, context.Cause(ctx))
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.released {
@@ -196,7 +207,13 @@ func (l *Lock) use(fn func(conn *pgx.Conn) error) error {
 	if err := l.Err(); err != nil {
 		return err
 	}
-	err := fn(l.conn.Conn())
+	deadline := time.Now().Add(sessionStatementTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	stmtCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	err := fn(stmtCtx, l.conn.Conn())
+	cancel()
 	if l.conn.Conn().IsClosed() {
 		l.lose(err)
 		if err != nil {
@@ -212,7 +229,7 @@ func (l *Lock) use(fn func(conn *pgx.Conn) error) error {
 
 // TimerRun is Store.TimerRun, fenced by the lock.
 func (l *Lock) TimerRun(ctx context.Context, date time.Time) (run Run, created bool, err error) {
-	err = l.use(func(c *pgx.Conn) error {
+	err = l.use(ctx, func(ctx context.Context, c *pgx.Conn) error {
 		var e error
 		run, created, e = timerRun(ctx, c, date)
 		return e
@@ -222,7 +239,7 @@ func (l *Lock) TimerRun(ctx context.Context, date time.Time) (run Run, created b
 
 // SupersedeRunningRuns is Store.SupersedeRunningRuns, fenced by the lock.
 func (l *Lock) SupersedeRunningRuns(ctx context.Context, before time.Time, by int64) (n int64, err error) {
-	err = l.use(func(c *pgx.Conn) error {
+	err = l.use(ctx, func(ctx context.Context, c *pgx.Conn) error {
 		var e error
 		n, e = supersedeRunningRuns(ctx, c, before, by)
 		return e
@@ -232,12 +249,14 @@ func (l *Lock) SupersedeRunningRuns(ctx context.Context, before time.Time, by in
 
 // FinishRun is Store.FinishRun, fenced by the lock.
 func (l *Lock) FinishRun(ctx context.Context, id int64, status, errorSummary string, warnings []string) error {
-	return l.use(func(c *pgx.Conn) error { return finishRun(ctx, c, id, status, errorSummary, warnings) })
+	return l.use(ctx, func(ctx context.Context, c *pgx.Conn) error {
+		return finishRun(ctx, c, id, status, errorSummary, warnings)
+	})
 }
 
 // EnsureStep is Store.EnsureStep, fenced by the lock.
 func (l *Lock) EnsureStep(ctx context.Context, runID int64, stage, enterpriseID string, shard int) (st Step, err error) {
-	err = l.use(func(c *pgx.Conn) error {
+	err = l.use(ctx, func(ctx context.Context, c *pgx.Conn) error {
 		var e error
 		st, e = ensureStep(ctx, c, runID, stage, enterpriseID, shard)
 		return e
@@ -247,12 +266,12 @@ func (l *Lock) EnsureStep(ctx context.Context, runID int64, stage, enterpriseID 
 
 // SaveStep is Store.SaveStep, fenced by the lock.
 func (l *Lock) SaveStep(ctx context.Context, st Step) error {
-	return l.use(func(c *pgx.Conn) error { return saveStep(ctx, c, st) })
+	return l.use(ctx, func(ctx context.Context, c *pgx.Conn) error { return saveStep(ctx, c, st) })
 }
 
 // ManualRun is Store.ManualRun, fenced by the lock.
 func (l *Lock) ManualRun(ctx context.Context, date time.Time) (run Run, err error) {
-	err = l.use(func(c *pgx.Conn) error {
+	err = l.use(ctx, func(ctx context.Context, c *pgx.Conn) error {
 		var e error
 		run, e = manualRun(ctx, c, date)
 		return e
@@ -262,12 +281,14 @@ func (l *Lock) ManualRun(ctx context.Context, date time.Time) (run Run, err erro
 
 // MarkInterruptedCalls is Store.MarkInterruptedCalls, fenced by the lock.
 func (l *Lock) MarkInterruptedCalls(ctx context.Context, stage, enterpriseID string, shard int) error {
-	return l.use(func(c *pgx.Conn) error { return markInterruptedCalls(ctx, c, stage, enterpriseID, shard) })
+	return l.use(ctx, func(ctx context.Context, c *pgx.Conn) error {
+		return markInterruptedCalls(ctx, c, stage, enterpriseID, shard)
+	})
 }
 
 // StartStageCall is Store.StartStageCall, fenced by the lock.
 func (l *Lock) StartStageCall(ctx context.Context, call StageCall) (started StageCall, err error) {
-	err = l.use(func(c *pgx.Conn) error {
+	err = l.use(ctx, func(ctx context.Context, c *pgx.Conn) error {
 		var e error
 		started, e = startStageCall(ctx, c, call)
 		return e
