@@ -314,3 +314,72 @@ func TestReadyWarnsWhenTheServerHasTooFewConnections(t *testing.T) {
 		}
 	}
 }
+
+// TestCallerGivingUpMidStatementKeepsTheLock: a holder whose context is cancelled
+// while its write waits lets the write finish; the session, and so the lock, survive
+// for the writes it makes next (the orchestrator saves progress after a cancelled call).
+func TestCallerGivingUpMidStatementKeepsTheLock(t *testing.T) {
+	s := pgtest.New(t)
+	ctx := t.Context()
+	l, err := s.TryLock(ctx, "orchestrator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	run, _, err := l.TimerRun(ctx, lockDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := l.EnsureStep(ctx, run.ID, "collect_repos", "ent1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold the step's row so the lock holder's write waits for it.
+	tx, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM run_steps WHERE run_id = $1 FOR UPDATE`, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	callCtx, cancel := context.WithCancel(ctx)
+	saved := make(chan error, 1)
+	st.Cursor = "c1"
+	go func() { saved <- l.SaveStep(callCtx, st) }()
+	waitForLockWait(t, s)
+	cancel()
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-saved; err != nil {
+		t.Fatalf("the write the caller gave up on: %v; want it finished", err)
+	}
+	if err := l.Err(); err != nil {
+		t.Fatalf("lock after the cancelled write: %v; want still held", err)
+	}
+	st.Cursor = "c2"
+	if err := l.SaveStep(ctx, st); err != nil {
+		t.Fatalf("next write: %v", err)
+	}
+	if err := l.SaveStep(callCtx, st); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a write with a context already done: %v; want it refused with context.Canceled", err)
+	}
+}
+
+// waitForLockWait waits until a lock session waits for a row lock.
+func waitForLockWait(t *testing.T, s *postgres.Store) {
+	t.Helper()
+	for range 1000 {
+		var n int
+		if err := s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = 'metrics-collector-locks' AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the lock holder's write never waited for the row")
+}
