@@ -203,6 +203,21 @@ func TestDatabaseWaitsEndWithTheCall(t *testing.T) {
 		defer c.Release()
 	}
 	client := &http.Client{Timeout: 2 * time.Minute} // without the fix the call waits for this
+	// The status route gives up after 30 s too; both wait at once.
+	statusDone := make(chan error, 1)
+	go func() {
+		resp, err := client.Get(e.srv.URL + "/api/runs")
+		if err != nil {
+			statusDone <- err
+			return
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			statusDone <- fmt.Errorf("GET /api/runs = %d (Retry-After %q); want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+			return
+		}
+		statusDone <- nil
+	}()
 	resp, err := client.Post(e.srv.URL+"/api/collect_repos", "application/json",
 		strings.NewReader(fmt.Sprintf(`{"enterprise":"ent1","run_id":%d,"budget_seconds":5}`, run.ID)))
 	if err != nil {
@@ -214,5 +229,8 @@ func TestDatabaseWaitsEndWithTheCall(t *testing.T) {
 	}
 	if e.repos.calls.Load() != 0 {
 		t.Error("the stage ran without its checks")
+	}
+	if err := <-statusDone; err != nil {
+		t.Error(err)
 	}
 }

@@ -95,10 +95,7 @@ func (s *Server) runStage(w http.ResponseWriter, r *http.Request) {
 	callCtx, cancel := context.WithTimeout(ctx, req.Deadline.Sub(start)+stageGrace)
 	defer cancel()
 	fail := func(err error, runID int64) {
-		if callCtx.Err() != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("%w: no database connection before the call's deadline: %w", postgres.ErrUnavailable, err)
-		}
-		s.writeError(ctx, w, err, runID)
+		s.writeError(ctx, w, boundedWait(ctx, callCtx, err), runID)
 	}
 	if err := s.opts.Store.Ready(callCtx); err != nil {
 		fail(err, 0)
@@ -442,6 +439,16 @@ func describeScope(enterpriseID string, shard, shards int) string {
 		scope += " shard " + strconv.Itoa(shard)
 	}
 	return scope
+}
+
+// boundedWait turns a database wait that ran into bounded's deadline, while the
+// request itself goes on, into ErrUnavailable (503 + Retry-After): the database is too
+// busy to serve this call in time.
+func boundedWait(request, bounded context.Context, err error) error {
+	if bounded.Err() != nil && request.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: no database connection before the call's deadline: %w", postgres.ErrUnavailable, err)
+	}
+	return err
 }
 
 func redactAll(redact func(string) string, in []string) []string {
