@@ -139,9 +139,16 @@ type RunSummary struct {
 
 // Run creates or resumes the timer run of now's UTC date and works the plan until it
 // is done or the budget runs out. It holds the orchestrator lock throughout: an
-// invocation that overlaps another does nothing, and one that loses its lock (the
-// session holding it ended) stops at once and returns an error wrapping
-// postgres.ErrLockLost, leaving the run to the next holder.
+// invocation that overlaps another does nothing.
+//
+// When the lock is lost (the session holding it ended: a failover, a restart), the
+// work that depended on it stops at once — the stage calls in flight are abandoned and
+// run-state writes fail — and Run tries to take the lock again, as a new invocation
+// would (waiting with the retry backoff while the database comes back). Holding it, it
+// resumes the run from what was saved; finding it held by another invocation, it
+// leaves the run to that one. After Retries losses, or when the lock cannot be had
+// again, it returns the loss (an error wrapping postgres.ErrLockLost) and the next
+// invocation resumes the run.
 func (o *Orchestrator) Run(ctx context.Context) (sum RunSummary, err error) {
 	// The per-enterprise goroutines log at once: lines go through a lock and are copied
 	// into the summary when Run returns.
@@ -149,30 +156,70 @@ func (o *Orchestrator) Run(ctx context.Context) (sum RunSummary, err error) {
 	logf := lines.add
 	defer func() { sum.Logs = lines.all() }()
 
-	lock, err := o.opts.Store.TryLock(ctx, OrchestratorLockKey)
-	if errors.Is(err, postgres.ErrConflict) {
-		o.log.InfoContext(ctx, "another orchestrator invocation is running; nothing to do")
-		logf("another orchestrator invocation is working on the run; nothing to do")
-		return sum, nil
-	}
-	if err != nil {
-		return sum, err
-	}
-	defer lock.Release()
-	ctx, stop := lock.Guard(ctx)
-	defer stop()
-	defer func() {
-		if lost := lock.Err(); errors.Is(lost, postgres.ErrLockLost) && !sum.Finished {
-			o.log.WarnContext(ctx, "orchestrator lock lost; this invocation stops", "run_id", sum.RunID, "error", lost.Error())
-			logf("stopped: the orchestrator lock was lost (%v); the next invocation resumes the run", lost)
-			sum.Status, sum.Finished, err = "running", false, lost
+	start := o.opts.Clock.Now()
+	for losses := 0; ; losses++ {
+		lock, err := o.lock(ctx, losses > 0, start.Add(o.opts.Budget))
+		if errors.Is(err, postgres.ErrConflict) {
+			if losses == 0 {
+				o.log.InfoContext(ctx, "another orchestrator invocation is running; nothing to do")
+				logf("another orchestrator invocation is working on the run; nothing to do")
+			} else {
+				o.log.InfoContext(ctx, "another orchestrator invocation took the run over")
+				logf("another orchestrator invocation took the run over; this one stops")
+			}
+			return sum, nil
 		}
-	}()
-	return o.run(ctx, lock, logf)
+		if err != nil {
+			return sum, err
+		}
+		sum, err = o.runLocked(ctx, lock, start, logf)
+		lock.Release()
+		if !errors.Is(err, postgres.ErrLockLost) {
+			return sum, err
+		}
+		o.log.WarnContext(ctx, "orchestrator lock lost; the work under it stopped", "run_id", sum.RunID, "error", err.Error())
+		logf("the orchestrator lock was lost (%v); the stage calls under it were stopped", err)
+		if losses >= o.opts.Retries || ctx.Err() != nil {
+			logf("run %d stays open; the next invocation resumes it", sum.RunID)
+			return sum, err
+		}
+	}
 }
 
-func (o *Orchestrator) run(ctx context.Context, db runSession, logf func(string, ...any)) (RunSummary, error) {
-	start := o.opts.Clock.Now()
+// lock takes the orchestrator lock. After a loss the database may still be coming
+// back: an unavailable database is then retried with the stage-call backoff while the
+// budget lasts.
+func (o *Orchestrator) lock(ctx context.Context, again bool, deadline time.Time) (*postgres.Lock, error) {
+	for failures := 1; ; failures++ {
+		lock, err := o.opts.Store.TryLock(ctx, OrchestratorLockKey)
+		if err == nil || !again || !errors.Is(err, postgres.ErrUnavailable) || failures > o.opts.Retries {
+			return lock, err
+		}
+		wait := backoff(o.opts.BackoffBase, failures)
+		if o.opts.Clock.Now().Add(wait).After(deadline) {
+			return nil, err
+		}
+		o.log.WarnContext(ctx, "orchestrator lock: database unavailable; retrying", "attempt", failures, "wait", wait.String(), "error", err.Error())
+		if err := o.opts.Clock.Sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// runLocked works the run while lock is held: under its guard, with every run-state
+// write in its session.
+func (o *Orchestrator) runLocked(ctx context.Context, lock *postgres.Lock, start time.Time, logf func(string, ...any)) (RunSummary, error) {
+	ctx, stop := lock.Guard(ctx)
+	defer stop()
+	sum, err := o.run(ctx, lock, start, logf)
+	if lost := lock.Err(); errors.Is(lost, postgres.ErrLockLost) && !sum.Finished {
+		sum.Status = "running"
+		return sum, lost
+	}
+	return sum, err
+}
+
+func (o *Orchestrator) run(ctx context.Context, db runSession, start time.Time, logf func(string, ...any)) (RunSummary, error) {
 	deadline := start.Add(o.opts.Budget)
 	date := start.UTC().Truncate(24 * time.Hour)
 

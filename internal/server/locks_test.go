@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"metrics-collector/internal/config"
 	"metrics-collector/internal/pipeline"
+	"metrics-collector/internal/postgres"
 	"metrics-collector/internal/postgres/pgtest"
 	"metrics-collector/internal/server"
 )
@@ -105,34 +108,10 @@ func (s *scriptedStages) called(stage string) bool {
 	return false
 }
 
-// TestOrchestratorStopsWhenItsLockIsLost: the session holding the orchestrator's lock
-// is terminated during the first stage call. The invocation stops — no export, the run
-// stays open — and answers 503; the next invocation takes the lock and finishes it.
-func TestOrchestratorStopsWhenItsLockIsLost(t *testing.T) {
-	store := pgtest.New(t)
-	stages := &scriptedStages{}
-	var once sync.Once
-	var problems []error
-	stages.hook = func(stage string, body pipeline.StageCallBody) {
-		if stage != pipeline.StageCollectCopilot || body.Enterprise != "ent1" {
-			return
-		}
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := pgtest.TerminateLockHolder(ctx, store, "orchestrator"); err != nil {
-				problems = append(problems, err)
-				return
-			}
-			// The lock is free: a second orchestrator could start now.
-			other, err := store.TryLock(ctx, "orchestrator")
-			if err != nil {
-				problems = append(problems, errors.New("after the session ended, the lock could not be taken: "+err.Error()))
-				return
-			}
-			other.Release()
-		})
-	}
+// orchestratorEnv serves the real orchestrator at /main_orchestrator, calling scripted
+// stages.
+func orchestratorEnv(t *testing.T, store *postgres.Store, stages *scriptedStages) *httptest.Server {
+	t.Helper()
 	stageSrv := httptest.NewServer(stages)
 	t.Cleanup(stageSrv.Close)
 	cfg := testConfig()
@@ -146,14 +125,105 @@ func TestOrchestratorStopsWhenItsLockIsLost(t *testing.T) {
 	})
 	srv := httptest.NewServer(server.New(server.Options{Store: store, Config: cfg, Orchestrator: orch}))
 	t.Cleanup(srv.Close)
+	return srv
+}
+
+// killOnFirstCall terminates the session holding the orchestrator's lock during the
+// first collect_copilot call of ent1. With takeOver, a second orchestrator is already
+// queued for the lock (a blocking pg_advisory_lock), so PostgreSQL hands it the lock
+// the moment the session ends, before the first can take it again; it holds the lock
+// until release is called.
+func killOnFirstCall(t *testing.T, store *postgres.Store, stages *scriptedStages, takeOver bool) (problems func() []error, release func()) {
+	var once sync.Once
+	var errs []error
+	var other *pgxpool.Conn
+	stages.hook = func(stage string, body pipeline.StageCallBody) {
+		if stage != pipeline.StageCollectCopilot || body.Enterprise != "ent1" {
+			return
+		}
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var granted chan error
+			if takeOver {
+				conn, err := store.Pool().Acquire(ctx)
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				other = conn
+				granted = make(chan error, 1)
+				go func() {
+					_, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, pipeline.OrchestratorLockKey)
+					granted <- err
+				}()
+				if err := waitUntilWaitingForALock(ctx, store, conn.Conn().PgConn().PID()); err != nil {
+					errs = append(errs, err)
+					return
+				}
+			}
+			if err := pgtest.TerminateLockHolder(ctx, store, pipeline.OrchestratorLockKey); err != nil {
+				errs = append(errs, err)
+				return
+			}
+			if granted != nil {
+				if err := <-granted; err != nil {
+					errs = append(errs, errors.New("the second orchestrator did not get the lock: "+err.Error()))
+				}
+			}
+		})
+	}
+	problems = func() []error {
+		once.Do(func() {}) // the hook has run (or never will)
+		return errs
+	}
+	var released sync.Once
+	release = func() {
+		once.Do(func() {})
+		released.Do(func() {
+			if other != nil {
+				_, _ = other.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, pipeline.OrchestratorLockKey)
+				other.Release()
+			}
+		})
+	}
+	t.Cleanup(release)
+	return problems, release
+}
+
+// waitUntilWaitingForALock polls until the backend pid waits for a lock.
+func waitUntilWaitingForALock(ctx context.Context, store *postgres.Store, pid uint32) error {
+	for ctx.Err() == nil {
+		var waiting bool
+		err := store.Pool().QueryRow(ctx, `SELECT coalesce(wait_event_type = 'Lock', false) FROM pg_stat_activity WHERE pid = $1`, int32(pid)).Scan(&waiting)
+		if err != nil {
+			return err
+		}
+		if waiting {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("backend %d never waited for the lock: %w", pid, ctx.Err())
+}
+
+// TestOrchestratorStopsWhenItsLockIsLost: the session holding the orchestrator's lock
+// is terminated during the first stage call and a second orchestrator takes the lock.
+// The first stops — no export, the run stays open, the timer answer says why — and
+// the run is the second's: here, the next invocation finishes it.
+func TestOrchestratorStopsWhenItsLockIsLost(t *testing.T) {
+	store := pgtest.New(t)
+	stages := &scriptedStages{}
+	problems, release := killOnFirstCall(t, store, stages, true)
+	srv := orchestratorEnv(t, store, stages)
 
 	status, body, _ := post(t, srv.URL+"/main_orchestrator", `{}`)
-	once.Do(func() {}) // the hook has run (or never will)
-	for _, err := range problems {
+	for _, err := range problems() {
 		t.Fatal(err)
 	}
-	if status != http.StatusServiceUnavailable {
-		t.Errorf("invocation that lost its lock answered %d %v; want 503", status, body)
+	logs := fmt.Sprint(body["Logs"])
+	if status != http.StatusOK || !strings.Contains(logs, "lock was lost") || !strings.Contains(logs, "took the run over") {
+		t.Errorf("invocation that lost its lock answered %d %v; want 200 saying it lost the lock and left the run", status, body)
 	}
 	if stages.called(pipeline.StageExportCSV) || stages.called(pipeline.StageUploadSharePoint) {
 		t.Error("the orchestrator went on to export and upload after its lock was lost")
@@ -163,10 +233,10 @@ func TestOrchestratorStopsWhenItsLockIsLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(runs) != 1 || runs[0].Status != "running" {
-		t.Fatalf("runs %+v: want the run still open for the next invocation", runs)
+		t.Fatalf("runs %+v: want the run still open for the lock's new holder", runs)
 	}
 
-	// The next invocation holds the lock and finishes the run.
+	release()
 	status, body, _ = post(t, srv.URL+"/main_orchestrator", `{}`)
 	if status != 200 {
 		t.Fatalf("next invocation: %d %v", status, body)
@@ -175,11 +245,46 @@ func TestOrchestratorStopsWhenItsLockIsLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.Status != pipeline.StatusSucceeded {
-		t.Fatalf("run after the next invocation: %+v", run)
+	if run.Status != pipeline.StatusSucceeded || !stages.called(pipeline.StageExportCSV) {
+		t.Fatalf("run after the next invocation: %+v (export called: %v)", run, stages.called(pipeline.StageExportCSV))
 	}
-	if !stages.called(pipeline.StageExportCSV) {
-		t.Error("the next invocation did not export")
+}
+
+// TestOrchestratorTakesItsLockAgainAfterALoss: the session is terminated (a failover)
+// and nobody else takes the lock. The calls under the lost lock stop; the invocation
+// takes the lock again, resumes the run from what was saved — repeating the call that
+// was in flight — and finishes it.
+func TestOrchestratorTakesItsLockAgainAfterALoss(t *testing.T) {
+	store := pgtest.New(t)
+	stages := &scriptedStages{}
+	problems, _ := killOnFirstCall(t, store, stages, false)
+	srv := orchestratorEnv(t, store, stages)
+
+	status, body, _ := post(t, srv.URL+"/main_orchestrator", `{}`)
+	for _, err := range problems() {
+		t.Fatal(err)
+	}
+	logs := fmt.Sprint(body["Logs"])
+	if status != http.StatusOK || !strings.Contains(logs, "lock was lost") || !strings.Contains(logs, "resumed") {
+		t.Fatalf("invocation answered %d %v; want 200 saying it lost the lock and resumed", status, body)
+	}
+	runs, err := store.ListRuns(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Status != pipeline.StatusSucceeded {
+		t.Fatalf("runs %+v: want the one run finished by the same invocation", runs)
+	}
+	stages.mu.Lock()
+	defer stages.mu.Unlock()
+	n := 0
+	for _, c := range stages.calls {
+		if c == pipeline.StageCollectCopilot+"/ent1" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("collect_copilot[ent1] called %d times; want 2 (the call in flight at the loss, repeated)", n)
 	}
 }
 
