@@ -246,7 +246,7 @@ func TestHostRefusesBadConfiguration(t *testing.T) {
 	if err == nil {
 		t.Fatalf("started with invalid settings:\n%s", out)
 	}
-	for _, want := range []string{"DATABASE_URL", "sslmode=require", "COLLECTOR_ENTERPRISES[0].id", "COLLECTOR_ENTERPRISES[0].token_secret"} {
+	for _, want := range []string{"DATABASE_URL", "sslmode=verify-full", "COLLECTOR_ENTERPRISES[0].id", "COLLECTOR_ENTERPRISES[0].token_secret"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -76,6 +77,8 @@ type hooks struct {
 	// orchestratorSleep is the orchestrator's wait before retrying a stage call;
 	// default a real timer.
 	orchestratorSleep func(ctx context.Context, d time.Duration) error
+	// wrapStage, when set, wraps every stage (a test holds calls at a barrier).
+	wrapStage func(pipeline.Stage) pipeline.Stage
 }
 
 // serve runs the custom handler until ctx ends.
@@ -162,7 +165,7 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	}
 	cache := secrets.NewCache(source, cfg.SecretCacheTTL, time.Now, redactor)
 
-	storeOpts := postgres.Options{Logger: log}
+	storeOpts := postgres.Options{Logger: log, LockConns: lockConns(cfg)}
 	switch {
 	case cfg.DatabaseAuth == config.DatabaseAuthEntra:
 		// Passwordless: each new connection logs in with the managed identity's token.
@@ -179,6 +182,7 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	if err != nil {
 		return nil, err
 	}
+	log.Info("database connections per instance", "working_pool", store.Pool().Config().MaxConns, "lock_pool", storeOpts.LockConns)
 	tel, err := telemetry.New(cfg.AppInsights.Value(), telemetry.Options{Redact: redactor.Redact})
 	if err != nil {
 		store.Close()
@@ -189,6 +193,11 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	if err != nil {
 		store.Close()
 		return nil, err
+	}
+	if h.wrapStage != nil {
+		for i := range stages {
+			stages[i] = h.wrapStage(stages[i])
+		}
 	}
 	orch := pipeline.NewOrchestrator(pipeline.OrchestratorOptions{
 		Store: store,
@@ -212,6 +221,24 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		Telemetry: tel, Redact: redactor.Redact, Now: h.now,
 	})
 	return &app{handler: srv, store: store, telemetry: tel}, nil
+}
+
+// lockConns sizes the pool of sessions that hold advisory locks: the orchestrator's
+// lock, one per stage call of the widest part of the plan (ENTERPRISE_PARALLELISM
+// enterprises at once, each with collect_copilot and one collect_repos call per
+// repo_shard), and two spare for calls made by hand. With the default STAGE_BASE_URL
+// every call of the plan lands on this instance.
+func lockConns(cfg config.Config) int32 {
+	widths := make([]int, 0, len(cfg.Enterprises))
+	for _, e := range cfg.Enterprises {
+		widths = append(widths, 1+max(e.RepoShards, 1))
+	}
+	slices.SortFunc(widths, func(a, b int) int { return b - a })
+	n := 1 + 2
+	for i := 0; i < len(widths) && i < max(cfg.EnterpriseParallelism, 1); i++ {
+		n += widths[i]
+	}
+	return int32(n)
 }
 
 // hookClock is the orchestrator's clock: the service's now, real sleeps unless a test

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"metrics-collector/internal/metrics"
 )
@@ -234,6 +237,9 @@ func Parse(getenv func(string) string) (Config, error) {
 		c.StageBaseURL = "http://127.0.0.1:" + c.Port
 	} else if u, err := url.Parse(c.StageBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("STAGE_BASE_URL", "%q is not an http(s) URL; set the app's base URL, e.g. https://myapp.azurewebsites.net", c.StageBaseURL)
+	} else if !secureOrLoopback(u) {
+		// The orchestrator sends STAGE_FUNCTION_KEY with every call.
+		bad("STAGE_BASE_URL", "%q is plain http to a host that is not loopback, so the function key would travel in clear; use https://<app>.azurewebsites.net, or leave it empty to call the stages on 127.0.0.1", c.StageBaseURL)
 	}
 	c.StageBaseURL = strings.TrimRight(c.StageBaseURL, "/")
 
@@ -247,7 +253,7 @@ func Parse(getenv func(string) string) (Config, error) {
 	c.RetentionDays = intSetting(getenv, "RETENTION_DAYS", DefaultRetentionDays, 1, 3660, bad)
 
 	if c.DatabaseURL == "" {
-		bad("DATABASE_URL", "not set; set a PostgreSQL URL, e.g. postgres://user@host:5432/metrics?sslmode=require")
+		bad("DATABASE_URL", "not set; set a PostgreSQL URL, e.g. postgres://user@host:5432/metrics?sslmode=verify-full")
 	} else if err := checkDatabaseURL(c.DatabaseURL.Value()); err != nil {
 		bad("DATABASE_URL", "%v", err)
 	}
@@ -457,22 +463,55 @@ func checkDatabaseAuth(c Config, bad func(string, string, ...any)) {
 	}
 }
 
-// checkDatabaseURL refuses plaintext connections to non-loopback hosts.
+// checkDatabaseURL refuses connections to a non-loopback host that are not TLS with a
+// verified certificate and host name (sslmode=verify-full). It judges the settings as
+// pgx parses them — every host, including the fallbacks of a host list, a host given
+// as a query parameter (?host=) and PG* environment defaults — because that is what
+// the store connects to. verify-ca is refused: it checks the chain but not the name,
+// so any server with a certificate from the same CA (every Azure server shares one)
+// could stand in for ours.
 func checkDatabaseURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return errors.New("not a postgres:// URL; use postgres://user@host:5432/dbname?sslmode=require")
+	if !strings.HasPrefix(raw, "postgres://") && !strings.HasPrefix(raw, "postgresql://") {
+		return errors.New("not a postgres:// URL; use postgres://user@host:5432/dbname?sslmode=verify-full")
 	}
-	host := u.Hostname()
-	if host == "" || isLoopback(host) {
-		return nil
+	cfg, err := pgconn.ParseConfig(raw)
+	if err != nil {
+		// pgx's message quotes the connection string (password masked); give only the
+		// reason.
+		reason := "check the host, port and parameters"
+		var pe *pgconn.ParseConfigError
+		if errors.As(err, &pe) && pe.Unwrap() != nil {
+			reason = pe.Unwrap().Error()
+		}
+		return fmt.Errorf("cannot be used as a PostgreSQL URL (%s); use postgres://user@host:5432/dbname?sslmode=verify-full", reason)
 	}
-	switch u.Query().Get("sslmode") {
-	case "require", "verify-ca", "verify-full":
-		return nil
-	default:
-		return fmt.Errorf("host %s is not loopback, so TLS is required; add sslmode=require (or verify-full) to the URL", host)
+	targets := []struct {
+		host string
+		tls  *tls.Config
+	}{{cfg.Host, cfg.TLSConfig}}
+	for _, f := range cfg.Fallbacks {
+		targets = append(targets, struct {
+			host string
+			tls  *tls.Config
+		}{f.Host, f.TLSConfig})
 	}
+	// A host with a plaintext fallback (sslmode allow/prefer) is reported as plaintext.
+	for _, t := range targets {
+		if !isLocalDatabaseHost(t.host) && t.tls == nil {
+			return fmt.Errorf("host %s is not loopback, and the URL lets the connection go unencrypted (sslmode absent, disable, allow or prefer); add sslmode=verify-full", t.host)
+		}
+	}
+	for _, t := range targets {
+		if !isLocalDatabaseHost(t.host) && t.tls.InsecureSkipVerify {
+			return fmt.Errorf("host %s is not loopback, and the sslmode does not verify the server's certificate and name (require and verify-ca do not); use sslmode=verify-full", t.host)
+		}
+	}
+	return nil
+}
+
+// isLocalDatabaseHost: loopback or a Unix socket directory.
+func isLocalDatabaseHost(host string) bool {
+	return strings.HasPrefix(host, "/") || isLoopback(host)
 }
 
 func secureOrLoopback(u *url.URL) bool {

@@ -69,8 +69,8 @@ func TestErrorsNameTheVariable(t *testing.T) {
 	}{
 		{map[string]string{"DATABASE_URL": ""}, "DATABASE_URL: not set"},
 		{map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL: not a postgres:// URL"},
-		{map[string]string{"DATABASE_URL": "postgres://u:pw@db.example.com/x"}, "DATABASE_URL: host db.example.com is not loopback, so TLS is required"},
-		{map[string]string{"DATABASE_URL": "postgres://u:pw@db.example.com/x?sslmode=disable"}, "sslmode=require"},
+		{map[string]string{"DATABASE_URL": "postgres://u:pw@db.example.com/x"}, "DATABASE_URL: host db.example.com is not loopback"},
+		{map[string]string{"DATABASE_URL": "postgres://u:pw@db.example.com/x?sslmode=disable"}, "sslmode=verify-full"},
 		{map[string]string{"COLLECTOR_ENTERPRISES": ""}, "COLLECTOR_ENTERPRISES: not set"},
 		{map[string]string{"COLLECTOR_ENTERPRISES": "{"}, "COLLECTOR_ENTERPRISES: not a JSON array"},
 		{map[string]string{"COLLECTOR_ENTERPRISES": "[]"}, "COLLECTOR_ENTERPRISES: the array is empty"},
@@ -140,6 +140,54 @@ func TestLoopbackAllowsPlainText(t *testing.T) {
 	c, err := Parse(env(m))
 	if err != nil || c.Enterprises[0].APIURL != "http://127.0.0.1:9999/" {
 		t.Errorf("loopback simulator URL: %+v %v", c.Enterprises, err)
+	}
+}
+
+// TestTransportSecurity: a credential never travels in clear or to an unverified
+// server. The database rules look at the connection settings as pgx parses them (every
+// host, fallbacks included), not at the URL's host.
+func TestTransportSecurity(t *testing.T) {
+	refused := []struct {
+		variable, value, want string
+	}{
+		{"STAGE_BASE_URL", "http://myapp.azurewebsites.net", "STAGE_BASE_URL: \"http://myapp.azurewebsites.net\" is plain http to a host that is not loopback"},
+		{"STAGE_BASE_URL", "http://10.0.0.4:8080", "use https://"},
+		{"DATABASE_URL", "postgres://u:pw@127.0.0.1/x?host=db.example.com&sslmode=disable", "DATABASE_URL: host db.example.com is not loopback"},
+		{"DATABASE_URL", "postgres://u:pw@127.0.0.1/x?host=db.example.com&sslmode=require", "host db.example.com"},
+		{"DATABASE_URL", "postgres://u:pw@db.example.com/x?sslmode=require", "does not verify the server's certificate"},
+		{"DATABASE_URL", "postgres://u:pw@db.example.com/x?sslmode=verify-ca", "sslmode=verify-full"},
+		{"DATABASE_URL", "postgres://u:pw@db.example.com/x?sslmode=prefer", "sslmode=verify-full"},
+		{"DATABASE_URL", "postgres://u:pw@db.example.com/x?sslmode=allow", "sslmode=verify-full"},
+		{"DATABASE_URL", "postgres://u:pw@127.0.0.1:5432,db.example.com:5432/x?sslmode=disable", "host db.example.com"},
+		{"DATABASE_URL", "postgres://u:pw@db.example.com/x?sslmode=verify-full&sslrootcert=/nonexistent/root.crt", "DATABASE_URL: cannot be used"},
+		{"DATABASE_URL", "postgres://u:pw@db.example.com/x?sslmode=sometimes", "DATABASE_URL: cannot be used"},
+	}
+	for _, tc := range refused {
+		m := valid()
+		m[tc.variable] = tc.value
+		_, err := Parse(env(m))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%s: error %v, want it to contain %q", tc.variable, tc.value, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), ":pw@") {
+			t.Errorf("error echoes the database password: %v", err)
+		}
+	}
+	accepted := []struct{ variable, value string }{
+		{"STAGE_BASE_URL", "https://myapp.azurewebsites.net"},
+		{"STAGE_BASE_URL", "http://127.0.0.1:7071"},
+		{"STAGE_BASE_URL", "http://localhost:7071"},
+		{"DATABASE_URL", "postgres://u@127.0.0.1/x?host=db.example.com&sslmode=verify-full"},
+		{"DATABASE_URL", "postgres://u@db.example.com/x?sslmode=require&sslrootcert=system"}, // pgx: system roots mean verify-full
+		{"DATABASE_URL", "postgres://u@127.0.0.1:5432,[::1]:5433/x?sslmode=disable"},
+		{"DATABASE_URL", "postgres://u@/x?host=/var/run/postgresql"}, // a Unix socket
+	}
+	for _, tc := range accepted {
+		m := valid()
+		m[tc.variable] = tc.value
+		if _, err := Parse(env(m)); err != nil {
+			t.Errorf("%s=%s: %v", tc.variable, tc.value, err)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,14 +16,28 @@ import (
 	"metrics-collector/internal/postgres"
 )
 
-// RunStore is what the orchestrator needs of the store.
+// RunStore is what the orchestrator needs of the store: its lock. Every run-state
+// write goes through the lock (runSession), in the session that holds it.
 type RunStore interface {
+	TryLock(ctx context.Context, key string) (*postgres.Lock, error)
+}
+
+// runSession is the orchestrator's run state, written in the session that holds its
+// lock (*postgres.Lock): a write after the lock was lost fails.
+type runSession interface {
 	TimerRun(ctx context.Context, date time.Time) (postgres.Run, bool, error)
 	SupersedeRunningRuns(ctx context.Context, before time.Time, by int64) (int64, error)
 	EnsureStep(ctx context.Context, runID int64, stage, enterpriseID string, shard int) (postgres.Step, error)
 	SaveStep(ctx context.Context, st postgres.Step) error
 	FinishRun(ctx context.Context, id int64, status, errorSummary string, warnings []string) error
 }
+
+// writeTimeout bounds a run-state write that must outlive the invocation's context.
+const writeTimeout = 30 * time.Second
+
+// OrchestratorLockKey names the advisory lock one orchestrator invocation holds at a
+// time.
+const OrchestratorLockKey = "orchestrator"
 
 // StageCaller calls one stage route and returns its decoded answer.
 type StageCaller interface {
@@ -133,28 +148,103 @@ type RunSummary struct {
 }
 
 // Run creates or resumes the timer run of now's UTC date and works the plan until it
-// is done or the budget runs out.
-func (o *Orchestrator) Run(ctx context.Context) (RunSummary, error) {
+// is done or the budget runs out. It holds the orchestrator lock throughout: an
+// invocation that overlaps another does nothing.
+//
+// When the lock is lost (the session holding it ended: a failover, a restart), the
+// work that depended on it stops at once — the stage calls in flight are abandoned and
+// run-state writes fail — and Run tries to take the lock again, as a new invocation
+// would (waiting with the retry backoff while the database comes back). Holding it, it
+// resumes the run from what was saved; finding it held by another invocation, it
+// leaves the run to that one. After Retries losses, or when the lock cannot be had
+// again, it returns the loss (an error wrapping postgres.ErrLockLost) and the next
+// invocation resumes the run.
+func (o *Orchestrator) Run(ctx context.Context) (sum RunSummary, err error) {
+	// The per-enterprise goroutines log at once: lines go through a lock and are copied
+	// into the summary when Run returns.
+	var lines runLog
+	logf := lines.add
+	defer func() { sum.Logs = lines.all() }()
+
 	start := o.opts.Clock.Now()
+	for losses := 0; ; losses++ {
+		lock, err := o.lock(ctx, losses > 0, start.Add(o.opts.Budget))
+		if errors.Is(err, postgres.ErrConflict) {
+			if losses == 0 {
+				o.log.InfoContext(ctx, "another orchestrator invocation is running; nothing to do")
+				logf("another orchestrator invocation is working on the run; nothing to do")
+			} else {
+				o.log.InfoContext(ctx, "another orchestrator invocation took the run over")
+				logf("another orchestrator invocation took the run over; this one stops")
+			}
+			return sum, nil
+		}
+		if err != nil {
+			return sum, err
+		}
+		sum, err = o.runLocked(ctx, lock, start, logf)
+		lock.Release()
+		if !errors.Is(err, postgres.ErrLockLost) {
+			return sum, err
+		}
+		o.log.WarnContext(ctx, "orchestrator lock lost; the work under it stopped", "run_id", sum.RunID, "error", err.Error())
+		logf("the orchestrator lock was lost (%v); the stage calls under it were stopped", err)
+		if losses >= o.opts.Retries || ctx.Err() != nil {
+			logf("run %d stays open; the next invocation resumes it", sum.RunID)
+			return sum, err
+		}
+	}
+}
+
+// lock takes the orchestrator lock. After a loss the database may still be coming
+// back: an unavailable database is then retried with the stage-call backoff while the
+// budget lasts.
+func (o *Orchestrator) lock(ctx context.Context, again bool, deadline time.Time) (*postgres.Lock, error) {
+	for failures := 1; ; failures++ {
+		lock, err := o.opts.Store.TryLock(ctx, OrchestratorLockKey)
+		if err == nil || !again || !errors.Is(err, postgres.ErrUnavailable) || failures > o.opts.Retries {
+			return lock, err
+		}
+		wait := backoff(o.opts.BackoffBase, failures)
+		if o.opts.Clock.Now().Add(wait).After(deadline) {
+			return nil, err
+		}
+		o.log.WarnContext(ctx, "orchestrator lock: database unavailable; retrying", "attempt", failures, "wait", wait.String(), "error", err.Error())
+		if err := o.opts.Clock.Sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// runLocked works the run while lock is held: under its guard, with every run-state
+// write in its session.
+func (o *Orchestrator) runLocked(ctx context.Context, lock *postgres.Lock, start time.Time, logf func(string, ...any)) (RunSummary, error) {
+	ctx, stop := lock.Guard(ctx)
+	defer stop()
+	sum, err := o.run(ctx, lock, start, logf)
+	if lost := lock.Err(); errors.Is(lost, postgres.ErrLockLost) && !sum.Finished {
+		sum.Status = "running"
+		return sum, lost
+	}
+	return sum, err
+}
+
+func (o *Orchestrator) run(ctx context.Context, db runSession, start time.Time, logf func(string, ...any)) (RunSummary, error) {
 	deadline := start.Add(o.opts.Budget)
 	date := start.UTC().Truncate(24 * time.Hour)
 
-	run, created, err := o.opts.Store.TimerRun(ctx, date)
+	run, created, err := db.TimerRun(ctx, date)
 	if err != nil {
 		return RunSummary{}, err
 	}
 	sum := RunSummary{RunID: run.ID, Resumed: !created, Status: run.Status}
-	logf := func(format string, args ...any) {
-		line := fmt.Sprintf(format, args...)
-		sum.Logs = append(sum.Logs, line)
-	}
 	if run.Finished() {
 		logf("run %d for %s already finished (%s); nothing to do", run.ID, date.Format(time.DateOnly), run.Status)
 		sum.Finished = true
 		return sum, nil
 	}
 	if created {
-		if n, err := o.opts.Store.SupersedeRunningRuns(ctx, date, run.ID); err != nil {
+		if n, err := db.SupersedeRunningRuns(ctx, date, run.ID); err != nil {
 			return sum, err
 		} else if n > 0 {
 			logf("closed %d interrupted run(s) of earlier dates", n)
@@ -165,7 +255,7 @@ func (o *Orchestrator) Run(ctx context.Context) (RunSummary, error) {
 	}
 	o.event("RunStarted", map[string]string{"run_id": fmt.Sprint(run.ID), "trigger": "timer", "run_date": date.Format(time.DateOnly)}, nil)
 
-	w := &work{o: o, runID: run.ID, date: date, deadline: deadline, logf: logf}
+	w := &work{o: o, db: db, runID: run.ID, date: date, deadline: deadline, logf: logf}
 	w.runPlan(ctx)
 
 	if w.paused {
@@ -173,11 +263,13 @@ func (o *Orchestrator) Run(ctx context.Context) (RunSummary, error) {
 		sum.Status = "running"
 		return sum, nil
 	}
-	if err := ctx.Err(); err != nil {
-		return sum, err
+	if ctx.Err() != nil {
+		return sum, context.Cause(ctx)
 	}
 	status, summary := w.outcome()
-	if err := o.opts.Store.FinishRun(context.WithoutCancel(ctx), run.ID, status, summary, w.warnings); err != nil {
+	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	if err := db.FinishRun(finishCtx, run.ID, status, summary, w.warnings); err != nil {
 		return sum, err
 	}
 	sum.Status, sum.Finished = status, true
@@ -198,9 +290,29 @@ func (o *Orchestrator) event(name string, props map[string]string, m map[string]
 	}
 }
 
+// runLog collects an invocation's log lines; safe for concurrent use.
+type runLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *runLog) add(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, line)
+}
+
+func (l *runLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
+}
+
 // work is one invocation's progress through the plan.
 type work struct {
 	o        *Orchestrator
+	db       runSession
 	runID    int64
 	date     time.Time // the run's UTC date
 	deadline time.Time
@@ -301,14 +413,14 @@ func (w *work) record(st postgres.Step, warnings []string) {
 }
 
 func (w *work) skip(ctx context.Context, stage, enterpriseID, reason string) {
-	st, err := w.o.opts.Store.EnsureStep(ctx, w.runID, stage, enterpriseID, 0)
+	st, err := w.db.EnsureStep(ctx, w.runID, stage, enterpriseID, 0)
 	if err != nil {
 		w.failNoStore(stage, enterpriseID, 0, err)
 		return
 	}
 	if !st.Final() {
 		st.Status, st.Error = "skipped", reason
-		if err := w.o.opts.Store.SaveStep(ctx, st); err != nil {
+		if err := w.db.SaveStep(ctx, st); err != nil {
 			w.failNoStore(stage, enterpriseID, 0, err)
 			return
 		}
@@ -327,8 +439,7 @@ func (w *work) failNoStore(stage, enterpriseID string, shard int, err error) {
 // good, or the orchestrator's budget is reached. Progress is saved after every call,
 // so a killed orchestrator continues from the last cursor.
 func (w *work) step(ctx context.Context, stage, enterpriseID string, shard, shards int) postgres.Step {
-	store := w.o.opts.Store
-	st, err := store.EnsureStep(ctx, w.runID, stage, enterpriseID, shard)
+	st, err := w.db.EnsureStep(ctx, w.runID, stage, enterpriseID, shard)
 	if err != nil {
 		w.failNoStore(stage, enterpriseID, shard, err)
 		return postgres.Step{Stage: stage, EnterpriseID: enterpriseID, Shard: shard, Status: "failed"}
@@ -429,7 +540,11 @@ func (w *work) step(ctx context.Context, stage, enterpriseID string, shard, shar
 }
 
 func (w *work) save(ctx context.Context, st postgres.Step) {
-	if err := w.o.opts.Store.SaveStep(context.WithoutCancel(ctx), st); err != nil {
+	// Saved even when ctx has ended (the budget, a lost call), but not waited for
+	// forever.
+	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	if err := w.db.SaveStep(saveCtx, st); err != nil {
 		w.o.log.ErrorContext(ctx, "saving step progress", "stage", st.Stage, "enterprise", st.EnterpriseID, "error", err)
 	}
 }

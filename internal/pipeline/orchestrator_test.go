@@ -369,3 +369,24 @@ func waitForStep(t *testing.T, store *postgres.Store, stage, status string) {
 	}
 	t.Errorf("step %s never reached %s", stage, status)
 }
+
+// TestOrchestratorOverlappingInvocationDoesNothing: while another invocation holds the
+// orchestrator lock, Run makes no call and creates no run.
+func TestOrchestratorOverlappingInvocationDoesNothing(t *testing.T) {
+	h := newHarness(t, func(string, pipeline.StageCallBody, int) (int, any) { return 200, done(1) })
+	held, err := h.store.TryLock(t.Context(), pipeline.OrchestratorLockKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := h.orchestrator(t, 9*time.Minute).Run(t.Context())
+	if err != nil || sum.RunID != 0 || sum.Finished || !strings.Contains(strings.Join(sum.Logs, "\n"), "another orchestrator invocation") {
+		t.Fatalf("overlapping invocation: %+v %v", sum, err)
+	}
+	if runs, _ := h.store.ListRuns(t.Context(), 1); len(runs) != 0 || len(h.stages.callsTo(pipeline.StageExportCSV, "")) != 0 {
+		t.Fatalf("the overlapping invocation worked: runs %+v", runs)
+	}
+	held.Release()
+	if sum, err = h.orchestrator(t, 9*time.Minute).Run(t.Context()); err != nil || !sum.Finished {
+		t.Fatalf("after the other invocation ended: %+v %v", sum, err)
+	}
+}

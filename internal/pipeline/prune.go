@@ -35,8 +35,7 @@ type Pruner interface {
 // count adds up.
 func (w *work) prune(ctx context.Context, date time.Time) {
 	o := w.o
-	store := o.opts.Store
-	st, err := store.EnsureStep(ctx, w.runID, StepPruneData, "", 0)
+	st, err := w.db.EnsureStep(ctx, w.runID, StepPruneData, "", 0)
 	if err != nil {
 		w.failNoStore(StepPruneData, "", 0, err)
 		return

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Run is a row of collection_runs.
@@ -54,17 +55,27 @@ RETURNING ` + runColumns
 
 const sqlSelectTimerRun = `SELECT ` + runColumns + ` FROM collection_runs WHERE trigger = 'timer' AND run_date = $1`
 
+// querier runs a statement: the working pool, or the session holding a lock (lock.go).
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // TimerRun returns the timer run of the UTC date, creating it when there is none.
 // created tells whether this call created it.
 func (s *Store) TimerRun(ctx context.Context, date time.Time) (run Run, created bool, err error) {
-	run, err = scanRun(s.pool.QueryRow(ctx, sqlInsertTimerRun, date))
+	return timerRun(ctx, s.pool, date)
+}
+
+func timerRun(ctx context.Context, q querier, date time.Time) (run Run, created bool, err error) {
+	run, err = scanRun(q.QueryRow(ctx, sqlInsertTimerRun, date))
 	if err == nil {
 		return run, true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return Run{}, false, classify(fmt.Errorf("create timer run: %w", err))
 	}
-	run, err = scanRun(s.pool.QueryRow(ctx, sqlSelectTimerRun, date))
+	run, err = scanRun(q.QueryRow(ctx, sqlSelectTimerRun, date))
 	if err != nil {
 		return Run{}, false, classify(fmt.Errorf("read timer run: %w", err))
 	}
@@ -75,7 +86,11 @@ const sqlInsertManualRun = `INSERT INTO collection_runs (trigger, run_date) VALU
 
 // ManualRun creates a run for a stage called by hand without a run_id.
 func (s *Store) ManualRun(ctx context.Context, date time.Time) (Run, error) {
-	run, err := scanRun(s.pool.QueryRow(ctx, sqlInsertManualRun, date))
+	return manualRun(ctx, s.pool, date)
+}
+
+func manualRun(ctx context.Context, q querier, date time.Time) (Run, error) {
+	run, err := scanRun(q.QueryRow(ctx, sqlInsertManualRun, date))
 	if err != nil {
 		return Run{}, classify(fmt.Errorf("create manual run: %w", err))
 	}
@@ -125,6 +140,10 @@ WHERE id = $1`
 // FinishRun ends a run with its status; records and API calls are summed from its
 // stage calls.
 func (s *Store) FinishRun(ctx context.Context, id int64, status, errorSummary string, warnings []string) error {
+	return finishRun(ctx, s.pool, id, status, errorSummary, warnings)
+}
+
+func finishRun(ctx context.Context, q querier, id int64, status, errorSummary string, warnings []string) error {
 	if warnings == nil {
 		warnings = []string{}
 	}
@@ -132,7 +151,7 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status, errorSummary st
 	if err != nil {
 		return err
 	}
-	if _, err := s.pool.Exec(ctx, sqlFinishRun, id, status, errorSummary, w); err != nil {
+	if _, err := q.Exec(ctx, sqlFinishRun, id, status, errorSummary, w); err != nil {
 		return classify(fmt.Errorf("finish run %d: %w", id, err))
 	}
 	return nil
@@ -142,7 +161,11 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status, errorSummary st
 // orchestrator was killed and never resumed): the new run collects from the same
 // watermarks, so nothing is lost.
 func (s *Store) SupersedeRunningRuns(ctx context.Context, before time.Time, by int64) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `
+	return supersedeRunningRuns(ctx, s.pool, before, by)
+}
+
+func supersedeRunningRuns(ctx context.Context, q querier, before time.Time, by int64) (int64, error) {
+	tag, err := q.Exec(ctx, `
 UPDATE collection_runs SET status = 'partial', finished_at = now(),
 	error_summary = 'interrupted; superseded by run ' || $2::bigint
 WHERE status = 'running' AND trigger = 'timer' AND run_date < $1`, before, by)
@@ -187,7 +210,11 @@ RETURNING id, attempt`
 
 // StartStageCall writes the audit row of a stage call as running.
 func (s *Store) StartStageCall(ctx context.Context, c StageCall) (StageCall, error) {
-	err := s.pool.QueryRow(ctx, sqlStartStageCall, c.RunID, c.Stage, c.EnterpriseID, c.Shard, c.InvocationID, c.CursorIn).
+	return startStageCall(ctx, s.pool, c)
+}
+
+func startStageCall(ctx context.Context, q querier, c StageCall) (StageCall, error) {
+	err := q.QueryRow(ctx, sqlStartStageCall, c.RunID, c.Stage, c.EnterpriseID, c.Shard, c.InvocationID, c.CursorIn).
 		Scan(&c.ID, &c.Attempt)
 	if err != nil {
 		return StageCall{}, classify(fmt.Errorf("start stage call: %w", err))
@@ -226,7 +253,11 @@ func (s *Store) FinishStageCall(ctx context.Context, c StageCall) error {
 // are still 'running' as failed. Call it while holding that stage's lock: the lock is
 // held for a call's whole life, so any other running row belongs to a process that died.
 func (s *Store) MarkInterruptedCalls(ctx context.Context, stage, enterpriseID string, shard int) error {
-	_, err := s.pool.Exec(ctx, `
+	return markInterruptedCalls(ctx, s.pool, stage, enterpriseID, shard)
+}
+
+func markInterruptedCalls(ctx context.Context, q querier, stage, enterpriseID string, shard int) error {
+	_, err := q.Exec(ctx, `
 UPDATE stage_calls SET status = 'failed', finished_at = now(), error = 'interrupted (the process stopped)'
 WHERE stage = $1 AND enterprise_id = $2 AND shard = $3 AND status = 'running'`, stage, enterpriseID, shard)
 	if err != nil {
@@ -297,8 +328,12 @@ RETURNING run_id, stage, enterprise_id, shard, status, coalesce(cursor, ''), att
 
 // EnsureStep returns the step, creating it as pending when the run has none yet.
 func (s *Store) EnsureStep(ctx context.Context, runID int64, stage, enterpriseID string, shard int) (Step, error) {
+	return ensureStep(ctx, s.pool, runID, stage, enterpriseID, shard)
+}
+
+func ensureStep(ctx context.Context, q querier, runID int64, stage, enterpriseID string, shard int) (Step, error) {
 	var st Step
-	err := s.pool.QueryRow(ctx, sqlEnsureStep, runID, stage, enterpriseID, shard).Scan(
+	err := q.QueryRow(ctx, sqlEnsureStep, runID, stage, enterpriseID, shard).Scan(
 		&st.RunID, &st.Stage, &st.EnterpriseID, &st.Shard, &st.Status, &st.Cursor, &st.Attempts, &st.Calls,
 		&st.Records, &st.APICalls, &st.Error, &st.UpdatedAt)
 	if err != nil {
@@ -314,7 +349,11 @@ WHERE run_id = $1 AND stage = $2 AND enterprise_id = $3 AND shard = $4`
 
 // SaveStep writes the step's progress.
 func (s *Store) SaveStep(ctx context.Context, st Step) error {
-	_, err := s.pool.Exec(ctx, sqlSaveStep, st.RunID, st.Stage, st.EnterpriseID, st.Shard, st.Status, st.Cursor,
+	return saveStep(ctx, s.pool, st)
+}
+
+func saveStep(ctx context.Context, q querier, st Step) error {
+	_, err := q.Exec(ctx, sqlSaveStep, st.RunID, st.Stage, st.EnterpriseID, st.Shard, st.Status, st.Cursor,
 		st.Attempts, st.Calls, st.Records, st.APICalls, st.Error)
 	if err != nil {
 		return classify(fmt.Errorf("save step %s/%s/%d: %w", st.Stage, st.EnterpriseID, st.Shard, err))

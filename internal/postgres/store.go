@@ -32,13 +32,26 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a lock is held by someone else.
 	ErrConflict = errors.New("conflict")
+	// ErrLockLost: the session that held a lock ended (failover, restart,
+	// pg_terminate_backend), so someone else may hold it now. Errors that wrap it
+	// wrap ErrUnavailable too.
+	ErrLockLost = errors.New("lock lost")
 )
 
 // Options tune the pool.
 type Options struct {
-	// MaxConns bounds the pool; the default (8) suits many small instances sharing a
-	// B1ms server (about 50 connections).
+	// MaxConns bounds the working pool; the default (8) suits many small instances
+	// sharing a B1ms server (about 50 connections).
 	MaxConns int32
+	// LockConns bounds a second pool, of the sessions that hold advisory locks (one per
+	// held lock, for the holder's whole call): a lock holder never waits for a working
+	// connection behind other holders. Default 4; size it to the locks an instance
+	// holds at once.
+	LockConns int32
+	// LockCheckInterval is how often an otherwise quiet lock session is pinged
+	// (default 10 s). A terminated session is noticed at once without it; the ping
+	// catches a network path that died without a word.
+	LockCheckInterval time.Duration
 	// Password, when set, is called before each new connection and its result used as
 	// the password (a secret that may rotate).
 	Password func(ctx context.Context) (string, error)
@@ -48,8 +61,10 @@ type Options struct {
 // Store is the PostgreSQL store. It connects lazily: New never touches the network,
 // and Ready applies the migrations on first use.
 type Store struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	pool      *pgxpool.Pool
+	locks     *pgxpool.Pool // sessions holding advisory locks; see Options.LockConns
+	lockCheck time.Duration
+	log       *slog.Logger
 
 	mu       sync.Mutex
 	migrated bool
@@ -87,19 +102,39 @@ func New(databaseURL string, opts Options) (*Store, error) {
 			return nil
 		}
 	}
+	// The lock pool is the working pool's settings (authentication included) with its
+	// own bound and name.
+	lockCfg := cfg.Copy()
+	lockCfg.MaxConns = 4
+	if opts.LockConns > 0 {
+		lockCfg.MaxConns = opts.LockConns
+	}
+	lockCfg.ConnConfig.RuntimeParams["application_name"] = "metrics-collector-locks"
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("database pool: %w", err)
+	}
+	locks, err := pgxpool.NewWithConfig(context.Background(), lockCfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database lock pool: %w", err)
 	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{pool: pool, log: log}, nil
+	lockCheck := opts.LockCheckInterval
+	if lockCheck <= 0 {
+		lockCheck = 10 * time.Second
+	}
+	return &Store{pool: pool, locks: locks, lockCheck: lockCheck, log: log}, nil
 }
 
-// Close closes the pool.
-func (s *Store) Close() { s.pool.Close() }
+// Close closes both pools.
+func (s *Store) Close() {
+	s.pool.Close()
+	s.locks.Close()
+}
 
 // Pool exposes the pool to the store's own tests and benchmarks.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
@@ -116,7 +151,25 @@ func (s *Store) Ready(ctx context.Context) error {
 		return err
 	}
 	s.migrated = true
+	s.checkConnectionBudget(ctx)
 	return nil
+}
+
+// checkConnectionBudget warns when one instance may open more connections than the
+// server accepts from non-superusers: calls would then fail to connect under load.
+func (s *Store) checkConnectionBudget(ctx context.Context) {
+	var available int32
+	err := s.pool.QueryRow(ctx, `SELECT current_setting('max_connections')::int
+		- current_setting('superuser_reserved_connections')::int`).Scan(&available)
+	if err != nil {
+		s.log.WarnContext(ctx, "reading max_connections", "error", err.Error())
+		return
+	}
+	want := s.pool.Config().MaxConns + s.locks.Config().MaxConns
+	if want > available {
+		s.log.WarnContext(ctx, "the database accepts fewer connections than one instance may open",
+			"available", available, "working_pool", s.pool.Config().MaxConns, "lock_pool", s.locks.Config().MaxConns)
+	}
 }
 
 // Ping checks the database answers.
@@ -229,42 +282,6 @@ func migrationFiles() ([]migrationFile, error) {
 // InTx runs fn in one transaction: committed when fn returns nil, rolled back otherwise.
 func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return classify(pgx.BeginFunc(ctx, s.pool, fn))
-}
-
-// Lock is a held session-level advisory lock. Releasing it (or losing the connection,
-// e.g. when the process dies) lets the next caller in.
-type Lock struct {
-	conn *pgxpool.Conn
-	key  string
-}
-
-// TryLock takes the advisory lock named key without waiting. It returns ErrConflict
-// when another session holds it.
-func (s *Store) TryLock(ctx context.Context, key string) (*Lock, error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, classify(fmt.Errorf("lock %s: %w", key, err))
-	}
-	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&ok); err != nil {
-		conn.Release()
-		return nil, classify(fmt.Errorf("lock %s: %w", key, err))
-	}
-	if !ok {
-		conn.Release()
-		return nil, fmt.Errorf("lock %s: %w", key, ErrConflict)
-	}
-	return &Lock{conn: conn, key: key}, nil
-}
-
-// Release gives the lock back. A failed unlock closes the session, which releases it too.
-func (l *Lock) Release() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := l.conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, l.key); err != nil {
-		l.conn.Conn().Close(ctx)
-	}
-	l.conn.Release()
 }
 
 // classify turns connection-level failures into ErrUnavailable, keeping the cause.

@@ -1,15 +1,20 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"metrics-collector/internal/postgres"
 )
 
 func asErr[T any](err error, target *T) bool { return errors.As(err, target) }
+
+// statusTimeout bounds the database waits of the read-only status routes.
+const statusTimeout = 30 * time.Second
 
 // runDetail is GET /api/runs/{id}: the run, its plan steps and every stage call.
 type runDetail struct {
@@ -19,7 +24,9 @@ type runDetail struct {
 }
 
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx, cancel := context.WithTimeout(r.Context(), statusTimeout)
+	defer cancel()
+	fail := func(err error) { s.writeError(ctx, w, boundedWait(r.Context(), ctx, err), 0) }
 	limit := 20
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -30,45 +37,47 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	if err := s.opts.Store.Ready(ctx); err != nil {
-		s.writeError(ctx, w, err, 0)
+		fail(err)
 		return
 	}
 	runs, err := s.opts.Store.ListRuns(ctx, limit)
 	if err != nil {
-		s.writeError(ctx, w, err, 0)
+		fail(err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx, cancel := context.WithTimeout(r.Context(), statusTimeout)
+	defer cancel()
+	fail := func(err error, runID int64) { s.writeError(ctx, w, boundedWait(r.Context(), ctx, err), runID) }
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "id: must be a positive run id"})
 		return
 	}
 	if err := s.opts.Store.Ready(ctx); err != nil {
-		s.writeError(ctx, w, err, 0)
+		fail(err, 0)
 		return
 	}
 	run, err := s.opts.Store.GetRun(ctx, id)
 	if errors.Is(err, postgres.ErrNotFound) {
-		s.writeError(ctx, w, fmt.Errorf("id: no run %d: %w", id, errUnknownRun), 0)
+		fail(fmt.Errorf("id: no run %d: %w", id, errUnknownRun), 0)
 		return
 	}
 	if err != nil {
-		s.writeError(ctx, w, err, 0)
+		fail(err, 0)
 		return
 	}
 	steps, err := s.opts.Store.ListSteps(ctx, id)
 	if err != nil {
-		s.writeError(ctx, w, err, id)
+		fail(err, id)
 		return
 	}
 	calls, err := s.opts.Store.ListStageCalls(ctx, id)
 	if err != nil {
-		s.writeError(ctx, w, err, id)
+		fail(err, id)
 		return
 	}
 	writeJSON(w, http.StatusOK, runDetail{Run: run, Steps: steps, Calls: calls})

@@ -427,29 +427,3 @@ func TestStageTelemetry(t *testing.T) {
 		t.Errorf("metrics %v: want 80 %% used and 1000 remaining", tel.metrics)
 	}
 }
-
-type countingOrchestrator struct{ runs atomic.Int64 }
-
-func (c *countingOrchestrator) Run(context.Context) (pipeline.RunSummary, error) {
-	c.runs.Add(1)
-	return pipeline.RunSummary{RunID: 1, Logs: []string{"run 1 started"}}, nil
-}
-
-func TestOverlappingOrchestratorInvocationDoesNothing(t *testing.T) {
-	store := pgtest.New(t)
-	orch := &countingOrchestrator{}
-	srv := httptest.NewServer(server.New(server.Options{Store: store, Config: testConfig(), Orchestrator: orch}))
-	defer srv.Close()
-	held, err := store.TryLock(t.Context(), "orchestrator")
-	if err != nil {
-		t.Fatal(err)
-	}
-	status, body, _ := post(t, srv.URL+"/main_orchestrator", `{}`)
-	if status != 200 || orch.runs.Load() != 0 || !strings.Contains(fmt.Sprint(body["Logs"]), "another orchestrator invocation") {
-		t.Fatalf("overlapping invocation: %d %v, %d runs", status, body, orch.runs.Load())
-	}
-	held.Release()
-	if status, body, _ = post(t, srv.URL+"/main_orchestrator", `{}`); status != 200 || orch.runs.Load() != 1 {
-		t.Fatalf("after the other invocation ended: %d %v, %d runs", status, body, orch.runs.Load())
-	}
-}

@@ -89,17 +89,24 @@ func (s *Server) runStage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// Everything below touches the database.
-	if err := s.opts.Store.Ready(ctx); err != nil {
-		s.writeError(ctx, w, err, 0)
+	// Everything below touches the database, and every wait for it ends with the call:
+	// the hard stop is on the wall clock (the service clock may be a test's fixed one),
+	// the budget plus a grace, still under the 230 s HTTP limit.
+	callCtx, cancel := context.WithTimeout(ctx, req.Deadline.Sub(start)+stageGrace)
+	defer cancel()
+	fail := func(err error, runID int64) {
+		s.writeError(ctx, w, boundedWait(ctx, callCtx, err), runID)
+	}
+	if err := s.opts.Store.Ready(callCtx); err != nil {
+		fail(err, 0)
 		return
 	}
 	if body.RunID != nil {
-		if _, err := s.opts.Store.GetRun(ctx, *body.RunID); err != nil {
+		if _, err := s.opts.Store.GetRun(callCtx, *body.RunID); err != nil {
 			if errors.Is(err, postgres.ErrNotFound) {
 				err = fmt.Errorf("run_id: no run %d: %w", *body.RunID, errUnknownRun)
 			}
-			s.writeError(ctx, w, err, 0)
+			fail(err, 0)
 			return
 		}
 	}
@@ -107,43 +114,52 @@ func (s *Server) runStage(w http.ResponseWriter, r *http.Request) {
 	if req.Enterprise != nil {
 		enterpriseID = req.Enterprise.ID
 	}
-	lock, err := s.opts.Store.TryLock(ctx, fmt.Sprintf("stage:%s:%s:%d", name, enterpriseID, req.Shard))
+	// The lock's session is not one of the working pool's, and the audit writes up to
+	// the stage run in it: a call holding its lock never waits for a working connection
+	// before its stage runs (issue 15).
+	lock, err := s.opts.Store.TryLock(callCtx, fmt.Sprintf("stage:%s:%s:%d", name, enterpriseID, req.Shard))
 	if err != nil {
 		if errors.Is(err, postgres.ErrConflict) {
 			err = fmt.Errorf("%s is already running for %s: %w", name, describeScope(enterpriseID, req.Shard, req.Shards), postgres.ErrConflict)
 		}
-		s.writeError(ctx, w, err, 0)
+		fail(err, 0)
 		return
 	}
 	defer lock.Release()
+	// The stage stops when the lock is lost: another call may hold it by then.
+	runCtx, stopGuard := lock.Guard(callCtx)
+	defer stopGuard()
 
 	manual := body.RunID == nil
 	if manual {
-		run, err := s.opts.Store.ManualRun(ctx, start.Truncate(24*time.Hour))
+		run, err := lock.ManualRun(runCtx, start.Truncate(24*time.Hour))
 		if err != nil {
-			s.writeError(ctx, w, err, 0)
+			fail(err, 0)
 			return
 		}
 		req.RunID = run.ID
 	}
-	if err := s.opts.Store.MarkInterruptedCalls(ctx, name, enterpriseID, req.Shard); err != nil {
-		s.writeError(ctx, w, err, req.RunID)
+	if err := lock.MarkInterruptedCalls(runCtx, name, enterpriseID, req.Shard); err != nil {
+		fail(err, req.RunID)
 		return
 	}
-	call, err := s.opts.Store.StartStageCall(ctx, postgres.StageCall{
+	call, err := lock.StartStageCall(runCtx, postgres.StageCall{
 		RunID: req.RunID, Stage: name, EnterpriseID: enterpriseID, Shard: req.Shard,
 		InvocationID: logging.InvocationID(ctx), CursorIn: req.Cursor,
 	})
 	if err != nil {
-		s.writeError(ctx, w, err, req.RunID)
+		fail(err, req.RunID)
 		return
 	}
 
-	// The hard stop is on the wall clock (the service clock may be a test's fixed one):
-	// the budget plus a grace, still under the 230 s HTTP limit.
-	runCtx, cancel := context.WithTimeout(ctx, req.Deadline.Sub(start)+stageGrace)
 	res, runErr := s.safeRun(runCtx, stage, req)
-	cancel()
+	if lost := lock.Err(); errors.Is(lost, postgres.ErrLockLost) {
+		// Whatever the stage answered, another call may have run beside it since: the
+		// call fails retryably and the next one starts from this call's cursor.
+		s.log.WarnContext(ctx, "stage lock lost; the call stops", "stage", name, "enterprise", enterpriseID,
+			"shard", req.Shard, "error", lost.Error())
+		runErr = lost
+	}
 	duration := s.opts.Now().Sub(start)
 
 	call.DurationMS = duration.Milliseconds()
@@ -176,6 +192,8 @@ func (s *Server) runStage(w http.ResponseWriter, r *http.Request) {
 		call.Status, call.Done, call.Error = pipeline.StatusFailed, false, s.opts.Redact(runErr.Error())
 		call.CursorOut = req.Cursor // the next call starts where this one did
 	}
+	// The audit row is finished on the working pool, so it is written even when the
+	// lock was lost (FinishStageCall bounds its own wait).
 	if err := s.opts.Store.FinishStageCall(ctx, call); err != nil {
 		s.log.ErrorContext(ctx, "writing audit row", "stage", name, "error", err)
 	}
@@ -231,6 +249,8 @@ func (s *Server) finishManualRun(ctx context.Context, runID int64, call postgres
 		status = pipeline.StatusPartial
 		warnings = append(warnings, "stage not done; call again with the returned cursor and run_id")
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	if err := s.opts.Store.FinishRun(ctx, runID, status, call.Error, append(warnings, call.Warnings...)); err != nil {
 		s.log.ErrorContext(ctx, "finishing manual run", "run_id", runID, "error", err)
 	}
@@ -419,6 +439,16 @@ func describeScope(enterpriseID string, shard, shards int) string {
 		scope += " shard " + strconv.Itoa(shard)
 	}
 	return scope
+}
+
+// boundedWait turns a database wait that ran into bounded's deadline, while the
+// request itself goes on, into ErrUnavailable (503 + Retry-After): the database is too
+// busy to serve this call in time.
+func boundedWait(request, bounded context.Context, err error) error {
+	if bounded.Err() != nil && request.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: no database connection before the call's deadline: %w", postgres.ErrUnavailable, err)
+	}
+	return err
 }
 
 func redactAll(redact func(string) string, in []string) []string {

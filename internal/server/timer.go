@@ -2,15 +2,15 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
-	"metrics-collector/internal/postgres"
+	"metrics-collector/internal/config"
 )
 
 // timerEnvelope is what the Functions host posts to /main_orchestrator. Only what we
@@ -33,6 +33,10 @@ type timerEnvelope struct {
 		} `json:"sys"`
 	} `json:"Metadata"`
 }
+
+// orchestratorGrace is how long after its budget an orchestrator invocation's database
+// waits may still run.
+const orchestratorGrace = 45 * time.Second
 
 // envelopeResponse is the answer the host expects from a non-HTTP trigger.
 type envelopeResponse struct {
@@ -75,25 +79,20 @@ func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.log.InfoContext(ctx, "orchestrator invoked", attrs...)
+	// Every database wait of the invocation ends a little after the orchestrator's own
+	// budget: its last stage call may answer up to ~25 s after it.
+	budget := s.opts.Config.OrchestratorBudget
+	if budget == 0 {
+		budget = config.DefaultOrchestratorBudget
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget+orchestratorGrace)
+	defer cancel()
 	if err := s.opts.Store.Ready(ctx); err != nil {
 		s.writeError(ctx, w, err, 0)
 		return
 	}
-	// One orchestrator at a time: an invocation that overlaps a running one (a manual
-	// trigger, a frequent schedule) leaves the run to it.
-	lock, err := s.opts.Store.TryLock(ctx, "orchestrator")
-	if errors.Is(err, postgres.ErrConflict) {
-		s.log.InfoContext(ctx, "another orchestrator invocation is running; nothing to do")
-		writeJSON(w, http.StatusOK, envelopeResponse{Outputs: map[string]any{},
-			Logs: []string{"another orchestrator invocation is working on the run; nothing to do"}, ReturnValue: nil})
-		return
-	}
-	if err != nil {
-		s.writeError(ctx, w, err, 0)
-		return
-	}
-	defer lock.Release()
-
+	// The orchestrator takes its own lock (one invocation at a time) and stops when it
+	// loses it; that error wraps postgres.ErrUnavailable (503).
 	sum, err := s.opts.Orchestrator.Run(ctx)
 	if err != nil {
 		s.writeError(ctx, w, err, sum.RunID)

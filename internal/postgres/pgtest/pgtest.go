@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -88,6 +89,29 @@ func New(t testing.TB) *postgres.Store {
 		t.Fatalf("migrate: %v", err)
 	}
 	return s
+}
+
+// TerminateLockHolder ends the database session that holds the advisory lock key (as
+// the store names its locks), the way a failover or an administrator would, and waits
+// until the session is gone, so the lock is free when it returns. It is an error
+// unless exactly one session held the lock. Safe to call from any goroutine.
+func TerminateLockHolder(ctx context.Context, s *postgres.Store, key string) error {
+	rows, err := s.Pool().Query(ctx, `
+SELECT pg_terminate_backend(pid, 20000) FROM pg_locks
+WHERE locktype = 'advisory' AND granted AND objsubid = 1
+	AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)`, key)
+	if err != nil {
+		return fmt.Errorf("terminate the holder of lock %s: %w", key, err)
+	}
+	terminated, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+	if err != nil {
+		return fmt.Errorf("terminate the holder of lock %s: %w", key, err)
+	}
+	if len(terminated) != 1 || !terminated[0] {
+		return fmt.Errorf("terminate the holder of lock %s: %v; want exactly one session terminated", key, terminated)
+	}
+	return nil
 }
 
 func redact(raw string) string {
