@@ -42,8 +42,8 @@ func TestTeamVelocity(t *testing.T) {
 	}
 	type figures struct {
 		Opened, Merged, Closed, WithoutReview, Commits, Contributors int
-		CycleP50                                                    *float64
-		CycleN                                                      int
+		CycleP50                                                     *float64
+		CycleN                                                       int
 	}
 	of := func(scope, week string) figures {
 		r := rowFor(t, rows, scope, week, velocityKey)
