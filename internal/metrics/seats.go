@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -43,12 +44,7 @@ func (p SeatPrices) Check() error {
 	if len(p.Currency) != 3 || strings.ToUpper(p.Currency) != p.Currency || strings.ContainsFunc(p.Currency, func(r rune) bool { return r < 'A' || r > 'Z' }) {
 		errs = append(errs, fmt.Errorf("currency: %q is not a three-letter ISO 4217 code such as USD", p.Currency))
 	}
-	plans := make([]string, 0, len(p.Monthly))
-	for plan := range p.Monthly {
-		plans = append(plans, plan)
-	}
-	slices.Sort(plans)
-	for _, plan := range plans {
+	for _, plan := range slices.Sorted(maps.Keys(p.Monthly)) {
 		v := p.Monthly[plan]
 		if plan == "" || strings.ToLower(plan) != plan || strings.ContainsAny(plan, " ;,=") {
 			errs = append(errs, fmt.Errorf("%q: a plan type is a lower-case word such as business", plan))
