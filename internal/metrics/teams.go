@@ -14,8 +14,10 @@ const ScopeTeam = "team"
 // Team is one team of a configured organization, with its members over time and, when a
 // repository→team mapping is configured, the repositories its DORA rows pool.
 type Team struct {
+	ID   int64 // GitHub's team id; the slug changes when a team is renamed, the id does not
 	Org  string
 	Slug string
+	Name string
 	// Members are the membership periods collected from the team's member listings. A
 	// person who left and came back has two periods.
 	Members []TeamMember
@@ -43,6 +45,19 @@ type TeamMember struct {
 // covers reports whether the membership overlaps [from, to).
 func (m TeamMember) covers(from, to time.Time) bool {
 	return (m.Since == nil || m.Since.Before(to)) && (m.Until == nil || m.Until.After(from))
+}
+
+// TeamRepository is a repository a team has access to, with the team's permission on it:
+// "admin", "maintain", "push", "triage" or "pull" (the highest GitHub grants).
+type TeamRepository struct {
+	FullName   string
+	Permission string
+}
+
+// OwnsRepository reports whether a team's permission makes it an owner of the repository
+// for team DORA rows (team_repositories "permissions"): admin or maintain.
+func OwnsRepository(permission string) bool {
+	return permission == "admin" || permission == "maintain"
 }
 
 // Person identifies a GitHub account: by id when known, else by login.
