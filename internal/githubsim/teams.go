@@ -244,4 +244,3 @@ func (s *Simulator) TeamTruth(enterprise string) (TeamTruth, error) {
 	}
 	return out, nil
 }
-
