@@ -52,10 +52,10 @@ func TestTeamListingsKeepMembershipPeriods(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"10|1|ana-new|-|-",               // in the first listing: since always; renamed in place
-		"10|2|bo|-|2026-03-03",           // left on the second listing
-		"10|2|bo|2026-03-05|-",           // and came back: a second period
-		"10|3|carl|2026-03-03|-",         // joined between two listings
+		"10|1|ana-new|-|-",                // in the first listing: since always; renamed in place
+		"10|2|bo|-|2026-03-03",            // left on the second listing
+		"10|2|bo|2026-03-05|-",            // and came back: a second period
+		"10|3|carl|2026-03-03|-",          // joined between two listings
 		"20|3|carl|2026-03-03|2026-03-05", // the empty team's first member, closed when the team went
 	}
 	if diff := cmp.Diff(want, members()); diff != "" {
