@@ -92,7 +92,6 @@ func TestNewFilesFollowTheConventions(t *testing.T) {
 	}
 }
 
-
 func TestGoldenFiles(t *testing.T) {
 	t.Parallel()
 	for _, s := range Specs() {

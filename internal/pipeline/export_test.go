@@ -177,9 +177,9 @@ func TestExportWritesEveryFile(t *testing.T) {
 	for kind, body := range map[string]string{
 		"copilot_impact": "ent1;team;octo-org/web;2026-11-16;copilot_active;false;6;9;12.35;;40.00;2;1;7;5;2;9;0;9\r\n" +
 			"ent1;team;octo-org/web;2026-11-16;copilot_inactive;true;;;;;;;;7;5;2;;;\r\n",
-		"dora_rolling": "ent1;repository;octo-org/api;2026-11-16;4;2026-10-26;2;2;;;0.5000;;;low;1;0;0;1;medium;;;;0;0;0;1;2024;2;0;0\r\n",
+		"dora_rolling":             "ent1;repository;octo-org/api;2026-11-16;4;2026-10-26;2;2;;;0.5000;;;low;1;0;0;1;medium;;;;0;0;0;1;2024;2;0;0\r\n",
 		"copilot_seat_utilisation": "ent1;enterprise;octo-corp;2026-11-26;3;1;2;1;1;0;2;1;0;USD;77.00;19.00;0;2\r\n",
-		"copilot_idle_seats": "ent1;enterprise;octo-corp;2026-11-26;9;dormant;octo-org;;business;2025-01-01T00:00:00Z;;;694;true;;2\r\n",
+		"copilot_idle_seats":       "ent1;enterprise;octo-corp;2026-11-26;9;dormant;octo-org;;business;2025-01-01T00:00:00Z;;;694;true;;2\r\n",
 	} {
 		if diff := cmp.Diff(header(kind)+body, string(files[kind+"_20261126.csv"])); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", kind, diff)

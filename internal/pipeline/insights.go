@@ -155,7 +155,9 @@ func (s *CalculateStage) velocityInsights(ctx context.Context, req Request, e co
 	puts := []insightPut{
 		{"copilot impact", func() (postgres.MetricWrite, error) { return store.PutImpactMetrics(ctx, batch, impact) }},
 		{"team copilot days", func() (postgres.MetricWrite, error) { return store.PutTeamCopilotDays(ctx, days, teamDays) }},
-		{"seat utilisation", func() (postgres.MetricWrite, error) { return store.PutSeatUtilisation(ctx, days, batch.ComputedAt, seats) }},
+		{"seat utilisation", func() (postgres.MetricWrite, error) {
+			return store.PutSeatUtilisation(ctx, days, batch.ComputedAt, seats)
+		}},
 	}
 	// The idle-seat list is the newest snapshot's: only a window reaching today may
 	// replace it (a back-fill of past weeks leaves it alone).
