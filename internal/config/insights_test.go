@@ -1,6 +1,9 @@
 package config
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -98,5 +101,32 @@ func TestInsightsErrorsNameTheSetting(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want it to contain %q", tc.set, err, tc.want)
 		}
+	}
+}
+
+// local.settings.json.example shows every setting, the issue 16 ones included, with
+// values the service accepts.
+func TestExampleSettingsAreValid(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "local.settings.json.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var local struct {
+		Values map[string]string `json:"Values"`
+	}
+	if err := json.Unmarshal(data, &local); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"COPILOT_IMPACT_MIN_AUTHORS", "COPILOT_SEAT_PRICES", "EXPORT_USER_LEVEL"} {
+		if _, ok := local.Values[name]; !ok {
+			t.Errorf("the example does not show %s", name)
+		}
+	}
+	c, err := Parse(func(k string) string { return local.Values[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Enterprises[0].Teams.All || !c.Enterprises[0].TeamRepositories.FromPermissions || c.ImpactMinAuthors != 5 {
+		t.Errorf("example parsed as %+v", c.Enterprises[0])
 	}
 }
