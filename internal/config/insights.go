@@ -41,7 +41,7 @@ func (t Teams) Wants(org, slug string) bool {
 	return slices.ContainsFunc(t.List, func(s string) bool { return strings.EqualFold(s, org+"/"+slug) })
 }
 
-// UnmarshalJSON reads "all" or a list of "org/team-slug".
+// UnmarshalJSON reads "all" or a list of "org/team-slug"; "" and null mean none.
 func (t *Teams) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if string(b) == "null" {
@@ -50,6 +50,10 @@ func (t *Teams) UnmarshalJSON(b []byte) error {
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
+		if s == "" {
+			*t = Teams{} // none, as when left out
+			return nil
+		}
 		if s != TeamsAll {
 			return fmt.Errorf("teams: %q must be %q or a list of \"org/team-slug\"", s, TeamsAll)
 		}
@@ -84,7 +88,8 @@ type TeamRepositories struct {
 // Enabled reports whether team DORA rows are computed.
 func (r TeamRepositories) Enabled() bool { return r.FromPermissions || r.Map != nil }
 
-// UnmarshalJSON reads "permissions" or an object of "org/team-slug" → repository list.
+// UnmarshalJSON reads "permissions" or an object of "org/team-slug" → repository list;
+// "" and null mean none.
 func (r *TeamRepositories) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if string(b) == "null" {
@@ -93,6 +98,10 @@ func (r *TeamRepositories) UnmarshalJSON(b []byte) error {
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
+		if s == "" {
+			*r = TeamRepositories{} // none, as when left out
+			return nil
+		}
 		if s != TeamRepositoriesFromPermissions {
 			return fmt.Errorf("team_repositories: %q must be %q or an object of \"org/team-slug\": [repositories]", s, TeamRepositoriesFromPermissions)
 		}

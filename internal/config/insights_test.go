@@ -26,6 +26,11 @@ func TestInsightsDefaults(t *testing.T) {
 	if e := c.Enterprises[0]; e.Teams.Enabled() || e.TeamRepositories.Enabled() {
 		t.Errorf("teams are collected only when configured: %+v %+v", e.Teams, e.TeamRepositories)
 	}
+	m := valid()
+	m["COLLECTOR_ENTERPRISES"] = `[{"id":"ent1","orgs":["a"],"token_secret":"s","teams":"","team_repositories":""}]`
+	if c, err := Parse(env(m)); err != nil || c.Enterprises[0].Teams.Enabled() || c.Enterprises[0].TeamRepositories.Enabled() {
+		t.Errorf("empty team settings: %v; want none", err)
+	}
 }
 
 func TestInsightsSettings(t *testing.T) {
