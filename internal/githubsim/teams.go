@@ -108,6 +108,11 @@ func (w *world) teamPermission(r *repo, t int) string {
 	return ""
 }
 
+// teamsForbidden is GitHub's answer to a token that may not read the org's teams.
+func teamsForbidden() reply {
+	return forbidden("Resource not accessible by personal access token")
+}
+
 func (c *call) team() (*org, int, bool) {
 	o, found := c.org(c.r.PathValue("org"))
 	if !found {
@@ -127,6 +132,9 @@ func (c *call) listTeams() reply {
 	o, found := c.org(c.r.PathValue("org"))
 	if !found {
 		return notFound()
+	}
+	if o.cfg.TeamsForbidden {
+		return teamsForbidden()
 	}
 	items, link := paginate(c, o.teams, c.pageParams(30, 100))
 	out := make([]teamJSON, 0, len(items))
@@ -149,6 +157,9 @@ func (c *call) listTeamMembers() reply {
 	o, t, found := c.team()
 	if !found {
 		return notFound()
+	}
+	if o.cfg.TeamsForbidden {
+		return teamsForbidden()
 	}
 	role := cmp.Or(c.r.URL.Query().Get("role"), "all")
 	if role != "all" && role != "member" && role != "maintainer" {
@@ -180,6 +191,9 @@ func (c *call) listTeamRepos() reply {
 	o, t, found := c.team()
 	if !found {
 		return notFound()
+	}
+	if o.cfg.TeamsForbidden {
+		return teamsForbidden()
 	}
 	var repos []*repo
 	for _, r := range o.repos {

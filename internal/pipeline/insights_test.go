@@ -387,3 +387,30 @@ func storedRolling(t testing.TB, s *postgres.Store) []metrics.DORARollingRow {
 	}
 	return out
 }
+
+// A token that may not read one org's teams: the collection goes on (reports, the other
+// org's teams) and warns, naming the org and the permission.
+func TestCollectTeamsRefusedIsAWarning(t *testing.T) {
+	e := newCopilotEnv(t, copilotSetup{
+		simConfig: func(c *githubsim.Config) { c.Enterprises[0].Orgs[1].TeamsForbidden = true }, // contoso-data
+		enterprise: func(ent *config.Enterprise) { ent.Teams = config.Teams{All: true} },
+	})
+	status, a := e.call(`{"enterprise":"ent1"}`)
+	if status != http.StatusOK || !a.Done || a.Status != pipeline.StatusSucceeded {
+		t.Fatalf("collect_copilot: %d %s", status, a.raw)
+	}
+	var warned bool
+	for _, w := range a.Warnings {
+		warned = warned || (strings.Contains(w, "Team listings of organization contoso-data were refused") && strings.Contains(w, "read:org"))
+	}
+	if !warned {
+		t.Errorf("warnings %q; want one naming contoso-data's teams and read:org", a.Warnings)
+	}
+	got := calcRows(t, e.store, `SELECT org || ':' || count(*) FROM teams GROUP BY org ORDER BY org`)
+	if diff := cmp.Diff([]string{"contoso-web:4"}, got); diff != "" {
+		t.Errorf("stored teams (-want +got):\n%s", diff)
+	}
+	if n := calcRows(t, e.store, `SELECT count(*)::text FROM copilot_report_fetches WHERE scope = 'contoso-data' AND status = 'ok'`); n[0] == "0" {
+		t.Error("contoso-data's reports were not collected")
+	}
+}
