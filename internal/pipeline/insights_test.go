@@ -392,7 +392,7 @@ func storedRolling(t testing.TB, s *postgres.Store) []metrics.DORARollingRow {
 // org's teams) and warns, naming the org and the permission.
 func TestCollectTeamsRefusedIsAWarning(t *testing.T) {
 	e := newCopilotEnv(t, copilotSetup{
-		simConfig: func(c *githubsim.Config) { c.Enterprises[0].Orgs[1].TeamsForbidden = true }, // contoso-data
+		simConfig:  func(c *githubsim.Config) { c.Enterprises[0].Orgs[1].TeamsForbidden = true }, // contoso-data
 		enterprise: func(ent *config.Enterprise) { ent.Teams = config.Teams{All: true} },
 	})
 	status, a := e.call(`{"enterprise":"ent1"}`)
