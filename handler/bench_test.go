@@ -165,6 +165,9 @@ func benchWorld(b *testing.B, start time.Time) (map[string]string, *githubsim.Si
 		APIURL               string   `json:"api_url"`
 		TokenSecret          string   `json:"token_secret"`
 		MaxRequestsPerSecond float64  `json:"max_requests_per_second"`
+		// Issue 16: every team, team DORA by admin/maintain permission.
+		Teams            string `json:"teams"`
+		TeamRepositories string `json:"team_repositories"`
 	}
 	settings := map[string]string{
 		"DATABASE_URL": pgtest.NewDatabase(b),
@@ -173,7 +176,7 @@ func benchWorld(b *testing.B, start time.Time) (map[string]string, *githubsim.Si
 	var ents []enterprise
 	for _, e := range sim.Enterprises() {
 		ents = append(ents, enterprise{ID: e.ID, Slug: e.Slug, Orgs: e.Orgs, APIURL: servers.API.URL + "/",
-			TokenSecret: "github-pat-" + e.ID, MaxRequestsPerSecond: 1000})
+			TokenSecret: "github-pat-" + e.ID, MaxRequestsPerSecond: 1000, Teams: "all", TeamRepositories: "permissions"})
 		settings["GITHUB_PAT_"+strings.ToUpper(e.ID)] = e.Token
 	}
 	raw, err := json.Marshal(ents)

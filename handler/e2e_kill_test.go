@@ -74,10 +74,18 @@ func TestE2EKilledProcessResumes(t *testing.T) {
 	}
 
 	// 3. During export: copilot_user_metrics locked, so export_csv blocks on the fourth
-	// file with its temporary file open.
+	// file with its temporary file open. calculate_velocity reads that table too (the
+	// Copilot impact cohorts), so the export is first held on exported_files, which only
+	// it writes: once it waits there the calculations are done, and the lock moves to
+	// copilot_user_metrics (taken before exported_files is released).
 	p = startHost(t, settings)
-	unlock = lockTable(t, settings["DATABASE_URL"], "copilot_user_metrics")
+	unlockFiles := lockTable(t, settings["DATABASE_URL"], "exported_files")
 	go postTimer(p.base, envelopeLater)
+	waitFor(t, "export_csv to wait for exported_files", func() bool {
+		return lockWaiters(t, db) > 0 && runSteps(t, db).inProgress("export_csv")
+	})
+	unlock = lockTable(t, settings["DATABASE_URL"], "copilot_user_metrics")
+	unlockFiles()
 	waitFor(t, "export_csv to wait for copilot_user_metrics", func() bool {
 		return lockWaiters(t, db) > 0 && len(tempFiles(t, dir)) > 0
 	})

@@ -41,15 +41,19 @@ func serviceClock(start time.Time) func() time.Time {
 }
 
 // e2eWorld serves simSettings' world shrunk further — fewer people, so the per-user
-// Copilot export stays small enough to keep as a golden file — as of now.
+// Copilot export stays small enough to keep as a golden file — as of now. With eight
+// developers a cohort of five authors is rare, so the impact cohorts are judged with a
+// threshold of 2: the goldens hold shown and suppressed cohorts.
 func e2eWorld(t *testing.T, now time.Time) (map[string]string, []string, *githubsim.Simulator) {
 	t.Helper()
-	return simSettingsWith(t, now, func(c *githubsim.Config) {
+	settings, tokens, sim := simSettingsWith(t, now, func(c *githubsim.Config) {
 		for i := range c.Enterprises {
 			c.Enterprises[i].Developers = 8
 			c.Enterprises[i].CopilotUsers = 6
 		}
 	})
+	settings["COPILOT_IMPACT_MIN_AUTHORS"] = "2"
+	return settings, tokens, sim
 }
 
 // startE2E serves the handler in this process on e2eDay with GitHub waits that take no

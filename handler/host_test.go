@@ -194,6 +194,9 @@ func simSettingsWith(t testing.TB, now time.Time, adjust func(*githubsim.Config)
 		Orgs        []string `json:"orgs"`
 		APIURL      string   `json:"api_url"`
 		TokenSecret string   `json:"token_secret"`
+		// Issue 16: every team, and team DORA by admin/maintain permission.
+		Teams            string `json:"teams"`
+		TeamRepositories string `json:"team_repositories"`
 	}
 	settings := map[string]string{
 		"DATABASE_URL":         pgtest.NewDatabase(t),
@@ -203,7 +206,8 @@ func simSettingsWith(t testing.TB, now time.Time, adjust func(*githubsim.Config)
 	var ents []ent
 	var tokens []string
 	for _, e := range sim.Enterprises() {
-		ents = append(ents, ent{ID: e.ID, Slug: e.Slug, Orgs: e.Orgs, APIURL: servers.API.URL + "/", TokenSecret: "github-pat-" + e.ID})
+		ents = append(ents, ent{ID: e.ID, Slug: e.Slug, Orgs: e.Orgs, APIURL: servers.API.URL + "/", TokenSecret: "github-pat-" + e.ID,
+			Teams: "all", TeamRepositories: "permissions"})
 		settings["GITHUB_PAT_"+strings.ToUpper(e.ID)] = e.Token
 		tokens = append(tokens, e.Token)
 	}

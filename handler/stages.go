@@ -48,7 +48,8 @@ func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, 
 	calc := pipeline.CalculateOptions{
 		Store: store, FailureWindow: cfg.FailureWindow, ThresholdsVersion: cfg.ThresholdsVersion,
 		RecomputeWeeks: cfg.RecomputeWeeks, RetentionDays: cfg.RetentionDays, Now: h.now, Logger: log,
-		Gate: make(chan struct{}, 1), // one calculation in memory at a time per instance
+		Gate:     make(chan struct{}, 1), // one calculation in memory at a time per instance
+		Insights: store, ImpactMinAuthors: cfg.ImpactMinAuthors, SeatPrices: cfg.SeatPrices,
 	}
 	return []pipeline.Stage{
 		pipeline.NewCopilotStage(pipeline.CopilotOptions{Store: store, Clients: clients, Events: events, Now: h.now, Logger: log}),
@@ -59,6 +60,7 @@ func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, 
 		pipeline.NewVelocityStage(calc),
 		pipeline.NewExportStage(pipeline.ExportOptions{
 			Store: store, Dir: exportDir, RetentionDays: cfg.ExportRetentionDays, Now: h.now, Logger: log,
+			NoUserLevel: !cfg.ExportUserLevel,
 		}),
 		pipeline.NewUploadStage(pipeline.UploadOptions{
 			Store: store, Uploader: uploader, Dir: exportDir, Now: h.now, Logger: log,

@@ -93,6 +93,14 @@ type Enterprise struct {
 	// (github.DefaultDownloadHosts). Links and redirects elsewhere are refused.
 	CopilotDownloadHosts []string `json:"copilot_download_hosts"`
 
+	// Teams are the teams collected daily (with their members) for the team scope:
+	// "all" of the orgs' teams, or a list of "org/team-slug"; none by default.
+	Teams Teams `json:"teams"`
+	// TeamRepositories maps teams to repositories for team DORA rows: "permissions" (the
+	// repositories a team has admin or maintain permission on) or an object of
+	// "org/team-slug" → repositories; none by default (no team DORA rows).
+	TeamRepositories TeamRepositories `json:"team_repositories"`
+
 	productionRE *regexp.Regexp
 	hotfixRE     *regexp.Regexp
 }
@@ -157,6 +165,14 @@ type Config struct {
 	FailureWindow          time.Duration
 	ThresholdsVersion      string
 	SecretCacheTTL         time.Duration
+	// ImpactMinAuthors is COPILOT_IMPACT_MIN_AUTHORS: Copilot impact cohorts with fewer
+	// distinct authors are exported suppressed.
+	ImpactMinAuthors int
+	// SeatPrices is COPILOT_SEAT_PRICES: monthly seat prices per plan and their currency.
+	SeatPrices metrics.SeatPrices
+	// ExportUserLevel is EXPORT_USER_LEVEL: when false, no file naming people is exported
+	// (copilot_user_metrics, copilot_seats, copilot_idle_seats).
+	ExportUserLevel bool
 }
 
 // Enterprise returns the configured enterprise with the given id.
@@ -251,6 +267,9 @@ func Parse(getenv func(string) string) (Config, error) {
 	c.ExportRetentionDays = intSetting(getenv, "EXPORT_RETENTION_DAYS", DefaultExportRetention, 1, 3660, bad)
 	c.EnterpriseParallelism = intSetting(getenv, "ENTERPRISE_PARALLELISM", DefaultEnterpriseParallel, 1, 16, bad)
 	c.RetentionDays = intSetting(getenv, "RETENTION_DAYS", DefaultRetentionDays, 1, 3660, bad)
+	c.ImpactMinAuthors = intSetting(getenv, "COPILOT_IMPACT_MIN_AUTHORS", metrics.DefaultImpactMinAuthors, 1, 1000, bad)
+	c.SeatPrices = parseSeatPrices(getenv("COPILOT_SEAT_PRICES"), bad)
+	c.ExportUserLevel = boolSetting(getenv, "EXPORT_USER_LEVEL", true, bad)
 
 	if c.DatabaseURL == "" {
 		bad("DATABASE_URL", "not set; set a PostgreSQL URL, e.g. postgres://user@host:5432/metrics?sslmode=verify-full")
@@ -393,6 +412,7 @@ func parseEnterprises(raw string, bad func(string, string, ...any)) []Enterprise
 		if e.FullSweepDays < 1 || e.FullSweepDays > 90 {
 			bad(field("full_sweep_days"), "%d must be between 1 and 90", e.FullSweepDays)
 		}
+		checkTeams(i, e, bad)
 	}
 	return list
 }

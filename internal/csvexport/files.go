@@ -15,7 +15,12 @@ const (
 	KindVelocityMetrics    = "velocity_metrics"
 	KindCopilotUserMetrics = "copilot_user_metrics"
 	KindCopilotSeats       = "copilot_seats"
-	KindManifest           = "manifest"
+	// Issue 16.
+	KindCopilotImpact          = "copilot_impact"
+	KindCopilotSeatUtilisation = "copilot_seat_utilisation"
+	KindCopilotIdleSeats       = "copilot_idle_seats"
+	KindDORARolling            = "dora_rolling"
+	KindManifest               = "manifest"
 )
 
 // Decimal precisions of the contract: rates (fractions 0–1) carry 4 decimals, every
@@ -29,6 +34,9 @@ const (
 type Spec struct {
 	Kind    string
 	Columns []Column
+	// UserLevel marks a file that names people (logins, user ids): it is written only
+	// with EXPORT_USER_LEVEL on.
+	UserLevel bool
 }
 
 // FileName is the file's name for an export date, e.g. dora_metrics_20261126.csv.
@@ -54,9 +62,29 @@ func Specs() []Spec {
 		{Kind: KindCopilotMetrics, Columns: copilotMetricsColumns()},
 		{Kind: KindDORAMetrics, Columns: doraMetricsColumns()},
 		{Kind: KindVelocityMetrics, Columns: velocityMetricsColumns()},
-		{Kind: KindCopilotUserMetrics, Columns: copilotUserMetricsColumns()},
-		{Kind: KindCopilotSeats, Columns: copilotSeatsColumns()},
+		{Kind: KindCopilotUserMetrics, Columns: copilotUserMetricsColumns(), UserLevel: true},
+		{Kind: KindCopilotSeats, Columns: copilotSeatsColumns(), UserLevel: true},
+		{Kind: KindCopilotImpact, Columns: copilotImpactColumns()},
+		{Kind: KindCopilotSeatUtilisation, Columns: copilotSeatUtilisationColumns()},
+		{Kind: KindCopilotIdleSeats, Columns: copilotIdleSeatsColumns(), UserLevel: true},
+		{Kind: KindDORARolling, Columns: doraRollingColumns()},
 	}
+}
+
+// ExportSpecs returns the files an export writes: every Spec, or, with userLevel off
+// (EXPORT_USER_LEVEL=false), those that name no person.
+func ExportSpecs(userLevel bool) []Spec {
+	specs := Specs()
+	if userLevel {
+		return specs
+	}
+	out := specs[:0]
+	for _, s := range specs {
+		if !s.UserLevel {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func scopeColumns() []Column {
@@ -205,5 +233,103 @@ func copilotSeatsColumns() []Column {
 		Timestamp("last_activity_at"),
 		Text("last_activity_editor"),
 		Timestamp("last_authenticated_at"),
+	)
+}
+
+// copilot_impact: the Copilot impact cohorts per scope (enterprise, organization, team),
+// ISO week and cohort. A suppressed cohort has every figure empty.
+func copilotImpactColumns() []Column {
+	return append(scopeColumns(),
+		Date("week_start"),
+		Text("cohort"),
+		Bool("suppressed"),
+		Int("authors"),
+		Int("prs_merged"),
+		Decimal("pr_cycle_time_p50_hours", OtherPrecision),
+		Decimal("review_time_p50_hours", OtherPrecision),
+		Decimal("pr_size_p50", OtherPrecision),
+		Int("prs_reviewed_by_copilot"),
+		Int("prs_reverted"),
+		Int("copilot_report_days"),
+		Int("min_authors"),
+		Int("metric_version"),
+		Int("pr_cycle_time_n"),
+		Int("review_time_n"),
+		Int("pr_size_n"),
+	)
+}
+
+// copilot_seat_utilisation: seats and their cost per scope and day with a seat snapshot.
+func copilotSeatUtilisationColumns() []Column {
+	return append(scopeColumns(),
+		Date("date"),
+		Int("seats_total"),
+		Int("seats_active_7d"),
+		Int("seats_active_30d"),
+		Int("seats_idle_30d"),
+		Int("seats_never_used"),
+		Int("seats_pending_cancellation"),
+		Int("seats_business"),
+		Int("seats_enterprise"),
+		Int("seats_other_plan"),
+		Text("currency"),
+		Decimal("monthly_cost", OtherPrecision),
+		Decimal("idle_monthly_cost", OtherPrecision),
+		Int("unpriced_seats"),
+		Int("metric_version"),
+	)
+}
+
+// copilot_idle_seats: the idle seats of each scope's newest seat snapshot, one row per
+// seat, for the licence owner. It names people.
+func copilotIdleSeatsColumns() []Column {
+	return append(scopeColumns(),
+		Date("snapshot_date"),
+		Int("assignee_id"),
+		Text("assignee_login"),
+		Text("organization"),
+		Text("assigning_team"),
+		Text("plan_type"),
+		Timestamp("seat_created_at"),
+		Timestamp("last_activity_at"),
+		Text("last_activity_editor"),
+		Int("days_idle"),
+		Bool("never_used"),
+		Date("pending_cancellation"),
+		Int("metric_version"),
+	)
+}
+
+// dora_rolling: the DORA columns over trailing windows of window_weeks ISO weeks ending
+// with week_start's week.
+func doraRollingColumns() []Column {
+	return append(scopeColumns(),
+		Date("week_start"),
+		Int("window_weeks"),
+		Date("window_start"),
+		Int("deployments"),
+		Int("deployment_days"),
+		Decimal("lead_time_p50_hours", OtherPrecision),
+		Decimal("lead_time_p90_hours", OtherPrecision),
+		Decimal("change_failure_rate", RatePrecision),
+		Decimal("recovery_time_p50_hours", OtherPrecision),
+		Decimal("rework_rate", RatePrecision),
+		Text("performance_level"),
+		Int("failed_deployments"),
+		Int("rework_deployments"),
+		Int("failed_attempts"),
+		Int("unrecovered_failures"),
+		Text("deployment_frequency_level"),
+		Text("lead_time_level"),
+		Text("change_failure_level"),
+		Text("recovery_level"),
+		Int("repos_elite"),
+		Int("repos_high"),
+		Int("repos_medium"),
+		Int("repos_low"),
+		Text("thresholds_version"),
+		Int("metric_version"),
+		Int("lead_time_n"),
+		Int("recovery_n"),
 	)
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,8 +34,61 @@ func TestLeadingColumnsAreDesign(t *testing.T) {
 			t.Errorf("%s header\n %s\ndoes not start with DESIGN §6's\n %s", s.Kind, header, want)
 		}
 	}
-	if got := len(Specs()); got != 5 {
-		t.Errorf("Specs() has %d files, want 5", got)
+	if got := len(Specs()); got != 9 {
+		t.Errorf("Specs() has %d files, want 9", got)
+	}
+}
+
+// Every file starts enterprise_id;scope_type;scope and carries metric_version when it
+// holds our own definitions; the files that name people are exactly the user-level ones.
+func TestNewFilesFollowTheConventions(t *testing.T) {
+	t.Parallel()
+	userLevel := map[string]bool{}
+	for _, s := range Specs() {
+		names := Names(s.Columns)
+		if strings.Join(names[:3], ";") != "enterprise_id;scope_type;scope" {
+			t.Errorf("%s starts %v", s.Kind, names[:3])
+		}
+		userLevel[s.Kind] = s.UserLevel
+		named := false
+		for _, n := range names {
+			named = named || n == "user_login" || n == "assignee_login"
+		}
+		if named != s.UserLevel {
+			t.Errorf("%s names people: %v, but UserLevel is %v", s.Kind, named, s.UserLevel)
+		}
+	}
+	for _, kind := range []string{KindCopilotImpact, KindCopilotSeatUtilisation, KindCopilotIdleSeats, KindDORARolling} {
+		var spec Spec
+		for _, s := range Specs() {
+			if s.Kind == kind {
+				spec = s
+			}
+		}
+		names := Names(spec.Columns)
+		if !slices.Contains(names, "metric_version") {
+			t.Errorf("%s has no metric_version", kind)
+		}
+		// Sample sizes come last.
+		seenN := false
+		for _, n := range names {
+			if strings.HasSuffix(n, "_n") {
+				seenN = true
+			} else if seenN {
+				t.Errorf("%s: %s follows a sample size; _n columns trail", kind, n)
+			}
+		}
+	}
+	var kinds []string
+	for _, s := range ExportSpecs(false) {
+		kinds = append(kinds, s.Kind)
+	}
+	want := []string{KindCopilotMetrics, KindDORAMetrics, KindVelocityMetrics, KindCopilotImpact, KindCopilotSeatUtilisation, KindDORARolling}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("files without user-level data (-want +got):\n%s", diff)
+	}
+	if len(ExportSpecs(true)) != len(Specs()) {
+		t.Error("with user-level data every file is written")
 	}
 }
 

@@ -182,6 +182,9 @@ func handlerEnv(sim *githubsim.Simulator, servers *githubsim.Servers, dbURL, exp
 		// The simulator answers about a thousand requests a second; GitHub's
 		// secondary-limit ceiling (10/s) would only slow the demo down.
 		MaxRate float64 `json:"max_requests_per_second"`
+		// Issue 16: every team, and team DORA by admin/maintain permission.
+		Teams            string `json:"teams"`
+		TeamRepositories string `json:"team_repositories"`
 	}
 	var ents []ent
 	env := map[string]string{
@@ -194,7 +197,8 @@ func handlerEnv(sim *githubsim.Simulator, servers *githubsim.Servers, dbURL, exp
 	}
 	for _, e := range sim.Enterprises() {
 		secret := "github-pat-" + e.ID
-		ents = append(ents, ent{ID: e.ID, Slug: e.Slug, Orgs: e.Orgs, APIURL: servers.API.URL + "/", TokenSecret: secret, MaxRate: 200})
+		ents = append(ents, ent{ID: e.ID, Slug: e.Slug, Orgs: e.Orgs, APIURL: servers.API.URL + "/", TokenSecret: secret, MaxRate: 200,
+			Teams: "all", TeamRepositories: "permissions"})
 		env[strings.ToUpper(strings.ReplaceAll(secret, "-", "_"))] = e.Token
 	}
 	raw, err := json.Marshal(ents)

@@ -21,6 +21,13 @@ type Headline struct {
 	CopilotActiveUsers  *int64
 	CompletionAcceptPct *float64
 	SeatsTotal          *int64
+	// Issue 16.
+	SeatsDay                         *time.Time
+	SeatsIdle, SeatsUtilisationTotal int64
+	IdleMonthlyCost                  *float64
+	Currency                         string
+	CohortsShown, CohortsSuppressed  int64
+	Teams, TeamWeeksWithDORA         int64
 }
 
 const sqlHeadlineDORA = `
@@ -39,6 +46,22 @@ SELECT day, sum(daily_active_users), 100 * sum(completion_acceptances)::float8 /
 	   AND s.snapshot_date = (SELECT max(snapshot_date) FROM copilot_seat_snapshots))
 FROM copilot_daily_metrics WHERE scope_type = 'enterprise' AND daily_active_users IS NOT NULL
 GROUP BY day ORDER BY day DESC LIMIT 1`
+
+// The newest enterprise seat utilisation, the impact cohorts with pull requests, the
+// teams and their DORA rows (issue 16).
+const sqlHeadlineInsights = `
+SELECT (SELECT max(day) FROM copilot_seat_utilisation WHERE scope_type = 'enterprise'),
+	coalesce((SELECT sum(seats_idle_30d) FROM copilot_seat_utilisation WHERE scope_type = 'enterprise'
+	   AND day = (SELECT max(day) FROM copilot_seat_utilisation WHERE scope_type = 'enterprise')), 0),
+	coalesce((SELECT sum(seats_total) FROM copilot_seat_utilisation WHERE scope_type = 'enterprise'
+	   AND day = (SELECT max(day) FROM copilot_seat_utilisation WHERE scope_type = 'enterprise')), 0),
+	(SELECT sum(idle_monthly_cost)::float8 FROM copilot_seat_utilisation WHERE scope_type = 'enterprise'
+	   AND day = (SELECT max(day) FROM copilot_seat_utilisation WHERE scope_type = 'enterprise')),
+	coalesce((SELECT min(currency) FROM copilot_seat_utilisation), ''),
+	(SELECT count(*) FROM copilot_impact_metrics WHERE NOT suppressed AND prs_merged > 0),
+	(SELECT count(*) FROM copilot_impact_metrics WHERE suppressed),
+	(SELECT count(*) FROM teams WHERE missing_since IS NULL),
+	(SELECT count(*) FROM dora_metrics WHERE scope_type = 'team' AND deployments > 0)`
 
 func headline(ctx context.Context, dbURL string) (Headline, error) {
 	conn, err := pgx.Connect(ctx, dbURL)
@@ -64,6 +87,10 @@ func headline(ctx context.Context, dbURL string) (Headline, error) {
 	default:
 		h.CopilotDay, h.CopilotActiveUsers, h.CompletionAcceptPct, h.SeatsTotal = &day, active, rate, seats
 	}
+	if err := conn.QueryRow(ctx, sqlHeadlineInsights).Scan(&h.SeatsDay, &h.SeatsIdle, &h.SeatsUtilisationTotal, &h.IdleMonthlyCost,
+		&h.Currency, &h.CohortsShown, &h.CohortsSuppressed, &h.Teams, &h.TeamWeeksWithDORA); err != nil {
+		return h, fmt.Errorf("read insight figures: %w", err)
+	}
 	return h, nil
 }
 
@@ -83,6 +110,17 @@ func printSummary(out io.Writer, s Summary) {
 		fmt.Fprintf(out, "  Copilot on %s          %s daily active users, %s completions accepted, %s seats\n",
 			h.CopilotDay.Format(time.DateOnly), intOrDash(h.CopilotActiveUsers), pctOrDash(h.CompletionAcceptPct), intOrDash(h.SeatsTotal))
 	}
+	if h.SeatsDay != nil {
+		cost := "—"
+		if h.IdleMonthlyCost != nil {
+			cost = fmt.Sprintf("%.0f %s", *h.IdleMonthlyCost, h.Currency)
+		}
+		fmt.Fprintf(out, "  Copilot seats on %s    %d of %d idle for 30 days (%s a month)\n",
+			h.SeatsDay.Format(time.DateOnly), h.SeatsIdle, h.SeatsUtilisationTotal, cost)
+	}
+	fmt.Fprintf(out, "  Copilot impact cohorts         %d with pull requests shown, %d suppressed (too few authors)\n",
+		h.CohortsShown, h.CohortsSuppressed)
+	fmt.Fprintf(out, "  teams                          %d (%d team-weeks with deployments)\n", h.Teams, h.TeamWeeksWithDORA)
 	fmt.Fprintf(out, "\nGitHub requests: %d (%d charged to the rate limit, %d answered 304), %d report downloads (no token sent)\n",
 		s.Requests, s.Charged, s.NotModified, s.Downloads)
 	fmt.Fprintf(out, "handler log: %s\n", s.HandlerLog)

@@ -90,6 +90,7 @@ func toPullRequest(fullName string, p *gh.PullRequest) metrics.PullRequest {
 		RepoFullName:   fullName,
 		Number:         p.GetNumber(),
 		AuthorLogin:    p.GetUser().GetLogin(),
+		AuthorID:       p.GetUser().GetID(),
 		Title:          p.GetTitle(),
 		State:          p.GetState(),
 		Draft:          p.GetDraft(),

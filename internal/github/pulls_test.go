@@ -25,14 +25,14 @@ func TestListPulls(t *testing.T) {
 	merged := time.Date(2026, 9, 2, 18, 0, 0, 0, time.UTC)
 	want := []metrics.PullRequest{
 		{
-			ID: 1, RepoFullName: "acme/api", Number: 1347, AuthorLogin: "octocat", Title: "Amazing new feature",
+			ID: 1, RepoFullName: "acme/api", Number: 1347, AuthorLogin: "octocat", AuthorID: 1, Title: "Amazing new feature",
 			State: "closed", BaseRef: "main", HeadRef: "new-topic",
 			CreatedAt: time.Date(2026, 9, 1, 19, 1, 12, 0, time.UTC), UpdatedAt: time.Date(2026, 9, 2, 19, 1, 12, 0, time.UTC),
 			ClosedAt: &merged, MergedAt: &merged, MergeCommitSHA: "e5bd3914e2e596debea16f433f57875b5b90bcd6",
 			Labels: []string{"bug"},
 		},
 		{
-			ID: 2, RepoFullName: "acme/api", Number: 1348, AuthorLogin: "hubot", Title: "WIP", State: "open", Draft: true,
+			ID: 2, RepoFullName: "acme/api", Number: 1348, AuthorLogin: "hubot", AuthorID: 2, Title: "WIP", State: "open", Draft: true,
 			BaseRef: "main", HeadRef: "wip",
 			CreatedAt: time.Date(2026, 9, 3, 10, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2026, 9, 3, 11, 0, 0, 0, time.UTC),
 		},

@@ -61,6 +61,9 @@ func (s *Simulator) apiRoutes() http.Handler {
 	handle("GET /orgs/{org}/copilot/metrics/reports/{report}/latest", (*call).orgReport)
 	handle("GET /orgs/{org}/copilot/billing/seats", (*call).orgSeats)
 	handle("GET /enterprises/{enterprise}/copilot/billing/seats", (*call).enterpriseSeats)
+	handle("GET /orgs/{org}/teams", (*call).listTeams)
+	handle("GET /orgs/{org}/teams/{slug}/members", (*call).listTeamMembers)
+	handle("GET /orgs/{org}/teams/{slug}/repos", (*call).listTeamRepos)
 	handle("/", func(*call) reply { return notFound() })
 	return mux
 }

@@ -15,7 +15,7 @@ import (
 func TestUnknownPathIsJSON404(t *testing.T) {
 	t.Parallel()
 	_, srv := newSim(t, testConfig())
-	for _, path := range []string{"/nope", "/repos/acme-web", "/orgs/acme-web/teams", "/repos/acme-web/missing-repo/pulls"} {
+	for _, path := range []string{"/nope", "/repos/acme-web", "/orgs/acme-web/hooks", "/orgs/acme-web/teams/platform/discussions", "/orgs/acme-web/teams/nope/members", "/repos/acme-web/missing-repo/pulls"} {
 		resp, body := get(t, srv.API.URL+path, tokenA)
 		var msg struct{ Message string }
 		if resp.StatusCode != http.StatusNotFound || json.Unmarshal(body, &msg) != nil || msg.Message != "Not Found" {

@@ -55,6 +55,8 @@ type OrgConfig struct {
 	BusyRepo bool
 	// CopilotPolicyDisabled makes this org's Copilot usage-metrics reports answer 403.
 	CopilotPolicyDisabled bool
+	// TeamsForbidden makes this org's team listings answer 403 (a token without read:org).
+	TeamsForbidden bool
 }
 
 // DemoConfig is the world `make demo` collects: two enterprises of two organizations of

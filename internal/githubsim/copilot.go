@@ -30,6 +30,10 @@ type copilotUser struct {
 	ide       int     // index in ides; ide2 is used on some days
 	ide2      int
 	langs     [2]string
+	// neverUses: a seat holder who never used Copilot (never-used seats). stoppedAt: one
+	// who stopped on that day (seats idle for 30 days and more); zero: still using it.
+	neverUses bool
+	stoppedAt time.Time
 }
 
 type seat struct {
@@ -103,6 +107,14 @@ func (w *world) genCopilot(e *enterprise) {
 		cu.ide = weightedPick(ur, []float64{0.65, 0.2, 0.1, 0.05})
 		cu.ide2 = (cu.ide + 1 + ur.IntN(len(ides)-1)) % len(ides)
 		cu.langs = [2]string{pick(ur, languages[:6]), pick(ur, languages)}
+		// A tenth never use their seat and a tenth stopped 5 to 12 weeks before the
+		// initial now: idle seats (drawn last, so the draws above are unchanged).
+		switch x := ur.Float64(); {
+		case x < 0.10:
+			cu.neverUses = true
+		case x < 0.20:
+			cu.stoppedAt = startOfDay(w.initialNow).AddDate(0, 0, -35-int(unit(mix(uint64(u.id), 0x1d1e))*49))
+		}
 
 		created := floor.Add(time.Duration(rng.Float64() * float64(span))).Truncate(time.Second)
 		if chance(rng, 0.03) {
@@ -173,7 +185,8 @@ type dayFlags struct {
 }
 
 func (cu *copilotUser) flags(seed int64, day time.Time) dayFlags {
-	if day.Before(cu.since) || (!cu.until.IsZero() && !day.Before(cu.until)) {
+	if day.Before(cu.since) || (!cu.until.IsZero() && !day.Before(cu.until)) || cu.neverUses ||
+		(!cu.stoppedAt.IsZero() && !day.Before(cu.stoppedAt)) {
 		return dayFlags{}
 	}
 	h := hashOf(uint64(seed), streamCopilotDay, uint64(cu.u.id), dayNumber(day))

@@ -69,8 +69,9 @@
 // /repos/{o}/{r}/commits[/{ref}], /compare/{base}...{head}, /pulls[/{n}[/commits|/reviews]],
 // /actions/runs[/{id}], /deployments[/{id}[/statuses]], /issues, the Copilot usage-metrics
 // reports of enterprises and orgs (enterprise-1-day, organization-1-day, users-1-day,
-// user-teams-1-day, and the 28-day /latest reports), the Copilot seat listings, and
-// /rate_limit. Everything else is a JSON 404. Every answer follows GitHub's conventions:
+// user-teams-1-day, and the 28-day /latest reports), the Copilot seat listings,
+// /orgs/{org}/teams, /orgs/{org}/teams/{slug}/members and /orgs/{org}/teams/{slug}/repos
+// (with permissions and role_name), and /rate_limit. Everything else is a JSON 404. Every answer follows GitHub's conventions:
 // Link pagination (absolute URLs on the request's host; per_page capped at 100, compare
 // at 250); an ETag bound to the token on every 200 and 304 for a matching If-None-Match
 // (not charged); x-ratelimit-* headers of a per-token hourly window in simulated time,

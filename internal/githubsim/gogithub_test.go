@@ -98,7 +98,7 @@ func TestGoGitHubPullRequestsMatchTruth(t *testing.T) {
 				t.Fatal(err)
 			}
 			pr := metrics.PullRequest{
-				ID: p.GetID(), RepoFullName: r.fullName(), Number: p.GetNumber(), AuthorLogin: p.GetUser().GetLogin(), Title: p.GetTitle(),
+				ID: p.GetID(), RepoFullName: r.fullName(), Number: p.GetNumber(), AuthorLogin: p.GetUser().GetLogin(), AuthorID: p.GetUser().GetID(), Title: p.GetTitle(),
 				State: p.GetState(), Draft: p.GetDraft(), BaseRef: p.GetBase().GetRef(), HeadRef: p.GetHead().GetRef(),
 				CreatedAt: p.GetCreatedAt().Time, UpdatedAt: p.GetUpdatedAt().Time, MergeCommitSHA: p.GetMergeCommitSHA(),
 				Additions: p.GetAdditions(), Deletions: p.GetDeletions(), ChangedFiles: p.GetChangedFiles(),

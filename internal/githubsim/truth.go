@@ -112,7 +112,7 @@ func pullsTruth(r *repo, now time.Time) []metrics.PullRequest {
 		}
 		p := s.p
 		pr := metrics.PullRequest{
-			ID: p.id, RepoFullName: r.fullName(), Number: p.number, AuthorLogin: p.author.login, Title: p.title,
+			ID: p.id, RepoFullName: r.fullName(), Number: p.number, AuthorLogin: p.author.login, AuthorID: p.author.id, Title: p.title,
 			State: "open", Draft: s.draft, BaseRef: r.defaultBranch, HeadRef: p.headRef,
 			CreatedAt: sec(p.createdAt), UpdatedAt: sec(s.updatedAt), MergeCommitSHA: s.mergeSHA.String(),
 			Additions: s.additions, Deletions: s.deletions, ChangedFiles: s.files, Labels: append([]string(nil), p.labels...),

@@ -134,3 +134,53 @@ func BenchmarkCalculateVelocity(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkCalculateDORAWithRolling is BenchmarkCalculateDORA plus the 4- and 13-week
+// rolling rows (issue 16): 12 more weeks of per-repository work and three rows per
+// scope and week.
+func BenchmarkCalculateDORAWithRolling(b *testing.B) {
+	repos, opts := benchQuarter(1000)
+	b.ReportAllocs()
+	rows := 0
+	for b.Loop() {
+		out, err := CalculateDORAWithRolling(repos, opts, DORARollingWindows())
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows += len(out.Weekly) + len(out.Rolling)
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkCalculateImpact computes the impact cohorts of the quarter with every pull
+// request author active on a weekday of the week they merged in half the weeks.
+func BenchmarkCalculateImpact(b *testing.B) {
+	repos, opts := benchQuarter(1000)
+	var usage []CopilotUserUsage
+	seen := map[string]bool{}
+	for _, r := range repos {
+		for _, pr := range r.PullRequests {
+			if pr.MergedAt == nil {
+				continue
+			}
+			w := WeekStart(*pr.MergedAt)
+			key := pr.AuthorLogin + w.String()
+			if seen[key] || w.Unix()/604800%2 == 0 {
+				continue
+			}
+			seen[key] = true
+			usage = append(usage, CopilotUserUsage{ScopeType: ScopeEnterprise, Scope: "bench", Day: w.AddDate(0, 0, 1),
+				UserLogin: pr.AuthorLogin, UserID: int64(len(usage) + 1), CodeGenerations: new(int64(3))})
+		}
+	}
+	b.ReportAllocs()
+	rows := 0
+	for b.Loop() {
+		out, err := CalculateImpact(repos, usage, opts, DefaultImpactMinAuthors)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows += len(out)
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -66,6 +66,10 @@ type Options struct {
 	RolloutWindow time.Duration
 	// Bots excludes bots from the human metrics.
 	Bots BotClassifier
+	// Teams are the teams of the configured organizations. Velocity and the Copilot
+	// impact cohorts get a team row for each (by its members' work); DORA only for the
+	// teams with a repository mapping (Team.Repos not nil).
+	Teams []Team
 }
 
 // DataWindow returns the span of activity the calculators need to compute the weeks of
@@ -99,6 +103,8 @@ type plan struct {
 	orgs       []string // sorted
 	orgOfRepo  []int    // repo index → index in orgs
 	repoOrder  []int    // repo indices sorted by full name
+	teams      []Team
+	teamOrder  []int // team indices sorted by scope name
 }
 
 func newPlan(repos []RepoActivity, opts Options) (*plan, error) {
@@ -134,6 +140,9 @@ func newPlan(repos []RepoActivity, opts Options) (*plan, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if err := checkTeams(opts.Teams); err != nil {
+		errs = append(errs, err)
+	}
 
 	p := &plan{
 		weeks:      weeks,
@@ -144,6 +153,8 @@ func newPlan(repos []RepoActivity, opts Options) (*plan, error) {
 
 		rolloutWindow: opts.RolloutWindow,
 		enterprise:    strings.TrimSpace(opts.Enterprise),
+		teams:         opts.Teams,
+		teamOrder:     sortedTeams(opts.Teams),
 		orgOfRepo:     make([]int, len(repos)),
 		repoOrder:     make([]int, len(repos)),
 	}
@@ -243,9 +254,9 @@ type scopeRow struct {
 }
 
 // scopesInOrder lists the scopes as rows are written: the enterprise, then the
-// organizations, then the repositories, each sorted by name.
-func (p *plan) scopesInOrder(repos []RepoActivity) []scopeRow {
-	out := make([]scopeRow, 0, 1+len(p.orgs)+len(repos))
+// organizations, then the given team scopes, then the repositories, each sorted by name.
+func (p *plan) scopesInOrder(repos []RepoActivity, teams []scopeRow) []scopeRow {
+	out := make([]scopeRow, 0, 1+len(p.orgs)+len(teams)+len(repos))
 	out = append(out, scopeRow{ScopeEnterprise, p.enterprise, p.repoOrder})
 	byOrg := make([][]int, len(p.orgs))
 	for _, i := range p.repoOrder {
@@ -254,8 +265,36 @@ func (p *plan) scopesInOrder(repos []RepoActivity) []scopeRow {
 	for o, org := range p.orgs {
 		out = append(out, scopeRow{ScopeOrganization, org, byOrg[o]})
 	}
+	out = append(out, teams...)
 	for k, i := range p.repoOrder {
 		out = append(out, scopeRow{ScopeRepository, repos[i].FullName, p.repoOrder[k : k+1]})
+	}
+	return out
+}
+
+// teamRepoScopes returns a scope per team with a repository mapping (Team.Repos not
+// nil), sorted by name, whose members are the mapped repositories that repos holds.
+// Repositories the mapping names but the calculation does not have (not collected, of
+// an organization no longer configured) are left out.
+func (p *plan) teamRepoScopes(repos []RepoActivity) []scopeRow {
+	byName := make(map[string]int, len(repos))
+	for i, r := range repos {
+		byName[strings.ToLower(r.FullName)] = i
+	}
+	var out []scopeRow
+	for _, t := range p.teamOrder {
+		team := p.teams[t]
+		if team.Repos == nil {
+			continue
+		}
+		members := []int{}
+		for _, name := range team.Repos {
+			if i, ok := byName[strings.ToLower(name)]; ok && !slices.Contains(members, i) {
+				members = append(members, i)
+			}
+		}
+		slices.SortFunc(members, func(a, b int) int { return strings.Compare(repos[a].FullName, repos[b].FullName) })
+		out = append(out, scopeRow{ScopeTeam, team.Scope(), members})
 	}
 	return out
 }

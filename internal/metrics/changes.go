@@ -117,6 +117,30 @@ func (x *ChangeIndex) pullRequestForSHA(sha string) int {
 	return -1
 }
 
+// pullRequestForPrefix returns the merged pull request whose merge commit or own commit
+// ref names — a full or an abbreviated SHA (at least 7 characters) — or -1. Abbreviated
+// SHAs are rare (a hand-written revert message), so the pull requests are scanned; the
+// one merged first wins, as in PullRequestFor.
+func (x *ChangeIndex) pullRequestForPrefix(ref string) int {
+	if i := x.pullRequestForSHA(ref); i >= 0 {
+		return i
+	}
+	best := -1
+	for i, pr := range x.prs {
+		if pr.MergedAt == nil || (best >= 0 && !x.mergedBefore(i, best)) {
+			continue
+		}
+		match := shaMatches(pr.MergeCommitSHA, ref)
+		for _, c := range pr.Commits {
+			match = match || shaMatches(c.SHA, ref)
+		}
+		if match {
+			best = i
+		}
+	}
+	return best
+}
+
 // PullRequest returns the indexed pull request i.
 func (x *ChangeIndex) PullRequest(i int) PullRequest { return x.prs[i] }
 

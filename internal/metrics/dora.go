@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"errors"
+	"fmt"
 	"math/bits"
 	"slices"
 	"strings"
@@ -60,45 +62,118 @@ type doraWeek struct {
 	lastDeploy                  time.Time // latest successful deployment before the week's end
 }
 
+// DORARollingRow is one scope's DORA figures over the trailing window of WindowWeeks ISO
+// weeks that ends with the week WeekStart: the weekly figures of those weeks added up
+// (samples pooled), and the levels rated on the window (docs/metrics.md, "Rolling
+// DORA"), so a repository that deploys every other week does not flip between levels
+// week by week.
+type DORARollingRow struct {
+	DORARow
+	WindowWeeks int
+	WindowStart time.Time // Monday of the window's first week
+}
+
+// DORARollingWindows are the trailing windows dora_rolling holds: four weeks (about a
+// month) and thirteen (a quarter).
+func DORARollingWindows() []int { return []int{4, 13} }
+
+// maxRollingWindow bounds a rolling window: a year.
+const maxRollingWindow = 52
+
+// DORAResult is what CalculateDORAWithRolling computes.
+type DORAResult struct {
+	Weekly  []DORARow
+	Rolling []DORARollingRow // per window, in the order of the windows asked for
+}
+
 // CalculateDORA computes the weekly DORA metrics of every scope — the enterprise, each
-// organization and each repository in repos — for every ISO week from opts.From to
-// opts.To. It is pure: same input, same rows. Rows come enterprise first, then
-// organizations, then repositories (each by name), weeks oldest first. The definitions
-// are in docs/metrics.md.
+// organization, each team with a repository mapping (Options.Teams) and each repository
+// in repos — for every ISO week from opts.From to opts.To. It is pure: same input, same
+// rows. Rows come enterprise first, then organizations, teams and repositories (each by
+// name), weeks oldest first. The definitions are in docs/metrics.md.
 func CalculateDORA(repos []RepoActivity, opts Options) ([]DORARow, error) {
+	res, err := CalculateDORAWithRolling(repos, opts, nil)
+	return res.Weekly, err
+}
+
+// CalculateDORAWithRolling computes the weekly rows of CalculateDORA and, for each window
+// length in windows (weeks, 2–52), a rolling row per scope and week of opts.From…opts.To
+// over the window ending with that week. The rolling rows reuse the per-repository weekly
+// deployments, failures and samples of the weekly calculation: the weeks before opts.From
+// that the longest window reaches back to are computed too (and not returned), so the
+// caller loads DataWindow from the window's first week.
+func CalculateDORAWithRolling(repos []RepoActivity, opts Options, windows []int) (DORAResult, error) {
+	lookback := 0
+	var errs []error
+	for i, n := range windows {
+		switch {
+		case n < 2 || n > maxRollingWindow:
+			errs = append(errs, fmt.Errorf("windows[%d]: %d weeks is outside 2–%d", i, n, maxRollingWindow))
+		case slices.Index(windows, n) < i:
+			errs = append(errs, fmt.Errorf("windows[%d]: %d weeks is asked for twice", i, n))
+		}
+		lookback = max(lookback, n-1)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return DORAResult{}, err
+	}
 	p, err := newPlan(repos, opts)
 	if err != nil {
-		return nil, err
+		return DORAResult{}, err
+	}
+	if lookback > 0 {
+		ext := opts
+		ext.From = WeekStart(opts.From).AddDate(0, 0, -7*lookback)
+		if p, err = newPlan(repos, ext); err != nil {
+			return DORAResult{}, err
+		}
 	}
 	perRepo := make([][]doraWeek, len(repos))
 	for i := range repos {
 		perRepo[i] = p.repoDORA(&repos[i])
 	}
-	// Repositories are rated first: the levels of an organization and of the enterprise
-	// are the distribution of their repositories' levels.
-	repoRows := make([][]DORARow, len(repos))
-	var lead, recovery []float64
-	for i := range repos {
-		repoRows[i] = make([]DORARow, len(p.weeks))
-		s := scopeRow{ScopeRepository, repos[i].FullName, []int{i}}
-		for w := range p.weeks {
-			lead = gather(lead, perRepo, s.members, w, func(x *doraWeek) []float64 { return x.lead })
-			recovery = gather(recovery, perRepo, s.members, w, func(x *doraWeek) []float64 { return x.recovery })
-			repoRows[i][w] = p.doraRow(s, w, perRepo, lead, recovery)
+	scopes := p.scopesInOrder(repos, p.teamRepoScopes(repos))
+	res := DORAResult{Weekly: p.doraRows(repos, perRepo, scopes, 1, lookback)}
+	for _, n := range windows {
+		for _, r := range p.doraRows(repos, perRepo, scopes, n, lookback) {
+			res.Rolling = append(res.Rolling, DORARollingRow{DORARow: r, WindowWeeks: n, WindowStart: r.WeekStart.AddDate(0, 0, -7*(n-1))})
 		}
 	}
-	scopes := p.scopesInOrder(repos)
-	rows := make([]DORARow, 0, len(p.weeks)*len(scopes))
+	return res, nil
+}
+
+// doraRows computes the rows of every scope for the weeks from index skip on, each over
+// the window of n weeks ending with it (n = 1: the weekly rows). Repositories are rated
+// first: the levels of an organization, a team and the enterprise are the distribution
+// of their repositories' levels.
+func (p *plan) doraRows(repos []RepoActivity, perRepo [][]doraWeek, scopes []scopeRow, n, skip int) []DORARow {
+	weeks := len(p.weeks) - skip
+	var lead, recovery []float64
+	var days []int
+	repoRows := make([][]DORARow, len(repos))
+	for i := range repos {
+		repoRows[i] = make([]DORARow, weeks)
+		s := scopeRow{ScopeRepository, repos[i].FullName, []int{i}}
+		for w := range weeks {
+			hi := skip + w
+			lead = gatherRange(lead, perRepo, s.members, hi-n+1, hi, func(x *doraWeek) []float64 { return x.lead })
+			recovery = gatherRange(recovery, perRepo, s.members, hi-n+1, hi, func(x *doraWeek) []float64 { return x.recovery })
+			repoRows[i][w], days = p.doraRow(s, hi-n+1, hi, perRepo, lead, recovery, days)
+		}
+	}
+	rows := make([]DORARow, 0, weeks*len(scopes))
 	levels := make([]Level, 0, len(repos))
 	for _, s := range scopes {
 		if s.scopeType == ScopeRepository {
 			rows = append(rows, repoRows[s.members[0]]...)
 			continue
 		}
-		for w := range p.weeks {
-			lead = gather(lead, perRepo, s.members, w, func(x *doraWeek) []float64 { return x.lead })
-			recovery = gather(recovery, perRepo, s.members, w, func(x *doraWeek) []float64 { return x.recovery })
-			r := p.doraRow(s, w, perRepo, lead, recovery)
+		for w := range weeks {
+			hi := skip + w
+			lead = gatherRange(lead, perRepo, s.members, hi-n+1, hi, func(x *doraWeek) []float64 { return x.lead })
+			recovery = gatherRange(recovery, perRepo, s.members, hi-n+1, hi, func(x *doraWeek) []float64 { return x.recovery })
+			var r DORARow
+			r, days = p.doraRow(s, hi-n+1, hi, perRepo, lead, recovery, days)
 			r.ReposElite, r.ReposHigh, r.ReposMedium, r.ReposLow = 0, 0, 0, 0
 			levels = levels[:0]
 			for _, m := range s.members {
@@ -118,32 +193,55 @@ func CalculateDORA(repos []RepoActivity, opts Options) ([]DORARow, error) {
 			rows = append(rows, r)
 		}
 	}
-	return rows, nil
+	return rows
 }
 
-// doraRow adds up week w of the scope's repositories and rates it as a repository is
-// rated. lead and recovery are the scope's pooled samples; they are sorted in place.
-func (p *plan) doraRow(s scopeRow, w int, perRepo [][]doraWeek, lead, recovery []float64) DORARow {
-	var sum doraWeek
-	for _, m := range s.members {
-		x := &perRepo[m][w]
-		sum.deployments += x.deployments
-		sum.failed += x.failed
-		sum.rework += x.rework
-		sum.attempts += x.attempts
-		sum.unrecovered += x.unrecovered
-		sum.days |= x.days
-		if x.lastDeploy.After(sum.lastDeploy) {
-			sum.lastDeploy = x.lastDeploy
+// gatherRange appends the samples of weeks lo…hi of every member repository to buf[:0].
+func gatherRange[W any, T any](buf []T, perRepo [][]W, members []int, lo, hi int, samples func(*W) []T) []T {
+	buf = buf[:0]
+	for _, m := range members {
+		for w := lo; w <= hi; w++ {
+			buf = append(buf, samples(&perRepo[m][w])...)
 		}
+	}
+	return buf
+}
+
+// doraRow adds up weeks lo…hi of the scope's repositories and rates them as a repository
+// is rated: one week (lo = hi) by the weekly rules, a longer window by the window rules
+// (Thresholds.WindowDeploymentFrequencyLevel). The row is dated by week hi. lead and
+// recovery are the scope's pooled samples; they are sorted in place. days is a buffer
+// for the weekly deployment days, returned for reuse.
+func (p *plan) doraRow(s scopeRow, lo, hi int, perRepo [][]doraWeek, lead, recovery []float64, days []int) (DORARow, []int) {
+	var sum doraWeek
+	days = days[:0]
+	for w := lo; w <= hi; w++ {
+		var weekDays uint8
+		for _, m := range s.members {
+			x := &perRepo[m][w]
+			sum.deployments += x.deployments
+			sum.failed += x.failed
+			sum.rework += x.rework
+			sum.attempts += x.attempts
+			sum.unrecovered += x.unrecovered
+			weekDays |= x.days
+			if w == hi && x.lastDeploy.After(sum.lastDeploy) {
+				sum.lastDeploy = x.lastDeploy
+			}
+		}
+		days = append(days, bits.OnesCount8(weekDays))
+	}
+	deploymentDays := 0
+	for _, d := range days {
+		deploymentDays += d
 	}
 	t := p.thresholds
 	r := DORARow{
 		ScopeType:            s.scopeType,
 		Scope:                s.scope,
-		WeekStart:            p.weeks[w],
+		WeekStart:            p.weeks[hi],
 		Deployments:          sum.deployments,
-		DeploymentDays:       bits.OnesCount8(sum.days),
+		DeploymentDays:       deploymentDays,
 		LeadTimeP50Hours:     Percentile(lead, 0.5),
 		LeadTimeP90Hours:     Percentile(lead, 0.9),
 		LeadTimeN:            len(lead),
@@ -160,9 +258,13 @@ func (p *plan) doraRow(s scopeRow, w int, perRepo [][]doraWeek, lead, recovery [
 	}
 	sinceLast := time.Duration(-1)
 	if !sum.lastDeploy.IsZero() {
-		sinceLast = p.weeks[w].Add(Week).Sub(sum.lastDeploy)
+		sinceLast = p.weeks[hi].Add(Week).Sub(sum.lastDeploy)
 	}
-	r.DeploymentFrequencyLevel = t.DeploymentFrequencyLevel(r.DeploymentDays, sinceLast)
+	if lo == hi {
+		r.DeploymentFrequencyLevel = t.DeploymentFrequencyLevel(r.DeploymentDays, sinceLast)
+	} else {
+		r.DeploymentFrequencyLevel = t.WindowDeploymentFrequencyLevel(days, sinceLast)
+	}
 	r.LeadTimeLevel = t.LeadTimeLevel(r.LeadTimeP50Hours)
 	r.ChangeFailureLevel = t.ChangeFailureLevel(r.ChangeFailureRate)
 	r.RecoveryLevel = t.RecoveryLevel(r.RecoveryTimeP50Hours)
@@ -177,7 +279,7 @@ func (p *plan) doraRow(s scopeRow, w int, perRepo [][]doraWeek, lead, recovery [
 	case LevelLow:
 		r.ReposLow = 1
 	}
-	return r
+	return r, days
 }
 
 // failure is what the failure signals say of one successful deployment.

@@ -123,6 +123,51 @@ func (t Thresholds) DeploymentFrequencyLevel(deploymentDays int, sinceLast time.
 	return ""
 }
 
+// WindowDeploymentFrequencyLevel rates the deployment frequency of a window of several
+// weeks (dora_rolling) from the deployment days of each of its weeks, oldest first, and
+// the time from the latest deployment to the window's end (negative: none). The weekly
+// rules carried over to a window:
+//   - a level with MinDeploymentDays (on demand, daily to weekly) is met when at least
+//     three quarters of the window's weeks met it: "weekly" means most weeks, so one
+//     missed week in four keeps a weekly team high, and one busy week does not lift a
+//     quiet month;
+//   - a level with DeployedWithinDays (weekly to monthly) is met when the window had a
+//     deployment day per DeployedWithinDays days on average: at least one in 4 weeks, 3
+//     in 13;
+//   - the last level takes the rest, and with no deployment within
+//     DeploymentLookbackDays there is no level, as for a week.
+//
+// A repository deploying every other week deploys in half the weeks of any window (6 or
+// 7 of 13) and rates medium in every one, where its weekly rows alternate between high
+// and medium. (A median of the weekly days would flip with 7 of 13.)
+func (t Thresholds) WindowDeploymentFrequencyLevel(weeklyDays []int, sinceLast time.Duration) Level {
+	if len(weeklyDays) == 0 || sinceLast < 0 || sinceLast > DeploymentLookbackDays*24*time.Hour {
+		return ""
+	}
+	total := 0
+	for _, d := range weeklyDays {
+		total += d
+	}
+	windowDays := 7 * len(weeklyDays)
+	mostWeeks := func(minDays int) bool {
+		n := 0
+		for _, d := range weeklyDays {
+			if d >= minDays {
+				n++
+			}
+		}
+		return 4*n >= 3*len(weeklyDays)
+	}
+	for i, l := range t.Levels {
+		if i == len(t.Levels)-1 ||
+			(l.MinDeploymentDays > 0 && mostWeeks(l.MinDeploymentDays)) ||
+			(l.DeployedWithinDays > 0 && total*l.DeployedWithinDays >= windowDays) {
+			return l.Level
+		}
+	}
+	return ""
+}
+
 // LeadTimeLevel rates a p50 change lead time in hours; nil rates nothing.
 func (t Thresholds) LeadTimeLevel(p50Hours *float64) Level {
 	return t.rate(p50Hours, func(l LevelThresholds, v float64) bool { return v < l.LeadTimeBelowHours })

@@ -52,10 +52,14 @@ type Commit struct {
 
 // PullRequest is a pull request with what the metrics need of its history.
 type PullRequest struct {
-	ID             int64
-	RepoFullName   string
-	Number         int
-	AuthorLogin    string
+	ID           int64
+	RepoFullName string
+	Number       int
+	AuthorLogin  string
+	// AuthorID is the author's GitHub user id; 0 when unknown (collected before
+	// migration 0030). It matches authors to Copilot users and team members even after
+	// a rename (Person).
+	AuthorID       int64
 	Title          string
 	State          string // "open" or "closed"
 	Draft          bool

@@ -58,20 +58,36 @@ type velocityWeek struct {
 }
 
 // CalculateVelocity computes the weekly velocity metrics of every scope — the enterprise,
-// each organization and each repository in repos — for every ISO week from opts.From to
-// opts.To. It is pure: same input, same rows, in the order CalculateDORA uses. The
-// definitions are in docs/metrics.md.
+// each organization, each team of opts.Teams and each repository in repos — for every
+// ISO week from opts.From to opts.To. It is pure: same input, same rows, in the order
+// CalculateDORA uses. A team's row holds the work of its members in every repository:
+// the pull requests they authored, the commits they pushed, the runs they triggered, and
+// they as active contributors; a person in two teams counts in both. The definitions
+// are in docs/metrics.md.
 func CalculateVelocity(repos []RepoActivity, opts Options) ([]VelocityRow, error) {
 	p, err := newPlan(repos, opts)
 	if err != nil {
 		return nil, err
 	}
 	people := make(map[string]int32)
-	perRepo := make([][]velocityWeek, len(repos))
-	for i := range repos {
-		perRepo[i] = p.repoVelocity(&repos[i], people)
+	// Teams' weeks follow the repositories' in perRepo, so a team scope gathers like
+	// any other.
+	perRepo := make([][]velocityWeek, len(repos)+len(p.teams))
+	var tx *teamIndex
+	if len(p.teams) > 0 {
+		tx = newTeamIndex(p.teams)
+		for t := range p.teams {
+			perRepo[len(repos)+t] = make([]velocityWeek, len(p.weeks))
+		}
 	}
-	scopes := p.scopesInOrder(repos)
+	for i := range repos {
+		perRepo[i] = p.repoVelocity(&repos[i], people, tx, perRepo[len(repos):])
+	}
+	teamScopes := make([]scopeRow, 0, len(p.teams))
+	for _, t := range p.teamOrder {
+		teamScopes = append(teamScopes, scopeRow{ScopeTeam, p.teams[t].Scope(), []int{len(repos) + t}})
+	}
+	scopes := p.scopesInOrder(repos, teamScopes)
 	rows := make([]VelocityRow, 0, len(p.weeks)*len(scopes))
 	var buf []float64
 	var who []int32
@@ -131,20 +147,32 @@ func countDistinct(ids []int32) int {
 }
 
 // repoVelocity computes one repository's weeks. people interns logins across the whole
-// calculation, so organization and enterprise scopes count a person once.
-func (p *plan) repoVelocity(repo *RepoActivity, people map[string]int32) []velocityWeek {
+// calculation, so organization, team and enterprise scopes count a person once. Each
+// figure also goes to the week of every team (tx, teamWeeks) its person belonged to
+// during that week.
+func (p *plan) repoVelocity(repo *RepoActivity, people map[string]int32, tx *teamIndex, teamWeeks [][]velocityWeek) []velocityWeek {
 	weeks := make([]velocityWeek, len(p.weeks))
-	contributed := func(w int, login string) {
-		if w < 0 || login == "" || p.bots.IsBot(login) {
+	// add applies fn to week w of the repository and of the person's teams.
+	add := func(w int, who Person, fn func(*velocityWeek)) {
+		fn(&weeks[w])
+		if tx == nil {
 			return
 		}
-		key := strings.ToLower(login)
+		for _, t := range tx.of(who, p.weeks[w], p.weeks[w].Add(Week)) {
+			fn(&teamWeeks[t][w])
+		}
+	}
+	contributed := func(w int, who Person) {
+		if w < 0 || who.Login == "" || p.bots.IsBot(who.Login) {
+			return
+		}
+		key := strings.ToLower(who.Login)
 		id, ok := people[key]
 		if !ok {
 			id = int32(len(people))
 			people[key] = id
 		}
-		weeks[w].contributors = append(weeks[w].contributors, id)
+		add(w, who, func(x *velocityWeek) { x.contributors = append(x.contributors, id) })
 	}
 
 	tl := newTimeline(repo.Deployments)
@@ -154,19 +182,20 @@ func (p *plan) repoVelocity(repo *RepoActivity, people map[string]int32) []veloc
 	for i := range repo.PullRequests {
 		pr := &repo.PullRequests[i]
 		for _, r := range pr.Reviews {
-			contributed(p.weekIndex(r.SubmittedAt), r.ReviewerLogin)
+			contributed(p.weekIndex(r.SubmittedAt), Person{Login: r.ReviewerLogin})
 		}
 		if p.bots.IsBot(pr.AuthorLogin) {
 			continue
 		}
+		author := Person{pr.AuthorID, pr.AuthorLogin}
 		if w := p.weekIndex(pr.CreatedAt); w >= 0 {
-			weeks[w].opened++
-			contributed(w, pr.AuthorLogin)
+			add(w, author, func(x *velocityWeek) { x.opened++ })
+			contributed(w, author)
 		}
 		if pr.MergedAt == nil {
 			if pr.ClosedAt != nil {
 				if w := p.weekIndex(*pr.ClosedAt); w >= 0 {
-					weeks[w].closedUnmerged++
+					add(w, author, func(x *velocityWeek) { x.closedUnmerged++ })
 				}
 			}
 			continue
@@ -175,23 +204,27 @@ func (p *plan) repoVelocity(repo *RepoActivity, people map[string]int32) []veloc
 		if w < 0 {
 			continue
 		}
-		wk := &weeks[w]
 		merged := *pr.MergedAt
-		wk.merged++
-		wk.size = append(wk.size, float64(pr.Additions+pr.Deletions))
-		wk.cycle = appendSpan(wk.cycle, pr.CreatedAt, merged)
-		if first := FirstCommitAt(*pr); !first.IsZero() {
-			wk.coding = appendSpan(wk.coding, first, pr.CreatedAt)
-		}
-		if first, ok := p.firstReview(pr); ok {
-			wk.pickup = appendSpan(wk.pickup, pr.CreatedAt, first)
-			wk.review = appendSpan(wk.review, first, merged)
-		} else {
-			wk.withoutReview++
-		}
-		if at := deployedAt[i]; !at.IsZero() {
-			wk.deploy = appendSpan(wk.deploy, merged, at)
-		}
+		firstCommit := FirstCommitAt(*pr)
+		firstReview, reviewed := p.firstReview(pr)
+		deployed := deployedAt[i]
+		add(w, author, func(wk *velocityWeek) {
+			wk.merged++
+			wk.size = append(wk.size, float64(pr.Additions+pr.Deletions))
+			wk.cycle = appendSpan(wk.cycle, pr.CreatedAt, merged)
+			if !firstCommit.IsZero() {
+				wk.coding = appendSpan(wk.coding, firstCommit, pr.CreatedAt)
+			}
+			if reviewed {
+				wk.pickup = appendSpan(wk.pickup, pr.CreatedAt, firstReview)
+				wk.review = appendSpan(wk.review, firstReview, merged)
+			} else {
+				wk.withoutReview++
+			}
+			if !deployed.IsZero() {
+				wk.deploy = appendSpan(wk.deploy, merged, deployed)
+			}
+		})
 	}
 
 	seen := make(map[string]struct{}, len(repo.Commits))
@@ -208,8 +241,15 @@ func (p *plan) repoVelocity(repo *RepoActivity, people map[string]int32) []veloc
 		if w < 0 || c.ParentCount > 1 || p.bots.IsBot(c.AuthorLogin) {
 			continue
 		}
-		weeks[w].commits++
-		contributed(w, c.AuthorLogin)
+		author := Person{Login: c.AuthorLogin}
+		if c.AuthorLogin == "" {
+			// A commit whose e-mail is linked to no account counts for the repository but
+			// belongs to no team.
+			weeks[w].commits++
+			continue
+		}
+		add(w, author, func(x *velocityWeek) { x.commits++ })
+		contributed(w, author)
 	}
 
 	for _, run := range repo.WorkflowRuns {
@@ -217,22 +257,30 @@ func (p *plan) repoVelocity(repo *RepoActivity, people map[string]int32) []veloc
 		if w < 0 {
 			continue
 		}
-		wk := &weeks[w]
-		wk.runs++
-		if !run.Completed() || run.Conclusion == "skipped" {
-			continue
-		}
-		wk.completedRuns++
-		if run.Conclusion == "success" {
-			wk.successfulRuns++
-		}
+		completed := run.Completed() && run.Conclusion != "skipped"
 		start := run.RunStartedAt
 		if start.IsZero() {
 			start = run.CreatedAt
 		}
-		if d := run.UpdatedAt.Sub(start); d >= 0 {
-			wk.duration = append(wk.duration, d.Seconds())
+		d := run.UpdatedAt.Sub(start)
+		fn := func(wk *velocityWeek) {
+			wk.runs++
+			if !completed {
+				return
+			}
+			wk.completedRuns++
+			if run.Conclusion == "success" {
+				wk.successfulRuns++
+			}
+			if d >= 0 {
+				wk.duration = append(wk.duration, d.Seconds())
+			}
 		}
+		if run.ActorLogin == "" {
+			fn(&weeks[w])
+			continue
+		}
+		add(w, Person{Login: run.ActorLogin}, fn)
 	}
 	return weeks
 }

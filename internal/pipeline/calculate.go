@@ -35,6 +35,14 @@ type CalculateOptions struct {
 	RetentionDays int
 	Now           func() time.Time // default time.Now; checks the call's deadline
 	Logger        *slog.Logger
+	// Insights, when set, adds the issue 16 datasets (insights.go): team rows, rolling
+	// DORA, Copilot impact cohorts, team Copilot days, seat utilisation and idle seats.
+	Insights InsightsStore
+	// ImpactMinAuthors is COPILOT_IMPACT_MIN_AUTHORS; zero means
+	// metrics.DefaultImpactMinAuthors.
+	ImpactMinAuthors int
+	// SeatPrices is COPILOT_SEAT_PRICES; a zero value means metrics.DefaultSeatPrices.
+	SeatPrices metrics.SeatPrices
 	// Gate, when set, is a semaphore shared by every calculation of the process: a
 	// calculation holds a slot while it has an enterprise's activity in memory (about
 	// 1 GiB for 1,000 busy repositories), so parallel enterprises do not add up their
@@ -76,6 +84,12 @@ func newCalculateStage(name string, opts CalculateOptions) *CalculateStage {
 	}
 	if opts.FailureWindow <= 0 {
 		opts.FailureWindow = metrics.DefaultFailureWindow
+	}
+	if opts.ImpactMinAuthors < 1 {
+		opts.ImpactMinAuthors = metrics.DefaultImpactMinAuthors
+	}
+	if opts.SeatPrices.Currency == "" {
+		opts.SeatPrices = metrics.DefaultSeatPrices()
 	}
 	log := opts.Logger
 	if log == nil {
@@ -161,6 +175,11 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	teams, teamWarnings, err := s.loadTeams(ctx, *e, first, repos)
+	if err != nil {
+		return Result{}, err
+	}
+	warnings = append(warnings, teamWarnings...)
 	loaded := s.opts.Now()
 
 	opts := metrics.Options{
@@ -173,13 +192,20 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 		ThresholdsVersion: s.opts.ThresholdsVersion,
 		HotfixPattern:     e.HotfixRE(),
 		Bots:              metrics.NewBotClassifier(e.BotLogins),
+		Teams:             teams,
 	}
 	batch := postgres.MetricBatch{EnterpriseID: e.ID, FirstWeek: first, LastWeek: last, ComputedAt: req.Now, DeploymentSignal: signal}
 
 	var put func() (postgres.MetricWrite, error)
+	var insights []insightPut
 	switch s.name {
 	case StageCalculateDORA:
-		rows, err := metrics.CalculateDORA(repos, opts)
+		var rows []metrics.DORARow
+		if s.opts.Insights != nil {
+			rows, insights, err = s.doraInsights(ctx, repos, opts, batch)
+		} else {
+			rows, err = metrics.CalculateDORA(repos, opts)
+		}
 		if err != nil {
 			return Result{}, s.calculationError(err)
 		}
@@ -190,6 +216,11 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 			return Result{}, s.calculationError(err)
 		}
 		put = func() (postgres.MetricWrite, error) { return s.opts.Store.PutVelocityMetrics(ctx, batch, rows) }
+		if s.opts.Insights != nil {
+			if insights, err = s.velocityInsights(ctx, req, *e, repos, opts, batch); err != nil {
+				return Result{}, err
+			}
+		}
 	}
 	computed := s.opts.Now()
 	// From here on only the rows are needed; the activity (hundreds of MB for a large
@@ -207,6 +238,16 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	records := int64(written.Rows)
+	for _, in := range insights {
+		w, err := in.write()
+		if err != nil {
+			return Result{}, err
+		}
+		records += int64(w.Rows)
+		s.log.InfoContext(ctx, "stored insight rows", "stage", s.name, "enterprise", e.ID, "set", in.name,
+			"rows", w.Rows, "changed", w.Changed, "deleted", w.Deleted)
+	}
 	stored := s.opts.Now()
 
 	s.log.InfoContext(ctx, "calculated weekly metrics", "stage", s.name, "enterprise", e.ID,
@@ -215,7 +256,7 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 		"load_ms", loaded.Sub(started).Milliseconds(), "compute_ms", computed.Sub(loaded).Milliseconds(),
 		"store_ms", stored.Sub(computed).Milliseconds())
 
-	res := Result{Status: StatusSucceeded, Done: true, Records: int64(written.Rows), Warnings: warnings}
+	res := Result{Status: StatusSucceeded, Done: true, Records: records, Warnings: warnings}
 	if repoCount == 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf(
 			"no repositories of %s are stored yet (run collect_repos first); only the enterprise and organization rows were written", e.ID))
@@ -233,6 +274,10 @@ func (s *CalculateStage) activityQuery(e config.Enterprise, signal string, first
 	q := postgres.ActivityQuery{EnterpriseID: e.ID, Orgs: e.Orgs, PresentFrom: first, Signal: signal, From: from, To: to}
 	if s.name == StageCalculateDORA {
 		q.Incidents, q.RevertCommits = true, true
+		if s.opts.Insights != nil {
+			// The rolling windows of the first week reach back as far.
+			q.From, _ = metrics.DataWindow(first.AddDate(0, 0, -7*rollingLookbackWeeks()), last, s.opts.FailureWindow)
+		}
 		return q
 	}
 	q.From = first

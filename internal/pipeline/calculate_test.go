@@ -613,7 +613,7 @@ func storeTruth(t testing.TB, s *postgres.Store, enterpriseID string, tr githubs
 		}
 		rows = append(rows, []any{enterpriseID, repo, p.Number, p.ID, p.AuthorLogin, p.Title, p.State, p.Draft, p.BaseRef, p.HeadRef,
 			labels, p.CreatedAt, p.UpdatedAt, p.ClosedAt, p.MergedAt, p.MergeCommitSHA, p.Additions, p.Deletions, p.ChangedFiles,
-			p.RevertsNumber})
+			p.RevertsNumber, p.AuthorID})
 		for i, c := range p.Commits {
 			prCommits = append(prCommits, []any{enterpriseID, repo, p.Number, c.SHA, i, c.AuthorLogin, c.AuthorName, c.AuthoredAt,
 				c.CommitterLogin, optional(c.CommittedAt), c.MessageHeadline, c.ParentCount})
@@ -624,7 +624,7 @@ func storeTruth(t testing.TB, s *postgres.Store, enterpriseID string, tr githubs
 	}
 	put("pull_requests", "enterprise_id", "repo_id", "number", "id", "author_login", "title", "state", "draft", "base_ref",
 		"head_ref", "labels", "created_at", "updated_at", "closed_at", "merged_at", "merge_commit_sha", "additions", "deletions",
-		"changed_files", "reverts_number")
+		"changed_files", "reverts_number", "author_id")
 	rows = prCommits
 	put("pull_request_commits", "enterprise_id", "repo_id", "pr_number", "sha", "position", "author_login", "author_name",
 		"authored_at", "committer_login", "committed_at", "message_headline", "parent_count")
@@ -702,7 +702,8 @@ func storedDORA(t testing.TB, s *postgres.Store, enterpriseID string) []metrics.
 		       thresholds_version, metric_version,
 		       failed_attempts, unrecovered_failures, repos_elite, repos_high, repos_medium, repos_low
 		FROM dora_metrics WHERE enterprise_id = $1
-		ORDER BY scope_type, scope COLLATE "C", week_start`, enterpriseID)
+		ORDER BY CASE scope_type WHEN 'enterprise' THEN 0 WHEN 'organization' THEN 1 WHEN 'team' THEN 2 ELSE 3 END,
+		         scope COLLATE "C", week_start`, enterpriseID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -736,7 +737,8 @@ func storedVelocity(t testing.TB, s *postgres.Store, enterpriseID string) []metr
 		       workflow_runs, workflow_completed_runs, workflow_success_rate::float8,
 		       workflow_duration_p50_seconds::float8, workflow_duration_n, metric_version
 		FROM velocity_metrics WHERE enterprise_id = $1
-		ORDER BY scope_type, scope COLLATE "C", week_start`, enterpriseID)
+		ORDER BY CASE scope_type WHEN 'enterprise' THEN 0 WHEN 'organization' THEN 1 WHEN 'team' THEN 2 ELSE 3 END,
+		         scope COLLATE "C", week_start`, enterpriseID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,10 @@ type CopilotStore interface {
 	// SaveCopilotSeats writes a seat snapshot and copies its figures to the daily row of
 	// its date, in one transaction.
 	SaveCopilotSeats(ctx context.Context, snap postgres.CopilotSeatSnapshot) (postgres.CopilotWrite, error)
+	// TeamsListedOn returns the date of an org's latest team listing.
+	TeamsListedOn(ctx context.Context, enterpriseID, org string) (time.Time, bool, error)
+	// SaveTeamListing stores a complete team listing of an org in one transaction.
+	SaveTeamListing(ctx context.Context, l postgres.TeamListing) (int64, error)
 }
 
 // CopilotOptions configure collect_copilot.
@@ -126,7 +130,7 @@ func (s *CopilotStage) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	call := &copilotCall{plan: plan, client: client, refused: map[int]bool{}}
 	for _, u := range plan.units(marks) {
-		if call.refused[u.scope] && u.step != copilotStepSeats {
+		if call.refused[u.scope] && !daily(u.step) {
 			continue
 		}
 		if call.units > 0 && s.outOfTime(req, call.longest) {
@@ -151,7 +155,7 @@ func (s *CopilotStage) Run(ctx context.Context, req Request) (Result, error) {
 			return s.result(call, counters()), fmt.Errorf("collect_copilot for %s: %w: %w", plan.enterpriseID, ErrPermanent, err)
 		case errors.As(err, &refusal):
 			call.warnings = append(call.warnings, refusal.warning())
-			if u.step != copilotStepSeats {
+			if !daily(u.step) {
 				call.refused[u.scope] = true
 				plan.skipped = append(plan.skipped, refusal.scope.Type+" "+refusal.scope.Name)
 			}
@@ -215,6 +219,7 @@ func copilotTransient(err error) bool {
 type copilotRefusal struct {
 	scope metrics.CopilotScope
 	seats bool
+	teams bool
 	err   error
 }
 
@@ -224,11 +229,16 @@ func (r *copilotRefusal) Unwrap() error { return r.err }
 // warning names the scope and the fix.
 func (r *copilotRefusal) warning() string {
 	what, skipped := "Copilot usage reports", "its reports were skipped"
-	if r.seats {
+	switch {
+	case r.seats:
 		what, skipped = "Copilot seats", "its seat figures stay empty for today"
+	case r.teams:
+		what, skipped = "Team listings", "its teams keep yesterday's members"
 	}
 	var fix string
 	switch {
+	case r.teams:
+		fix = "the token needs read:org on the organization (a classic PAT of a member, or a GitHub App with the Members read permission)"
 	case errors.Is(r.err, github.ErrNotFound):
 		fix = fmt.Sprintf("check the %s name in COLLECTOR_ENTERPRISES and that the token can see it", r.scope.Type)
 	case r.seats && r.scope.Type == metrics.ScopeEnterprise:

@@ -23,8 +23,11 @@ const copilotLinkAttempts = 3
 
 // collect does one unit and commits it.
 func (s *CopilotStage) collect(ctx, ghCtx context.Context, call *copilotCall, u copilotUnit) error {
-	if u.step == copilotStepSeats {
+	switch u.step {
+	case copilotStepSeats:
 		return s.collectSeats(ctx, ghCtx, call, u)
+	case copilotStepTeams:
+		return s.collectTeams(ctx, ghCtx, call, u)
 	}
 	return s.collectReport(ctx, ghCtx, call, u)
 }

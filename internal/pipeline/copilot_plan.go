@@ -15,13 +15,15 @@ import (
 )
 
 // What collect_copilot does in one call is a list of units in a fixed order: per scope
-// (the enterprise first, then the orgs by login), the seat snapshot, then each report
-// (aggregate, users, user teams) day by day, oldest first. A cursor names the next unit,
+// (the enterprise first, then the orgs by login), the seat snapshot, the team listing
+// (orgs, when teams are configured), then each report (aggregate, users, user teams) day
+// by day, oldest first. A cursor names the next unit,
 // so a resumed call neither redoes a committed unit nor skips one.
 
 // Steps of a scope, in the order they run.
 const (
 	copilotStepSeats = iota
+	copilotStepTeams
 	copilotStepAggregate
 	copilotStepUsers
 	copilotStepUserTeams
@@ -32,6 +34,8 @@ func copilotStepName(step int) string {
 	switch step {
 	case copilotStepSeats:
 		return "seats"
+	case copilotStepTeams:
+		return "teams"
 	case copilotStepAggregate:
 		return postgres.CopilotReportAggregate
 	case copilotStepUsers:
@@ -70,13 +74,16 @@ func copilotOldest(scopeType string, runDate time.Time) time.Time {
 	return oldest
 }
 
-// copilotUnit is one unit of work: the seat snapshot of a scope, or one report of a
-// scope for one day.
+// copilotUnit is one unit of work: the seat snapshot of a scope, the team listing of an
+// org, or one report of a scope for one day.
 type copilotUnit struct {
 	scope int       // index in copilotPlan.scopes
 	step  int       // copilotStep*
-	day   time.Time // zero for the seat snapshot
+	day   time.Time // zero for the seat snapshot and the team listing
 }
+
+// daily reports whether the step is taken once per date rather than per report day.
+func daily(step int) bool { return step == copilotStepSeats || step == copilotStepTeams }
 
 func (u copilotUnit) before(v copilotUnit) bool {
 	if u.scope != v.scope {
@@ -93,6 +100,9 @@ type copilotPlan struct {
 	enterpriseID string
 	scopes       []metrics.CopilotScope
 	steps        []int // the report steps of every scope
+	teams        bool  // list the orgs' teams (COLLECTOR_ENTERPRISES[].teams)
+	teamFilter   config.Teams
+	teamRepos    bool // list each team's repositories (team_repositories "permissions")
 	backfillDays int
 	// runDate is the UTC date the collection started: it fixes "yesterday", so a
 	// collection resumed after midnight finishes the window it started.
@@ -136,6 +146,9 @@ func newCopilotPlan(req Request) (*copilotPlan, error) {
 		enterpriseID: e.ID,
 		scopes:       copilotScopes(e),
 		steps:        []int{copilotStepAggregate, copilotStepUsers},
+		teams:        e.Teams.Enabled(),
+		teamFilter:   e.Teams,
+		teamRepos:    e.TeamRepositories.FromPermissions,
 		backfillDays: e.CopilotBackfillDays,
 		runDate:      utcDate(req.Now),
 		since:        req.Since,
@@ -238,6 +251,9 @@ func (p *copilotPlan) units(marks map[postgres.CopilotStream]time.Time) []copilo
 	}
 	for i, scope := range p.scopes {
 		add(copilotUnit{scope: i, step: copilotStepSeats})
+		if p.teams && scope.Type == metrics.ScopeOrganization {
+			add(copilotUnit{scope: i, step: copilotStepTeams})
+		}
 		for _, step := range p.steps {
 			from, to, ok := p.window(scope, step, marks)
 			if !ok {
@@ -342,7 +358,8 @@ func (p *copilotPlan) applyCursor(req Request) error {
 	}
 	step, ok := copilotStepOf(c.Step)
 	day, err := date(c.Day)
-	if !ok || err != nil || (step == copilotStepSeats) != (day == nil) {
+	if !ok || err != nil || daily(step) != (day == nil) ||
+		(step == copilotStepTeams && (!p.teams || c.ScopeType != metrics.ScopeOrganization)) {
 		return &InputError{Field: "cursor", Message: errNotCopilotCursor.Error()}
 	}
 	scope := slices.Index(p.scopes, metrics.CopilotScope{Type: c.ScopeType, Name: c.Scope})

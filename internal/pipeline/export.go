@@ -38,6 +38,9 @@ type ExportOptions struct {
 	RetentionDays int
 	Now           func() time.Time // default time.Now; tests use a fixed clock
 	Logger        *slog.Logger
+	// NoUserLevel is EXPORT_USER_LEVEL=false: the files that name people
+	// (csvexport.Spec.UserLevel) are not written, nor listed in the manifest.
+	NoUserLevel bool
 }
 
 // ExportStage is export_csv: it writes one full snapshot per file kind for the export
@@ -84,7 +87,7 @@ func (s *ExportStage) Validate(req Request) error {
 	}
 	if req.Cursor != "" {
 		date, n, err := parseFileCursor(req.Cursor)
-		if err == nil && n > len(csvexport.Specs()) {
+		if err == nil && n > len(s.specs()) {
 			err = fmt.Errorf("%q points past the last file", req.Cursor)
 		}
 		if err != nil {
@@ -108,7 +111,7 @@ func (s *ExportStage) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	if req.Cursor != "" {
 		date, n, err := parseFileCursor(req.Cursor)
-		if err != nil || n > len(csvexport.Specs()) {
+		if err != nil || n > len(s.specs()) {
 			return Result{}, BadInput("cursor", "%q is not a cursor of this stage", req.Cursor)
 		}
 		// The cursor pins the export date, so a run that crosses midnight finishes the
@@ -124,7 +127,7 @@ func (s *ExportStage) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	windowStart := exportDate.AddDate(0, 0, -(s.opts.RetentionDays - 1))
 
-	specs := csvexport.Specs()
+	specs := s.specs()
 	var records int64
 	for i := next; i < len(specs); i++ {
 		if i > next && nearDeadline(req, s.opts.Now()) {
@@ -141,6 +144,9 @@ func (s *ExportStage) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	return Result{Status: StatusSucceeded, Done: true, Records: records}, nil
 }
+
+// specs are the files this export writes, in order.
+func (s *ExportStage) specs() []csvexport.Spec { return csvexport.ExportSpecs(!s.opts.NoUserLevel) }
 
 // nearDeadline reports whether too little time is left to start another file.
 func nearDeadline(req Request, now time.Time) bool {

@@ -61,6 +61,29 @@ func seedMetrics(t testing.TB, s *postgres.Store) {
 		assignee_id, assignee_login, plan_type, created_at, last_activity_at)
 		VALUES ('ent1', 'enterprise', 'octo-corp', '2026-11-26', '7', 7, 'mona', 'business', '2025-02-03T04:05:06Z', '2026-11-25T17:00:00.5Z'),
 		       ('ent1', 'enterprise', 'octo-corp', '2026-11-25', '7', 7, 'mona', 'business', '2025-02-03T04:05:06Z', NULL)`)
+	// Issue 16's tables: a shown and a suppressed cohort (and one of another metric
+	// version, not exported), a rolling row, a day of seats, an idle seat.
+	sqlExec(t, s, `INSERT INTO copilot_impact_metrics (enterprise_id, scope_type, scope, week_start, cohort, suppressed,
+		authors, prs_merged, pr_cycle_time_p50_hours, pr_cycle_time_n, review_time_n, pr_size_p50, pr_size_n,
+		prs_reviewed_by_copilot, prs_reverted, copilot_report_days, min_authors, metric_version)
+		VALUES ('ent1', 'team', 'octo-org/web', '2026-11-16', 'copilot_inactive', true, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 7, 5, 2),
+		       ('ent1', 'team', 'octo-org/web', '2026-11-16', 'copilot_active', false, 6, 9, 12.345, 9, 0, 40, 9, 2, 1, 7, 5, 2),
+		       ('ent1', 'organization', 'octo-org', '2026-11-16', 'copilot_active', false, 6, 9, 1, 9, 0, 40, 9, 2, 1, 7, 5, 1)`)
+	sqlExec(t, s, `INSERT INTO dora_rolling_metrics (enterprise_id, scope_type, scope, week_start, window_weeks, window_start,
+		deployments, deployment_days, lead_time_n, failed_deployments, change_failure_rate, recovery_n, rework_deployments,
+		failed_attempts, unrecovered_failures, deployment_frequency_level, performance_level, repos_elite, repos_high,
+		repos_medium, repos_low, thresholds_version, deployment_signal, metric_version)
+		VALUES ('ent1', 'repository', 'octo-org/api', '2026-11-16', 4, '2026-10-26', 2, 2, 0, 1, 0.5, 0, 0, 0, 1, 'medium', 'low',
+		        0, 0, 0, 1, '2024', 'deployment', 2)`)
+	sqlExec(t, s, `INSERT INTO copilot_seat_utilisation (enterprise_id, scope_type, scope, day, seats_total, seats_active_7d,
+		seats_active_30d, seats_idle_30d, seats_never_used, seats_pending_cancellation, seats_business, seats_enterprise,
+		seats_other_plan, currency, monthly_cost, idle_monthly_cost, unpriced_seats, metric_version)
+		VALUES ('ent1', 'enterprise', 'octo-corp', '2026-11-26', 3, 1, 2, 1, 1, 0, 2, 1, 0, 'USD', 77, 19, 0, 2)`)
+	sqlExec(t, s, `INSERT INTO copilot_idle_seats (enterprise_id, scope_type, scope, seat_key, snapshot_date, assignee_id,
+		assignee_login, organization, assigning_team, plan_type, created_at, last_activity_at, last_activity_editor,
+		days_idle, never_used, pending_cancellation, metric_version)
+		VALUES ('ent1', 'enterprise', 'octo-corp', 'id:9', '2026-11-26', 9, 'dormant', 'octo-org', '', 'business',
+		        '2025-01-01T00:00:00Z', NULL, '', 694, true, NULL, 2)`)
 }
 
 func newExport(store pipeline.ExportStore, dir string) *pipeline.ExportStage {
@@ -107,8 +130,8 @@ func TestExportWritesEveryFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != pipeline.StatusSucceeded || !res.Done || res.Records != 8 {
-		t.Errorf("result = %+v, want succeeded, done, 8 rows", res)
+	if res.Status != pipeline.StatusSucceeded || !res.Done || res.Records != 8+5 {
+		t.Errorf("result = %+v, want succeeded, done, 13 rows", res)
 	}
 
 	files := readFiles(t, dir)
@@ -117,8 +140,9 @@ func TestExportWritesEveryFile(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := []string{"copilot_metrics_20261126.csv", "copilot_seats_20261126.csv", "copilot_user_metrics_20261126.csv",
-		"dora_metrics_20261126.csv", "manifest_20261126.json", "velocity_metrics_20261126.csv"}
+	want := []string{"copilot_idle_seats_20261126.csv", "copilot_impact_20261126.csv", "copilot_metrics_20261126.csv",
+		"copilot_seat_utilisation_20261126.csv", "copilot_seats_20261126.csv", "copilot_user_metrics_20261126.csv",
+		"dora_metrics_20261126.csv", "dora_rolling_20261126.csv", "manifest_20261126.json", "velocity_metrics_20261126.csv"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Fatalf("files in EXPORT_DIR (-want +got):\n%s", diff)
 	}
@@ -139,6 +163,28 @@ func TestExportWritesEveryFile(t *testing.T) {
 		!strings.Contains(users, "\r\nent1;organization;octo-org;2026-11-25;8;\"'@hubot;x\";;;;;;;;false;false;false;false;false;false;;;\r\n") {
 		t.Errorf("copilot_user_metrics = %q", users)
 	}
+	// Issue 16's files: a suppressed cohort shows no figure; cohorts in their fixed order;
+	// rows of another metric version are left out.
+	header := func(kind string) string {
+		for _, sp := range csvexport.Specs() {
+			if sp.Kind == kind {
+				return "\uFEFF" + strings.Join(csvexport.Names(sp.Columns), ";") + "\r\n"
+			}
+		}
+		t.Fatalf("no spec %s", kind)
+		return ""
+	}
+	for kind, body := range map[string]string{
+		"copilot_impact": "ent1;team;octo-org/web;2026-11-16;copilot_active;false;6;9;12.35;;40.00;2;1;7;5;2;9;0;9\r\n" +
+			"ent1;team;octo-org/web;2026-11-16;copilot_inactive;true;;;;;;;;7;5;2;;;\r\n",
+		"dora_rolling":             "ent1;repository;octo-org/api;2026-11-16;4;2026-10-26;2;2;;;0.5000;;;low;1;0;0;1;medium;;;;0;0;0;1;2024;2;0;0\r\n",
+		"copilot_seat_utilisation": "ent1;enterprise;octo-corp;2026-11-26;3;1;2;1;1;0;2;1;0;USD;77.00;19.00;0;2\r\n",
+		"copilot_idle_seats":       "ent1;enterprise;octo-corp;2026-11-26;9;dormant;octo-org;;business;2025-01-01T00:00:00Z;;;694;true;;2\r\n",
+	} {
+		if diff := cmp.Diff(header(kind)+body, string(files[kind+"_20261126.csv"])); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", kind, diff)
+		}
+	}
 	copilot := string(files["copilot_metrics_20261126.csv"])
 	if !strings.Contains(copilot, "\r\nent1;enterprise;octo-corp;2026-11-25;40;55;70;;900;300;0.3125;;1200;100;80;") ||
 		!strings.Contains(copilot, ";95.13;") || strings.Contains(copilot, "2026-10-01") {
@@ -151,8 +197,8 @@ func TestExportWritesEveryFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recorded) != 6 {
-		t.Fatalf("%d files recorded, want 6", len(recorded))
+	if len(recorded) != 10 {
+		t.Fatalf("%d files recorded, want 10", len(recorded))
 	}
 	for _, f := range recorded {
 		sum := sha256.Sum256(files[f.FileName])
@@ -164,7 +210,7 @@ func TestExportWritesEveryFile(t *testing.T) {
 	if err := json.Unmarshal(files["manifest_20261126.json"], &manifest); err != nil {
 		t.Fatal(err)
 	}
-	if manifest.ExportDate != "2026-11-26" || manifest.WindowStart != "2026-10-28" || len(manifest.Files) != 5 {
+	if manifest.ExportDate != "2026-11-26" || manifest.WindowStart != "2026-10-28" || len(manifest.Files) != 9 {
 		t.Errorf("manifest = %+v", manifest)
 	}
 	for _, mf := range manifest.Files {
@@ -220,7 +266,7 @@ func TestExportValidate(t *testing.T) {
 		{"since", pipeline.Request{Now: exportNow, Since: at("2026-11-01")}, "since"},
 		{"future until", pipeline.Request{Now: exportNow, Until: at("2026-11-27")}, "until"},
 		{"garbage cursor", pipeline.Request{Now: exportNow, Cursor: "abc"}, "cursor"},
-		{"cursor past the files", pipeline.Request{Now: exportNow, Cursor: "20261126:9"}, "cursor"},
+		{"cursor past the files", pipeline.Request{Now: exportNow, Cursor: "20261126:10"}, "cursor"},
 		{"cursor of another date", pipeline.Request{Now: exportNow, Until: at("2026-11-20"), Cursor: "20261126:1"}, "cursor"},
 		{"future cursor", pipeline.Request{Now: exportNow, Cursor: "20261201:1"}, "cursor"},
 	}
@@ -311,12 +357,52 @@ func TestExportContinuesFromCursor(t *testing.T) {
 		cursors = append(cursors, res.Cursor)
 		req.Cursor = res.Cursor
 	}
-	want := []string{"20261126:1", "20261126:2", "20261126:3", "20261126:4"}
+	want := []string{"20261126:1", "20261126:2", "20261126:3", "20261126:4", "20261126:5", "20261126:6", "20261126:7", "20261126:8"}
 	if diff := cmp.Diff(want, cursors); diff != "" {
 		t.Errorf("cursors (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(readFiles(t, oneShot), readFiles(t, dir)); diff != "" {
-		t.Errorf("an export in five calls differs from one in a single call:\n%s", diff)
+		t.Errorf("an export in nine calls differs from one in a single call:\n%s", diff)
+	}
+}
+
+// EXPORT_USER_LEVEL=false: no file naming a person is written or listed, and a cursor
+// counts the files that are written.
+func TestExportWithoutUserLevelFiles(t *testing.T) {
+	t.Parallel()
+	store := pgtest.New(t)
+	seedMetrics(t, store)
+	dir := t.TempDir()
+	stage := pipeline.NewExportStage(pipeline.ExportOptions{
+		Store: store, Dir: dir, RetentionDays: 30, Now: func() time.Time { return exportNow }, NoUserLevel: true,
+	})
+	if err := stage.Validate(pipeline.Request{Now: exportNow, Cursor: "20261126:7"}); err == nil {
+		t.Error("a cursor past the six files was accepted")
+	}
+	if _, err := stage.Run(t.Context(), exportRequest()); err != nil {
+		t.Fatal(err)
+	}
+	files := readFiles(t, dir)
+	var names []string
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	want := []string{"copilot_impact_20261126.csv", "copilot_metrics_20261126.csv", "copilot_seat_utilisation_20261126.csv",
+		"dora_metrics_20261126.csv", "dora_rolling_20261126.csv", "manifest_20261126.json", "velocity_metrics_20261126.csv"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+	for name, b := range files {
+		for _, login := range []string{"mona", "hubot", "dormant"} {
+			if bytes.Contains(b, []byte(login)) {
+				t.Errorf("%s names %s", name, login)
+			}
+		}
+	}
+	var manifest csvexport.Manifest
+	if err := json.Unmarshal(files["manifest_20261126.json"], &manifest); err != nil || len(manifest.Files) != 6 {
+		t.Errorf("manifest lists %d files (%v), want 6", len(manifest.Files), err)
 	}
 }
 

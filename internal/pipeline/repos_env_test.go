@@ -369,13 +369,14 @@ func dumpRepos(t testing.TB, store *postgres.Store, signal string) reposDump {
 	pulls := map[[2]int64]int{}
 	var pullRepos []int64
 	query(`SELECT repo_id, number, id, author_login, author_is_bot, title, state, draft, base_ref, head_ref, labels,
-	              created_at, updated_at, closed_at, merged_at, merge_commit_sha, additions, deletions, changed_files, reverts_number
+	              created_at, updated_at, closed_at, merged_at, merge_commit_sha, additions, deletions, changed_files, reverts_number,
+	              coalesce(author_id, 0)
 	       FROM pull_requests ORDER BY repo_id, number`, nil, func(scan func(...any) error) error {
 		var repo int64
 		var p metrics.PullRequest
 		var isBot bool
 		err := scan(&repo, &p.Number, &p.ID, &p.AuthorLogin, &isBot, &p.Title, &p.State, &p.Draft, &p.BaseRef, &p.HeadRef, &p.Labels,
-			&p.CreatedAt, &p.UpdatedAt, &p.ClosedAt, &p.MergedAt, &p.MergeCommitSHA, &p.Additions, &p.Deletions, &p.ChangedFiles, &p.RevertsNumber)
+			&p.CreatedAt, &p.UpdatedAt, &p.ClosedAt, &p.MergedAt, &p.MergeCommitSHA, &p.Additions, &p.Deletions, &p.ChangedFiles, &p.RevertsNumber, &p.AuthorID)
 		p.RepoFullName, p.CreatedAt, p.UpdatedAt, p.ClosedAt, p.MergedAt = names[repo], p.CreatedAt.UTC(), p.UpdatedAt.UTC(), utcPtrOf(p.ClosedAt), utcPtrOf(p.MergedAt)
 		if len(p.Labels) == 0 {
 			p.Labels = nil

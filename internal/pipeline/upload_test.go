@@ -60,8 +60,9 @@ type graphDown struct{}
 func (graphDown) Error() string   { return "graph: 503 after 4 attempts" }
 func (graphDown) Retryable() bool { return true }
 
-var allFiles = []string{"copilot_metrics_20261126.csv", "copilot_seats_20261126.csv", "copilot_user_metrics_20261126.csv",
-	"dora_metrics_20261126.csv", "velocity_metrics_20261126.csv", "manifest_20261126.json"}
+var allFiles = []string{"copilot_idle_seats_20261126.csv", "copilot_impact_20261126.csv", "copilot_metrics_20261126.csv",
+	"copilot_seat_utilisation_20261126.csv", "copilot_seats_20261126.csv", "copilot_user_metrics_20261126.csv",
+	"dora_metrics_20261126.csv", "dora_rolling_20261126.csv", "velocity_metrics_20261126.csv", "manifest_20261126.json"}
 
 // exported returns a store with a finished export of 2026-11-26 in dir.
 func exported(t *testing.T) (*postgres.Store, string) {
@@ -123,7 +124,7 @@ func TestUploadOnlyWhatChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != pipeline.StatusSucceeded || !res.Done || res.Records != 6 {
+	if res.Status != pipeline.StatusSucceeded || !res.Done || res.Records != int64(len(allFiles)) {
 		t.Errorf("first upload = %+v", res)
 	}
 	if diff := cmp.Diff(allFiles, up.takeCalls()); diff != "" {
@@ -136,7 +137,7 @@ func TestUploadOnlyWhatChanged(t *testing.T) {
 		}
 	}
 	recorded, err := store.UploadedFiles(t.Context(), allFiles)
-	if err != nil || len(recorded) != 6 || recorded[allFiles[0]].RunID != req.RunID || recorded[allFiles[0]].DriveItemID != "item-"+allFiles[0] {
+	if err != nil || len(recorded) != len(allFiles) || recorded[allFiles[0]].RunID != req.RunID || recorded[allFiles[0]].DriveItemID != "item-"+allFiles[0] {
 		t.Errorf("uploaded_files = %+v, %v", recorded, err)
 	}
 
@@ -176,13 +177,12 @@ func TestUploadFailureIsPartialAndCaughtUpLater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != pipeline.StatusPartial || !res.Done || res.Records != 4 ||
+	if res.Status != pipeline.StatusPartial || !res.Done || res.Records != 8 ||
 		!strings.Contains(res.Error, "dora_metrics_20261126.csv: graph: 403 accessDenied") ||
 		!strings.Contains(res.Error, "manifest_20261126.json: held back until the files it lists are uploaded (missing: dora_metrics_20261126.csv)") {
 		t.Errorf("Run = %+v; want partial naming the file, its reason and the held-back manifest", res)
 	}
-	wantCalls := []string{"copilot_metrics_20261126.csv", "copilot_seats_20261126.csv", "copilot_user_metrics_20261126.csv",
-		"dora_metrics_20261126.csv", "velocity_metrics_20261126.csv"}
+	wantCalls := allFiles[:len(allFiles)-1]
 	if diff := cmp.Diff(wantCalls, up.takeCalls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
@@ -213,15 +213,15 @@ func TestUploadGraphDownIsUnavailable(t *testing.T) {
 		t.Fatalf("error = %v, want ErrUnavailable naming the file", err)
 	}
 	// It stopped at the outage instead of hammering Graph with the rest.
-	if diff := cmp.Diff(allFiles[:3], up.takeCalls()); diff != "" {
+	if diff := cmp.Diff(allFiles[:6], up.takeCalls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 	up.fail = nil
 	res, err := stage.Run(t.Context(), manualRun(t, store))
-	if err != nil || res.Records != 4 {
+	if err != nil || res.Records != 5 {
 		t.Errorf("retry = %+v, %v", res, err)
 	}
-	if diff := cmp.Diff(allFiles[2:], up.takeCalls()); diff != "" {
+	if diff := cmp.Diff(allFiles[5:], up.takeCalls()); diff != "" {
 		t.Errorf("retry uploads (-want +got):\n%s", diff)
 	}
 }
@@ -267,7 +267,8 @@ func TestUploadContinuesFromCursor(t *testing.T) {
 		cursors = append(cursors, res.Cursor)
 		req.Cursor = res.Cursor
 	}
-	if diff := cmp.Diff([]string{"20261126:1", "20261126:2", "20261126:3", "20261126:4", "20261126:5"}, cursors); diff != "" {
+	want := []string{"20261126:1", "20261126:2", "20261126:3", "20261126:4", "20261126:5", "20261126:6", "20261126:7", "20261126:8", "20261126:9"}
+	if diff := cmp.Diff(want, cursors); diff != "" {
 		t.Errorf("cursors (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(allFiles, up.takeCalls()); diff != "" {

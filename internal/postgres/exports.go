@@ -125,6 +125,52 @@ FROM copilot_seats s
 JOIN latest USING (enterprise_id, scope_type, scope, snapshot_date)
 ORDER BY s.enterprise_id COLLATE "C", s.scope_type COLLATE "C", s.scope COLLATE "C", s.seat_key COLLATE "C"`
 
+const sqlExportCopilotImpact = `
+SELECT enterprise_id, scope_type, scope, week_start, cohort, suppressed, authors, prs_merged,
+       pr_cycle_time_p50_hours::text AS pr_cycle_time_p50_hours,
+       review_time_p50_hours::text AS review_time_p50_hours,
+       pr_size_p50::text AS pr_size_p50,
+       prs_reviewed_by_copilot, prs_reverted, copilot_report_days, min_authors, metric_version,
+       pr_cycle_time_n, review_time_n, pr_size_n
+FROM copilot_impact_metrics
+WHERE week_start BETWEEN $1 AND $2 AND metric_version = $3
+ORDER BY enterprise_id COLLATE "C", scope_type COLLATE "C", scope COLLATE "C", week_start,
+         array_position(ARRAY['copilot_active', 'copilot_inactive', 'copilot_agent'], cohort)`
+
+const sqlExportCopilotSeatUtilisation = `
+SELECT enterprise_id, scope_type, scope, day AS date, seats_total, seats_active_7d, seats_active_30d,
+       seats_idle_30d, seats_never_used, seats_pending_cancellation, seats_business, seats_enterprise,
+       seats_other_plan, currency, monthly_cost::text AS monthly_cost, idle_monthly_cost::text AS idle_monthly_cost,
+       unpriced_seats, metric_version
+FROM copilot_seat_utilisation
+WHERE day BETWEEN $1 AND $2
+ORDER BY enterprise_id COLLATE "C", scope_type COLLATE "C", scope COLLATE "C", day`
+
+// The idle seats of each scope's newest snapshot within the window, most days idle first.
+const sqlExportCopilotIdleSeats = `
+SELECT enterprise_id, scope_type, scope, snapshot_date, assignee_id, assignee_login, organization,
+       assigning_team, plan_type, created_at AS seat_created_at, last_activity_at, last_activity_editor,
+       days_idle, never_used, pending_cancellation, metric_version
+FROM copilot_idle_seats
+WHERE snapshot_date BETWEEN $1 AND $2
+ORDER BY enterprise_id COLLATE "C", scope_type COLLATE "C", scope COLLATE "C", days_idle DESC,
+         assignee_login COLLATE "C", seat_key COLLATE "C"`
+
+const sqlExportDORARolling = `
+SELECT enterprise_id, scope_type, scope, week_start, window_weeks, window_start, deployments, deployment_days,
+       lead_time_p50_hours::text AS lead_time_p50_hours,
+       lead_time_p90_hours::text AS lead_time_p90_hours,
+       change_failure_rate::text AS change_failure_rate,
+       recovery_time_p50_hours::text AS recovery_time_p50_hours,
+       rework_rate::text AS rework_rate,
+       performance_level, failed_deployments, rework_deployments, failed_attempts, unrecovered_failures,
+       deployment_frequency_level, lead_time_level, change_failure_level, recovery_level,
+       repos_elite, repos_high, repos_medium, repos_low, thresholds_version, metric_version,
+       lead_time_n, recovery_n
+FROM dora_rolling_metrics
+WHERE week_start BETWEEN $1 AND $2 AND metric_version = $3
+ORDER BY enterprise_id COLLATE "C", scope_type COLLATE "C", scope COLLATE "C", window_weeks, week_start`
+
 // exportQuery returns the query of a file kind and whether it takes the metric version
 // ($3): a weekly file holds the rows of the current metric_version only, so a file
 // never mixes definitions (rows of an older version wait for their recomputation).
@@ -140,6 +186,14 @@ func exportQuery(kind string) (query string, versioned, ok bool) {
 		return sqlExportCopilotUserMetrics, false, true
 	case "copilot_seats":
 		return sqlExportCopilotSeats, false, true
+	case "copilot_impact":
+		return sqlExportCopilotImpact, true, true
+	case "copilot_seat_utilisation":
+		return sqlExportCopilotSeatUtilisation, false, true
+	case "copilot_idle_seats":
+		return sqlExportCopilotIdleSeats, false, true
+	case "dora_rolling":
+		return sqlExportDORARolling, true, true
 	}
 	return "", false, false
 }

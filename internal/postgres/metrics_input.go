@@ -110,7 +110,7 @@ AND GREATEST(p.created_at, p.updated_at, p.closed_at, p.merged_at) >= $2`
 const sqlActivityPulls = `
 SELECT p.repo_id, p.id, p.number, p.author_login, p.title, p.state, p.draft, p.base_ref, p.head_ref,
        p.labels, p.created_at, p.updated_at, p.closed_at, p.merged_at, p.merge_commit_sha,
-       p.additions, p.deletions, p.changed_files, p.reverts_number
+       p.additions, p.deletions, p.changed_files, p.reverts_number, coalesce(p.author_id, 0)
 FROM pull_requests p
 WHERE ` + sqlActivityPullFilter + `
 ORDER BY p.repo_id, p.number`
@@ -355,6 +355,7 @@ func (l *activityLoader) loadPulls(ctx context.Context) error {
 		repoID, id                                       int64
 		number, additions, deletions, changedFiles       int
 		revertsNumber                                    int
+		authorID                                         int64
 		author, title, state, baseRef, headRef, mergeSHA string
 		draft                                            bool
 		labels                                           []string
@@ -362,7 +363,7 @@ func (l *activityLoader) loadPulls(ctx context.Context) error {
 		closedAt, mergedAt                               *time.Time
 	)
 	dest := []any{&repoID, &id, &number, &author, &title, &state, &draft, &baseRef, &headRef,
-		&labels, &createdAt, &updatedAt, &closedAt, &mergedAt, &mergeSHA, &additions, &deletions, &changedFiles, &revertsNumber}
+		&labels, &createdAt, &updatedAt, &closedAt, &mergedAt, &mergeSHA, &additions, &deletions, &changedFiles, &revertsNumber, &authorID}
 	return l.each(ctx, sqlActivityPulls, l.spanArgs(), dest, func() error {
 		r, ok := l.byID[repoID]
 		if !ok {
@@ -375,7 +376,7 @@ func (l *activityLoader) loadPulls(ctx context.Context) error {
 			Draft: draft, BaseRef: baseRef, HeadRef: headRef, CreatedAt: createdAt.UTC(), UpdatedAt: updatedAt.UTC(),
 			ClosedAt: activityUTC(closedAt), MergedAt: activityUTC(mergedAt), MergeCommitSHA: mergeSHA,
 			Additions: additions, Deletions: deletions, ChangedFiles: changedFiles, Labels: labels,
-			RevertsNumber: revertsNumber,
+			RevertsNumber: revertsNumber, AuthorID: authorID,
 		})
 		return nil
 	})

@@ -449,17 +449,17 @@ const sqlUpsertPulls = `
 INSERT INTO pull_requests (enterprise_id, repo_id, number, id, author_login, author_is_bot, title, state, draft,
                            base_ref, head_ref, labels, created_at, updated_at, closed_at, merged_at,
                            merge_commit_sha, additions, deletions, changed_files, is_revert, is_hotfix,
-                           first_commit_authored_at, reverts_number)
+                           first_commit_authored_at, reverts_number, author_id)
 SELECT $1, $2, t.number, t.id, t.author_login, t.author_is_bot, t.title, t.state, t.draft, t.base_ref, t.head_ref,
        ARRAY(SELECT jsonb_array_elements_text(t.labels::jsonb)), t.created_at, t.updated_at, t.closed_at,
        t.merged_at, t.merge_commit_sha, t.additions, t.deletions, t.changed_files, t.is_revert, t.is_hotfix,
-       t.first_commit_authored_at, t.reverts_number
+       t.first_commit_authored_at, t.reverts_number, NULLIF(t.author_id, 0)
 FROM unnest($3::int[], $4::bigint[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::bool[], $10::text[],
             $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $16::timestamptz[],
-            $17::text[], $18::int[], $19::int[], $20::int[], $21::bool[], $22::bool[], $23::timestamptz[], $24::int[])
+            $17::text[], $18::int[], $19::int[], $20::int[], $21::bool[], $22::bool[], $23::timestamptz[], $24::int[], $25::bigint[])
      AS t(number, id, author_login, author_is_bot, title, state, draft, base_ref, head_ref, labels, created_at,
           updated_at, closed_at, merged_at, merge_commit_sha, additions, deletions, changed_files, is_revert,
-          is_hotfix, first_commit_authored_at, reverts_number)
+          is_hotfix, first_commit_authored_at, reverts_number, author_id)
 ON CONFLICT (enterprise_id, repo_id, number) DO UPDATE
 SET id = EXCLUDED.id, author_login = EXCLUDED.author_login, author_is_bot = EXCLUDED.author_is_bot,
     title = EXCLUDED.title, state = EXCLUDED.state, draft = EXCLUDED.draft, base_ref = EXCLUDED.base_ref,
@@ -467,18 +467,20 @@ SET id = EXCLUDED.id, author_login = EXCLUDED.author_login, author_is_bot = EXCL
     updated_at = EXCLUDED.updated_at, closed_at = EXCLUDED.closed_at, merged_at = EXCLUDED.merged_at,
     merge_commit_sha = EXCLUDED.merge_commit_sha, additions = EXCLUDED.additions, deletions = EXCLUDED.deletions,
     changed_files = EXCLUDED.changed_files, is_revert = EXCLUDED.is_revert, is_hotfix = EXCLUDED.is_hotfix,
-    first_commit_authored_at = EXCLUDED.first_commit_authored_at, reverts_number = EXCLUDED.reverts_number
+    first_commit_authored_at = EXCLUDED.first_commit_authored_at, reverts_number = EXCLUDED.reverts_number,
+    author_id = COALESCE(EXCLUDED.author_id, pull_requests.author_id)
 WHERE (pull_requests.id, pull_requests.author_login, pull_requests.author_is_bot, pull_requests.title,
        pull_requests.state, pull_requests.draft, pull_requests.base_ref, pull_requests.head_ref, pull_requests.labels,
        pull_requests.created_at, pull_requests.updated_at, pull_requests.closed_at, pull_requests.merged_at,
        pull_requests.merge_commit_sha, pull_requests.additions, pull_requests.deletions, pull_requests.changed_files,
        pull_requests.is_revert, pull_requests.is_hotfix, pull_requests.first_commit_authored_at,
-       pull_requests.reverts_number)
+       pull_requests.reverts_number, pull_requests.author_id)
       IS DISTINCT FROM (EXCLUDED.id, EXCLUDED.author_login, EXCLUDED.author_is_bot, EXCLUDED.title,
        EXCLUDED.state, EXCLUDED.draft, EXCLUDED.base_ref, EXCLUDED.head_ref, EXCLUDED.labels,
        EXCLUDED.created_at, EXCLUDED.updated_at, EXCLUDED.closed_at, EXCLUDED.merged_at,
        EXCLUDED.merge_commit_sha, EXCLUDED.additions, EXCLUDED.deletions, EXCLUDED.changed_files,
-       EXCLUDED.is_revert, EXCLUDED.is_hotfix, EXCLUDED.first_commit_authored_at, EXCLUDED.reverts_number)`
+       EXCLUDED.is_revert, EXCLUDED.is_hotfix, EXCLUDED.first_commit_authored_at, EXCLUDED.reverts_number,
+       COALESCE(EXCLUDED.author_id, pull_requests.author_id))`
 
 // The commits and reviews of the batch's pull requests are replaced: rows GitHub no
 // longer lists (a force-push rewrote the branch) are removed.
@@ -579,6 +581,7 @@ func pullArgs(pulls []PullRequestRow) ([]any, error) {
 		created, updated                      = make([]time.Time, n), make([]time.Time, n)
 		closed, merged, firstCommit           = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
 		revertsNumbers                        = make([]int32, n)
+		authorIDs                             = make([]int64, n) // 0: unknown, stored as NULL
 	)
 	for i, row := range pulls {
 		p := row.PR
@@ -595,10 +598,10 @@ func pullArgs(pulls []PullRequestRow) ([]any, error) {
 		created[i], updated[i], closed[i], merged[i] = p.CreatedAt.UTC(), p.UpdatedAt.UTC(), nullTimePtr(p.ClosedAt), nullTimePtr(p.MergedAt)
 		mergeSHAs[i], additions[i], deletions[i], files[i] = p.MergeCommitSHA, int32(p.Additions), int32(p.Deletions), int32(p.ChangedFiles)
 		reverts[i], hotfixes[i], firstCommit[i] = row.IsRevert, row.IsHotfix, nullTime(row.FirstCommitAuthoredAt)
-		revertsNumbers[i] = int32(p.RevertsNumber)
+		revertsNumbers[i], authorIDs[i] = int32(p.RevertsNumber), p.AuthorID
 	}
 	return []any{numbers, ids, authors, authorBots, titles, states, drafts, bases, heads, labels, created, updated,
-		closed, merged, mergeSHAs, additions, deletions, files, reverts, hotfixes, firstCommit, revertsNumbers}, nil
+		closed, merged, mergeSHAs, additions, deletions, files, reverts, hotfixes, firstCommit, revertsNumbers, authorIDs}, nil
 }
 
 // pullCommitArgs returns the unnest arguments of the pull requests' commits and the

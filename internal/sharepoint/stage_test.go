@@ -57,8 +57,9 @@ func TestUploadStageWithGraph(t *testing.T) {
 		return true
 	})
 	res, err := run()
-	if err != nil || res.Status != pipeline.StatusPartial || res.Records != 4 ||
-		!strings.Contains(res.Error, "copilot_metrics_20261126.csv: sharepoint upload: graph status 403: accessDenied") {
+	// The first file in name order is copilot_idle_seats; nine of ten files are delivered.
+	if err != nil || res.Status != pipeline.StatusPartial || res.Records != 8 ||
+		!strings.Contains(res.Error, "copilot_idle_seats_20261126.csv: sharepoint upload: graph status 403: accessDenied") {
 		t.Fatalf("run with a refusal = %+v, %v", res, err)
 	}
 
@@ -72,7 +73,7 @@ func TestUploadStageWithGraph(t *testing.T) {
 	for _, r := range f.Requests()[before:] {
 		paths = append(paths, r.Path)
 	}
-	if len(paths) != 2 || !strings.Contains(paths[0], "copilot_metrics_20261126.csv") || !strings.Contains(paths[1], "manifest_20261126.json") {
+	if len(paths) != 2 || !strings.Contains(paths[0], "copilot_idle_seats_20261126.csv") || !strings.Contains(paths[1], "manifest_20261126.json") {
 		t.Errorf("catch-up requests = %v", paths)
 	}
 	for _, name := range []string{"dora_metrics_20261126.csv", "manifest_20261126.json"} {
