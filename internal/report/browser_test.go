@@ -31,7 +31,7 @@ func artefactDir(t *testing.T) string {
 func csvCells(t *testing.T) map[string]string {
 	t.Helper()
 	cells := map[string]string{}
-	for _, kind := range []string{KindDORA, KindVelocity, KindCopilot} {
+	for _, kind := range []string{KindDORA, KindVelocity, KindCopilot, KindSeatUtilisation} {
 		raw, err := os.ReadFile(filepath.Join(goldenDir, kind+"_20261126.csv"))
 		if err != nil {
 			t.Fatal(err)

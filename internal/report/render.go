@@ -74,8 +74,8 @@ type freshnessRow struct {
 }
 
 type cohortRow struct {
-	Scope, Week, Cohort, Authors, Merged, Cycle, CycleN, Review, Size, ReviewedByCopilot, Reverted string
-	Suppressed                                                                                     bool
+	Scope, Week, Cohort, Authors, Merged, Cycle, CycleN, Review, ReviewN, Size, SizeN, ReviewedByCopilot, Reverted string
+	Suppressed                                                                                                     bool
 }
 
 type page struct {
@@ -522,7 +522,8 @@ func cohorts(t *Table, weekEnd time.Time) []cohortRow {
 			}
 			out = append(out, cohortRow{Scope: scopeTitle(s), Week: r["week_start"], Cohort: r["cohort"],
 				Authors: r["authors"], Merged: r["prs_merged"], Cycle: cellText(r["pr_cycle_time_p50_hours"], ""),
-				CycleN: r["pr_cycle_time_n"], Review: cellText(r["review_time_p50_hours"], ""), Size: cellText(r["pr_size_p50"], ""),
+				CycleN: r["pr_cycle_time_n"], Review: cellText(r["review_time_p50_hours"], ""), ReviewN: r["review_time_n"],
+				Size: cellText(r["pr_size_p50"], ""), SizeN: r["pr_size_n"],
 				ReviewedByCopilot: r["prs_reviewed_by_copilot"], Reverted: r["prs_reverted"], Suppressed: r["suppressed"] == "true"})
 		}
 	}
