@@ -226,15 +226,16 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 // lockConns sizes the pool of sessions that hold advisory locks: the orchestrator's
 // lock, one per stage call of the widest part of the plan (ENTERPRISE_PARALLELISM
 // enterprises at once, each with collect_copilot and one collect_repos call per
-// repo_shard), and two spare for calls made by hand. With the default STAGE_BASE_URL
-// every call of the plan lands on this instance.
+// repo_shard, beside one delivery call — export_csv or upload_sharepoint — that runs
+// while collection goes on), and two spare for calls made by hand. With the default
+// STAGE_BASE_URL every call of the plan lands on this instance.
 func lockConns(cfg config.Config) int32 {
 	widths := make([]int, 0, len(cfg.Enterprises))
 	for _, e := range cfg.Enterprises {
 		widths = append(widths, 1+max(e.RepoShards, 1))
 	}
 	slices.SortFunc(widths, func(a, b int) int { return b - a })
-	n := 1 + 2
+	n := 1 + 1 + 2
 	for i := 0; i < len(widths) && i < max(cfg.EnterpriseParallelism, 1); i++ {
 		n += widths[i]
 	}

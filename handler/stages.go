@@ -58,12 +58,21 @@ func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, 
 		pipeline.NewDORAStage(calc),
 		pipeline.NewVelocityStage(calc),
 		pipeline.NewExportStage(pipeline.ExportOptions{
-			Store: store, Dir: exportDir, RetentionDays: cfg.ExportRetentionDays, Now: h.now, Logger: log,
+			Store: store, Dir: exportDir, Enterprises: enterpriseIDs(cfg), RetentionDays: cfg.ExportRetentionDays,
+			ArchiveDays: cfg.SharePointRetentionDays, Now: h.now, Logger: log,
 		}),
 		pipeline.NewUploadStage(pipeline.UploadOptions{
-			Store: store, Uploader: uploader, Dir: exportDir, Now: h.now, Logger: log,
+			Store: store, Uploader: uploader, Dir: exportDir, ArchiveDays: cfg.SharePointRetentionDays, Now: h.now, Logger: log,
 		}),
 	}, nil
+}
+
+func enterpriseIDs(cfg config.Config) []string {
+	ids := make([]string, len(cfg.Enterprises))
+	for i, e := range cfg.Enterprises {
+		ids[i] = e.ID
+	}
+	return ids
 }
 
 // sharePoint builds the Graph uploader: managed identity by default, or client
