@@ -97,16 +97,16 @@ func TestAppAuth(t *testing.T) {
 	}
 
 	for raw, want := range map[string]string{
-		`{"id":"e","orgs":["o"],"auth":{"private_key_secret":"k"}}`:                                   "COLLECTOR_ENTERPRISES[0].auth.app_id: the GitHub App needs its app_id",
-		`{"id":"e","orgs":["o"],"auth":{"app_id":-3,"private_key_secret":"k"}}`:                       "auth.app_id: -3 is not an app id",
-		`{"id":"e","orgs":["o"],"auth":{"app_id":3}}`:                                                 "auth.private_key_secret: not set",
-		`{"id":"e","orgs":["o"],"auth":{"app_id":3,"private_key_secret":"my key.pem"}}`:               "auth.private_key_secret: \"my key.pem\" is not a secret name",
+		`{"id":"e","orgs":["o"],"auth":{"private_key_secret":"k"}}`:                                    "COLLECTOR_ENTERPRISES[0].auth.app_id: the GitHub App needs its app_id",
+		`{"id":"e","orgs":["o"],"auth":{"app_id":-3,"private_key_secret":"k"}}`:                        "auth.app_id: -3 is not an app id",
+		`{"id":"e","orgs":["o"],"auth":{"app_id":3}}`:                                                  "auth.private_key_secret: not set",
+		`{"id":"e","orgs":["o"],"auth":{"app_id":3,"private_key_secret":"my key.pem"}}`:                "auth.private_key_secret: \"my key.pem\" is not a secret name",
 		`{"id":"e","orgs":["o"],"auth":{"app_id":3,"private_key_secret":"k","installations":{"x":1}}}`: "auth.installations.x: \"x\" is not one of this entry's orgs",
 		`{"id":"e","orgs":["o"],"auth":{"app_id":3,"private_key_secret":"k","installations":{"o":0}}}`: "auth.installations.o: 0 is not an installation id",
-		`{"id":"e","enterprise":"contoso","orgs":["o"],"auth":{"app_id":3,"private_key_secret":"k"}}`: "COLLECTOR_ENTERPRISES[0].token_secret: enterprise \"contoso\" is set",
-		`{"id":"e","enterprise":"contoso","auth":{"app_id":3,"private_key_secret":"k"}}`:              "COLLECTOR_ENTERPRISES[0].auth: a GitHub App is installed on organizations",
-		`{"id":"e","orgs":["o"],"auth":{"app_id":3,"private_key_secret":"k","key":"x"}}`:              `unknown field "key"`,
-		`{"id":"e","orgs":["o"],"token_secret":"pat/1"}`:                                              "token_secret: \"pat/1\" is not a secret name",
+		`{"id":"e","enterprise":"contoso","orgs":["o"],"auth":{"app_id":3,"private_key_secret":"k"}}`:  "COLLECTOR_ENTERPRISES[0].token_secret: enterprise \"contoso\" is set",
+		`{"id":"e","enterprise":"contoso","auth":{"app_id":3,"private_key_secret":"k"}}`:               "COLLECTOR_ENTERPRISES[0].auth: a GitHub App is installed on organizations",
+		`{"id":"e","orgs":["o"],"auth":{"app_id":3,"private_key_secret":"k","key":"x"}}`:               `unknown field "key"`,
+		`{"id":"e","orgs":["o"],"token_secret":"pat/1"}`:                                               "token_secret: \"pat/1\" is not a secret name",
 	} {
 		m["COLLECTOR_ENTERPRISES"] = "[" + raw + "]"
 		_, err := Parse(env(m))
