@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -105,7 +106,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, h 
 	if err != nil {
 		return fmt.Errorf("listen on FUNCTIONS_CUSTOMHANDLER_PORT %s: %w", cfg.Port, err)
 	}
-	mux := &lateHandler{}
+	mux := newLateHandler()
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
@@ -189,7 +190,7 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		return nil, err
 	}
 
-	stages, err := buildStages(ctx, cfg, store, cache, tel, log, h)
+	stages, err := buildStages(ctx, cfg, store, cache, redactor, tel, log, h)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -258,12 +259,25 @@ func (c hookClock) Sleep(ctx context.Context, d time.Duration) error {
 	return pipeline.RealClock{}.Sleep(ctx, d)
 }
 
-// lateHandler answers GET / while the app is still being built, and 503 elsewhere.
+// lateHandler answers GET / while the app is still being built (the host's readiness
+// probe); other requests wait for the build, up to lateWait, then get 503. The build
+// reads no secret and opens no connection, except the GitHub App check (a few round
+// trips), so a timer fired right after start is served rather than refused.
 type lateHandler struct {
-	h atomic.Pointer[http.Handler]
+	h     atomic.Pointer[http.Handler]
+	ready chan struct{} // closed by set
+	once  sync.Once
 }
 
-func (l *lateHandler) set(h http.Handler) { l.h.Store(&h) }
+// lateWait bounds how long a request waits for the build.
+const lateWait = 30 * time.Second
+
+func newLateHandler() *lateHandler { return &lateHandler{ready: make(chan struct{})} }
+
+func (l *lateHandler) set(h http.Handler) {
+	l.h.Store(&h)
+	l.once.Do(func() { close(l.ready) })
+}
 
 func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h := l.h.Load(); h != nil {
@@ -274,6 +288,15 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"starting"}`)
 		return
+	}
+	t := time.NewTimer(lateWait)
+	defer t.Stop()
+	select {
+	case <-l.ready:
+		(*l.h.Load()).ServeHTTP(w, r)
+		return
+	case <-t.C:
+	case <-r.Context().Done():
 	}
 	w.Header().Set("Retry-After", "5")
 	http.Error(w, `{"error":"starting; retry shortly"}`, http.StatusServiceUnavailable)

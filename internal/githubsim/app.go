@@ -280,3 +280,20 @@ func (s *Simulator) installationFor(token string, now time.Time) *installation {
 	}
 	return t.inst
 }
+
+// ExpireInstallationTokens ends the life of every installation token minted so far,
+// as if their hour were up, and returns how many were live: their next request
+// answers 401. Tests call it while a run works to make the client renew its tokens
+// without moving simulated time (which would change the world).
+func (s *Simulator) ExpireInstallationTokens() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.instTokens {
+		if s.now.Before(t.expires) {
+			t.expires = s.now
+			n++
+		}
+	}
+	return n
+}

@@ -162,3 +162,22 @@ func TestInstallationTokens(t *testing.T) {
 		t.Errorf("%d requests recorded with the installation, want 4", installs)
 	}
 }
+
+func TestExpireInstallationTokens(t *testing.T) {
+	t.Parallel()
+	sim, srv := newSim(t, appConfig())
+	id := sim.Installations()["globex-eng"]
+	now := sim.Now().Unix()
+	_, body := post(t, fmt.Sprintf("%s/app/installations/%d/access_tokens", srv.API.URL, id), signTestJWT(t, simAppKey(), now-60, now+540, 321))
+	var tok struct{ Token string }
+	_ = json.Unmarshal(body, &tok)
+	if resp, _ := get(t, srv.API.URL+"/orgs/globex-eng/repos", tok.Token); resp.StatusCode != 200 {
+		t.Fatalf("fresh token: %d", resp.StatusCode)
+	}
+	if n := sim.ExpireInstallationTokens(); n != 1 {
+		t.Errorf("ExpireInstallationTokens = %d, want 1", n)
+	}
+	if resp, _ := get(t, srv.API.URL+"/orgs/globex-eng/repos", tok.Token); resp.StatusCode != 401 {
+		t.Errorf("expired token: %d, want 401", resp.StatusCode)
+	}
+}
