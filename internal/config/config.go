@@ -47,6 +47,9 @@ const (
 	// MinStageCall is the shortest stage call the orchestrator starts (or
 	// STAGE_BUDGET_SECONDS when that is shorter).
 	MinStageCall = 10 * time.Second
+	// orchestratorStartup is what an invocation spends before its first stage call
+	// (the lock, the run, the step rows), allowed for when checking the budget.
+	orchestratorStartup = 5 * time.Second
 )
 
 // How the service authenticates to PostgreSQL (DATABASE_AUTH).
@@ -335,8 +338,8 @@ func Parse(getenv func(string) string) (Config, error) {
 // forever), and a timer schedule the host cannot read.
 func checkProgress(c *Config, getenv func(string) string, bad func(string, string, ...any)) {
 	minCall := min(MinStageCall, c.StageBudget)
-	if need := OrchestratorReserve + minCall; c.OrchestratorBudget < need {
-		bad("ORCHESTRATOR_BUDGET_SECONDS", "%d leaves no time for a stage call: an invocation keeps %d s in reserve and starts a call only with at least %d s for it (STAGE_BUDGET_SECONDS=%d), so every invocation would stop before its first call and the run would never finish; set at least %d (default %d)",
+	if need := orchestratorStartup + OrchestratorReserve + minCall; c.OrchestratorBudget < need {
+		bad("ORCHESTRATOR_BUDGET_SECONDS", "%d leaves no time for a stage call: an invocation needs a few seconds to start, keeps %d s in reserve and starts a call only with at least %d s for it (STAGE_BUDGET_SECONDS=%d), so every invocation would stop before its first call and the run would never finish; set at least %d (default %d)",
 			int(c.OrchestratorBudget.Seconds()), int(OrchestratorReserve.Seconds()), int(minCall.Seconds()), int(c.StageBudget.Seconds()),
 			int(need.Seconds()), int(DefaultOrchestratorBudget.Seconds()))
 	}

@@ -12,9 +12,10 @@ func TestOrchestratorBudgetThatCanNeverCallAStageIsRefused(t *testing.T) {
 	}{
 		{"24", "", false}, // the 15 s reserve leaves 9 s: below the 10 s a call needs
 		{"10", "", false},
-		{"25", "", true},
-		{"20", "5", true}, // a 5 s stage budget needs 15 + 5
-		{"19", "5", false},
+		{"29", "", false}, // 5 s to start, 15 s reserve, 10 s call
+		{"30", "", true},
+		{"25", "5", true}, // a 5 s stage budget needs 5 + 15 + 5
+		{"24", "5", false},
 		{"540", "", true},
 	} {
 		m := valid()
