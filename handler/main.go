@@ -3,6 +3,7 @@
 //
 //	metrics-collector            serve (what the Functions host runs)
 //	metrics-collector demo       run the whole daily job locally against the simulator
+//	                             (-app: authenticate the organizations as a GitHub App)
 //	metrics-collector simulate   serve the GitHub simulator for manual use
 //	metrics-collector bootstrap-db  set up the database roles once per deployment (operators)
 //
@@ -56,14 +57,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "serve":
 		return serve(ctx, getenv, stdout, hooks{})
 	case "demo":
-		_, err := demo.Run(ctx, demo.Options{Getenv: getenv, Out: stdout})
+		app := false
+		for _, a := range args[1:] {
+			switch a {
+			case "-app", "--app":
+				app = true
+			default:
+				return fmt.Errorf("demo: unknown flag %q; use -app to authenticate as a GitHub App", a)
+			}
+		}
+		_, err := demo.Run(ctx, demo.Options{Getenv: getenv, Out: stdout, App: app})
 		return err
 	case "simulate":
 		return simulate(ctx, args[1:], stdout)
 	case "bootstrap-db":
 		return bootstrapDB(ctx, args[1:], getenv, stdout)
 	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, "usage: metrics-collector [serve | demo | simulate [-api 127.0.0.1:8081] [-downloads 127.0.0.1:8082] | bootstrap-db -admin-url ... -login ... -object-id ...]")
+		fmt.Fprintln(stdout, "usage: metrics-collector [serve | demo [-app] | simulate [-api 127.0.0.1:8081] [-downloads 127.0.0.1:8082] | bootstrap-db -admin-url ... -login ... -object-id ...]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q; use serve, demo, simulate or bootstrap-db", cmd)

@@ -297,3 +297,11 @@ func (s *Simulator) ExpireInstallationTokens() int {
 	}
 	return n
 }
+
+// AppClientID is the app's client id ("" without an app).
+func (s *Simulator) AppClientID() string {
+	if s.app == nil {
+		return ""
+	}
+	return s.app.ClientID
+}
