@@ -43,7 +43,7 @@ func TestDeployScriptWaitsOutRolePropagation(t *testing.T) {
 	}
 	forbidden := "Operation returned an invalid status 'Forbidden' (403): AuthorizationPermissionMismatch"
 	for _, tc := range []struct {
-		name, refusal string
+		name, refusal  string
 		fails, uploads int
 		ok             bool
 		says           string

@@ -50,10 +50,10 @@ type instToken struct {
 
 func (c AppConfig) withDefaults() (AppConfig, error) {
 	if c.PublicKey == nil {
-		return c, errors.New("App.PublicKey: required (the public half of the key the client signs its JWT with)")
+		return c, errors.New("config App.PublicKey: required (the public half of the key the client signs its JWT with)")
 	}
 	if c.AppID == 0 && c.ClientID == "" {
-		return c, errors.New("App: AppID or ClientID is required")
+		return c, errors.New("config App: AppID or ClientID is required")
 	}
 	if c.TokenTTL == 0 {
 		c.TokenTTL = time.Hour
@@ -89,7 +89,7 @@ func (s *Simulator) setupApp() error {
 	for _, login := range logins {
 		o, ok := s.w.orgs[login]
 		if !ok {
-			return fmt.Errorf("App.Orgs: %q is not an organization of the world", login)
+			return fmt.Errorf("config App.Orgs: %q is not an organization of the world", login)
 		}
 		id := installationIDBase + o.id%1_000_000
 		s.installations[id] = &installation{id: id, org: o}
