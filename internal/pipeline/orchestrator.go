@@ -468,8 +468,8 @@ func (w *work) deliveryRound(ctx context.Context, round int, complete []csvexpor
 		return
 	}
 	export, exported := w.stepWorked(ctx, stepCall{stage: StageExportCSV, shard: round, shards: 1, kinds: kinds})
-	if w.isPaused() || ctx.Err() != nil {
-		return
+	if !export.Final() {
+		return // paused (the budget) or stopped: the next invocation resumes the round
 	}
 	if export.Status == StatusFailed {
 		// Nothing new to deliver; upload still runs so files a previous run failed to
@@ -483,8 +483,8 @@ func (w *work) deliveryRound(ctx context.Context, round int, complete []csvexpor
 		w.mu.Unlock()
 	}
 	upload, uploaded := w.stepWorked(ctx, stepCall{stage: StageUploadSharePoint, shard: round, shards: 1})
-	if w.isPaused() || ctx.Err() != nil || !exported && !uploaded {
-		return // paused, or delivered by an earlier invocation
+	if !upload.Final() || !exported && !uploaded {
+		return // paused or stopped, or delivered by an earlier invocation
 	}
 	w.logf("delivery round %d: %s exported (%s), upload %s; waiting for their collection: %s",
 		round, strings.Join(kinds, ", "), export.Status, upload.Status, orNone(waiting))

@@ -299,8 +299,21 @@ func TestOrchestratorFinishedRunCostsOneRead(t *testing.T) {
 func TestOrchestratorDeliversCopilotWhileTheBackfillPauses(t *testing.T) {
 	h := newHarness(t, nil)
 	events := &eventLog{}
+	uploaded := make(chan struct{})
 	h.stages.answer = func(stage string, b pipeline.StageCallBody, n int) (int, any) {
+		if stage == pipeline.StageUploadSharePoint {
+			closeOnce(uploaded)
+		}
 		if stage == pipeline.StageCollectRepos {
+			if n == 2 {
+				// The repositories take the invocation's budget only once the Copilot
+				// round is through: the first invocation must deliver it.
+				select {
+				case <-uploaded:
+				case <-time.After(20 * time.Second):
+					return 500, map[string]string{"error": "the Copilot files were not delivered while the repositories were worked on"}
+				}
+			}
 			// Each repository call takes 2 simulated minutes, and there are ten.
 			h.clock.advance(2 * time.Minute / 3) // three repo shards run at once
 			if n < 10 {
