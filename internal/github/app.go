@@ -60,8 +60,17 @@ const (
 )
 
 // ErrAppInstallation: the GitHub App is not installed where the configuration says
-// (a wrong installation id, an organization without the app). Never retried.
-var ErrAppInstallation = errors.New("github app installation unusable")
+// (a wrong installation id, an organization without the app). Never retried; it is a
+// kind of ErrTokenUnusable (errors.Is holds for both), so the stages treat it as the
+// permanent credential problem it is.
+var ErrAppInstallation error = appInstallationError{}
+
+type appInstallationError struct{}
+
+func (appInstallationError) Error() string { return "github app installation unusable" }
+
+// Is makes errors.Is(err, ErrTokenUnusable) true.
+func (appInstallationError) Is(target error) bool { return target == ErrTokenUnusable }
 
 // app holds an app's key, its installations and their tokens.
 type app struct {

@@ -389,6 +389,9 @@ func TestAppErrorsNameTheFix(t *testing.T) {
 			if errors.Is(err, ErrUnavailable) {
 				t.Errorf("a configuration problem reads as an outage: %v", err)
 			}
+			if errors.Is(err, ErrAppInstallation) && !errors.Is(err, ErrTokenUnusable) {
+				t.Errorf("an installation problem is not a permanent credential problem: %v", err)
+			}
 			if strings.Contains(err.Error(), "MII") || strings.Contains(err.Error(), "ghs_") {
 				t.Errorf("the error shows a secret: %v", err)
 			}
