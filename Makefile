@@ -23,7 +23,7 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-demo: build ## Run the whole daily job locally against the GitHub simulator
+demo: build ## Run the whole daily job locally against the GitHub simulator (DEMO_GITHUB_APP=1: as a GitHub App)
 	./$(BIN_DIR)/$(BINARY) demo
 
 bench: ## Every benchmark (the heavy ones run once; figures go to docs/benchmarks.md)

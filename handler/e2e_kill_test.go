@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -200,17 +201,20 @@ func lockWaiters(t *testing.T, db *pgx.Conn) int {
 	return n
 }
 
-// tempFiles lists the hidden (temporary) files in dir.
+// tempFiles lists the hidden (temporary) files under dir.
 func tempFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	matches, err := filepath.Glob(filepath.Join(dir, ".*"))
+	var found []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".") {
+			found = append(found, d.Name())
+		}
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, m := range matches {
-		matches[i] = filepath.Base(m)
-	}
-	return matches
+	return found
 }
 
 // steps are the plan steps of a run and the stage calls cut off by a kill.

@@ -139,11 +139,12 @@ func TestLockConnsCoverTheWidestPartOfThePlan(t *testing.T) {
 		parallelism int
 		want        int32
 	}{
-		{[]int{1}, 2, 1 + 2 + 2},                // orchestrator, spare, copilot + repos
-		{[]int{3, 3}, 2, 1 + 2 + 4 + 4},         // the issue's two enterprises with repo_shards=3
-		{[]int{4, 1, 8}, 2, 1 + 2 + 9 + 5},      // the two widest enterprises at once
-		{[]int{4, 1, 8}, 1, 1 + 2 + 9},          // one at a time
-		{[]int{2, 2, 2}, 16, 1 + 2 + 3 + 3 + 3}, // parallelism above the enterprise count
+		// orchestrator, delivery (export or upload beside collection), spare, the plan
+		{[]int{1}, 2, 1 + 1 + 2 + 2},                // copilot + repos
+		{[]int{3, 3}, 2, 1 + 1 + 2 + 4 + 4},         // issue 15's two enterprises with repo_shards=3
+		{[]int{4, 1, 8}, 2, 1 + 1 + 2 + 9 + 5},      // the two widest enterprises at once
+		{[]int{4, 1, 8}, 1, 1 + 1 + 2 + 9},          // one at a time
+		{[]int{2, 2, 2}, 16, 1 + 1 + 2 + 3 + 3 + 3}, // parallelism above the enterprise count
 	} {
 		cfg := config.Config{Enterprises: ents(tc.shards...), EnterpriseParallelism: tc.parallelism}
 		if got := lockConns(cfg); got != tc.want {

@@ -30,7 +30,8 @@ var update = flag.Bool("update", false, "rewrite the golden exports in testdata/
 // 06:00 UTC on a Thursday.
 var e2eDay = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
 
-// goldenDir holds the exports of a clean run of simSettings' world on e2eDay.
+// goldenDir holds latest/ of a clean run of simSettings' world on e2eDay (the dated
+// copies in archive/ are checked against it by checkExportContract).
 const goldenDir = "testdata/e2e/clean"
 
 // serviceClock is a service clock that starts at start and runs at wall-clock speed, so
@@ -79,10 +80,11 @@ func TestE2ECleanRunMatchesGoldenFiles(t *testing.T) {
 	t.Logf("simulator requests: %d", len(sim.Requests()))
 }
 
-// compareWithGolden compares exported files with the golden ones, or rewrites these
-// with -update.
+// compareWithGolden compares the exported latest/ files with the golden ones, or
+// rewrites these with -update.
 func compareWithGolden(t *testing.T, files map[string][]byte) {
 	t.Helper()
+	files = latestOf(files)
 	if *update {
 		if err := os.RemoveAll(goldenDir); err != nil {
 			t.Fatal(err)
@@ -91,7 +93,11 @@ func compareWithGolden(t *testing.T, files map[string][]byte) {
 			t.Fatal(err)
 		}
 		for name, b := range files {
-			if err := os.WriteFile(filepath.Join(goldenDir, name), b, 0o644); err != nil {
+			path := filepath.Join(goldenDir, filepath.FromSlash(name))
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -143,10 +149,12 @@ func sortedKeys(m map[string][]byte) []string {
 	return names
 }
 
-// checkExportContract checks what DESIGN §6 promises of every export independently of
-// the golden files: the three contract files and the manifest exist, CSVs are UTF-8
-// with BOM, ';'-delimited with the contract's leading columns, hold data rows, and the
-// manifest's sizes and checksums describe the files next to it; no token anywhere.
+// checkExportContract checks what DESIGN §6 and the export layout promise of every
+// export independently of the golden files: latest/ holds the three contract files and
+// the manifest, CSVs are UTF-8 with BOM, ';'-delimited with the contract's leading
+// columns, hold data rows; the manifest's sizes and checksums describe the files next
+// to it, and each names its dated copy in archive/, byte for byte the same; no token
+// anywhere.
 func checkExportContract(t *testing.T, files map[string][]byte, tokens []string) {
 	t.Helper()
 	leading := map[string]string{
@@ -154,18 +162,12 @@ func checkExportContract(t *testing.T, files map[string][]byte, tokens []string)
 		"dora_metrics":     "enterprise_id;scope_type;scope;week_start;deployments;deployment_days;lead_time_p50_hours;lead_time_p90_hours;change_failure_rate;recovery_time_p50_hours;rework_rate;performance_level;metric_version",
 		"velocity_metrics": "enterprise_id;scope_type;scope;week_start;prs_opened;prs_merged;prs_closed_unmerged;pr_cycle_time_p50_hours;pickup_time_p50_hours;review_time_p50_hours;prs_merged_without_review;commits;active_contributors;workflow_runs;workflow_success_rate;metric_version",
 	}
-	var manifestName string
-	for name := range files {
-		if strings.HasPrefix(name, "manifest_") {
-			manifestName = name
-		}
+	raw, ok := files["latest/manifest.json"]
+	if !ok {
+		t.Fatalf("no latest/manifest.json among %v", sortedKeys(files))
 	}
-	if manifestName == "" {
-		t.Fatalf("no manifest among %v", sortedKeys(files))
-	}
-	date := strings.TrimSuffix(strings.TrimPrefix(manifestName, "manifest_"), ".json")
 	for kind, header := range leading {
-		name := kind + "_" + date + ".csv"
+		name := "latest/" + kind + ".csv"
 		b, ok := files[name]
 		if !ok {
 			t.Errorf("%s missing from %v", name, sortedKeys(files))
@@ -182,22 +184,29 @@ func checkExportContract(t *testing.T, files map[string][]byte, tokens []string)
 	var manifest struct {
 		ExportDate string `json:"export_date"`
 		Files      []struct {
-			Name   string `json:"name"`
-			Rows   int64  `json:"rows"`
-			Bytes  int64  `json:"bytes"`
-			SHA256 string `json:"sha256"`
+			Name            string             `json:"name"`
+			Archive         string             `json:"archive"`
+			Rows            int64              `json:"rows"`
+			Bytes           int64              `json:"bytes"`
+			SHA256          string             `json:"sha256"`
+			CompleteThrough map[string]*string `json:"complete_through"`
 		} `json:"files"`
 	}
-	if err := json.Unmarshal(files[manifestName], &manifest); err != nil {
-		t.Fatalf("%s: %v", manifestName, err)
+	if err := json.Unmarshal(raw, &manifest); err != nil {
+		t.Fatalf("latest/manifest.json: %v", err)
 	}
-	if len(manifest.Files) != len(files)-1 {
-		t.Errorf("manifest lists %d files; the folder holds %d besides it", len(manifest.Files), len(files)-1)
+	latest := latestOf(files)
+	if len(manifest.Files) != len(latest)-1 {
+		t.Errorf("manifest lists %d files; latest/ holds %d besides it", len(manifest.Files), len(latest)-1)
+	}
+	dated := "archive/" + manifest.ExportDate + "/manifest_" + strings.ReplaceAll(manifest.ExportDate, "-", "") + ".json"
+	if !bytes.Equal(files[dated], raw) {
+		t.Errorf("%s differs from latest/manifest.json", dated)
 	}
 	for _, f := range manifest.Files {
-		b, ok := files[f.Name]
+		b, ok := files["latest/"+f.Name]
 		if !ok {
-			t.Errorf("manifest lists %s, which is not in the folder", f.Name)
+			t.Errorf("manifest lists %s, which is not in latest/", f.Name)
 			continue
 		}
 		sum := sha256.Sum256(b)
@@ -206,6 +215,12 @@ func checkExportContract(t *testing.T, files map[string][]byte, tokens []string)
 		}
 		if lines := int64(bytes.Count(b, []byte("\n"))); lines < f.Rows+1 {
 			t.Errorf("%s: %d lines for %d rows and a header", f.Name, lines, f.Rows)
+		}
+		if !bytes.Equal(files[f.Archive], b) {
+			t.Errorf("%s: its dated copy %s is missing or differs", f.Name, f.Archive)
+		}
+		if len(f.CompleteThrough) == 0 {
+			t.Errorf("%s: the manifest says nothing of how complete its data is", f.Name)
 		}
 	}
 	for name, b := range files {
@@ -217,17 +232,24 @@ func checkExportContract(t *testing.T, files map[string][]byte, tokens []string)
 	}
 }
 
-// checkNoLitter fails when the export folder holds anything but finished files (temp
-// files of an interrupted write, probes).
+// checkNoLitter fails when the export folder holds anything but the layout's finished
+// files (temp files of an interrupted write, probes, files outside latest/ and
+// archive/).
 func checkNoLitter(t *testing.T, dir string) {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || path == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		rel = filepath.ToSlash(rel)
+		top, _, _ := strings.Cut(rel, "/")
+		if strings.HasPrefix(d.Name(), ".") || (top != "latest" && top != "archive") {
+			t.Errorf("export folder holds %q besides the exported files", rel)
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") || e.IsDir() {
-			t.Errorf("export folder holds %q besides the exported files", e.Name())
-		}
 	}
 }

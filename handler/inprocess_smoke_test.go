@@ -25,7 +25,7 @@ func TestInProcessRunOnFixedClock(t *testing.T) {
 		t.Fatalf("run %+v", run)
 	}
 	files := readExports(t, settings["EXPORT_DIR"])
-	if _, ok := files["dora_metrics_20261126.csv"]; !ok {
+	if _, ok := files["archive/2026-11-26/dora_metrics_20261126.csv"]; !ok {
 		t.Errorf("export files %v: want the fixed clock's date in the names", keys(files))
 	}
 }

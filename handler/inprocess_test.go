@@ -167,23 +167,37 @@ func runToEnd(t testing.TB, base string) runStatus {
 	return runStatus{}
 }
 
-// readExports returns the exported files by name (temp files excluded).
+// readExports returns the exported files by their slash-separated path under dir
+// (latest/dora_metrics.csv, archive/2026-11-26/dora_metrics_20261126.csv); temporary
+// files excluded.
 func readExports(t testing.TB, dir string) map[string][]byte {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		files[filepath.ToSlash(rel)] = b
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := map[string][]byte{}
-	for _, e := range entries {
-		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[e.Name()] = b
-	}
 	return files
+}
+
+// latestOf is the latest/ part of an export tree.
+func latestOf(files map[string][]byte) map[string][]byte {
+	out := map[string][]byte{}
+	for name, b := range files {
+		if strings.HasPrefix(name, "latest/") {
+			out[name] = b
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@
 //
 //	metrics-collector            serve (what the Functions host runs)
 //	metrics-collector demo       run the whole daily job locally against the simulator
+//	                             (-app: authenticate the organizations as a GitHub App)
 //	metrics-collector simulate   serve the GitHub simulator for manual use
 //	metrics-collector bootstrap-db  set up the database roles once per deployment (operators)
 //
@@ -22,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -55,14 +57,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "serve":
 		return serve(ctx, getenv, stdout, hooks{})
 	case "demo":
-		_, err := demo.Run(ctx, demo.Options{Getenv: getenv, Out: stdout})
+		app := false
+		for _, a := range args[1:] {
+			switch a {
+			case "-app", "--app":
+				app = true
+			default:
+				return fmt.Errorf("demo: unknown flag %q; use -app to authenticate as a GitHub App", a)
+			}
+		}
+		_, err := demo.Run(ctx, demo.Options{Getenv: getenv, Out: stdout, App: app})
 		return err
 	case "simulate":
 		return simulate(ctx, args[1:], stdout)
 	case "bootstrap-db":
 		return bootstrapDB(ctx, args[1:], getenv, stdout)
 	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, "usage: metrics-collector [serve | demo | simulate [-api 127.0.0.1:8081] [-downloads 127.0.0.1:8082] | bootstrap-db -admin-url ... -login ... -object-id ...]")
+		fmt.Fprintln(stdout, "usage: metrics-collector [serve | demo [-app] | simulate [-api 127.0.0.1:8081] [-downloads 127.0.0.1:8082] | bootstrap-db -admin-url ... -login ... -object-id ...]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q; use serve, demo, simulate or bootstrap-db", cmd)
@@ -105,7 +116,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer, h 
 	if err != nil {
 		return fmt.Errorf("listen on FUNCTIONS_CUSTOMHANDLER_PORT %s: %w", cfg.Port, err)
 	}
-	mux := &lateHandler{}
+	mux := newLateHandler()
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
@@ -189,7 +200,7 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		return nil, err
 	}
 
-	stages, err := buildStages(ctx, cfg, store, cache, tel, log, h)
+	stages, err := buildStages(ctx, cfg, store, cache, redactor, tel, log, h)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -226,15 +237,16 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 // lockConns sizes the pool of sessions that hold advisory locks: the orchestrator's
 // lock, one per stage call of the widest part of the plan (ENTERPRISE_PARALLELISM
 // enterprises at once, each with collect_copilot and one collect_repos call per
-// repo_shard), and two spare for calls made by hand. With the default STAGE_BASE_URL
-// every call of the plan lands on this instance.
+// repo_shard, beside one delivery call — export_csv or upload_sharepoint — that runs
+// while collection goes on), and two spare for calls made by hand. With the default
+// STAGE_BASE_URL every call of the plan lands on this instance.
 func lockConns(cfg config.Config) int32 {
 	widths := make([]int, 0, len(cfg.Enterprises))
 	for _, e := range cfg.Enterprises {
 		widths = append(widths, 1+max(e.RepoShards, 1))
 	}
 	slices.SortFunc(widths, func(a, b int) int { return b - a })
-	n := 1 + 2
+	n := 1 + 1 + 2
 	for i := 0; i < len(widths) && i < max(cfg.EnterpriseParallelism, 1); i++ {
 		n += widths[i]
 	}
@@ -257,12 +269,25 @@ func (c hookClock) Sleep(ctx context.Context, d time.Duration) error {
 	return pipeline.RealClock{}.Sleep(ctx, d)
 }
 
-// lateHandler answers GET / while the app is still being built, and 503 elsewhere.
+// lateHandler answers GET / while the app is still being built (the host's readiness
+// probe); other requests wait for the build, up to lateWait, then get 503. The build
+// reads no secret and opens no connection, except the GitHub App check (a few round
+// trips), so a timer fired right after start is served rather than refused.
 type lateHandler struct {
-	h atomic.Pointer[http.Handler]
+	h     atomic.Pointer[http.Handler]
+	ready chan struct{} // closed by set
+	once  sync.Once
 }
 
-func (l *lateHandler) set(h http.Handler) { l.h.Store(&h) }
+// lateWait bounds how long a request waits for the build.
+const lateWait = 30 * time.Second
+
+func newLateHandler() *lateHandler { return &lateHandler{ready: make(chan struct{})} }
+
+func (l *lateHandler) set(h http.Handler) {
+	l.h.Store(&h)
+	l.once.Do(func() { close(l.ready) })
+}
 
 func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h := l.h.Load(); h != nil {
@@ -273,6 +298,15 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"starting"}`)
 		return
+	}
+	t := time.NewTimer(lateWait)
+	defer t.Stop()
+	select {
+	case <-l.ready:
+		(*l.h.Load()).ServeHTTP(w, r)
+		return
+	case <-t.C:
+	case <-r.Context().Done():
 	}
 	w.Header().Set("Retry-After", "5")
 	http.Error(w, `{"error":"starting; retry shortly"}`, http.StatusServiceUnavailable)

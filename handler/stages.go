@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -23,9 +24,12 @@ import (
 )
 
 // buildStages builds the six stages with their adapters.
-func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, secretSource secrets.Source, events pipeline.Events, log *slog.Logger, h hooks) ([]pipeline.Stage, error) {
-	clients, err := githubClients(cfg, store, secretSource, log, h.githubClock)
+func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, secretSource secrets.Source, redactor *secrets.Redactor, events pipeline.Events, log *slog.Logger, h hooks) ([]pipeline.Stage, error) {
+	clients, byID, err := githubClients(cfg, store, secretSource, redactor, log, h.githubClock)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkApps(ctx, cfg, byID, log); err != nil {
 		return nil, err
 	}
 
@@ -59,13 +63,21 @@ func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, 
 		pipeline.NewDORAStage(calc),
 		pipeline.NewVelocityStage(calc),
 		pipeline.NewExportStage(pipeline.ExportOptions{
-			Store: store, Dir: exportDir, RetentionDays: cfg.ExportRetentionDays, Now: h.now, Logger: log,
-			NoUserLevel: !cfg.ExportUserLevel,
+			Store: store, Dir: exportDir, Enterprises: enterpriseIDs(cfg), RetentionDays: cfg.ExportRetentionDays,
+			ArchiveDays: cfg.SharePointRetentionDays, NoUserLevel: !cfg.ExportUserLevel, Now: h.now, Logger: log,
 		}),
 		pipeline.NewUploadStage(pipeline.UploadOptions{
-			Store: store, Uploader: uploader, Dir: exportDir, Now: h.now, Logger: log,
+			Store: store, Uploader: uploader, Dir: exportDir, ArchiveDays: cfg.SharePointRetentionDays, Now: h.now, Logger: log,
 		}),
 	}, nil
+}
+
+func enterpriseIDs(cfg config.Config) []string {
+	ids := make([]string, len(cfg.Enterprises))
+	for i, e := range cfg.Enterprises {
+		ids[i] = e.ID
+	}
+	return ids
 }
 
 // sharePoint builds the Graph uploader: managed identity by default, or client
@@ -119,8 +131,10 @@ func (l *lazyClientSecret) GetToken(ctx context.Context, opts policy.TokenReques
 }
 
 // githubClients builds one GitHub client per enterprise, once per process, so each
-// token's pacing and rate-limit state outlive a single stage call.
-func githubClients(cfg config.Config, store *postgres.Store, secretSource secrets.Source, log *slog.Logger, clock github.Clock) (pipeline.GitHubClients, error) {
+// credential's pacing and rate-limit state outlive a single stage call. An enterprise
+// with "auth" gets its GitHub App (the key read from its secret, every JWT and token
+// taught to the redactor) and its PAT only if token_secret is set.
+func githubClients(cfg config.Config, store *postgres.Store, secretSource secrets.Source, redactor *secrets.Redactor, log *slog.Logger, clock github.Clock) (pipeline.GitHubClients, map[string]*github.Client, error) {
 	apiTransport := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -134,10 +148,29 @@ func githubClients(cfg config.Config, store *postgres.Store, secretSource secret
 	byID := map[string]*github.Client{}
 	for _, e := range cfg.Enterprises {
 		secretName := e.TokenSecret
+		var token func(ctx context.Context) (string, error)
+		if secretName != "" {
+			token = func(ctx context.Context) (string, error) { return secretSource.Get(ctx, secretName) }
+		}
+		var app *github.AppAuth
+		if a := e.Auth; a != nil {
+			keySecret := a.PrivateKeySecret
+			app = &github.AppAuth{
+				Issuer: a.Issuer(),
+				PrivateKey: func(ctx context.Context) ([]byte, error) {
+					v, err := secretSource.Get(ctx, keySecret)
+					return []byte(v), err
+				},
+				KeySecret:     keySecret,
+				Installations: a.Installations,
+				OnSecret:      redactor.Add,
+			}
+		}
 		c, err := github.New(github.Options{
 			EnterpriseID:   e.ID,
 			BaseURL:        e.APIURL,
-			Token:          func(ctx context.Context) (string, error) { return secretSource.Get(ctx, secretName) },
+			Token:          token,
+			App:            app,
 			TokenSecret:    secretName,
 			DownloadHosts:  e.CopilotDownloadHosts,
 			HTTPClient:     &http.Client{Transport: apiTransport},
@@ -149,7 +182,7 @@ func githubClients(cfg config.Config, store *postgres.Store, secretSource secret
 			Logger:         log.With("enterprise", e.ID),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("COLLECTOR_ENTERPRISES %s: %w", e.ID, err)
+			return nil, nil, fmt.Errorf("COLLECTOR_ENTERPRISES %s: %w", e.ID, err)
 		}
 		byID[e.ID] = c
 	}
@@ -159,5 +192,37 @@ func githubClients(cfg config.Config, store *postgres.Store, secretSource secret
 			return nil, fmt.Errorf("no GitHub client for enterprise %q", id)
 		}
 		return c, nil
-	}, nil
+	}, byID, nil
+}
+
+// appCheckTimeout bounds the start-up check of the GitHub Apps.
+const appCheckTimeout = 30 * time.Second
+
+// checkApps makes sure every configured GitHub App can work before the service takes
+// calls: its key is in its secret and is a PEM RSA key, GitHub accepts its JWT, and it
+// is installed (with the configured installation) on every organization. Those
+// problems only an operator can fix stop the service with the setting and the fix;
+// an outage of GitHub or Key Vault is logged and left to the stages, which retry.
+func checkApps(ctx context.Context, cfg config.Config, clients map[string]*github.Client, log *slog.Logger) error {
+	for i, e := range cfg.Enterprises {
+		if e.Auth == nil {
+			continue
+		}
+		checkCtx, cancel := context.WithTimeout(ctx, appCheckTimeout)
+		err := clients[e.ID].CheckApp(checkCtx, e.Orgs)
+		cancel()
+		setting := fmt.Sprintf("COLLECTOR_ENTERPRISES[%d].auth", i)
+		switch {
+		case err == nil:
+			log.Info("github app ready", "enterprise", e.ID, "orgs", len(e.Orgs))
+		case errors.Is(err, secrets.ErrNotFound) || errors.Is(err, secrets.ErrForbidden):
+			return fmt.Errorf("%s.private_key_secret: the app's private key cannot be read (%w): store the app's .pem file in secret %q and give the app's identity Key Vault Secrets User",
+				setting, err, e.Auth.PrivateKeySecret)
+		case errors.Is(err, github.ErrTokenUnusable), errors.Is(err, github.ErrTokenRefused), errors.Is(err, github.ErrAppInstallation):
+			return fmt.Errorf("%s (enterprise %s): %w", setting, e.ID, err)
+		default:
+			log.Warn("the github app could not be checked at start; the stages will retry", "enterprise", e.ID, "error", err.Error())
+		}
+	}
+	return nil
 }

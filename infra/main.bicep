@@ -58,8 +58,8 @@ param postgresAllowAzureServices bool = true
 @description('Extra PostgreSQL firewall rules for operators: [{"name": "ops", "startIpAddress": "203.0.113.7", "endIpAddress": "203.0.113.7"}].')
 param postgresFirewallRules array = []
 
-@description('ORCHESTRATOR_SCHEDULE: six-field NCRONTAB schedule of the daily run, UTC.')
-param orchestratorSchedule string = '0 0 6 * * *'
+@description('ORCHESTRATOR_SCHEDULE: six-field NCRONTAB schedule of the timer, UTC. The default fires every 10 minutes from 06:00: the first invocation of a date starts its run, the next ones resume it until it has finished (a first back-fill takes hours), the rest cost one database read.')
+param orchestratorSchedule string = '0 */10 6-23 * * *'
 
 @description('STAGE_BUDGET_SECONDS: time budget of one stage call.')
 @minValue(5)
@@ -81,7 +81,7 @@ param alertEmail string = ''
 @description('Object id of whoever deploys (azd: AZURE_PRINCIPAL_ID); gets Key Vault Secrets Officer to store the GitHub tokens. Empty: no grant.')
 param deployerPrincipalId string = ''
 
-@description('Kind of the deployer principal.')
+@description('Kind of the deployer principal (azd: AZURE_PRINCIPAL_TYPE, default User; set ServicePrincipal when azd runs as one, e.g. in CI).')
 @allowed([
   'User'
   'Group'

@@ -23,9 +23,34 @@ command -v az >/dev/null || { echo "deploy: the Azure CLI (az) is not installed"
 # Check the package again right before it ships: layout, exec bit, static linux/amd64.
 (cd "$root" && go run ./internal/deploycheck/cmd/appzip -verify "$zip")
 
+# On Flex Consumption the upload goes to the app's deployment container with the app's
+# own identity (One Deploy). Right after `azd provision` / the first infrastructure
+# deployment its new role assignment (Storage Blob Data Owner) may not have propagated
+# yet, and the upload is refused with 403 for a few minutes: retry that, and only
+# that, with a bounded backoff. DEPLOY_RETRIES (default 6) and DEPLOY_RETRY_WAIT
+# (seconds before the first retry, doubled each time up to 120; default 20) tune it.
+retries="${DEPLOY_RETRIES:-6}"
+wait="${DEPLOY_RETRY_WAIT:-20}"
 echo "deploying $zip to $app in $group"
-az functionapp deployment source config-zip \
-  --resource-group "$group" --name "$app" --src "$zip" --output none
+for attempt in $(seq 1 "$((retries + 1))"); do
+  if err="$(az functionapp deployment source config-zip \
+      --resource-group "$group" --name "$app" --src "$zip" --output none 2>&1)"; then
+    break
+  fi
+  if ! grep -qiE '403|forbidden|AuthorizationPermissionMismatch|AuthorizationFailure|not authorized' <<<"$err"; then
+    echo "$err" >&2
+    echo "deploy: the upload failed (not a permission refusal, so not retried)" >&2
+    exit 1
+  fi
+  if (( attempt > retries )); then
+    echo "$err" >&2
+    echo "deploy: the upload was still refused (403) after $attempt attempts. The Function App's identity needs Storage Blob Data Owner on its deployment storage account (infra/modules/access.bicep); if the role assignment exists, it has not propagated yet: run scripts/deploy.sh again in a few minutes" >&2
+    exit 1
+  fi
+  echo "deploy: the upload was refused (403): the Function App's new role assignment on its deployment storage (Storage Blob Data Owner) takes a few minutes to propagate; retrying in ${wait}s (attempt $attempt of $((retries + 1)))" >&2
+  sleep "$wait"
+  wait=$(( wait * 2 > 120 ? 120 : wait * 2 ))
+done
 
 # The host reads host.json and the function folders when the package lands; list what
 # it found so a broken layout shows here rather than at 06:00 tomorrow.

@@ -38,6 +38,18 @@ const (
 	DefaultRetentionDays      = 400 // days of collected data kept in the database
 	DefaultOrchestratorBudget = 9 * time.Minute
 	DefaultEnterpriseParallel = 2
+	// DefaultSharePointRetention is how many days of dated snapshots the archive
+	// folders (SharePoint and EXPORT_DIR) keep; latest/ always holds the newest files.
+	DefaultSharePointRetention = 35
+	// OrchestratorReserve is the time an orchestrator invocation keeps in hand after its
+	// last stage call (the call answers within its budget plus a grace).
+	OrchestratorReserve = 15 * time.Second
+	// MinStageCall is the shortest stage call the orchestrator starts (or
+	// STAGE_BUDGET_SECONDS when that is shorter).
+	MinStageCall = 10 * time.Second
+	// orchestratorStartup is what an invocation spends before its first stage call
+	// (the lock, the run, the step rows), allowed for when checking the budget.
+	orchestratorStartup = 5 * time.Second
 )
 
 // How the service authenticates to PostgreSQL (DATABASE_AUTH).
@@ -58,11 +70,17 @@ const (
 
 // Enterprise is one entry of COLLECTOR_ENTERPRISES.
 type Enterprise struct {
-	ID          string   `json:"id"`
-	Slug        string   `json:"enterprise"`
-	Orgs        []string `json:"orgs"`
-	APIURL      string   `json:"api_url"`
-	TokenSecret string   `json:"token_secret"`
+	ID     string   `json:"id"`
+	Slug   string   `json:"enterprise"`
+	Orgs   []string `json:"orgs"`
+	APIURL string   `json:"api_url"`
+	// TokenSecret names the secret holding a classic PAT. Without Auth every request
+	// uses it; with Auth only the enterprise-level endpoints (Copilot reports and seats
+	// of the enterprise, which installation tokens cannot read) do.
+	TokenSecret string `json:"token_secret"`
+	// Auth, when set, authenticates the organization endpoints as a GitHub App
+	// installation instead of the PAT.
+	Auth *AppAuth `json:"auth"`
 
 	// Metric options.
 	DeploymentSignal  string   `json:"deployment_signal"`  // "deployments" (default) or "workflows"
@@ -103,6 +121,27 @@ type Enterprise struct {
 
 	productionRE *regexp.Regexp
 	hotfixRE     *regexp.Regexp
+}
+
+// AppAuth is the GitHub App an enterprise entry authenticates with (its "auth" object).
+type AppAuth struct {
+	// AppID or ClientID identifies the app: the JWT's issuer. GitHub recommends the
+	// client ID; one of the two is required.
+	AppID    int64  `json:"app_id"`
+	ClientID string `json:"client_id"`
+	// PrivateKeySecret names the secret (Key Vault) holding the app's PEM private key.
+	PrivateKeySecret string `json:"private_key_secret"`
+	// Installations maps an organization login to the app's installation id there;
+	// organizations left out are looked up with GET /orgs/{org}/installation.
+	Installations map[string]int64 `json:"installations"`
+}
+
+// Issuer is the JWT issuer: the client ID when given, else the app ID.
+func (a AppAuth) Issuer() string {
+	if a.ClientID != "" {
+		return a.ClientID
+	}
+	return strconv.FormatInt(a.AppID, 10)
 }
 
 // IsProduction reports whether an environment name matches the production pattern.
@@ -160,11 +199,15 @@ type Config struct {
 	StageFunctionKey       Secret
 	StageBudget            time.Duration
 	OrchestratorBudget     time.Duration
-	EnterpriseParallelism  int
-	RecomputeWeeks         int
-	FailureWindow          time.Duration
-	ThresholdsVersion      string
-	SecretCacheTTL         time.Duration
+	// OrchestratorSchedule is ORCHESTRATOR_SCHEDULE (read by the Functions host; the
+	// service only checks it), DefaultSchedule when unset.
+	OrchestratorSchedule    string
+	SharePointRetentionDays int
+	EnterpriseParallelism   int
+	RecomputeWeeks          int
+	FailureWindow           time.Duration
+	ThresholdsVersion       string
+	SecretCacheTTL          time.Duration
 	// ImpactMinAuthors is COPILOT_IMPACT_MIN_AUTHORS: Copilot impact cohorts with fewer
 	// distinct authors are exported suppressed.
 	ImpactMinAuthors int
@@ -270,6 +313,8 @@ func Parse(getenv func(string) string) (Config, error) {
 	c.ImpactMinAuthors = intSetting(getenv, "COPILOT_IMPACT_MIN_AUTHORS", metrics.DefaultImpactMinAuthors, 1, 1000, bad)
 	c.SeatPrices = parseSeatPrices(getenv("COPILOT_SEAT_PRICES"), bad)
 	c.ExportUserLevel = boolSetting(getenv, "EXPORT_USER_LEVEL", true, bad)
+	c.SharePointRetentionDays = intSetting(getenv, "SHAREPOINT_RETENTION_DAYS", DefaultSharePointRetention, 1, 3660, bad)
+	checkProgress(&c, getenv, bad)
 
 	if c.DatabaseURL == "" {
 		bad("DATABASE_URL", "not set; set a PostgreSQL URL, e.g. postgres://user@host:5432/metrics?sslmode=verify-full")
@@ -306,6 +351,25 @@ func Parse(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
+// checkProgress refuses settings under which the daily run can never make progress:
+// an orchestrator budget too short for one stage call after its reserve (every
+// invocation would stop before its first call and the run would stay "running"
+// forever), and a timer schedule the host cannot read.
+func checkProgress(c *Config, getenv func(string) string, bad func(string, string, ...any)) {
+	minCall := min(MinStageCall, c.StageBudget)
+	if need := orchestratorStartup + OrchestratorReserve + minCall; c.OrchestratorBudget < need {
+		bad("ORCHESTRATOR_BUDGET_SECONDS", "%d leaves no time for a stage call: an invocation needs a few seconds to start, keeps %d s in reserve and starts a call only with at least %d s for it (STAGE_BUDGET_SECONDS=%d), so every invocation would stop before its first call and the run would never finish; set at least %d (default %d)",
+			int(c.OrchestratorBudget.Seconds()), int(OrchestratorReserve.Seconds()), int(minCall.Seconds()), int(c.StageBudget.Seconds()),
+			int(need.Seconds()), int(DefaultOrchestratorBudget.Seconds()))
+	}
+	c.OrchestratorSchedule = strings.TrimSpace(getenv("ORCHESTRATOR_SCHEDULE"))
+	if c.OrchestratorSchedule == "" {
+		c.OrchestratorSchedule = DefaultSchedule
+	} else if err := CheckSchedule(c.OrchestratorSchedule); err != nil {
+		bad("ORCHESTRATOR_SCHEDULE", "%v; the Functions host cannot start the timer with it: use six NCRONTAB fields in UTC, e.g. %q (every 10 minutes from 06:00 until the day's run has finished)", err, DefaultSchedule)
+	}
+}
+
 func parseEnterprises(raw string, bad func(string, string, ...any)) []Enterprise {
 	const v = "COLLECTOR_ENTERPRISES"
 	if strings.TrimSpace(raw) == "" {
@@ -340,8 +404,14 @@ func parseEnterprises(raw string, bad func(string, string, ...any)) []Enterprise
 				bad(fmt.Sprintf("%s[%d].orgs[%d]", v, i, j), "%q is not an organization login", o)
 			}
 		}
-		if e.TokenSecret == "" {
-			bad(field("token_secret"), "not set; name the secret that holds the GitHub token, e.g. github-pat-%s", e.ID)
+		switch {
+		case e.Auth != nil:
+			checkAppAuth(e, field, bad)
+		case e.TokenSecret == "":
+			bad(field("token_secret"), "not set; name the secret that holds the GitHub token, e.g. github-pat-%s (or configure \"auth\" for a GitHub App)", e.ID)
+		}
+		if e.TokenSecret != "" && !secretNamePattern.MatchString(e.TokenSecret) {
+			bad(field("token_secret"), "%q is not a secret name: use letters, digits and dashes, e.g. github-pat-%s", e.TokenSecret, e.ID)
 		}
 		if e.APIURL == "" {
 			e.APIURL = DefaultAPIURL
@@ -415,6 +485,48 @@ func parseEnterprises(raw string, bad func(string, string, ...any)) []Enterprise
 		checkTeams(i, e, bad)
 	}
 	return list
+}
+
+// secretNamePattern is Key Vault's rule for secret names, which every secret source
+// applies.
+var secretNamePattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,127}$`)
+
+// checkAppAuth checks an entry's GitHub App settings: who the app is, where its key
+// is, which installation serves each organization, and that the enterprise-level
+// endpoints (which take no installation token) still have a PAT.
+func checkAppAuth(e *Enterprise, field func(string) string, bad func(string, string, ...any)) {
+	a := e.Auth
+	switch {
+	case a.AppID == 0 && strings.TrimSpace(a.ClientID) == "":
+		bad(field("auth.app_id"), "the GitHub App needs its app_id (a number) or client_id (e.g. Iv23li…), from the app's settings page")
+	case a.AppID < 0:
+		bad(field("auth.app_id"), "%d is not an app id; use the positive number from the app's settings page, or client_id", a.AppID)
+	case a.ClientID != "" && (a.ClientID != strings.TrimSpace(a.ClientID) || strings.ContainsAny(a.ClientID, " /\"")):
+		bad(field("auth.client_id"), "%q is not a client id; copy it from the app's settings page (e.g. Iv23li…)", a.ClientID)
+	}
+	if a.PrivateKeySecret == "" {
+		bad(field("auth.private_key_secret"), "not set; name the Key Vault secret holding the app's PEM private key, e.g. github-app-key-%s", e.ID)
+	} else if !secretNamePattern.MatchString(a.PrivateKeySecret) {
+		bad(field("auth.private_key_secret"), "%q is not a secret name: use letters, digits and dashes, e.g. github-app-key-%s", a.PrivateKeySecret, e.ID)
+	}
+	if len(e.Orgs) == 0 {
+		bad(field("auth"), "a GitHub App is installed on organizations: list them in orgs, or remove auth and use a PAT for the enterprise")
+	}
+	for org, id := range a.Installations {
+		known := false
+		for _, o := range e.Orgs {
+			known = known || strings.EqualFold(o, org)
+		}
+		if !known {
+			bad(field("auth.installations."+org), "%q is not one of this entry's orgs %v; key installations by organization login", org, e.Orgs)
+		}
+		if id <= 0 {
+			bad(field("auth.installations."+org), "%d is not an installation id; use the number in the installation's settings URL (…/settings/installations/<id>), or leave the org out to look it up", id)
+		}
+	}
+	if e.Slug != "" && e.TokenSecret == "" {
+		bad(field("token_secret"), "enterprise %q is set, and its Copilot reports and seats accept no GitHub App installation token: name the secret holding a classic PAT (read:enterprise) for them, or remove \"enterprise\" to collect organization data only", e.Slug)
+	}
 }
 
 // MinRetentionDays is the least RETENTION_DAYS that keeps every row the weekly

@@ -30,13 +30,81 @@ const (
 	OtherPrecision = 2
 )
 
-// Spec is one CSV file of an export: its kind and its columns, in file order.
+// Source is a collection a file's rows are computed from. A file is exported (and
+// delivered) as soon as every source it needs has been collected for every enterprise
+// in the day's run, so the Copilot files do not wait for a repository back-fill.
+type Source string
+
+// Sources.
+const (
+	// SourceCopilot: collect_copilot (usage reports and seats).
+	SourceCopilot Source = "copilot"
+	// SourceRepos: collect_repos and the DORA and velocity calculations on it.
+	SourceRepos Source = "repos"
+)
+
+// AllSources are every source, in the order they usually complete.
+func AllSources() []Source { return []Source{SourceCopilot, SourceRepos} }
+
+// Spec is one CSV file of an export: its kind, its columns in file order, and the
+// sources its rows come from.
 type Spec struct {
 	Kind    string
 	Columns []Column
 	// UserLevel marks a file that names people (logins, user ids): it is written only
 	// with EXPORT_USER_LEVEL on.
 	UserLevel bool
+	// Sources the rows are computed from; nil means every source (the file waits for
+	// the whole run), the safe choice for a file that reads several collections.
+	Sources []Source
+}
+
+// Needs is the sources the file waits for.
+func (s Spec) Needs() []Source {
+	if len(s.Sources) == 0 {
+		return AllSources()
+	}
+	return s.Sources
+}
+
+// The export layout, the same in EXPORT_DIR and in the SharePoint folder: latest/
+// holds one file per kind under a stable name, replaced by every export of that kind
+// (Power BI reads only this folder), and archive/YYYY-MM-DD/ the dated snapshots of
+// each export date, deleted after SHAREPOINT_RETENTION_DAYS.
+const (
+	LatestDir  = "latest"
+	ArchiveDir = "archive"
+)
+
+// LatestName is the stable name of a kind's newest file, e.g. dora_metrics.csv.
+func LatestName(kind, ext string) string { return kind + ext }
+
+// LatestPath is that file's path under the export root, e.g. latest/dora_metrics.csv.
+func LatestPath(kind, ext string) string { return LatestDir + "/" + LatestName(kind, ext) }
+
+// ArchiveFolder is the folder of an export date's snapshots, e.g. archive/2026-11-26.
+func ArchiveFolder(exportDate time.Time) string {
+	return ArchiveDir + "/" + exportDate.Format(time.DateOnly)
+}
+
+// ArchivePath is a dated file's path under the export root, e.g.
+// archive/2026-11-26/dora_metrics_20261126.csv.
+func ArchivePath(exportDate time.Time, datedName string) string {
+	return ArchiveFolder(exportDate) + "/" + datedName
+}
+
+// ArchiveDate reads the date of an archive folder's name (YYYY-MM-DD).
+func ArchiveDate(folder string) (time.Time, bool) {
+	t, err := time.Parse(time.DateOnly, folder)
+	return t, err == nil
+}
+
+// Ext is a kind's file extension: .json for the manifest, .csv for the rest.
+func Ext(kind string) string {
+	if kind == KindManifest {
+		return ".json"
+	}
+	return ".csv"
 }
 
 // FileName is the file's name for an export date, e.g. dora_metrics_20261126.csv.
@@ -59,15 +127,17 @@ func ManifestName(exportDate time.Time) string {
 // appended and new columns only ever go at the end.
 func Specs() []Spec {
 	return []Spec{
-		{Kind: KindCopilotMetrics, Columns: copilotMetricsColumns()},
-		{Kind: KindDORAMetrics, Columns: doraMetricsColumns()},
-		{Kind: KindVelocityMetrics, Columns: velocityMetricsColumns()},
-		{Kind: KindCopilotUserMetrics, Columns: copilotUserMetricsColumns(), UserLevel: true},
-		{Kind: KindCopilotSeats, Columns: copilotSeatsColumns(), UserLevel: true},
+		{Kind: KindCopilotMetrics, Columns: copilotMetricsColumns(), Sources: []Source{SourceCopilot}},
+		{Kind: KindDORAMetrics, Columns: doraMetricsColumns(), Sources: []Source{SourceRepos}},
+		{Kind: KindVelocityMetrics, Columns: velocityMetricsColumns(), Sources: []Source{SourceRepos}},
+		{Kind: KindCopilotUserMetrics, Columns: copilotUserMetricsColumns(), UserLevel: true, Sources: []Source{SourceCopilot}},
+		{Kind: KindCopilotSeats, Columns: copilotSeatsColumns(), UserLevel: true, Sources: []Source{SourceCopilot}},
+		// Computed by calculate_velocity from pull requests and Copilot reports: they wait
+		// for the whole run.
 		{Kind: KindCopilotImpact, Columns: copilotImpactColumns()},
 		{Kind: KindCopilotSeatUtilisation, Columns: copilotSeatUtilisationColumns()},
 		{Kind: KindCopilotIdleSeats, Columns: copilotIdleSeatsColumns(), UserLevel: true},
-		{Kind: KindDORARolling, Columns: doraRollingColumns()},
+		{Kind: KindDORARolling, Columns: doraRollingColumns(), Sources: []Source{SourceRepos}},
 	}
 }
 

@@ -118,32 +118,62 @@ func syncDir(dir string) {
 	d.Close()
 }
 
-// Manifest lists the files of one export. It holds nothing time-varying (no "generated
-// at"), so re-exporting unchanged data reproduces it byte for byte.
+// ManifestVersion is the version of the manifest's own layout: 2 added the latest/
+// and archive/ names, each file's export date and window, complete_through and
+// pending.
+const ManifestVersion = 2
+
+// Manifest describes what latest/ holds after an export: the newest file of each kind
+// (possibly of an earlier date, when its sources are still being collected today),
+// and the kinds still waiting. It holds nothing time-varying beyond dates (no
+// "generated at"), so re-exporting unchanged data reproduces it byte for byte.
 type Manifest struct {
-	SchemaVersion int            `json:"schema_version"`
-	ExportDate    string         `json:"export_date"`  // YYYY-MM-DD
-	WindowStart   string         `json:"window_start"` // first day of daily data; first week_start of weekly data
-	Files         []ManifestFile `json:"files"`
+	SchemaVersion   int            `json:"schema_version"`
+	ManifestVersion int            `json:"manifest_version"`
+	ExportDate      string         `json:"export_date"`  // YYYY-MM-DD: the export that wrote this manifest
+	WindowStart     string         `json:"window_start"` // that export's first day of daily data
+	Files           []ManifestFile `json:"files"`
+	// Pending lists the kinds whose newest file is not from ExportDate (their sources
+	// are not collected yet today, or never were), with what they wait for.
+	Pending []PendingKind `json:"pending"`
 }
 
-// ManifestFile is one CSV of an export.
+// ManifestFile is one CSV in latest/.
 type ManifestFile struct {
-	Name    string   `json:"name"`
-	Kind    string   `json:"kind"`
-	Rows    int64    `json:"rows"`
-	Bytes   int64    `json:"bytes"`
-	SHA256  string   `json:"sha256"`
-	Columns []string `json:"columns"`
+	Name        string `json:"name"`         // the stable name in latest/, e.g. dora_metrics.csv
+	Kind        string `json:"kind"`         // dora_metrics
+	ExportDate  string `json:"export_date"`  // when this file was exported
+	WindowStart string `json:"window_start"` // its first day of daily data (weekly: first week_start)
+	Archive     string `json:"archive"`      // its dated copy, e.g. archive/2026-11-26/dora_metrics_20261126.csv
+	Rows        int64  `json:"rows"`
+	Bytes       int64  `json:"bytes"`
+	SHA256      string `json:"sha256"`
+	// CompleteThrough says, per enterprise id, through which date the file's data is
+	// complete (null: never collected in full).
+	CompleteThrough map[string]*string `json:"complete_through"`
+	Columns         []string           `json:"columns"`
 }
 
-// NewManifest builds the manifest of an export from its files, in the given order.
-func NewManifest(exportDate, windowStart time.Time, files []ManifestFile) Manifest {
+// PendingKind is a kind not exported on the manifest's date.
+type PendingKind struct {
+	Kind     string   `json:"kind"`
+	WaitsFor []Source `json:"waits_for"` // the sources it needs
+	LastFile string   `json:"last_file"` // the export date of the file in latest/, "" when there is none
+}
+
+// NewManifest builds the manifest of an export from the files in latest/, in the given
+// order, and the kinds still pending.
+func NewManifest(exportDate, windowStart time.Time, files []ManifestFile, pending []PendingKind) Manifest {
+	if pending == nil {
+		pending = []PendingKind{}
+	}
 	return Manifest{
-		SchemaVersion: SchemaVersion,
-		ExportDate:    exportDate.Format(time.DateOnly),
-		WindowStart:   windowStart.Format(time.DateOnly),
-		Files:         files,
+		SchemaVersion:   SchemaVersion,
+		ManifestVersion: ManifestVersion,
+		ExportDate:      exportDate.Format(time.DateOnly),
+		WindowStart:     windowStart.Format(time.DateOnly),
+		Files:           files,
+		Pending:         pending,
 	}
 }
 
@@ -162,4 +192,43 @@ func (m Manifest) Encode() ([]byte, Summary, error) {
 		Bytes:  int64(buf.Len()),
 		SHA256: hex.EncodeToString(sum[:]),
 	}, nil
+}
+
+// EnsureLayout creates the latest/ and archive/<date>/ folders under root and returns
+// both paths.
+func EnsureLayout(root string, exportDate time.Time) (latest, archive string, err error) {
+	latest = filepath.Join(root, LatestDir)
+	archive = filepath.Join(root, filepath.FromSlash(ArchiveFolder(exportDate)))
+	for _, dir := range []string{latest, archive} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", "", fmt.Errorf("%w: %q: %w", ErrFolder, dir, err)
+		}
+	}
+	return latest, archive, nil
+}
+
+// PruneArchive deletes the archive/YYYY-MM-DD folders under root dated before
+// keepFrom and returns their names, oldest first. Anything else in archive/ is left
+// alone.
+func PruneArchive(root string, keepFrom time.Time) ([]string, error) {
+	dir := filepath.Join(root, ArchiveDir)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q: %w", ErrFolder, dir, err)
+	}
+	var removed []string
+	for _, e := range entries { // ReadDir sorts by name: oldest date first
+		date, ok := ArchiveDate(e.Name())
+		if !e.IsDir() || !ok || !date.Before(keepFrom) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return removed, fmt.Errorf("remove archive folder %s: %w", e.Name(), err)
+		}
+		removed = append(removed, e.Name())
+	}
+	return removed, nil
 }

@@ -114,9 +114,12 @@ func TestCheckDir(t *testing.T) {
 func TestManifestEncode(t *testing.T) {
 	t.Parallel()
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	through := "2026-11-25"
 	m := NewManifest(day, day.AddDate(0, 0, -399), []ManifestFile{
-		{Name: "dora_metrics_20261126.csv", Kind: KindDORAMetrics, Rows: 2, Bytes: 300, SHA256: "ab", Columns: []string{"enterprise_id", "scope"}},
-	})
+		{Name: "dora_metrics.csv", Kind: KindDORAMetrics, ExportDate: "2026-11-25", WindowStart: "2025-10-22",
+			Archive: "archive/2026-11-25/dora_metrics_20261125.csv", Rows: 2, Bytes: 300, SHA256: "ab",
+			CompleteThrough: map[string]*string{"ent2": nil, "ent1": &through}, Columns: []string{"enterprise_id", "scope"}},
+	}, []PendingKind{{Kind: KindDORAMetrics, WaitsFor: []Source{SourceRepos}, LastFile: "2026-11-25"}})
 	data, sum, err := m.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -135,5 +138,37 @@ func TestManifestEncode(t *testing.T) {
 	}
 	if got := Specs()[1].FileName(day); got != "dora_metrics_20261126.csv" {
 		t.Errorf("FileName = %q", got)
+	}
+	if got := ArchivePath(day, Specs()[1].FileName(day)); got != "archive/2026-11-26/dora_metrics_20261126.csv" {
+		t.Errorf("ArchivePath = %q", got)
+	}
+	if got := LatestPath(KindManifest, Ext(KindManifest)); got != "latest/manifest.json" {
+		t.Errorf("LatestPath = %q", got)
+	}
+}
+
+func TestPruneArchive(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	for _, p := range []string{"archive/2026-10-01/a.csv", "archive/2026-10-02/b.csv", "archive/2026-10-03/c.csv", "archive/notes/x.txt", "latest/a.csv"} {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := PruneArchive(root, time.Date(2026, 10, 3, 0, 0, 0, 0, time.UTC))
+	if err != nil || strings.Join(removed, " ") != "2026-10-01 2026-10-02" {
+		t.Fatalf("PruneArchive = %v, %v", removed, err)
+	}
+	for _, p := range []string{"archive/2026-10-03/c.csv", "archive/notes/x.txt", "latest/a.csv"} {
+		if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(p))); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if removed, err := PruneArchive(t.TempDir(), time.Now()); err != nil || removed != nil {
+		t.Errorf("PruneArchive of a root without archive/ = %v, %v", removed, err)
 	}
 }

@@ -21,7 +21,13 @@ import (
 	"syscall"
 	"time"
 
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+
 	"metrics-collector/internal/githubsim"
+	"metrics-collector/internal/sharepoint/graphfake"
 )
 
 // Options configure a demo run.
@@ -33,6 +39,10 @@ type Options struct {
 	Out        io.Writer
 	// Env adds or overrides app settings of the handler (tests use it).
 	Env map[string]string
+	// App authenticates the organizations as a GitHub App (installed on every
+	// simulated organization) instead of the PAT, which then reads only the
+	// enterprise endpoints: `metrics-collector demo -app` or DEMO_GITHUB_APP=1.
+	App bool
 }
 
 // Summary is what the demo reports at the end.
@@ -49,6 +59,12 @@ type Summary struct {
 	ExportDir   string
 	HandlerLog  string
 	Invocations int
+	// Deliveries say when each file kind was exported and uploaded (SharePoint is
+	// the Graph fake), in order.
+	Deliveries []Delivery
+	// With App: installation tokens minted, requests made with them and with the PAT.
+	InstallationTokens, InstallationRequests, PATRequests int
+	SharePointFiles                                       []string
 }
 
 // File is one exported file.
@@ -96,6 +112,20 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if opts.Sim != nil {
 		cfg = *opts.Sim
 	}
+	if opts.Getenv("DEMO_GITHUB_APP") == "1" {
+		opts.App = true
+	}
+	var appKey []byte
+	if opts.App {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return Summary{}, fmt.Errorf("app key: %w", err)
+		}
+		appKey = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+		// Tokens live 20 minutes of simulated time: the demo's time stands still, so
+		// this only shows in the handler log when a run is resumed much later.
+		cfg.App = &githubsim.AppConfig{AppID: 1_048_576, ClientID: "Iv23liDemoApp", PublicKey: &key.PublicKey, TokenTTL: 20 * time.Minute}
+	}
 	sim, err := githubsim.New(cfg)
 	if err != nil {
 		return Summary{}, fmt.Errorf("simulator: %w", err)
@@ -104,10 +134,17 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	defer servers.Close()
 	fmt.Fprintf(out, "GitHub simulator: %s (report downloads on %s)\n", servers.API.URL, servers.Downloads.URL)
 
-	env, err := handlerEnv(sim, servers, dbURL, exportDir, opts.Env)
+	graph := graphfake.New()
+	defer graph.Close()
+	env, err := handlerEnv(sim, servers, graph, dbURL, exportDir, appKey, opts.Env)
 	if err != nil {
 		return Summary{}, err
 	}
+	if opts.App {
+		fmt.Fprintf(out, "GitHub App %s installed on %d organizations: organizations read with installation tokens, enterprises with the PAT\n",
+			cfg.App.ClientID, len(sim.Installations()))
+	}
+	fmt.Fprintf(out, "SharePoint: the Graph fake (folder metrics)\n")
 	logPath := filepath.Join(opts.Dir, "handler.log")
 	h, err := startHandler(ctx, opts.Executable, env, logPath)
 	if err != nil {
@@ -118,7 +155,9 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 
 	sum := Summary{ExportDir: exportDir, HandlerLog: logPath}
 	progress := newProgress(h.baseURL, out)
+	var invoked []time.Time
 	for sum.Invocations = 1; ; sum.Invocations++ {
+		invoked = append(invoked, time.Now())
 		logs, err := h.fireTimer(ctx, sum.Invocations == 1, progress)
 		if err != nil {
 			return sum, err
@@ -144,6 +183,12 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	}
 
 	for _, r := range sim.Requests() {
+		switch {
+		case r.Installation != 0:
+			sum.InstallationRequests++
+		case r.Host == githubsim.HostAPI && r.Token != "(app JWT)":
+			sum.PATRequests++
+		}
 		if r.Host == githubsim.HostDownload {
 			sum.Downloads++
 			if r.Authorization {
@@ -159,7 +204,16 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			sum.NotModified++
 		}
 	}
+	sum.InstallationTokens = sim.InstallationTokens()
 	sum.Files, err = listFiles(exportDir)
+	if err != nil {
+		return sum, err
+	}
+	for path := range graph.Files() {
+		sum.SharePointFiles = append(sum.SharePointFiles, path)
+	}
+	sort.Strings(sum.SharePointFiles)
+	sum.Deliveries, err = deliveries(ctx, dbURL, sum.RunID, invoked)
 	if err != nil {
 		return sum, err
 	}
@@ -172,13 +226,19 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	return sum, nil
 }
 
-func handlerEnv(sim *githubsim.Simulator, servers *githubsim.Servers, dbURL, exportDir string, extra map[string]string) ([]string, error) {
+func handlerEnv(sim *githubsim.Simulator, servers *githubsim.Servers, graph *graphfake.Server, dbURL, exportDir string, appKey []byte, extra map[string]string) ([]string, error) {
+	type auth struct {
+		ClientID         string           `json:"client_id"`
+		PrivateKeySecret string           `json:"private_key_secret"`
+		Installations    map[string]int64 `json:"installations,omitempty"`
+	}
 	type ent struct {
 		ID          string   `json:"id"`
 		Slug        string   `json:"enterprise,omitempty"`
 		Orgs        []string `json:"orgs"`
 		APIURL      string   `json:"api_url"`
 		TokenSecret string   `json:"token_secret"`
+		Auth        *auth    `json:"auth,omitempty"`
 		// The simulator answers about a thousand requests a second; GitHub's
 		// secondary-limit ceiling (10/s) would only slow the demo down.
 		MaxRate float64 `json:"max_requests_per_second"`
@@ -195,10 +255,23 @@ func handlerEnv(sim *githubsim.Simulator, servers *githubsim.Servers, dbURL, exp
 		"FUNCTIONS_WORKER_RUNTIME":     "custom",
 		"FUNCTIONS_CUSTOMHANDLER_PORT": "",
 	}
+	for k, v := range graph.Settings("metrics") {
+		env[k] = v
+	}
+	installs := sim.Installations()
 	for _, e := range sim.Enterprises() {
 		secret := "github-pat-" + e.ID
-		ents = append(ents, ent{ID: e.ID, Slug: e.Slug, Orgs: e.Orgs, APIURL: servers.API.URL + "/", TokenSecret: secret, MaxRate: 200,
-			Teams: "all", TeamRepositories: "permissions"})
+		en := ent{ID: e.ID, Slug: e.Slug, Orgs: e.Orgs, APIURL: servers.API.URL + "/", TokenSecret: secret, MaxRate: 200,
+			Teams: "all", TeamRepositories: "permissions"}
+		if appKey != nil {
+			// The first organization's installation is configured, the others are
+			// looked up (GET /orgs/{org}/installation).
+			keySecret := "github-app-key-" + e.ID
+			en.Auth = &auth{ClientID: sim.AppClientID(), PrivateKeySecret: keySecret,
+				Installations: map[string]int64{e.Orgs[0]: installs[e.Orgs[0]]}}
+			env[strings.ToUpper(strings.ReplaceAll(keySecret, "-", "_"))] = string(appKey)
+		}
+		ents = append(ents, en)
 		env[strings.ToUpper(strings.ReplaceAll(secret, "-", "_"))] = e.Token
 	}
 	raw, err := json.Marshal(ents)
@@ -353,18 +426,23 @@ func listFiles(dir string) ([]File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export folder: %w", err)
 	}
-	var files []File
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, File{Name: e.Name(), Bytes: info.Size()})
+	if len(entries) == 0 {
+		return nil, nil
 	}
-	return files, nil
+	var files []File
+	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		files = append(files, File{Name: filepath.ToSlash(rel), Bytes: info.Size()})
+		return nil
+	})
+	return files, err
 }
 
 func lastLines(b []byte, n int) string {

@@ -73,6 +73,9 @@ func (p *progress) print(ctx context.Context, runID int64) {
 	}
 	for _, st := range run.Steps {
 		name := st.Stage
+		if st.Enterprise == "" && st.Shard > 0 {
+			name += fmt.Sprintf(" (delivery %d)", st.Shard)
+		}
 		if st.Enterprise != "" {
 			name += " [" + st.Enterprise
 			if st.Shard > 0 {

@@ -98,7 +98,7 @@ func printSummary(out io.Writer, s Summary) {
 	fmt.Fprintf(out, "\nrun %d: %s in %s (%d orchestrator invocation(s))\n", s.RunID, s.Status, s.Duration.Round(time.Second), s.Invocations)
 	fmt.Fprintf(out, "\nfiles in %s:\n", s.ExportDir)
 	for _, f := range s.Files {
-		fmt.Fprintf(out, "  %-40s %10d bytes\n", f.Name, f.Bytes)
+		fmt.Fprintf(out, "  %-52s %10d bytes\n", f.Name, f.Bytes)
 	}
 	h := s.Headline
 	fmt.Fprintf(out, "\nheadline (all enterprises, %d enterprise-weeks):\n", h.Weeks)
@@ -121,8 +121,19 @@ func printSummary(out io.Writer, s Summary) {
 	fmt.Fprintf(out, "  Copilot impact cohorts         %d with pull requests shown, %d suppressed (too few authors)\n",
 		h.CohortsShown, h.CohortsSuppressed)
 	fmt.Fprintf(out, "  teams                          %d (%d team-weeks with deployments)\n", h.Teams, h.TeamWeeksWithDORA)
+	if len(s.Deliveries) > 0 {
+		fmt.Fprintf(out, "\ndelivered to SharePoint latest/ (each kind as soon as its collection was complete):\n")
+		for _, d := range s.Deliveries {
+			fmt.Fprintf(out, "  %-22s %7.1fs after the run started  (invocation %d)\n", d.Kind, d.Uploaded.Seconds(), d.Invocation)
+		}
+		fmt.Fprintf(out, "  SharePoint holds %d files under metrics/ (latest/ and archive/)\n", len(s.SharePointFiles))
+	}
 	fmt.Fprintf(out, "\nGitHub requests: %d (%d charged to the rate limit, %d answered 304), %d report downloads (no token sent)\n",
 		s.Requests, s.Charged, s.NotModified, s.Downloads)
+	if s.InstallationTokens > 0 {
+		fmt.Fprintf(out, "GitHub App: %d installation tokens minted; %d requests with installation tokens, %d with the PAT (enterprise endpoints)\n",
+			s.InstallationTokens, s.InstallationRequests, s.PATRequests)
+	}
 	fmt.Fprintf(out, "handler log: %s\n", s.HandlerLog)
 }
 
@@ -152,4 +163,48 @@ func intOrDash(v *int64) string {
 		return "—"
 	}
 	return fmt.Sprint(*v)
+}
+
+// Delivery is when one file kind of the run reached SharePoint's latest/.
+type Delivery struct {
+	Kind       string
+	Uploaded   time.Duration // after the run started
+	Invocation int           // the orchestrator invocation that delivered it (1-based)
+}
+
+const sqlDeliveries = `
+SELECT f.kind, u.uploaded_at - r.started_at, u.uploaded_at
+FROM exported_files f
+JOIN collection_runs r ON r.id = f.run_id
+JOIN uploaded_files u ON u.file_name = 'latest/' || f.kind || CASE WHEN f.kind = 'manifest' THEN '.json' ELSE '.csv' END
+WHERE f.run_id = $1 AND f.kind <> 'manifest'
+ORDER BY u.uploaded_at, f.kind`
+
+// deliveries reads when each file kind of the run was uploaded to latest/, and by
+// which of the invocations (started at invoked) it was.
+func deliveries(ctx context.Context, dbURL string, runID int64, invoked []time.Time) ([]Delivery, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, sqlDeliveries, runID)
+	if err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	var out []Delivery
+	for rows.Next() {
+		var d Delivery
+		var at time.Time
+		if err := rows.Scan(&d.Kind, &d.Uploaded, &at); err != nil {
+			return nil, fmt.Errorf("read deliveries: %w", err)
+		}
+		for i, start := range invoked {
+			if !at.Before(start) {
+				d.Invocation = i + 1
+			}
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }

@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"metrics-collector/internal/config"
 )
 
 func readRepoFile(t *testing.T, name string) string {
@@ -141,8 +143,10 @@ func TestScheduleDefault(t *testing.T) {
 	if err := CheckSchedule(infraDefault); err != nil {
 		t.Errorf("infra default ORCHESTRATOR_SCHEDULE: %v", err)
 	}
-	if infraDefault != "0 0 6 * * *" {
-		t.Errorf("infra default ORCHESTRATOR_SCHEDULE %q; DESIGN §1 runs the job daily at 06:00 UTC (0 0 6 * * *)", infraDefault)
+	// The day's run starts at 06:00 UTC (DESIGN §1) and is invoked again until it has
+	// finished (issue 14): the service's default and the infra's must be the same.
+	if infraDefault != config.DefaultSchedule {
+		t.Errorf("infra default ORCHESTRATOR_SCHEDULE %q; want the service's default %q (every 10 minutes from 06:00 UTC)", infraDefault, config.DefaultSchedule)
 	}
 
 	data, err := os.ReadFile(filepath.Join(repoRoot, "local.settings.json.example"))
@@ -161,6 +165,15 @@ func TestScheduleDefault(t *testing.T) {
 	}
 	if err := CheckSchedule(schedule); err != nil {
 		t.Errorf("local.settings.json.example ORCHESTRATOR_SCHEDULE: %v", err)
+	}
+	if schedule != config.DefaultSchedule {
+		t.Errorf("local.settings.json.example ORCHESTRATOR_SCHEDULE %q; want the default %q", schedule, config.DefaultSchedule)
+	}
+	// azd passes AZURE_PRINCIPAL_TYPE on, so azd running as a service principal gets
+	// its Key Vault role (issue 14).
+	params := readRepoFile(t, "infra/main.parameters.json")
+	if !strings.Contains(params, `"deployerPrincipalType"`) || !strings.Contains(params, "${AZURE_PRINCIPAL_TYPE=User}") {
+		t.Error("infra/main.parameters.json does not set deployerPrincipalType from AZURE_PRINCIPAL_TYPE (default User)")
 	}
 }
 

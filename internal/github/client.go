@@ -35,7 +35,7 @@ const (
 	acceptJSON = "application/vnd.github+json"
 )
 
-// Options configure a Client. EnterpriseID and Token are required.
+// Options configure a Client. EnterpriseID and Token or App (or both) are required.
 type Options struct {
 	// EnterpriseID is the configured enterprise's stable id: the cache and token
 	// health key.
@@ -45,9 +45,13 @@ type Options struct {
 	// (unlike go-github's WithEnterpriseURLs, which adds api/v3/). https is required
 	// except on loopback addresses. Default DefaultBaseURL.
 	BaseURL string
-	// Token returns the token for each request; it may rotate. Surrounding white
-	// space (a line ending pasted into Key Vault) is trimmed.
+	// Token returns the PAT for each request; it may rotate. Surrounding white space (a
+	// line ending pasted into Key Vault) is trimmed. With App it serves only the
+	// endpoints an installation token cannot (auth.go); nil then refuses those.
 	Token func(ctx context.Context) (string, error)
+	// App authenticates the organization and repository endpoints as a GitHub App
+	// installation (app.go).
+	App *AppAuth
 	// TokenSecret names the secret Token reads (the enterprise's token_secret), for
 	// error messages that say which secret to fix. Never the value.
 	TokenSecret string
@@ -113,6 +117,7 @@ type Client struct {
 	retries       int
 	maxRecord     int64
 	health        *tokenHealth
+	app           *app // nil without an app
 	log           *slog.Logger
 }
 
@@ -121,8 +126,8 @@ func New(opts Options) (*Client, error) {
 	if strings.TrimSpace(opts.EnterpriseID) == "" {
 		return nil, errors.New("github client: EnterpriseID is required")
 	}
-	if opts.Token == nil {
-		return nil, errors.New("github client: Token is required")
+	if opts.Token == nil && opts.App == nil {
+		return nil, errors.New("github client: Token or App is required")
 	}
 	base, err := parseBaseURL(opts.BaseURL)
 	if err != nil {
@@ -170,10 +175,9 @@ func New(opts Options) (*Client, error) {
 		enterpriseID:   opts.EnterpriseID,
 		origin:         base,
 		next:           next,
-		token:          opts.Token,
 		tokenSecret:    opts.TokenSecret,
 		clock:          clock,
-		pacer:          newPacer(clock, maxInFlight, maxRate, opts.Reserve, maxWait),
+		pacing:         pacing{maxInFlight: maxInFlight, maxRate: maxRate, reserve: opts.Reserve, maxWait: maxWait},
 		cache:          opts.Cache,
 		health:         health,
 		healthStore:    opts.TokenHealth,
@@ -182,6 +186,25 @@ func New(opts Options) (*Client, error) {
 		attemptTimeout: attemptTimeout,
 		maxBody:        orDefault64(opts.MaxBodyBytes, DefaultMaxBodyBytes),
 		log:            log,
+	}
+	if opts.Token != nil {
+		token, secret := opts.Token, opts.TokenSecret
+		t.pat = &credential{name: "the PAT", pat: true, pacer: t.newPacer(),
+			get: func(ctx context.Context, _ string) (string, error) {
+				v, err := token(ctx)
+				if err != nil {
+					return "", err
+				}
+				return usableToken(v, secret)
+			}}
+	}
+	if opts.App != nil {
+		a, err := newApp(*opts.App)
+		if err != nil {
+			return nil, err
+		}
+		a.t = t
+		t.app = a
 	}
 	// No Timeout here: it would cover the waits between attempts. The transport bounds
 	// each attempt instead.
@@ -220,6 +243,7 @@ func New(opts Options) (*Client, error) {
 		retries:       t.retries,
 		maxRecord:     orDefault64(opts.MaxRecordBytes, DefaultMaxRecordBytes),
 		health:        health,
+		app:           t.app,
 		log:           log,
 	}
 	c.download = newDownloadClient(opts.DownloadClient, localAllowed, c.checkDownloadRedirect)

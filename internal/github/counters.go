@@ -70,11 +70,18 @@ func (c *Counters) Snapshot() Counts {
 func (c *Counters) observeRate(limit, remaining int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.lowSeen || remaining < c.low {
-		c.low = remaining
+	// With several credentials (a PAT and app installations, each with its own limit)
+	// the figures are those of the most used one.
+	used := func(limit, remaining int) float64 {
+		if limit <= 0 {
+			return 0
+		}
+		return float64(limit-remaining) / float64(limit)
+	}
+	if !c.lowSeen || used(limit, remaining) > used(c.rateLimit, c.low) || limit == c.rateLimit && remaining < c.low {
+		c.low, c.rateLimit = remaining, limit
 		c.lowSeen = true
 	}
-	c.rateLimit = limit
 }
 
 type countersKey struct{}

@@ -77,6 +77,19 @@ type pacer struct {
 	blockReason  string
 }
 
+// pacing is what every pacer of a client is built with.
+type pacing struct {
+	maxInFlight int
+	maxRate     float64
+	reserve     int
+	maxWait     time.Duration
+}
+
+// newPacer builds a pacer for one credential.
+func (t *transport) newPacer() *pacer {
+	return newPacer(t.clock, t.pacing.maxInFlight, t.pacing.maxRate, t.pacing.reserve, t.pacing.maxWait)
+}
+
 func newPacer(clock Clock, maxInFlight int, maxRate float64, reserve int, maxWait time.Duration) *pacer {
 	return &pacer{
 		clock:   clock,

@@ -27,10 +27,11 @@ type transport struct {
 	enterpriseID   string
 	origin         *url.URL
 	next           http.RoundTripper
-	token          func(context.Context) (string, error)
+	pat            *credential // nil when the client has no PAT (an app only)
+	app            *app        // nil when the client has no app
 	tokenSecret    string
 	clock          Clock
-	pacer          *pacer
+	pacing         pacing
 	cache          Cache
 	compressor     pageCompressor
 	health         *tokenHealth
@@ -59,13 +60,18 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		cached = t.lookup(ctx, key)
 	}
 
+	cred, err := t.credentialFor(ctx, req.URL.Path)
+	if err != nil {
+		return nil, err
+	}
 	retries, refusals := 0, 0
+	refused := "" // the installation token GitHub answered 401 to, once
 	for {
-		release, err := t.pacer.acquire(ctx)
+		release, err := cred.pacer.acquire(ctx)
 		if err != nil {
 			return nil, err
 		}
-		resp, body, err := t.attempt(ctx, req, cached)
+		resp, body, sent, err := t.attempt(ctx, req, cached, cred, refused)
 		release()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, errNoToken) || errors.Is(err, ErrDisallowedHost) || errors.Is(err, ErrTooLarge) {
@@ -82,6 +88,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 		status := resp.StatusCode
 		switch {
+		case status == http.StatusUnauthorized && !cred.pat && refused == "":
+			// An installation token can be revoked or expire early: mint a new one,
+			// once, and send the request again.
+			refused = sent
+			logger(ctx, t.log).Info("github refused the installation token; minting a new one",
+				"enterprise", t.enterpriseID, "credential", cred.name, "path", req.URL.Path)
+
 		case status == http.StatusNotModified && cached != nil:
 			countInto(ctx, func(c *Counters) { c.notModified.Add(1) })
 			page, err := decompress(cached.body)
@@ -120,7 +133,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				"reason", reason, "wait", wait.String())
 			// Block the whole client: the next acquire waits (or gives up when the wait
 			// passes the deadline), and so does every other request meanwhile.
-			t.pacer.block(until, reason)
+			cred.pacer.block(until, reason)
 			countInto(ctx, func(c *Counters) { c.retries.Add(1) })
 
 		case status >= 500 && retries < t.retries:
@@ -157,15 +170,15 @@ func usableToken(token, secret string) (string, error) {
 	return token, nil
 }
 
-// attempt sends one request and reads its whole body (bounded for error answers).
-func (t *transport) attempt(ctx context.Context, req *http.Request, cached *cachedPage) (*http.Response, []byte, error) {
-	token, err := t.token(ctx)
+// attempt sends one request with cred's token and reads its whole body (bounded for
+// error answers). It returns the token it sent.
+func (t *transport) attempt(ctx context.Context, req *http.Request, cached *cachedPage, cred *credential, refused string) (*http.Response, []byte, string, error) {
+	token, err := cred.get(ctx, refused)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", errNoToken, err)
-	}
-	token, err = usableToken(token, t.tokenSecret)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", errNoToken, err)
+		if errors.Is(err, errNoToken) {
+			return nil, nil, "", err
+		}
+		return nil, nil, "", fmt.Errorf("%w: %w", errNoToken, err)
 	}
 	actx, cancel := context.WithTimeout(ctx, t.attemptTimeout)
 	defer cancel()
@@ -177,30 +190,30 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, cached *cach
 	countInto(ctx, func(c *Counters) { c.requests.Add(1) })
 	resp, err := t.next.RoundTrip(out)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, token, err
 	}
 	defer resp.Body.Close()
-	t.observe(ctx, resp)
+	t.observe(ctx, resp, cred)
 	if resp.StatusCode >= 300 {
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		if err != nil {
-			return nil, nil, fmt.Errorf("read body: %w", err)
+			return nil, nil, token, fmt.Errorf("read body: %w", err)
 		}
-		return resp, body, nil
+		return resp, body, token, nil
 	}
 	// A success is read whole (go-github decodes it) but never beyond the limit.
 	tooLarge := fmt.Errorf("%w: %s %s answered more than %d bytes (the client's limit)", ErrTooLarge, req.Method, req.URL.Path, t.maxBody)
 	if resp.ContentLength > t.maxBody {
-		return nil, nil, tooLarge
+		return nil, nil, token, tooLarge
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, t.maxBody+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("read body: %w", err)
+		return nil, nil, token, fmt.Errorf("read body: %w", err)
 	}
 	if int64(len(body)) > t.maxBody {
-		return nil, nil, tooLarge
+		return nil, nil, token, tooLarge
 	}
-	return resp, body, nil
+	return resp, body, token, nil
 }
 
 // backoff counts a retry and waits before it, giving up with ErrUnavailable when the
@@ -219,16 +232,19 @@ func (t *transport) backoff(ctx context.Context, req *http.Request, retries *int
 	return t.clock.Sleep(ctx, wait)
 }
 
-// observe feeds an answer's headers to the pacer, the counters and the token health.
-func (t *transport) observe(ctx context.Context, resp *http.Response) {
+// observe feeds an answer's headers to the credential's pacer (which so learns the
+// credential's real limit), the counters, and — for the PAT — the token health.
+// Installation tokens live an hour by design; their expiry is not the operator's
+// concern.
+func (t *transport) observe(ctx context.Context, resp *http.Response, cred *credential) {
 	now := t.clock.Now()
 	ri := parseRate(resp.Header)
-	t.pacer.observe(ri, now)
+	cred.pacer.observe(ri, now)
 	if ri.hasRemaining {
 		countInto(ctx, func(c *Counters) { c.observeRate(ri.limit, ri.remaining) })
 	}
-	if resp.StatusCode >= 500 {
-		return // says nothing about the token
+	if resp.StatusCode >= 500 || !cred.pat {
+		return // says nothing about the PAT
 	}
 	health, write := t.health.observe(resp, now)
 	if !write || t.healthStore == nil {

@@ -22,6 +22,8 @@ type call struct {
 	base  string // scheme://host the request was sent to
 	token string
 	ent   *enterprise
+	inst  *installation // the app installation an installation token belongs to; nil for a PAT
+	rate  rateKey
 }
 
 // reply is what an endpoint answers; the pipeline adds the common headers.
@@ -64,6 +66,7 @@ func (s *Simulator) apiRoutes() http.Handler {
 	handle("GET /orgs/{org}/teams", (*call).listTeams)
 	handle("GET /orgs/{org}/teams/{slug}/members", (*call).listTeamMembers)
 	handle("GET /orgs/{org}/teams/{slug}/repos", (*call).listTeamRepos)
+	s.appRoutes(mux)
 	handle("/", func(*call) reply { return notFound() })
 	return mux
 }
@@ -82,6 +85,13 @@ func (s *Simulator) endpoint(fn endpointFunc) http.Handler {
 		rec := Request{Seq: c.seq, Host: HostAPI, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 			Authorization: hasAuth, Token: token, At: c.now}
 		c.ent = s.w.byToken[token]
+		if c.ent == nil && s.app != nil {
+			if c.inst = s.installationFor(token, c.now); c.inst != nil {
+				c.ent = c.inst.org.ent
+				rec.Installation = c.inst.id
+			}
+		}
+		c.rate = s.rateKeyOf(token, c.inst)
 		if c.ent != nil {
 			rec.Enterprise = c.ent.cfg.Slug
 		}
@@ -112,37 +122,45 @@ func (s *Simulator) endpoint(fn endpointFunc) http.Handler {
 			return
 		}
 		w.Header().Set("X-GitHub-Api-Version-Selected", cmp.Or(version, "2022-11-28"))
-		if !c.ent.cfg.TokenExpiresAt.IsZero() {
+		if c.inst != nil && strings.HasPrefix(r.URL.Path, "/enterprises/") {
+			// An organization installation cannot read the enterprise.
+			rec.Status = http.StatusForbidden
+			s.rateHeaders(w.Header(), c.rate, c.now)
+			writeJSONError(w, http.StatusForbidden, map[string]any{"message": "Resource not accessible by integration",
+				"documentation_url": "https://docs.github.com/rest", "status": "403"})
+			return
+		}
+		if c.inst == nil && !c.ent.cfg.TokenExpiresAt.IsZero() {
 			w.Header().Set("github-authentication-token-expiration", c.ent.cfg.TokenExpiresAt.UTC().Format("2006-01-02 15:04:05 UTC"))
 		}
 
 		switch plan.kind {
 		case FaultServerError, FaultSecondaryLimit, FaultReset:
 			rec.Fault = plan.kind
-			rec.Status = writeFault(w, plan, requestID, func(h http.Header) { s.rateHeaders(h, token, c.now) })
+			rec.Status = writeFault(w, plan, requestID, func(h http.Header) { s.rateHeaders(h, c.rate, c.now) })
 			return
 		case FaultPrimaryLimit:
 			rec.Fault = plan.kind
 			rec.Status = http.StatusForbidden
 			h := w.Header()
-			s.rateHeaders(h, token, c.now)
+			s.rateHeaders(h, c.rate, c.now)
 			h.Set("X-RateLimit-Remaining", "0")
 			h.Set("X-RateLimit-Reset", strconv.FormatInt(c.now.Add(plan.cfg.PrimaryResetIn).Add(time.Second-1).Unix(), 10))
 			writeJSONError(w, http.StatusForbidden, primaryLimitBody(c.ent))
 			return
 		}
 
-		window, allowed := s.reserve(token, c.now)
+		window, allowed := s.reserve(c.rate, c.now)
 		if !allowed {
 			rec.Status = http.StatusForbidden
-			s.rateHeaders(w.Header(), token, c.now)
+			s.rateHeaders(w.Header(), c.rate, c.now)
 			writeJSONError(w, http.StatusForbidden, primaryLimitBody(c.ent))
 			return
 		}
 		rec.Charged = true
 		rep := fn(c)
 		if rep.free {
-			s.refund(token, window)
+			s.refund(c.rate, window)
 			rec.Charged = false
 		}
 		body := rep.raw
@@ -169,17 +187,17 @@ func (s *Simulator) endpoint(fn endpointFunc) http.Handler {
 			if etagMatches(r.Header.Get("If-None-Match"), etag) {
 				// A conditional request answered 304 costs no quota.
 				if rec.Charged {
-					s.refund(token, window)
+					s.refund(c.rate, window)
 					rec.Charged = false
 				}
-				s.rateHeaders(h, token, c.now)
+				s.rateHeaders(h, c.rate, c.now)
 				h.Del("Link")
 				rec.Status = http.StatusNotModified
 				w.WriteHeader(http.StatusNotModified)
 				return
 			}
 		}
-		s.rateHeaders(h, token, c.now)
+		s.rateHeaders(h, c.rate, c.now)
 		rec.Status = rep.status
 		if rep.status == http.StatusNoContent {
 			w.WriteHeader(rep.status)
@@ -280,8 +298,8 @@ func (c *call) org(login string) (*org, bool) {
 			}
 		}
 	}
-	if !found || o.ent != c.ent {
-		return nil, false
+	if !found || o.ent != c.ent || (c.inst != nil && o != c.inst.org) {
+		return nil, false // an installation sees its own organization only
 	}
 	return o, true
 }
@@ -397,7 +415,7 @@ func (c *call) timeParam(name string) (time.Time, bool, reply) {
 }
 
 func (c *call) rateLimit() reply {
-	limit, remaining, used, reset := c.s.rateState(c.token, c.now)
+	limit, remaining, used, reset := c.s.rateState(c.rate, c.now)
 	core := map[string]any{"limit": limit, "remaining": remaining, "reset": reset.Unix(), "used": used, "resource": "core"}
 	return reply{status: http.StatusOK, free: true, body: map[string]any{"resources": map[string]any{"core": core}, "rate": core}}
 }

@@ -31,6 +31,9 @@ type Config struct {
 
 	// Sleep is used for injected latency. Default: a real timer that honours ctx.
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	// App, when set, is a GitHub App installed on the world's organizations (app.go).
+	App *AppConfig
 }
 
 // EnterpriseConfig is one GitHub Enterprise Cloud enterprise and its token.

@@ -114,8 +114,22 @@
 // branch or a SHA; other branches, tags, path and author filters are not modelled, and
 // the test-merge commit an open pull request names as merge_commit_sha cannot be
 // fetched.
-// GraphQL, webhooks, secondary-limit accounting by points or concurrency, GitHub Apps
-// and fine-grained token permissions are not simulated: every token may read all of its
-// enterprise. The download host answers requests that carry a token (real storage may
+// GraphQL, webhooks, secondary-limit accounting by points or concurrency and
+// fine-grained token permissions are not simulated: every PAT may read all of its
+// enterprise.
+//
+// # GitHub App
+//
+// With Config.App the world has a GitHub App installed on organizations (app.go):
+// GET /orgs/{org}/installation, GET /app/installations/{id}, GET /app and
+// POST /app/installations/{id}/access_tokens answer only to the app's JWT, checked as
+// GitHub does (RS256 signature with the app's public key, iss the client id or app id,
+// exp in the future and at most 10 minutes after iat; 401 with GitHub's message
+// otherwise). Installation tokens (ghs_…) read their organization's endpoints only
+// (another organization is 404, the enterprise endpoints 403 "Resource not
+// accessible by integration"), expire App.TokenTTL after minting in simulated time
+// (401 afterwards, so renewal can be tested without waiting an hour), and share their
+// installation's rate-limit window of App.RateLimit (15,000) requests an hour, which
+// their x-ratelimit headers report. Requests records the installation of each. The download host answers requests that carry a token (real storage may
 // refuse them); Requests shows whether a client sent one.
 package githubsim

@@ -6,8 +6,10 @@ import (
 	"time"
 )
 
-// rateWindow is one token's primary rate-limit hour, in simulated time: it starts with
-// the first request after the previous window ended, as GitHub's does.
+// rateWindow is one credential's primary rate-limit hour, in simulated time: it starts
+// with the first request after the previous window ended, as GitHub's does. A PAT's
+// window is keyed by the token; an app installation's by the installation (its tokens
+// share its budget), see rateKey.
 type rateWindow struct {
 	reset time.Time
 	used  int
@@ -30,36 +32,51 @@ func (s *Simulator) window(token string, now time.Time) *rateWindow {
 // reserve charges one request to the token unless its limit is used up. The charge is
 // taken before the answer is computed so concurrent requests cannot overshoot the limit;
 // refund gives it back for answers that cost nothing (304s).
-func (s *Simulator) reserve(token string, now time.Time) (time.Time, bool) {
+func (s *Simulator) reserve(key rateKey, now time.Time) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w := s.window(token, now)
-	if w.used >= s.w.cfg.RateLimit {
+	w := s.window(key.key, now)
+	if w.used >= key.limit {
 		return w.reset, false
 	}
 	w.used++
 	return w.reset, true
 }
 
-func (s *Simulator) refund(token string, window time.Time) {
+func (s *Simulator) refund(key rateKey, window time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if w := s.rate[token]; w != nil && w.reset.Equal(window) && w.used > 0 {
+	if w := s.rate[key.key]; w != nil && w.reset.Equal(window) && w.used > 0 {
 		w.used--
 	}
 }
 
-// rateState reports the token's limit, remaining, used and reset at now.
-func (s *Simulator) rateState(token string, now time.Time) (limit, remaining, used int, reset time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w := s.window(token, now)
-	return s.w.cfg.RateLimit, max(0, s.w.cfg.RateLimit-w.used), w.used, w.reset
+// rateKey names a rate-limit window and its limit.
+type rateKey struct {
+	key   string
+	limit int
 }
 
-// rateHeaders writes the token's x-ratelimit headers as of now.
-func (s *Simulator) rateHeaders(h http.Header, token string, now time.Time) {
-	limit, remaining, used, reset := s.rateState(token, now)
+// rateKeyOf is the window a request is charged to: its installation's when it carries
+// an installation token, else its token's.
+func (s *Simulator) rateKeyOf(token string, inst *installation) rateKey {
+	if inst != nil {
+		return rateKey{key: "installation:" + strconv.FormatInt(inst.id, 10), limit: s.app.RateLimit}
+	}
+	return rateKey{key: token, limit: s.w.cfg.RateLimit}
+}
+
+// rateState reports the window's limit, remaining, used and reset at now.
+func (s *Simulator) rateState(key rateKey, now time.Time) (limit, remaining, used int, reset time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.window(key.key, now)
+	return key.limit, max(0, key.limit-w.used), w.used, w.reset
+}
+
+// rateHeaders writes the window's x-ratelimit headers as of now.
+func (s *Simulator) rateHeaders(h http.Header, key rateKey, now time.Time) {
+	limit, remaining, used, reset := s.rateState(key, now)
 	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
 	h.Set("X-RateLimit-Used", strconv.Itoa(used))

@@ -27,6 +27,7 @@ type Request struct {
 	Authorization bool
 	Token         string
 	Enterprise    string // slug of the enterprise owning Token; "" when unknown or absent
+	Installation  int64  // the app installation of an installation token; 0 for a PAT
 	Charged       bool   // counted against the primary rate limit (304s are not)
 	Fault         string // the injected fault, "" for none (see Fault* constants)
 	At            time.Time

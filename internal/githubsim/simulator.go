@@ -27,6 +27,12 @@ type Simulator struct {
 
 	api       http.Handler
 	downloads http.Handler
+
+	// The GitHub App (app.go); nil without Config.App. Written by New only, except
+	// instTokens (under mu).
+	app           *AppConfig
+	installations map[int64]*installation
+	instTokens    map[string]*instToken
 }
 
 // New validates cfg and generates the world. Generation is deterministic: the same
@@ -44,6 +50,9 @@ func New(cfg Config) (*Simulator, error) {
 		rate:         map[string]*rateWindow{},
 		faultRuns:    map[string]int{},
 		downloadBase: "http://copilot-reports.invalid",
+	}
+	if err := s.setupApp(); err != nil {
+		return nil, fmt.Errorf("simulator config: %w", err)
 	}
 	s.api = s.apiRoutes()
 	s.downloads = s.downloadRoutes()

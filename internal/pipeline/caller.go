@@ -24,6 +24,8 @@ type StageCallBody struct {
 	BudgetSeconds int    `json:"budget_seconds,omitempty"`
 	Shard         *int   `json:"shard,omitempty"`
 	Shards        *int   `json:"shards,omitempty"`
+	// Kinds are the file kinds export_csv writes (empty: every kind).
+	Kinds []string `json:"kinds,omitempty"`
 }
 
 // StageCallResponse is the JSON answer of a stage route.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,27 +25,41 @@ type ExportStore interface {
 	// once with the query's column names, then row for each row in file order.
 	StreamExport(ctx context.Context, kind string, from, to time.Time, columns func([]string) error, row func([]any) error) error
 	RecordExport(ctx context.Context, f postgres.ExportedFile) error
-	ExportedFiles(ctx context.Context, exportDate time.Time) ([]postgres.ExportedFile, error)
+	// LatestExports is the newest recorded file of each kind: what latest/ holds.
+	LatestExports(ctx context.Context) ([]postgres.ExportedFile, error)
+	// CompleteThrough is, per enterprise id, the date through which a source's data is
+	// complete (enterprises never completed are absent).
+	CompleteThrough(ctx context.Context, source string, enterpriseIDs []string) (map[string]time.Time, error)
 }
 
 // ExportOptions configure export_csv.
 type ExportOptions struct {
 	Store ExportStore
-	// Dir is EXPORT_DIR: the folder the files are written to. It must exist.
+	// Dir is EXPORT_DIR: the root of the export layout (latest/, archive/). It must
+	// exist.
 	Dir string
+	// Enterprises are the configured enterprise ids, for the manifest's
+	// complete_through.
+	Enterprises []string
 	// RetentionDays is how many days of daily data each file holds, ending at the
 	// export date (weekly data: the weeks starting in those days). Default
 	// config.DefaultExportRetention.
 	RetentionDays int
-	Now           func() time.Time // default time.Now; tests use a fixed clock
-	Logger        *slog.Logger
+	// ArchiveDays is how many days of dated snapshots archive/ keeps (the export date's
+	// included); older folders are deleted after an export. Default
+	// config.DefaultSharePointRetention.
+	ArchiveDays int
+	Now         func() time.Time // default time.Now; tests use a fixed clock
+	Logger      *slog.Logger
 	// NoUserLevel is EXPORT_USER_LEVEL=false: the files that name people
 	// (csvexport.Spec.UserLevel) are not written, nor listed in the manifest.
 	NoUserLevel bool
 }
 
-// ExportStage is export_csv: it writes one full snapshot per file kind for the export
-// date (DESIGN §6), records each file, and ends with the manifest.
+// ExportStage is export_csv: for the export date it writes a full snapshot of each
+// requested file kind (DESIGN §6) — a dated copy in archive/YYYY-MM-DD/ and the
+// stable-named copy in latest/ —, records each file, and ends with the manifest of
+// what latest/ holds.
 type ExportStage struct {
 	opts ExportOptions
 	log  *slog.Logger
@@ -62,6 +77,9 @@ func NewExportStage(opts ExportOptions) *ExportStage {
 	if opts.RetentionDays < 1 {
 		opts.RetentionDays = config.DefaultExportRetention
 	}
+	if opts.ArchiveDays < 1 {
+		opts.ArchiveDays = config.DefaultSharePointRetention
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -76,7 +94,7 @@ func (s *ExportStage) Name() string { return StageExportCSV }
 func (s *ExportStage) PerEnterprise() bool { return false }
 
 // Validate refuses since (a file is always the full retention window), an export date
-// in the future, and a cursor that is not ours.
+// in the future, unknown kinds, and a cursor that is not ours.
 func (s *ExportStage) Validate(req Request) error {
 	if req.Since != nil {
 		return BadInput("since", "export_csv writes the full retention window ending at the export date; give only until (the export date)")
@@ -85,9 +103,13 @@ func (s *ExportStage) Validate(req Request) error {
 	if req.Until != nil && utcDate(*req.Until).After(today) {
 		return BadInput("until", "%s is in the future; the export date must be %s or earlier", req.Until.Format(time.DateOnly), today.Format(time.DateOnly))
 	}
+	specs, err := s.selectSpecs(req.Kinds)
+	if err != nil {
+		return err
+	}
 	if req.Cursor != "" {
 		date, n, err := parseFileCursor(req.Cursor)
-		if err == nil && n > len(s.specs()) {
+		if err == nil && n > len(specs) {
 			err = fmt.Errorf("%q points past the last file", req.Cursor)
 		}
 		if err != nil {
@@ -103,15 +125,55 @@ func (s *ExportStage) Validate(req Request) error {
 	return nil
 }
 
-// Run writes the files from where the cursor says, then the manifest.
+// SelectSpecs returns the file specs of kinds in export order; every spec when kinds
+// is empty. An unknown or repeated kind is an *InputError naming "kinds".
+func SelectSpecs(kinds []string) ([]csvexport.Spec, error) {
+	all := csvexport.Specs()
+	if len(kinds) == 0 {
+		return all, nil
+	}
+	want := make(map[string]bool, len(kinds))
+	for _, k := range kinds {
+		if want[k] {
+			return nil, BadInput("kinds", "%q is listed twice", k)
+		}
+		want[k] = true
+	}
+	var out []csvexport.Spec
+	for _, spec := range all {
+		if want[spec.Kind] {
+			out = append(out, spec)
+			delete(want, spec.Kind)
+		}
+	}
+	if len(want) > 0 {
+		var unknown, known []string
+		for k := range want {
+			unknown = append(unknown, k)
+		}
+		for _, spec := range all {
+			known = append(known, spec.Kind)
+		}
+		slices.Sort(unknown)
+		return nil, BadInput("kinds", "%s: not a file kind; use some of %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+	}
+	return out, nil
+}
+
+// Run writes the files from where the cursor says, then the manifest, then prunes the
+// archive.
 func (s *ExportStage) Run(ctx context.Context, req Request) (Result, error) {
 	exportDate, next := utcDate(req.Now), 0
 	if req.Until != nil {
 		exportDate = utcDate(*req.Until)
 	}
+	specs, err := s.selectSpecs(req.Kinds)
+	if err != nil {
+		return Result{}, err
+	}
 	if req.Cursor != "" {
 		date, n, err := parseFileCursor(req.Cursor)
-		if err != nil || n > len(s.specs()) {
+		if err != nil || n > len(specs) {
 			return Result{}, BadInput("cursor", "%q is not a cursor of this stage", req.Cursor)
 		}
 		// The cursor pins the export date, so a run that crosses midnight finishes the
@@ -121,26 +183,42 @@ func (s *ExportStage) Run(ctx context.Context, req Request) (Result, error) {
 	if err := csvexport.CheckDir(s.opts.Dir); err != nil {
 		return Result{}, folderError(err)
 	}
-	if err := csvexport.RemoveLeftovers(s.opts.Dir); err != nil {
-		// Only litter: the files written now are complete either way.
-		s.log.WarnContext(ctx, "temporary files of an interrupted export remain", "dir", s.opts.Dir, "error", err.Error())
+	latestDir, archiveDir, err := csvexport.EnsureLayout(s.opts.Dir, exportDate)
+	if err != nil {
+		return Result{}, folderError(err)
+	}
+	for _, dir := range []string{s.opts.Dir, latestDir, archiveDir} {
+		if err := csvexport.RemoveLeftovers(dir); err != nil {
+			// Only litter: the files written now are complete either way.
+			s.log.WarnContext(ctx, "temporary files of an interrupted export remain", "dir", dir, "error", err.Error())
+		}
 	}
 	windowStart := exportDate.AddDate(0, 0, -(s.opts.RetentionDays - 1))
+	f := &fileExport{s: s, runID: req.RunID, exportDate: exportDate, windowStart: windowStart,
+		latestDir: latestDir, archiveDir: archiveDir, coverage: map[csvexport.Source]map[string]time.Time{}}
 
-	specs := s.specs()
 	var records int64
 	for i := next; i < len(specs); i++ {
 		if i > next && nearDeadline(req, s.opts.Now()) {
 			return Result{Status: StatusSucceeded, Done: false, Cursor: fileCursor(exportDate, i), Records: records}, nil
 		}
-		rows, err := s.exportFile(ctx, req.RunID, specs[i], exportDate, windowStart)
+		rows, err := f.export(ctx, specs[i])
 		if err != nil {
 			return Result{Records: records}, err
 		}
 		records += rows
 	}
-	if err := s.writeManifest(ctx, req.RunID, specs, exportDate, windowStart); err != nil {
+	if err := f.manifest(ctx); err != nil {
 		return Result{Records: records}, err
+	}
+	keepFrom := exportDate.AddDate(0, 0, -(s.opts.ArchiveDays - 1))
+	removed, err := csvexport.PruneArchive(s.opts.Dir, keepFrom)
+	if err != nil {
+		// The export itself is complete; the next one prunes again.
+		s.log.WarnContext(ctx, "pruning the export archive", "dir", s.opts.Dir, "error", err.Error())
+	}
+	if len(removed) > 0 {
+		s.log.InfoContext(ctx, "pruned archive folders", "folders", removed, "kept_from", keepFrom.Format(time.DateOnly))
 	}
 	return Result{Status: StatusSucceeded, Done: true, Records: records}, nil
 }
@@ -148,18 +226,45 @@ func (s *ExportStage) Run(ctx context.Context, req Request) (Result, error) {
 // specs are the files this export writes, in order.
 func (s *ExportStage) specs() []csvexport.Spec { return csvexport.ExportSpecs(!s.opts.NoUserLevel) }
 
+// selectSpecs is SelectSpecs less the files naming people when EXPORT_USER_LEVEL is
+// off: a request for them (the orchestrator asks for every kind whose collection is
+// complete) writes nothing for them.
+func (s *ExportStage) selectSpecs(kinds []string) ([]csvexport.Spec, error) {
+	specs, err := SelectSpecs(kinds)
+	if err != nil || !s.opts.NoUserLevel {
+		return specs, err
+	}
+	return slices.DeleteFunc(specs, func(sp csvexport.Spec) bool { return sp.UserLevel }), nil
+}
+
 // nearDeadline reports whether too little time is left to start another file.
 func nearDeadline(req Request, now time.Time) bool {
 	return !req.Deadline.IsZero() && req.Deadline.Sub(now) < unitMargin
 }
 
-// exportFile streams one file kind from the store into its file and records it.
-func (s *ExportStage) exportFile(ctx context.Context, runID int64, spec csvexport.Spec, exportDate, windowStart time.Time) (int64, error) {
-	name := spec.FileName(exportDate)
+// fileExport is one call's export of an export date.
+type fileExport struct {
+	s                     *ExportStage
+	runID                 int64
+	exportDate            time.Time
+	windowStart           time.Time
+	latestDir, archiveDir string
+	coverage              map[csvexport.Source]map[string]time.Time // read once per call
+}
+
+// export streams one file kind from the store into its dated file in archive/, copies
+// it to latest/ and records it.
+func (f *fileExport) export(ctx context.Context, spec csvexport.Spec) (int64, error) {
+	s := f.s
+	name := spec.FileName(f.exportDate)
 	want := csvexport.Names(spec.Columns)
+	through, err := f.completeThrough(ctx, spec.Needs())
+	if err != nil {
+		return 0, err
+	}
 	var sum csvexport.Summary
-	err := csvexport.WriteFile(s.opts.Dir, name, func(f io.Writer) error {
-		w, err := csvexport.NewWriter(f, spec.Columns)
+	err = csvexport.WriteFile(f.archiveDir, name, func(w io.Writer) error {
+		cw, err := csvexport.NewWriter(w, spec.Columns)
 		if err != nil {
 			return err
 		}
@@ -169,10 +274,10 @@ func (s *ExportStage) exportFile(ctx context.Context, runID int64, spec csvexpor
 			}
 			return nil
 		}
-		if err := s.opts.Store.StreamExport(ctx, spec.Kind, windowStart, exportDate, checkColumns, w.WriteRow); err != nil {
+		if err := s.opts.Store.StreamExport(ctx, spec.Kind, f.windowStart, f.exportDate, checkColumns, cw.WriteRow); err != nil {
 			return err
 		}
-		sum, err = w.Finish()
+		sum, err = cw.Finish()
 		return err
 	})
 	switch {
@@ -185,9 +290,14 @@ func (s *ExportStage) exportFile(ctx context.Context, runID int64, spec csvexpor
 	default:
 		return 0, fmt.Errorf("export %s: %w", name, err)
 	}
+	latest := csvexport.LatestName(spec.Kind, ".csv")
+	if err := copyInto(f.latestDir, latest, filepath.Join(f.archiveDir, name)); err != nil {
+		return 0, folderError(fmt.Errorf("write %s/%s: %w", csvexport.LatestDir, latest, err))
+	}
 	err = s.opts.Store.RecordExport(ctx, postgres.ExportedFile{
-		FileName: name, Kind: spec.Kind, ExportDate: exportDate, Rows: sum.Rows, Bytes: sum.Bytes,
-		SHA256: sum.SHA256, SchemaVersion: csvexport.SchemaVersion, RunID: runID,
+		FileName: name, Kind: spec.Kind, ExportDate: f.exportDate, Rows: sum.Rows, Bytes: sum.Bytes,
+		SHA256: sum.SHA256, SchemaVersion: csvexport.SchemaVersion, RunID: f.runID,
+		WindowStart: f.windowStart, CompleteThrough: through,
 	})
 	if err != nil {
 		return 0, err
@@ -196,45 +306,117 @@ func (s *ExportStage) exportFile(ctx context.Context, runID int64, spec csvexpor
 	return sum.Rows, nil
 }
 
-// writeManifest lists the export's files from their records (some may have been
-// written by an earlier call of the same export) and writes it last, so a manifest
-// only ever describes complete files.
-func (s *ExportStage) writeManifest(ctx context.Context, runID int64, specs []csvexport.Spec, exportDate, windowStart time.Time) error {
-	recorded, err := s.opts.Store.ExportedFiles(ctx, exportDate)
+// completeThrough is, per configured enterprise, the earliest of the dates through
+// which the file's sources are complete (nil when one of them never completed).
+func (f *fileExport) completeThrough(ctx context.Context, sources []csvexport.Source) (map[string]*time.Time, error) {
+	ids := f.s.opts.Enterprises
+	out := make(map[string]*time.Time, len(ids))
+	for _, src := range sources {
+		cov, ok := f.coverage[src]
+		if !ok {
+			var err error
+			if cov, err = f.s.opts.Store.CompleteThrough(ctx, string(src), ids); err != nil {
+				return nil, err
+			}
+			f.coverage[src] = cov
+		}
+		for _, id := range ids {
+			t, ok := cov[id]
+			prev, seen := out[id]
+			switch {
+			case !ok:
+				out[id] = nil
+			case !seen:
+				out[id] = &t
+			case prev != nil && t.Before(*prev):
+				out[id] = &t
+			}
+		}
+	}
+	return out, nil
+}
+
+// copyInto writes dir/name as a copy of the file at src, atomically.
+func copyInto(dir, name, src string) error {
+	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
-	byName := make(map[string]postgres.ExportedFile, len(recorded))
-	for _, f := range recorded {
-		byName[f.FileName] = f
+	defer in.Close()
+	return csvexport.WriteFile(dir, name, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
+		return err
+	})
+}
+
+// manifest describes latest/ from the records: the newest file of every kind (some
+// exported by earlier calls or on earlier dates) and the kinds not exported on this
+// date. It is written last, in archive/ and latest/, so a manifest only ever
+// describes complete files.
+func (f *fileExport) manifest(ctx context.Context) error {
+	s := f.s
+	recorded, err := s.opts.Store.LatestExports(ctx)
+	if err != nil {
+		return err
 	}
-	files := make([]csvexport.ManifestFile, 0, len(specs))
-	for _, spec := range specs {
-		name := spec.FileName(exportDate)
-		f, ok := byName[name]
+	byKind := make(map[string]postgres.ExportedFile, len(recorded))
+	for _, r := range recorded {
+		byKind[r.Kind] = r
+	}
+	var files []csvexport.ManifestFile
+	var pending []csvexport.PendingKind
+	for _, spec := range s.specs() {
+		r, ok := byKind[spec.Kind]
+		if !ok || !r.ExportDate.Equal(f.exportDate) {
+			p := csvexport.PendingKind{Kind: spec.Kind, WaitsFor: spec.Needs()}
+			if ok {
+				p.LastFile = r.ExportDate.Format(time.DateOnly)
+			}
+			pending = append(pending, p)
+		}
 		if !ok {
-			return fmt.Errorf("manifest: %s was not recorded", name)
+			continue
+		}
+		window := r.WindowStart
+		if window.IsZero() {
+			window = r.ExportDate.AddDate(0, 0, -(s.opts.RetentionDays - 1))
+		}
+		through := make(map[string]*string, len(r.CompleteThrough))
+		for id, t := range r.CompleteThrough {
+			if t == nil {
+				through[id] = nil
+				continue
+			}
+			d := t.Format(time.DateOnly)
+			through[id] = &d
 		}
 		files = append(files, csvexport.ManifestFile{
-			Name: name, Kind: spec.Kind, Rows: f.Rows, Bytes: f.Bytes, SHA256: f.SHA256,
+			Name: csvexport.LatestName(spec.Kind, ".csv"), Kind: spec.Kind,
+			ExportDate: r.ExportDate.Format(time.DateOnly), WindowStart: window.Format(time.DateOnly),
+			Archive: csvexport.ArchivePath(r.ExportDate, r.FileName),
+			Rows:    r.Rows, Bytes: r.Bytes, SHA256: r.SHA256, CompleteThrough: through,
 			Columns: csvexport.Names(spec.Columns),
 		})
 	}
-	data, sum, err := csvexport.NewManifest(exportDate, windowStart, files).Encode()
+	data, sum, err := csvexport.NewManifest(f.exportDate, f.windowStart, files, pending).Encode()
 	if err != nil {
 		return err
 	}
-	name := csvexport.ManifestName(exportDate)
-	err = csvexport.WriteFile(s.opts.Dir, name, func(w io.Writer) error {
+	name := csvexport.ManifestName(f.exportDate)
+	write := func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
-	})
-	if err != nil {
+	}
+	if err := csvexport.WriteFile(f.archiveDir, name, write); err != nil {
 		return folderError(fmt.Errorf("write %s: %w", name, err))
 	}
+	if err := csvexport.WriteFile(f.latestDir, csvexport.LatestName(csvexport.KindManifest, ".json"), write); err != nil {
+		return folderError(fmt.Errorf("write %s/manifest.json: %w", csvexport.LatestDir, err))
+	}
 	return s.opts.Store.RecordExport(ctx, postgres.ExportedFile{
-		FileName: name, Kind: csvexport.KindManifest, ExportDate: exportDate, Rows: sum.Rows,
-		Bytes: sum.Bytes, SHA256: sum.SHA256, SchemaVersion: csvexport.SchemaVersion, RunID: runID,
+		FileName: name, Kind: csvexport.KindManifest, ExportDate: f.exportDate, Rows: sum.Rows,
+		Bytes: sum.Bytes, SHA256: sum.SHA256, SchemaVersion: csvexport.SchemaVersion, RunID: f.runID,
+		WindowStart: f.windowStart,
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -96,19 +97,25 @@ func exportRequest() pipeline.Request {
 	return pipeline.Request{Now: exportNow, Shards: 1}
 }
 
+// readFiles returns every file under dir by its slash-separated path relative to dir
+// (latest/dora_metrics.csv, archive/2026-11-26/dora_metrics_20261126.csv).
 func readFiles(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		files[filepath.ToSlash(rel)] = b
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	files := map[string][]byte{}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[e.Name()] = b
 	}
 	return files
 }
@@ -140,11 +147,27 @@ func TestExportWritesEveryFile(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := []string{"copilot_idle_seats_20261126.csv", "copilot_impact_20261126.csv", "copilot_metrics_20261126.csv",
-		"copilot_seat_utilisation_20261126.csv", "copilot_seats_20261126.csv", "copilot_user_metrics_20261126.csv",
-		"dora_metrics_20261126.csv", "dora_rolling_20261126.csv", "manifest_20261126.json", "velocity_metrics_20261126.csv"}
+	var want []string
+	for _, kind := range []string{"copilot_idle_seats", "copilot_impact", "copilot_metrics", "copilot_seat_utilisation", "copilot_seats",
+		"copilot_user_metrics", "dora_metrics", "dora_rolling", "velocity_metrics"} {
+		want = append(want, "archive/2026-11-26/"+kind+"_20261126.csv", "latest/"+kind+".csv")
+	}
+	want = append(want, "archive/2026-11-26/manifest_20261126.json", "latest/manifest.json")
+	slices.Sort(want)
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Fatalf("files in EXPORT_DIR (-want +got):\n%s", diff)
+	}
+	// latest/ holds the dated files under stable names, byte for byte.
+	for _, spec := range csvexport.Specs() {
+		if !bytes.Equal(files["latest/"+spec.Kind+".csv"], files["archive/2026-11-26/"+spec.FileName(exportNow)]) {
+			t.Errorf("latest/%s.csv differs from its dated copy", spec.Kind)
+		}
+	}
+	// The files under their dated names, for the checks below.
+	for name, b := range files {
+		if dated, ok := strings.CutPrefix(name, "archive/2026-11-26/"); ok {
+			files[dated] = b
+		}
 	}
 
 	// The database's values, rounded and neutralised by the contract.
@@ -206,17 +229,22 @@ func TestExportWritesEveryFile(t *testing.T) {
 			t.Errorf("record %+v does not describe the file on disk", f)
 		}
 	}
+	if !bytes.Equal(files["latest/manifest.json"], files["manifest_20261126.json"]) {
+		t.Error("latest/manifest.json differs from its dated copy")
+	}
 	var manifest csvexport.Manifest
-	if err := json.Unmarshal(files["manifest_20261126.json"], &manifest); err != nil {
+	if err := json.Unmarshal(files["latest/manifest.json"], &manifest); err != nil {
 		t.Fatal(err)
 	}
-	if manifest.ExportDate != "2026-11-26" || manifest.WindowStart != "2026-10-28" || len(manifest.Files) != 9 {
+	if manifest.ExportDate != "2026-11-26" || manifest.WindowStart != "2026-10-28" || len(manifest.Files) != 9 ||
+		len(manifest.Pending) != 0 || manifest.ManifestVersion != 2 {
 		t.Errorf("manifest = %+v", manifest)
 	}
 	for _, mf := range manifest.Files {
-		sum := sha256.Sum256(files[mf.Name])
-		if mf.SHA256 != hex.EncodeToString(sum[:]) || mf.Bytes != int64(len(files[mf.Name])) {
-			t.Errorf("manifest entry %s does not match the file", mf.Name)
+		sum := sha256.Sum256(files["latest/"+mf.Name])
+		if mf.SHA256 != hex.EncodeToString(sum[:]) || mf.Bytes != int64(len(files["latest/"+mf.Name])) ||
+			!bytes.Equal(files[mf.Archive], files["latest/"+mf.Name]) || mf.ExportDate != "2026-11-26" || mf.WindowStart != "2026-10-28" {
+			t.Errorf("manifest entry %+v does not match the file", mf)
 		}
 	}
 }
@@ -247,7 +275,7 @@ func TestExportTwiceIsByteIdentical(t *testing.T) {
 	third := readFiles(t, dir)
 	for name, b := range third {
 		changed := !bytes.Equal(first[name], b)
-		wantChanged := name == "velocity_metrics_20261126.csv" || name == "manifest_20261126.json"
+		wantChanged := strings.Contains(name, "velocity_metrics") || strings.Contains(name, "manifest")
 		if changed != wantChanged {
 			t.Errorf("%s changed = %v after a velocity change, want %v", name, changed, wantChanged)
 		}
@@ -267,6 +295,9 @@ func TestExportValidate(t *testing.T) {
 		{"future until", pipeline.Request{Now: exportNow, Until: at("2026-11-27")}, "until"},
 		{"garbage cursor", pipeline.Request{Now: exportNow, Cursor: "abc"}, "cursor"},
 		{"cursor past the files", pipeline.Request{Now: exportNow, Cursor: "20261126:10"}, "cursor"},
+		{"cursor past the kinds asked for", pipeline.Request{Now: exportNow, Cursor: "20261126:2", Kinds: []string{"dora_metrics"}}, "cursor"},
+		{"unknown kind", pipeline.Request{Now: exportNow, Kinds: []string{"dora_metrics", "dora"}}, "kinds"},
+		{"kind twice", pipeline.Request{Now: exportNow, Kinds: []string{"dora_metrics", "dora_metrics"}}, "kinds"},
 		{"cursor of another date", pipeline.Request{Now: exportNow, Until: at("2026-11-20"), Cursor: "20261126:1"}, "cursor"},
 		{"future cursor", pipeline.Request{Now: exportNow, Cursor: "20261201:1"}, "cursor"},
 	}
@@ -281,6 +312,7 @@ func TestExportValidate(t *testing.T) {
 		{Now: exportNow},
 		{Now: exportNow, Until: at("2026-11-26")},
 		{Now: exportNow, Until: at("2026-01-01"), Cursor: "20260101:2"},
+		{Now: exportNow, Kinds: []string{"velocity_metrics", "copilot_seats"}, Cursor: "20261126:1"},
 	} {
 		if err := stage.Validate(ok); err != nil {
 			t.Errorf("Validate(%+v) = %v", ok, err)
@@ -327,8 +359,10 @@ func TestExportBadValueFailsNamingTheCell(t *testing.T) {
 		!strings.Contains(err.Error(), "column change_failure_rate") {
 		t.Fatalf("error = %v, want a permanent failure naming the file and the column", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "dora_metrics_20261126.csv")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a half-written file was left behind: %v", err)
+	for name := range readFiles(t, dir) {
+		if strings.Contains(name, "dora_metrics") || strings.Contains(name, ".tmp-") {
+			t.Errorf("a half-written file was left behind: %s", name)
+		}
 	}
 }
 
@@ -379,6 +413,9 @@ func TestExportWithoutUserLevelFiles(t *testing.T) {
 	if err := stage.Validate(pipeline.Request{Now: exportNow, Cursor: "20261126:7"}); err == nil {
 		t.Error("a cursor past the six files was accepted")
 	}
+	if err := stage.Validate(pipeline.Request{Now: exportNow, Cursor: "20261126:6"}); err != nil {
+		t.Errorf("a cursor at the end of the six files was refused: %v", err)
+	}
 	if _, err := stage.Run(t.Context(), exportRequest()); err != nil {
 		t.Fatal(err)
 	}
@@ -388,8 +425,12 @@ func TestExportWithoutUserLevelFiles(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := []string{"copilot_impact_20261126.csv", "copilot_metrics_20261126.csv", "copilot_seat_utilisation_20261126.csv",
-		"dora_metrics_20261126.csv", "dora_rolling_20261126.csv", "manifest_20261126.json", "velocity_metrics_20261126.csv"}
+	var want []string
+	for _, kind := range []string{"copilot_impact", "copilot_metrics", "copilot_seat_utilisation", "dora_metrics", "dora_rolling", "velocity_metrics"} {
+		want = append(want, "archive/2026-11-26/"+kind+"_20261126.csv", "latest/"+kind+".csv")
+	}
+	want = append(want, "archive/2026-11-26/manifest_20261126.json", "latest/manifest.json")
+	sort.Strings(want)
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
@@ -401,7 +442,7 @@ func TestExportWithoutUserLevelFiles(t *testing.T) {
 		}
 	}
 	var manifest csvexport.Manifest
-	if err := json.Unmarshal(files["manifest_20261126.json"], &manifest); err != nil || len(manifest.Files) != 6 {
+	if err := json.Unmarshal(files["latest/manifest.json"], &manifest); err != nil || len(manifest.Files) != 6 || len(manifest.Pending) != 0 {
 		t.Errorf("manifest lists %d files (%v), want 6", len(manifest.Files), err)
 	}
 }
@@ -418,11 +459,11 @@ func TestExportPastDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := readFiles(t, dir)
-	dora := string(files["dora_metrics_20261020.csv"])
+	dora := string(files["archive/2026-10-20/dora_metrics_20261020.csv"])
 	if !strings.Contains(dora, "2026-10-19") || strings.Contains(dora, "2026-11-16") {
 		t.Errorf("dora_metrics of 2026-10-20 = %q, want only the week of 2026-10-19", dora)
 	}
-	if _, ok := files["manifest_20261020.json"]; !ok {
+	if _, ok := files["archive/2026-10-20/manifest_20261020.json"]; !ok {
 		t.Error("no manifest for the past export date")
 	}
 }
@@ -460,7 +501,7 @@ func BenchmarkExportMillionRows(b *testing.B) {
 	if rows != 1_000_000 {
 		b.Fatalf("exported %d rows, want 1000000", rows)
 	}
-	info, err := os.Stat(filepath.Join(dir, "copilot_user_metrics_20261126.csv"))
+	info, err := os.Stat(filepath.Join(dir, "latest", "copilot_user_metrics.csv"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -469,4 +510,136 @@ func BenchmarkExportMillionRows(b *testing.B) {
 	b.ReportMetric(float64(info.Size())/1e6/secs, "MB/s")
 	b.ReportMetric(float64(info.Size())/1e6, "file_MB")
 	b.ReportMetric(float64(peak())/(1<<20), "peak_heap_MiB")
+}
+
+// TestExportProgressiveManifest exports the kinds of each source separately, as the
+// orchestrator's delivery rounds do, over three days: latest/ always holds the newest
+// file of every kind, the manifest says per file and enterprise through which date its
+// data is complete and which kinds still wait, and old archive folders go.
+func TestExportProgressiveManifest(t *testing.T) {
+	t.Parallel()
+	store := pgtest.New(t)
+	seedMetrics(t, store)
+	// ent1's Copilot reports reach 2026-11-25; ent2 has none. ent1's repositories were
+	// collected and calculated in full by the run of 2026-11-20.
+	sqlExec(t, store, `INSERT INTO copilot_report_fetches (enterprise_id, scope_type, scope, report, day, status)
+		VALUES ('ent1', 'enterprise', 'octo-corp', 'aggregate', '2026-11-25', 'ok'),
+		       ('ent1', 'enterprise', 'octo-corp', 'aggregate', '2026-11-26', 'no_report'),
+		       ('ent1', 'organization', 'octo-org', 'aggregate', '2026-11-24', 'ok')`)
+	sqlExec(t, store, `INSERT INTO collection_runs (id, trigger, run_date, status) VALUES (900, 'timer', '2026-11-20', 'succeeded'), (901, 'timer', '2026-11-21', 'partial')`)
+	sqlExec(t, store, `INSERT INTO run_steps (run_id, stage, enterprise_id, status) VALUES
+		(900, 'calculate_dora', 'ent1', 'succeeded'), (900, 'calculate_velocity', 'ent1', 'partial'),
+		(901, 'calculate_dora', 'ent1', 'succeeded'), (901, 'calculate_velocity', 'ent1', 'skipped'),
+		(901, 'calculate_dora', 'ent2', 'succeeded')`)
+	dir := t.TempDir()
+	day := exportNow
+	stage := pipeline.NewExportStage(pipeline.ExportOptions{
+		Store: store, Dir: dir, RetentionDays: 30, ArchiveDays: 2, Enterprises: []string{"ent1", "ent2"},
+		Now: func() time.Time { return day },
+	})
+	export := func(kinds ...string) csvexport.Manifest {
+		t.Helper()
+		req := pipeline.Request{Now: day, Shards: 1, Kinds: kinds}
+		if err := stage.Validate(req); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := stage.Run(t.Context(), req); err != nil || !res.Done {
+			t.Fatalf("export %v: %+v, %v", kinds, res, err)
+		}
+		var m csvexport.Manifest
+		if err := json.Unmarshal(readFiles(t, dir)["latest/manifest.json"], &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	type entry struct{ Name, ExportDate, Archive, Through1, Through2 string }
+	summary := func(m csvexport.Manifest) []entry {
+		var out []entry
+		for _, f := range m.Files {
+			d := func(p *string) string {
+				if p == nil {
+					return "null"
+				}
+				return *p
+			}
+			out = append(out, entry{f.Name, f.ExportDate, f.Archive, d(f.CompleteThrough["ent1"]), d(f.CompleteThrough["ent2"])})
+		}
+		return out
+	}
+	copilot := []string{"copilot_metrics", "copilot_user_metrics", "copilot_seats"}
+	repos := []string{"dora_metrics", "velocity_metrics", "dora_rolling"}
+	// Computed from pull requests and Copilot reports: they wait for both collections.
+	both := []csvexport.PendingKind{
+		{Kind: "copilot_impact", WaitsFor: csvexport.AllSources()},
+		{Kind: "copilot_seat_utilisation", WaitsFor: csvexport.AllSources()},
+		{Kind: "copilot_idle_seats", WaitsFor: csvexport.AllSources()},
+	}
+
+	// 2026-11-26, round 1: the Copilot files; DORA and velocity wait.
+	m := export(copilot...)
+	want := []entry{
+		{"copilot_metrics.csv", "2026-11-26", "archive/2026-11-26/copilot_metrics_20261126.csv", "2026-11-25", "null"},
+		{"copilot_user_metrics.csv", "2026-11-26", "archive/2026-11-26/copilot_user_metrics_20261126.csv", "2026-11-25", "null"},
+		{"copilot_seats.csv", "2026-11-26", "archive/2026-11-26/copilot_seats_20261126.csv", "2026-11-25", "null"},
+	}
+	if diff := cmp.Diff(want, summary(m)); diff != "" {
+		t.Errorf("manifest after the Copilot round (-want +got):\n%s", diff)
+	}
+	wantPending := slices.Concat([]csvexport.PendingKind{
+		{Kind: "dora_metrics", WaitsFor: []csvexport.Source{csvexport.SourceRepos}},
+		{Kind: "velocity_metrics", WaitsFor: []csvexport.Source{csvexport.SourceRepos}},
+	}, both, []csvexport.PendingKind{{Kind: "dora_rolling", WaitsFor: []csvexport.Source{csvexport.SourceRepos}}})
+	if diff := cmp.Diff(wantPending, m.Pending); diff != "" {
+		t.Errorf("pending after the Copilot round (-want +got):\n%s", diff)
+	}
+	if _, ok := readFiles(t, dir)["latest/dora_metrics.csv"]; ok {
+		t.Error("latest/ holds a DORA file before its collection finished")
+	}
+
+	// Round 2: DORA and velocity; ent1 complete through the day before the run of
+	// 2026-11-20 (the run of 2026-11-21 skipped velocity), ent2 never.
+	m = export(repos...)
+	if len(m.Files) != 6 || !cmp.Equal(m.Pending, both) {
+		t.Fatalf("manifest after round 2: %d files, pending %v", len(m.Files), m.Pending)
+	}
+	for _, e := range summary(m)[1:3] {
+		if e.Through1 != "2026-11-19" || e.Through2 != "null" || e.ExportDate != "2026-11-26" {
+			t.Errorf("%+v: want complete through 2026-11-19 for ent1, null for ent2", e)
+		}
+	}
+
+	// The next day only the Copilot files are exported: latest/ keeps yesterday's DORA
+	// and velocity files, with what was complete when they were exported, although
+	// ent2's calculations succeeded since.
+	sqlExec(t, store, `INSERT INTO run_steps (run_id, stage, enterprise_id, status) VALUES (901, 'calculate_velocity', 'ent2', 'succeeded')`)
+	day = exportNow.AddDate(0, 0, 1)
+	m = export(copilot...)
+	got := summary(m)
+	if got[0].ExportDate != "2026-11-27" || got[1].ExportDate != "2026-11-26" || got[1].Through2 != "null" ||
+		got[1].Archive != "archive/2026-11-26/dora_metrics_20261126.csv" {
+		t.Errorf("manifest of 2026-11-27: %+v", got)
+	}
+	if len(m.Pending) != 6 || m.Pending[0].Kind != "dora_metrics" || m.Pending[0].LastFile != "2026-11-26" {
+		t.Errorf("pending of 2026-11-27: %+v", m.Pending)
+	}
+	files := readFiles(t, dir)
+	if !bytes.Equal(files["latest/dora_metrics.csv"], files["archive/2026-11-26/dora_metrics_20261126.csv"]) {
+		t.Error("latest/dora_metrics.csv is not the file of 2026-11-26")
+	}
+
+	// Two days later (ARCHIVE_DAYS 2) the folder of 2026-11-26 goes.
+	day = exportNow.AddDate(0, 0, 2)
+	m = export(repos...)
+	folders := map[string]bool{}
+	for name := range readFiles(t, dir) {
+		if parts := strings.Split(name, "/"); parts[0] == "archive" {
+			folders[parts[1]] = true
+		}
+	}
+	if diff := cmp.Diff(map[string]bool{"2026-11-27": true, "2026-11-28": true}, folders); diff != "" {
+		t.Errorf("archive folders (-want +got):\n%s", diff)
+	}
+	if got := summary(m); got[1].Through2 != "2026-11-20" {
+		t.Errorf("re-exported DORA file: %+v, want ent2 complete through 2026-11-20", got[1])
+	}
 }

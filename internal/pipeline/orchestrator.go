@@ -13,20 +13,25 @@ import (
 	"time"
 
 	"metrics-collector/internal/config"
+	"metrics-collector/internal/csvexport"
 	"metrics-collector/internal/postgres"
 )
 
-// RunStore is what the orchestrator needs of the store: its lock. Every run-state
-// write goes through the lock (runSession), in the session that holds it.
+// RunStore is what the orchestrator needs of the store: its lock, and one read that
+// tells whether the date's run has finished. Every run-state write goes through the
+// lock (runSession), in the session that holds it.
 type RunStore interface {
 	TryLock(ctx context.Context, key string) (*postgres.Lock, error)
+	// TimerRunStatus reads the timer run of a UTC date, if there is one: the only
+	// database work of an invocation after the date's run has finished.
+	TimerRunStatus(ctx context.Context, date time.Time) (postgres.Run, bool, error)
 }
 
 // runSession is the orchestrator's run state, written in the session that holds its
 // lock (*postgres.Lock): a write after the lock was lost fails.
 type runSession interface {
 	TimerRun(ctx context.Context, date time.Time) (postgres.Run, bool, error)
-	SupersedeRunningRuns(ctx context.Context, before time.Time, by int64) (int64, error)
+	SupersedeRunningRuns(ctx context.Context, before time.Time, by int64, kinds []string) ([]postgres.SupersededRun, error)
 	EnsureStep(ctx context.Context, runID int64, stage, enterpriseID string, shard int) (postgres.Step, error)
 	SaveStep(ctx context.Context, st postgres.Step) error
 	FinishRun(ctx context.Context, id int64, status, errorSummary string, warnings []string) error
@@ -102,8 +107,11 @@ type OrchestratorOptions struct {
 
 // Orchestrator runs the daily plan: per enterprise (in parallel, bounded)
 // collect_copilot and collect_repos (fanned out over shards), then calculate_dora and
-// calculate_velocity; once every enterprise is done, export_csv, then upload_sharepoint,
-// then the retention step (prune_data).
+// calculate_velocity. Beside them, deliveries: as soon as the sources of some file
+// kinds are collected for every enterprise (csvexport.Spec.Needs), export_csv writes
+// those kinds and upload_sharepoint delivers them — the Copilot files while a
+// repository back-fill still runs. Once everything is delivered, the retention step
+// (prune_data).
 type Orchestrator struct {
 	opts OrchestratorOptions
 	log  *slog.Logger
@@ -167,6 +175,15 @@ func (o *Orchestrator) Run(ctx context.Context) (sum RunSummary, err error) {
 	defer func() { sum.Logs = lines.all() }()
 
 	start := o.opts.Clock.Now()
+	// After the date's run has finished, every further invocation of the schedule
+	// costs this one read: no lock, no write.
+	date := start.UTC().Truncate(24 * time.Hour)
+	if run, ok, err := o.opts.Store.TimerRunStatus(ctx, date); err != nil {
+		return sum, err
+	} else if ok && run.Finished() {
+		logf("run %d for %s already finished (%s); nothing to do", run.ID, date.Format(time.DateOnly), run.Status)
+		return RunSummary{RunID: run.ID, Resumed: true, Status: run.Status, Finished: true}, nil
+	}
 	for losses := 0; ; losses++ {
 		lock, err := o.lock(ctx, losses > 0, start.Add(o.opts.Budget))
 		if errors.Is(err, postgres.ErrConflict) {
@@ -244,10 +261,18 @@ func (o *Orchestrator) run(ctx context.Context, db runSession, start time.Time, 
 		return sum, nil
 	}
 	if created {
-		if n, err := db.SupersedeRunningRuns(ctx, date, run.ID); err != nil {
+		old, err := db.SupersedeRunningRuns(ctx, date, run.ID, allKinds())
+		if err != nil {
 			return sum, err
-		} else if n > 0 {
-			logf("closed %d interrupted run(s) of earlier dates", n)
+		}
+		for _, r := range old {
+			// A run that could not finish its date still delivered what was complete;
+			// its summary says what, and RunFinished carries it to the alerts.
+			logf("closed run %d of %s, which did not finish: %s (%s)", r.ID, r.RunDate.Format(time.DateOnly), r.Status, r.Summary)
+			o.event("RunFinished", map[string]string{
+				"run_id": fmt.Sprint(r.ID), "trigger": "timer", "run_date": r.RunDate.Format(time.DateOnly),
+				"status": r.Status, "error": r.Summary,
+			}, nil)
 		}
 		logf("run %d for %s started", run.ID, date.Format(time.DateOnly))
 	} else {
@@ -255,11 +280,11 @@ func (o *Orchestrator) run(ctx context.Context, db runSession, start time.Time, 
 	}
 	o.event("RunStarted", map[string]string{"run_id": fmt.Sprint(run.ID), "trigger": "timer", "run_date": date.Format(time.DateOnly)}, nil)
 
-	w := &work{o: o, db: db, runID: run.ID, date: date, deadline: deadline, logf: logf}
+	w := newWork(o, db, run.ID, date, deadline, logf)
 	w.runPlan(ctx)
 
 	if w.paused {
-		logf("run %d paused: the orchestrator budget (%s) was reached; the next invocation resumes it", run.ID, o.opts.Budget)
+		logf("run %d paused: the orchestrator budget (%s) was reached; the next invocation resumes it (%s)", run.ID, o.opts.Budget, w.deliveryState())
 		sum.Status = "running"
 		return sum, nil
 	}
@@ -322,11 +347,31 @@ type work struct {
 	results  []postgres.Step
 	warnings []string
 	paused   bool
+	// sources records, per source, the enterprises whose collection of it is final in
+	// this run; changed is signalled (without blocking) whenever one becomes final.
+	sources   map[csvexport.Source]map[string]bool
+	changed   chan struct{}
+	delivered map[string]bool // file kinds exported in this run
+}
+
+func newWork(o *Orchestrator, db runSession, runID int64, date, deadline time.Time, logf func(string, ...any)) *work {
+	w := &work{o: o, db: db, runID: runID, date: date, deadline: deadline, logf: logf,
+		sources: map[csvexport.Source]map[string]bool{}, changed: make(chan struct{}, 1), delivered: map[string]bool{}}
+	for _, src := range csvexport.AllSources() {
+		w.sources[src] = map[string]bool{}
+	}
+	return w
 }
 
 func (w *work) runPlan(ctx context.Context) {
 	ents := w.o.opts.Enterprises
 	sem := make(chan struct{}, w.o.opts.Parallelism)
+	collected := make(chan struct{})
+	delivered := make(chan struct{})
+	go func() {
+		defer close(delivered)
+		w.deliver(ctx, collected)
+	}()
 	var wg sync.WaitGroup
 	for _, e := range ents {
 		wg.Add(1)
@@ -342,22 +387,152 @@ func (w *work) runPlan(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
-	if w.isPaused() || ctx.Err() != nil {
-		return
-	}
-	if st := w.step(ctx, StageExportCSV, "", 0, 1); st.Status == "failed" {
-		// Nothing new to deliver; upload still runs so files a previous run failed to
-		// upload are delivered.
-		w.logf("export_csv failed; uploading what earlier runs exported")
-	}
-	if w.isPaused() {
-		return
-	}
-	w.step(ctx, StageUploadSharePoint, "", 0, 1)
-	if w.o.opts.Pruner == nil || w.isPaused() || ctx.Err() != nil {
+	close(collected)
+	<-delivered
+	if w.o.opts.Pruner == nil || w.isPaused() || ctx.Err() != nil || len(w.completeSources()) < len(csvexport.AllSources()) {
 		return
 	}
 	w.prune(ctx, w.date)
+}
+
+// sourceFinal records that an enterprise's collection of src is final in this run
+// (succeeded, partial, failed or skipped) and wakes the deliveries.
+func (w *work) sourceFinal(src csvexport.Source, enterpriseID string) {
+	w.mu.Lock()
+	w.sources[src][enterpriseID] = true
+	w.mu.Unlock()
+	select {
+	case w.changed <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// completeSources are the sources final for every enterprise, in AllSources order.
+func (w *work) completeSources() []csvexport.Source {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []csvexport.Source
+	for _, src := range csvexport.AllSources() {
+		all := true
+		for _, e := range w.o.opts.Enterprises {
+			all = all && w.sources[src][e.ID]
+		}
+		if all {
+			out = append(out, src)
+		}
+	}
+	return out
+}
+
+// deliver runs a delivery round each time more sources are final for every
+// enterprise, until collection has ended (collected closes) and the last round ran.
+// Round n is the delivery with n sources complete: its export_csv and
+// upload_sharepoint steps are shard n of those stages. A round exports every kind
+// whose sources are complete, so the last round also rewrites the earlier rounds'
+// files (the same bytes unless their data changed; the upload skips unchanged files).
+func (w *work) deliver(ctx context.Context, collected <-chan struct{}) {
+	last := 0
+	for {
+		ended := false
+		select {
+		case <-w.changed:
+		case <-collected:
+			ended = true
+		case <-ctx.Done():
+			return
+		}
+		if w.isPaused() {
+			return // the budget is spent: a round would stop at once
+		}
+		if complete := w.completeSources(); len(complete) > last {
+			last = len(complete)
+			w.deliveryRound(ctx, last, complete)
+		}
+		if ended {
+			return
+		}
+	}
+}
+
+// deliveryRound exports the kinds whose sources are complete and uploads them.
+func (w *work) deliveryRound(ctx context.Context, round int, complete []csvexport.Source) {
+	var kinds, waiting []string
+	for _, spec := range csvexport.Specs() {
+		if covered(spec.Needs(), complete) {
+			kinds = append(kinds, spec.Kind)
+		} else {
+			waiting = append(waiting, spec.Kind)
+		}
+	}
+	if len(kinds) == 0 {
+		return
+	}
+	export, exported := w.stepWorked(ctx, stepCall{stage: StageExportCSV, shard: round, shards: 1, kinds: kinds})
+	if !export.Final() {
+		return // paused (the budget) or stopped: the next invocation resumes the round
+	}
+	if export.Status == StatusFailed {
+		// Nothing new to deliver; upload still runs so files a previous run failed to
+		// upload are delivered.
+		w.logf("%s failed; uploading what earlier exports wrote", stepName(export))
+	} else {
+		w.mu.Lock()
+		for _, k := range kinds {
+			w.delivered[k] = true
+		}
+		w.mu.Unlock()
+	}
+	upload, uploaded := w.stepWorked(ctx, stepCall{stage: StageUploadSharePoint, shard: round, shards: 1})
+	if !upload.Final() || !exported && !uploaded {
+		return // paused or stopped, or delivered by an earlier invocation
+	}
+	w.logf("delivery round %d: %s exported (%s), upload %s; waiting for their collection: %s",
+		round, strings.Join(kinds, ", "), export.Status, upload.Status, orNone(waiting))
+	w.o.event("DatasetsDelivered", map[string]string{
+		"run_id": fmt.Sprint(w.runID), "run_date": w.date.Format(time.DateOnly), "round": fmt.Sprint(round),
+		"kinds": strings.Join(kinds, ","), "pending": strings.Join(waiting, ","),
+		"export_status": export.Status, "upload_status": upload.Status,
+	}, map[string]float64{"kinds": float64(len(kinds))})
+}
+
+// deliveryState says which kinds this run delivered so far and which wait.
+func (w *work) deliveryState() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var done, waiting []string
+	for _, spec := range csvexport.Specs() {
+		if w.delivered[spec.Kind] {
+			done = append(done, spec.Kind)
+		} else {
+			waiting = append(waiting, spec.Kind)
+		}
+	}
+	return "delivered so far: " + orNone(done) + "; still waiting for their collection: " + orNone(waiting)
+}
+
+func covered(needs, complete []csvexport.Source) bool {
+	for _, n := range needs {
+		if !slices.Contains(complete, n) {
+			return false
+		}
+	}
+	return true
+}
+
+func orNone(list []string) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	return strings.Join(list, ", ")
+}
+
+// allKinds is every data file kind of an export.
+func allKinds() []string {
+	var kinds []string
+	for _, spec := range csvexport.Specs() {
+		kinds = append(kinds, spec.Kind)
+	}
+	return kinds
 }
 
 func (w *work) runEnterprise(ctx context.Context, e config.Enterprise) {
@@ -367,13 +542,15 @@ func (w *work) runEnterprise(ctx context.Context, e config.Enterprise) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		w.step(ctx, StageCollectCopilot, e.ID, 0, 1)
+		if st := w.step(ctx, stepCall{stage: StageCollectCopilot, enterpriseID: e.ID, shards: 1}); st.Final() {
+			w.sourceFinal(csvexport.SourceCopilot, e.ID)
+		}
 	}()
 	for s := range shards {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			repoSteps[s] = w.step(ctx, StageCollectRepos, e.ID, s, shards)
+			repoSteps[s] = w.step(ctx, stepCall{stage: StageCollectRepos, enterpriseID: e.ID, shard: s, shards: shards})
 		}()
 	}
 	wg.Wait()
@@ -387,14 +564,17 @@ func (w *work) runEnterprise(ctx context.Context, e config.Enterprise) {
 			for _, stage := range []string{StageCalculateDORA, StageCalculateVelocity} {
 				w.skip(ctx, stage, e.ID, "collect_repos failed for "+e.ID)
 			}
+			w.sourceFinal(csvexport.SourceRepos, e.ID)
 			return
 		}
 	}
-	w.step(ctx, StageCalculateDORA, e.ID, 0, 1)
+	dora := w.step(ctx, stepCall{stage: StageCalculateDORA, enterpriseID: e.ID, shards: 1})
 	if w.isPaused() {
 		return
 	}
-	w.step(ctx, StageCalculateVelocity, e.ID, 0, 1)
+	if velocity := w.step(ctx, stepCall{stage: StageCalculateVelocity, enterpriseID: e.ID, shards: 1}); dora.Final() && velocity.Final() {
+		w.sourceFinal(csvexport.SourceRepos, e.ID)
+	}
 }
 
 func (w *work) isPaused() bool {
@@ -435,20 +615,43 @@ func (w *work) failNoStore(stage, enterpriseID string, shard int, err error) {
 	w.record(st, nil)
 }
 
+// stepCall names a step: a stage for an enterprise ("" for all) and shard (a delivery
+// round for export_csv and upload_sharepoint), what to send: shards (> 1: the shard is
+// sent) and kinds (export_csv).
+type stepCall struct {
+	stage, enterpriseID string
+	shard, shards       int
+	kinds               []string
+}
+
 // step drives one stage for one enterprise and shard until it is done, failed for
 // good, or the orchestrator's budget is reached. Progress is saved after every call,
 // so a killed orchestrator continues from the last cursor.
-func (w *work) step(ctx context.Context, stage, enterpriseID string, shard, shards int) postgres.Step {
+func (w *work) step(ctx context.Context, c stepCall) postgres.Step {
+	st, _ := w.stepWorked(ctx, c)
+	return st
+}
+
+// stepWorked is step, also telling whether this invocation called the stage (false:
+// the step was final already).
+func (w *work) stepWorked(ctx context.Context, c stepCall) (postgres.Step, bool) {
+	stage, enterpriseID, shard := c.stage, c.enterpriseID, c.shard
 	st, err := w.db.EnsureStep(ctx, w.runID, stage, enterpriseID, shard)
 	if err != nil {
 		w.failNoStore(stage, enterpriseID, shard, err)
-		return postgres.Step{Stage: stage, EnterpriseID: enterpriseID, Shard: shard, Status: "failed"}
+		return postgres.Step{Stage: stage, EnterpriseID: enterpriseID, Shard: shard, Status: "failed"}, true
 	}
 	if st.Final() {
 		w.logf("%s already %s", stepName(st), st.Status)
 		w.record(st, nil)
-		return st
+		return st, false
 	}
+	return w.drive(ctx, c, st), true
+}
+
+// drive calls the stage until the step is final or the budget is reached.
+func (w *work) drive(ctx context.Context, c stepCall, st postgres.Step) postgres.Step {
+	stage, enterpriseID, shard, shards := c.stage, c.enterpriseID, c.shard, c.shards
 	failures := 0
 	var warnings []string
 	for {
@@ -456,17 +659,18 @@ func (w *work) step(ctx context.Context, stage, enterpriseID string, shard, shar
 			return st
 		}
 		remaining := w.deadline.Sub(w.o.opts.Clock.Now())
-		budget := min(w.o.opts.StageBudget, remaining-15*time.Second)
+		budget := min(w.o.opts.StageBudget, remaining-config.OrchestratorReserve)
 		// Too little left for a useful call (a stage budget configured below 10 s is
-		// always enough: otherwise no call would ever be made).
-		if budget < min(10*time.Second, w.o.opts.StageBudget) {
+		// always enough: otherwise no call would ever be made; config refuses an
+		// orchestrator budget that could never start one).
+		if budget < min(config.MinStageCall, w.o.opts.StageBudget) {
 			w.mu.Lock()
 			w.paused = true
 			w.mu.Unlock()
 			return st
 		}
 		body := StageCallBody{
-			RunID: w.runID, Cursor: st.Cursor, BudgetSeconds: int(budget.Seconds()),
+			RunID: w.runID, Cursor: st.Cursor, BudgetSeconds: int(budget.Seconds()), Kinds: c.kinds,
 		}
 		if enterpriseID != "" {
 			body.Enterprise = enterpriseID
@@ -587,6 +791,9 @@ func (w *work) outcome() (string, string) {
 
 func stepName(st postgres.Step) string {
 	name := st.Stage
+	if st.EnterpriseID == "" && st.Shard > 0 {
+		return fmt.Sprintf("%s (delivery round %d)", name, st.Shard)
+	}
 	if st.EnterpriseID != "" {
 		name += "[" + st.EnterpriseID
 		if st.Shard > 0 {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"metrics-collector/internal/config"
 	"metrics-collector/internal/pipeline"
 	"metrics-collector/internal/postgres"
@@ -133,6 +135,9 @@ func (h *harness) orchestrator(t *testing.T, budget time.Duration) *pipeline.Orc
 }
 
 func TestOrchestratorCursorsRetriesAndPlanOrder(t *testing.T) {
+	// The calculations wait until the Copilot files were exported: the first delivery
+	// round runs while the repository work is still going on.
+	copilotExported := make(chan struct{})
 	h := newHarness(t, func(stage string, b pipeline.StageCallBody, n int) (int, any) {
 		switch {
 		case stage == pipeline.StageCollectRepos && b.Enterprise == "ent1" && shardOf(b) == 1 && n < 3:
@@ -141,6 +146,14 @@ func TestOrchestratorCursorsRetriesAndPlanOrder(t *testing.T) {
 		case stage == pipeline.StageCollectCopilot && b.Enterprise == "ent2" && n <= 2:
 			// Fails twice, then succeeds.
 			return 503, map[string]string{"error": "github unavailable"}
+		case stage == pipeline.StageExportCSV && len(b.Kinds) == 3:
+			closeOnce(copilotExported)
+		case stage == pipeline.StageCalculateDORA:
+			select {
+			case <-copilotExported:
+			case <-time.After(20 * time.Second):
+				return 500, map[string]string{"error": "the Copilot files were not exported while the repositories were worked on"}
+			}
 		}
 		return 200, done(4)
 	})
@@ -170,22 +183,51 @@ func TestOrchestratorCursorsRetriesAndPlanOrder(t *testing.T) {
 	if len(h.clock.sleeps) != 2 || h.clock.sleeps[1] <= h.clock.sleeps[0]/2 {
 		t.Errorf("backoff waits %v: want two, growing", h.clock.sleeps)
 	}
-	// Plan order: export after every enterprise's calculations, upload last.
+	// Plan order: the Copilot round after every collect_copilot, the full round after
+	// every calculation, each upload after its export, nothing after the last upload.
 	h.stages.mu.Lock()
 	names := slices.Clone(h.stages.names)
+	bodies := slices.Clone(h.stages.calls)
 	h.stages.mu.Unlock()
-	exportAt := slices.Index(names, pipeline.StageExportCSV)
+	var exports [][]string
+	var rounds []int
 	for i, n := range names {
-		if (n == pipeline.StageCalculateDORA || n == pipeline.StageCalculateVelocity || strings.HasPrefix(n, "collect_")) && i > exportAt {
-			t.Errorf("%s called after export_csv: %v", n, names)
+		switch n {
+		case pipeline.StageExportCSV:
+			exports = append(exports, bodies[i].Kinds)
+			rounds = append(rounds, i)
+		case pipeline.StageUploadSharePoint:
+			if len(rounds) == 0 || rounds[len(rounds)-1] != i-1 && names[i-1] != pipeline.StageExportCSV && !slices.Contains(names[rounds[len(rounds)-1]:i], pipeline.StageExportCSV) {
+				t.Errorf("upload_sharepoint at %d without an export before it: %v", i, names)
+			}
+		}
+	}
+	wantExports := [][]string{
+		{"copilot_metrics", "copilot_user_metrics", "copilot_seats"},
+		{"copilot_metrics", "dora_metrics", "velocity_metrics", "copilot_user_metrics", "copilot_seats"},
+	}
+	if diff := cmp.Diff(wantExports, exports); diff != "" {
+		t.Fatalf("export rounds (-want +got):\n%s\ncalls %v", diff, names)
+	}
+	for i, n := range names {
+		if n == pipeline.StageCollectCopilot && i > rounds[0] {
+			t.Errorf("collect_copilot called after the Copilot export: %v", names)
+		}
+		if (n == pipeline.StageCalculateDORA || n == pipeline.StageCalculateVelocity || strings.HasPrefix(n, "collect_")) && i > rounds[1] {
+			t.Errorf("%s called after the last export: %v", n, names)
 		}
 	}
 	if names[len(names)-1] != pipeline.StageUploadSharePoint {
 		t.Errorf("last call %s, want upload_sharepoint", names[len(names)-1])
 	}
 	steps, _ := h.store.ListSteps(t.Context(), sum.RunID)
-	if len(steps) != 5+4+2 { // ent1: copilot, 2 repo shards, dora, velocity; ent2: 4; export, upload
-		t.Errorf("%d steps, want 11: %+v", len(steps), steps)
+	if len(steps) != 5+4+4 { // ent1: copilot, 2 repo shards, dora, velocity; ent2: 4; two rounds of export, upload
+		t.Errorf("%d steps, want 13: %+v", len(steps), steps)
+	}
+	for _, st := range steps {
+		if (st.Stage == pipeline.StageExportCSV || st.Stage == pipeline.StageUploadSharePoint) && st.Shard != 1 && st.Shard != 2 {
+			t.Errorf("delivery step %+v: want round 1 or 2 as its shard", st)
+		}
 	}
 	run, _ := h.store.GetRun(t.Context(), sum.RunID)
 	if run.Status != "succeeded" || run.FinishedAt == nil {
@@ -197,6 +239,194 @@ func TestOrchestratorCursorsRetriesAndPlanOrder(t *testing.T) {
 	if err != nil || sum2.RunID != sum.RunID || len(h.stages.names) != before {
 		t.Errorf("second invocation: %+v %v, %d new calls", sum2, err, len(h.stages.names)-before)
 	}
+}
+
+// countingStore counts what an invocation asks of the store.
+type countingStore struct {
+	*postgres.Store
+	mu              sync.Mutex
+	locks, statuses int
+}
+
+func (c *countingStore) TryLock(ctx context.Context, key string) (*postgres.Lock, error) {
+	c.mu.Lock()
+	c.locks++
+	c.mu.Unlock()
+	return c.Store.TryLock(ctx, key)
+}
+
+func (c *countingStore) TimerRunStatus(ctx context.Context, date time.Time) (postgres.Run, bool, error) {
+	c.mu.Lock()
+	c.statuses++
+	c.mu.Unlock()
+	return c.Store.TimerRunStatus(ctx, date)
+}
+
+// TestOrchestratorFinishedRunCostsOneRead: once the date's run has finished, an
+// invocation of the schedule reads the run once and does nothing else: no lock, no
+// write, no stage call.
+func TestOrchestratorFinishedRunCostsOneRead(t *testing.T) {
+	h := newHarness(t, func(string, pipeline.StageCallBody, int) (int, any) { return 200, done(1) })
+	first, err := h.orchestrator(t, 9*time.Minute).Run(t.Context())
+	if err != nil || !first.Finished {
+		t.Fatalf("first invocation: %+v %v", first, err)
+	}
+	calls := len(h.stages.names)
+	counting := &countingStore{Store: h.store}
+	o := pipeline.NewOrchestrator(pipeline.OrchestratorOptions{Store: counting, Caller: &pipeline.HTTPCaller{BaseURL: "http://127.0.0.1:1"},
+		Enterprises: h.ents, Clock: h.clock})
+	for range 3 {
+		h.clock.advance(10 * time.Minute)
+		sum, err := o.Run(t.Context())
+		if err != nil || !sum.Finished || sum.RunID != first.RunID || !strings.Contains(strings.Join(sum.Logs, "\n"), "already finished") {
+			t.Fatalf("later invocation: %+v %v", sum, err)
+		}
+	}
+	if counting.statuses != 3 || counting.locks != 0 || len(h.stages.names) != calls {
+		t.Errorf("3 invocations after the run finished: %d reads, %d locks, %d stage calls; want 3, 0, 0",
+			counting.statuses, counting.locks, len(h.stages.names)-calls)
+	}
+	// The next date starts a new run.
+	h.clock.advance(24 * time.Hour)
+	if sum, err := o.Run(t.Context()); err != nil || sum.RunID == first.RunID || counting.locks != 1 {
+		t.Errorf("next day's invocation: %+v %v (locks %d)", sum, err, counting.locks)
+	}
+}
+
+// TestOrchestratorDeliversCopilotWhileTheBackfillPauses: with a repository back-fill
+// longer than an invocation, the first invocation delivers the Copilot files and
+// says what waits; DORA and velocity come with the invocation that finishes the run.
+func TestOrchestratorDeliversCopilotWhileTheBackfillPauses(t *testing.T) {
+	h := newHarness(t, nil)
+	events := &eventLog{}
+	uploaded := make(chan struct{})
+	h.stages.answer = func(stage string, b pipeline.StageCallBody, n int) (int, any) {
+		if stage == pipeline.StageUploadSharePoint {
+			closeOnce(uploaded)
+		}
+		if stage == pipeline.StageCollectRepos {
+			if n == 2 {
+				// The repositories take the invocation's budget only once the Copilot
+				// round is through: the first invocation must deliver it.
+				select {
+				case <-uploaded:
+				case <-time.After(20 * time.Second):
+					return 500, map[string]string{"error": "the Copilot files were not delivered while the repositories were worked on"}
+				}
+			}
+			// Each repository call takes 2 simulated minutes, and there are ten.
+			h.clock.advance(2 * time.Minute / 3) // three repo shards run at once
+			if n < 10 {
+				return 200, pipeline.StageCallResponse{Status: "succeeded", Cursor: fmt.Sprintf("r%d", n), Records: 1}
+			}
+		}
+		return 200, done(1)
+	}
+	srv := httptest.NewServer(h.stages)
+	t.Cleanup(srv.Close)
+	orch := func() *pipeline.Orchestrator {
+		return pipeline.NewOrchestrator(pipeline.OrchestratorOptions{Store: h.store, Caller: &pipeline.HTTPCaller{BaseURL: srv.URL},
+			Enterprises: h.ents, Clock: h.clock, Budget: 9 * time.Minute, StageBudget: 60 * time.Second, Parallelism: 2, Events: events})
+	}
+	first, err := orch().Run(t.Context())
+	if err != nil || first.Finished {
+		t.Fatalf("first invocation: %+v %v; want paused", first, err)
+	}
+	logs := strings.Join(first.Logs, "\n")
+	if !strings.Contains(logs, "delivered so far: copilot_metrics, copilot_user_metrics, copilot_seats; still waiting for their collection: dora_metrics, velocity_metrics") {
+		t.Errorf("first invocation's logs do not say what was delivered:\n%s", logs)
+	}
+	if n := len(h.stages.callsTo(pipeline.StageUploadSharePoint, "")); n != 1 {
+		t.Errorf("%d uploads in the first invocation, want the Copilot round's", n)
+	}
+	delivered := events.named("DatasetsDelivered")
+	if len(delivered) != 1 || delivered[0]["kinds"] != "copilot_metrics,copilot_user_metrics,copilot_seats" ||
+		delivered[0]["pending"] != "dora_metrics,velocity_metrics" || delivered[0]["round"] != "1" {
+		t.Errorf("DatasetsDelivered events %v", delivered)
+	}
+	var sum pipeline.RunSummary
+	for i := 0; i < 10 && !sum.Finished; i++ {
+		h.clock.advance(10 * time.Minute)
+		if sum, err = orch().Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !sum.Finished || sum.Status != "succeeded" || sum.RunID != first.RunID {
+		t.Fatalf("after resumes: %+v", sum)
+	}
+	exports := h.stages.callsTo(pipeline.StageExportCSV, "")
+	if len(exports) != 2 || len(exports[1].Kinds) != 5 {
+		t.Errorf("exports %+v: want the Copilot round, then every kind", exports)
+	}
+	if n := len(events.named("DatasetsDelivered")); n != 2 {
+		t.Errorf("%d DatasetsDelivered events, want 2", n)
+	}
+}
+
+// TestOrchestratorSupersededRunSaysWhatItDelivered: a run that could not finish its
+// date is closed by the next date's run as partial, naming what it delivered and what
+// not, or as failed when it delivered nothing; RunFinished says so to the alerts.
+func TestOrchestratorSupersededRunSaysWhatItDelivered(t *testing.T) {
+	h := newHarness(t, func(string, pipeline.StageCallBody, int) (int, any) { return 200, done(1) })
+	events := &eventLog{}
+	sqlExec(t, h.store, `INSERT INTO collection_runs (id, trigger, run_date) VALUES (500, 'timer', '2026-11-24'), (501, 'timer', '2026-11-25')`)
+	sqlExec(t, h.store, `INSERT INTO exported_files (file_name, kind, export_date, rows, bytes, sha256, schema_version, run_id) VALUES
+		('copilot_metrics_20261125.csv', 'copilot_metrics', '2026-11-25', 1, 1, 'a', 2, 501),
+		('copilot_seats_20261125.csv', 'copilot_seats', '2026-11-25', 1, 1, 'b', 2, 501),
+		('copilot_user_metrics_20261125.csv', 'copilot_user_metrics', '2026-11-25', 1, 1, 'c', 2, 501),
+		('manifest_20261125.json', 'manifest', '2026-11-25', 3, 1, 'd', 2, 501)`)
+	srv := httptest.NewServer(h.stages)
+	t.Cleanup(srv.Close)
+	o := pipeline.NewOrchestrator(pipeline.OrchestratorOptions{Store: h.store, Caller: &pipeline.HTTPCaller{BaseURL: srv.URL},
+		Enterprises: h.ents, Clock: h.clock, Events: events})
+	sum, err := o.Run(t.Context())
+	if err != nil || !sum.Finished {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	r500, _ := h.store.GetRun(t.Context(), 500)
+	r501, _ := h.store.GetRun(t.Context(), 501)
+	if r500.Status != "failed" || !strings.Contains(r500.ErrorSummary, "superseded by run") || !strings.Contains(r500.ErrorSummary, "nothing was delivered") {
+		t.Errorf("run 500: %s %q", r500.Status, r500.ErrorSummary)
+	}
+	want := "delivered: copilot_metrics, copilot_seats, copilot_user_metrics; not delivered: dora_metrics, velocity_metrics"
+	if r501.Status != "partial" || !strings.Contains(r501.ErrorSummary, want) || r501.FinishedAt == nil {
+		t.Errorf("run 501: %s %q, want partial saying %q", r501.Status, r501.ErrorSummary, want)
+	}
+	var finished []string
+	for _, e := range events.named("RunFinished") {
+		finished = append(finished, e["run_id"]+" "+e["status"])
+	}
+	if diff := cmp.Diff([]string{"500 failed", "501 partial", fmt.Sprint(sum.RunID, " succeeded")}, finished); diff != "" {
+		t.Errorf("RunFinished events (-want +got):\n%s", diff)
+	}
+}
+
+// eventLog records telemetry events.
+type eventLog struct {
+	mu     sync.Mutex
+	events []map[string]string
+}
+
+func (l *eventLog) Event(name string, props map[string]string, _ map[string]float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := map[string]string{"name": name}
+	for k, v := range props {
+		e[k] = v
+	}
+	l.events = append(l.events, e)
+}
+
+func (l *eventLog) named(name string) []map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]string
+	for _, e := range l.events {
+		if e["name"] == name {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func TestOrchestratorStageFailingForGood(t *testing.T) {

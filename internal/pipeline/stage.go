@@ -39,6 +39,8 @@ type Request struct {
 	Cursor     string             // "" on the first call
 	Shard      int                // 0-based; collect_repos only
 	Shards     int                // >= 1
+	// Kinds are the file kinds to export (export_csv only); empty means every kind.
+	Kinds []string
 	// Deadline is when the stage must have committed its work and returned; the server
 	// sets it from budget_seconds. Stages check it between units of work and answer
 	// Done=false with a cursor when it is near.

@@ -3,9 +3,11 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +48,38 @@ func (f *fakeUploader) Upload(ctx context.Context, name string, size int64, r io
 	return "item-" + name, nil
 }
 
+// ListFolders lists the folders directly inside path, from the stored paths.
+func (f *fakeUploader) ListFolders(ctx context.Context, path string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for name := range f.stored {
+		rest, ok := strings.CutPrefix(name, path+"/")
+		if !ok {
+			continue
+		}
+		if dir, _, isDir := strings.Cut(rest, "/"); isDir && !seen[dir] {
+			seen[dir] = true
+			out = append(out, dir)
+		}
+	}
+	return out, nil
+}
+
+// Delete removes path and everything under it.
+func (f *fakeUploader) Delete(ctx context.Context, path string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "delete "+path)
+	for name := range f.stored {
+		if name == path || strings.HasPrefix(name, path+"/") {
+			delete(f.stored, name)
+		}
+	}
+	return nil
+}
+
 func (f *fakeUploader) takeCalls() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -60,9 +94,21 @@ type graphDown struct{}
 func (graphDown) Error() string   { return "graph: 503 after 4 attempts" }
 func (graphDown) Retryable() bool { return true }
 
-var allFiles = []string{"copilot_idle_seats_20261126.csv", "copilot_impact_20261126.csv", "copilot_metrics_20261126.csv",
-	"copilot_seat_utilisation_20261126.csv", "copilot_seats_20261126.csv", "copilot_user_metrics_20261126.csv",
-	"dora_metrics_20261126.csv", "dora_rolling_20261126.csv", "velocity_metrics_20261126.csv", "manifest_20261126.json"}
+// both is a kind's two remote copies, dated one first: archive/2026-11-26/<kind>_20261126.csv
+// and latest/<kind>.csv.
+func both(kind string) []string {
+	ext := ".csv"
+	if kind == "manifest" {
+		ext = ".json"
+	}
+	return []string{"archive/2026-11-26/" + kind + "_20261126" + ext, "latest/" + kind + ext}
+}
+
+// allFiles are the remote paths of an export of 2026-11-26 in upload order: by kind,
+// the manifest last.
+var allFiles = slices.Concat(both("copilot_idle_seats"), both("copilot_impact"), both("copilot_metrics"),
+	both("copilot_seat_utilisation"), both("copilot_seats"), both("copilot_user_metrics"),
+	both("dora_metrics"), both("dora_rolling"), both("velocity_metrics"), both("manifest"))
 
 // exported returns a store with a finished export of 2026-11-26 in dir.
 func exported(t *testing.T) (*postgres.Store, string) {
@@ -158,7 +204,7 @@ func TestUploadOnlyWhatChanged(t *testing.T) {
 	if _, err := stage.Run(t.Context(), req); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"velocity_metrics_20261126.csv", "manifest_20261126.json"}, up.takeCalls()); diff != "" {
+	if diff := cmp.Diff(slices.Concat(both("velocity_metrics"), both("manifest")), up.takeCalls()); diff != "" {
 		t.Errorf("after a change (-want +got):\n%s", diff)
 	}
 }
@@ -167,7 +213,7 @@ func TestUploadFailureIsPartialAndCaughtUpLater(t *testing.T) {
 	t.Parallel()
 	store, dir := exported(t)
 	up := &fakeUploader{fail: func(name string) error {
-		if strings.HasPrefix(name, "dora_metrics") {
+		if strings.HasPrefix(name, "latest/dora_metrics") {
 			return errors.New("graph: 403 accessDenied: the app has no write grant on the site")
 		}
 		return nil
@@ -177,23 +223,24 @@ func TestUploadFailureIsPartialAndCaughtUpLater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != pipeline.StatusPartial || !res.Done || res.Records != 8 ||
-		!strings.Contains(res.Error, "dora_metrics_20261126.csv: graph: 403 accessDenied") ||
-		!strings.Contains(res.Error, "manifest_20261126.json: held back until the files it lists are uploaded (missing: dora_metrics_20261126.csv)") {
+	// Every file but the failed one and the two manifests.
+	if res.Status != pipeline.StatusPartial || !res.Done || res.Records != int64(len(allFiles)-3) ||
+		!strings.Contains(res.Error, "latest/dora_metrics.csv: graph: 403 accessDenied") ||
+		!strings.Contains(res.Error, "archive/2026-11-26/manifest_20261126.json: held back until the files it lists are uploaded (missing: latest/dora_metrics.csv)") ||
+		!strings.Contains(res.Error, "latest/manifest.json: held back") {
 		t.Errorf("Run = %+v; want partial naming the file, its reason and the held-back manifest", res)
 	}
-	wantCalls := allFiles[:len(allFiles)-1]
-	if diff := cmp.Diff(wantCalls, up.takeCalls()); diff != "" {
+	if diff := cmp.Diff(allFiles[:len(allFiles)-2], up.takeCalls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 
 	// The next run (permission fixed) uploads exactly what was missed.
 	up.fail = nil
 	res, err = stage.Run(t.Context(), manualRun(t, store))
-	if err != nil || res.Status != pipeline.StatusSucceeded || res.Records != 2 {
+	if err != nil || res.Status != pipeline.StatusSucceeded || res.Records != 3 {
 		t.Errorf("catch-up run = %+v, %v", res, err)
 	}
-	if diff := cmp.Diff([]string{"dora_metrics_20261126.csv", "manifest_20261126.json"}, up.takeCalls()); diff != "" {
+	if diff := cmp.Diff(slices.Concat([]string{"latest/dora_metrics.csv"}, both("manifest")), up.takeCalls()); diff != "" {
 		t.Errorf("catch-up uploads (-want +got):\n%s", diff)
 	}
 }
@@ -202,7 +249,7 @@ func TestUploadGraphDownIsUnavailable(t *testing.T) {
 	t.Parallel()
 	store, dir := exported(t)
 	up := &fakeUploader{fail: func(name string) error {
-		if strings.HasPrefix(name, "copilot_user") {
+		if strings.HasPrefix(name, "archive/2026-11-26/copilot_user") {
 			return graphDown{}
 		}
 		return nil
@@ -213,15 +260,16 @@ func TestUploadGraphDownIsUnavailable(t *testing.T) {
 		t.Fatalf("error = %v, want ErrUnavailable naming the file", err)
 	}
 	// It stopped at the outage instead of hammering Graph with the rest.
-	if diff := cmp.Diff(allFiles[:6], up.takeCalls()); diff != "" {
+	failed := slices.Index(allFiles, "archive/2026-11-26/copilot_user_metrics_20261126.csv")
+	if diff := cmp.Diff(allFiles[:failed+1], up.takeCalls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 	up.fail = nil
 	res, err := stage.Run(t.Context(), manualRun(t, store))
-	if err != nil || res.Records != 5 {
+	if err != nil || res.Records != int64(len(allFiles)-failed) {
 		t.Errorf("retry = %+v, %v", res, err)
 	}
-	if diff := cmp.Diff(allFiles[5:], up.takeCalls()); diff != "" {
+	if diff := cmp.Diff(allFiles[failed:], up.takeCalls()); diff != "" {
 		t.Errorf("retry uploads (-want +got):\n%s", diff)
 	}
 }
@@ -229,20 +277,20 @@ func TestUploadGraphDownIsUnavailable(t *testing.T) {
 func TestUploadLocalFileProblems(t *testing.T) {
 	t.Parallel()
 	store, dir := exported(t)
-	os.Remove(filepath.Join(dir, "copilot_seats_20261126.csv"))
-	os.WriteFile(filepath.Join(dir, "velocity_metrics_20261126.csv"), []byte("edited by hand"), 0o644)
+	os.Remove(filepath.Join(dir, "latest", "copilot_seats.csv"))
+	os.WriteFile(filepath.Join(dir, "archive", "2026-11-26", "velocity_metrics_20261126.csv"), []byte("edited by hand"), 0o644)
 	up := &fakeUploader{}
 	res, err := newUpload(store, up, dir).Run(t.Context(), manualRun(t, store))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Status != pipeline.StatusPartial ||
-		!strings.Contains(res.Error, "copilot_seats_20261126.csv: not in EXPORT_DIR") ||
-		!strings.Contains(res.Error, "velocity_metrics_20261126.csv: the file in EXPORT_DIR changed since it was exported") {
+		!strings.Contains(res.Error, "latest/copilot_seats.csv: not in EXPORT_DIR") ||
+		!strings.Contains(res.Error, "archive/2026-11-26/velocity_metrics_20261126.csv: the file in EXPORT_DIR changed since it was exported") {
 		t.Errorf("Run = %+v", res)
 	}
 	for _, name := range up.takeCalls() {
-		if strings.HasPrefix(name, "copilot_seats") || strings.HasPrefix(name, "velocity") || strings.HasPrefix(name, "manifest") {
+		if name == "latest/copilot_seats.csv" || name == "archive/2026-11-26/velocity_metrics_20261126.csv" || strings.Contains(name, "manifest") {
 			t.Errorf("%s was uploaded", name)
 		}
 	}
@@ -256,7 +304,7 @@ func TestUploadContinuesFromCursor(t *testing.T) {
 	req := manualRun(t, store)
 	req.Deadline = exportNow.Add(time.Second)
 	var cursors []string
-	for range 10 {
+	for range 20 {
 		res, err := stage.Run(t.Context(), req)
 		if err != nil {
 			t.Fatal(err)
@@ -267,7 +315,10 @@ func TestUploadContinuesFromCursor(t *testing.T) {
 		cursors = append(cursors, res.Cursor)
 		req.Cursor = res.Cursor
 	}
-	want := []string{"20261126:1", "20261126:2", "20261126:3", "20261126:4", "20261126:5", "20261126:6", "20261126:7", "20261126:8", "20261126:9"}
+	var want []string
+	for i := 1; i < len(allFiles); i++ {
+		want = append(want, fmt.Sprintf("20261126:%d", i))
+	}
 	if diff := cmp.Diff(want, cursors); diff != "" {
 		t.Errorf("cursors (-want +got):\n%s", diff)
 	}
@@ -282,7 +333,7 @@ func TestUploadHoldsManifestAcrossCalls(t *testing.T) {
 	t.Parallel()
 	store, dir := exported(t)
 	up := &fakeUploader{fail: func(name string) error {
-		if strings.HasPrefix(name, "copilot_metrics") {
+		if strings.HasPrefix(name, "latest/copilot_metrics") {
 			return errors.New("graph status 400: invalidRequest")
 		}
 		return nil
@@ -291,7 +342,7 @@ func TestUploadHoldsManifestAcrossCalls(t *testing.T) {
 	req := manualRun(t, store)
 	req.Deadline = exportNow.Add(time.Second) // one file per call
 	var last pipeline.Result
-	for range 10 {
+	for range 20 {
 		res, err := stage.Run(t.Context(), req)
 		if err != nil {
 			t.Fatal(err)
@@ -302,11 +353,11 @@ func TestUploadHoldsManifestAcrossCalls(t *testing.T) {
 		}
 		req.Cursor = res.Cursor
 	}
-	if last.Status != pipeline.StatusPartial || !strings.Contains(last.Error, "missing: copilot_metrics_20261126.csv") {
+	if last.Status != pipeline.StatusPartial || !strings.Contains(last.Error, "missing: latest/copilot_metrics.csv") {
 		t.Errorf("last call = %+v, want the manifest held back", last)
 	}
 	for _, name := range up.takeCalls() {
-		if strings.HasPrefix(name, "manifest") {
+		if strings.Contains(name, "manifest") {
 			t.Error("the manifest was uploaded while a file it lists was not")
 		}
 	}
@@ -324,6 +375,7 @@ func TestUploadValidate(t *testing.T) {
 		{pipeline.Request{Now: exportNow, Until: &d}, "until"},
 		{pipeline.Request{Now: exportNow, Cursor: "20261126"}, "cursor"},
 		{pipeline.Request{Now: exportNow, Cursor: "x:1"}, "cursor"},
+		{pipeline.Request{Now: exportNow, Kinds: []string{"dora_metrics"}}, "kinds"},
 	}
 	for _, tt := range tests {
 		var input *pipeline.InputError
@@ -333,5 +385,76 @@ func TestUploadValidate(t *testing.T) {
 	}
 	if err := stage.Validate(pipeline.Request{Now: exportNow, Cursor: "20261126:3"}); err != nil {
 		t.Errorf("Validate(good cursor) = %v", err)
+	}
+}
+
+// TestUploadPrunesArchive: after a complete upload, archive folders older than the
+// retention go; other folders and files in archive/ stay, and nothing is pruned after
+// an upload that left a file behind.
+func TestUploadPrunesArchive(t *testing.T) {
+	t.Parallel()
+	store, dir := exported(t)
+	up := &fakeUploader{stored: map[string][]byte{
+		"archive/2026-10-22/dora_metrics_20261022.csv":     []byte("old"),  // 35 days before 2026-11-26: goes
+		"archive/2026-10-23/dora_metrics_20261023.csv":     []byte("kept"), // the 35th day: stays
+		"archive/reports/q3.xlsx":                          []byte("someone else's"),
+		"archive/2026-10-01/velocity_metrics_20261001.csv": []byte("older"),
+	}}
+	fail := true
+	up.fail = func(name string) error {
+		if fail && name == "latest/velocity_metrics.csv" {
+			return errors.New("graph status 423: resourceLocked")
+		}
+		return nil
+	}
+	stage := pipeline.NewUploadStage(pipeline.UploadOptions{Store: store, Uploader: up, Dir: dir, ArchiveDays: 35,
+		Now: func() time.Time { return exportNow }})
+	res, err := stage.Run(t.Context(), manualRun(t, store))
+	if err != nil || res.Status != pipeline.StatusPartial {
+		t.Fatalf("Run = %+v, %v; want partial", res, err)
+	}
+	for _, c := range up.takeCalls() {
+		if strings.HasPrefix(c, "delete") {
+			t.Errorf("pruned after an incomplete upload: %s", c)
+		}
+	}
+	fail = false
+	if res, err := stage.Run(t.Context(), manualRun(t, store)); err != nil || res.Status != pipeline.StatusSucceeded {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	var deletes []string
+	for _, c := range up.takeCalls() {
+		if strings.HasPrefix(c, "delete") {
+			deletes = append(deletes, c)
+		}
+	}
+	if diff := cmp.Diff([]string{"delete archive/2026-10-01", "delete archive/2026-10-22"}, deletes); diff != "" {
+		t.Errorf("deletes (-want +got):\n%s", diff)
+	}
+	for _, keep := range []string{"archive/2026-10-23/dora_metrics_20261023.csv", "archive/reports/q3.xlsx", "latest/dora_metrics.csv"} {
+		if _, ok := up.stored[keep]; !ok {
+			t.Errorf("%s was deleted", keep)
+		}
+	}
+}
+
+// A file whose newest export is older than the retention (its collection failed for
+// weeks) stays in latest/ but gets no archive copy that the next prune would delete.
+func TestUploadSkipsArchiveCopiesPastRetention(t *testing.T) {
+	t.Parallel()
+	store, dir := exported(t)
+	sqlExec(t, store, `UPDATE exported_files SET export_date = '2026-10-01', file_name = 'dora_metrics_20261001.csv' WHERE kind = 'dora_metrics'`)
+	if err := os.MkdirAll(filepath.Join(dir, "archive", "2026-10-01"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	up := &fakeUploader{}
+	stage := pipeline.NewUploadStage(pipeline.UploadOptions{Store: store, Uploader: up, Dir: dir, ArchiveDays: 35,
+		Now: func() time.Time { return exportNow }})
+	if res, err := stage.Run(t.Context(), manualRun(t, store)); err != nil || res.Status != pipeline.StatusSucceeded {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	calls := up.takeCalls()
+	if !slices.Contains(calls, "latest/dora_metrics.csv") || slices.ContainsFunc(calls, func(c string) bool { return strings.Contains(c, "20261001") }) {
+		t.Errorf("calls %v: want latest/dora_metrics.csv and no copy in archive/2026-10-01", calls)
 	}
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -22,6 +23,12 @@ type ExportedFile struct {
 	SchemaVersion int
 	RunID         int64 // 0 when not part of a run
 	ExportedAt    time.Time
+	// WindowStart is the first day of the file's daily data (zero: not recorded, files
+	// exported before issue 14).
+	WindowStart time.Time
+	// CompleteThrough is, per enterprise id, the last date the file's data is complete
+	// through; nil for an enterprise whose collection never completed.
+	CompleteThrough map[string]*time.Time
 }
 
 // UploadedFile is a row of uploaded_files: the version of a file last uploaded.
@@ -250,18 +257,38 @@ func dateOnly(t time.Time) time.Time {
 }
 
 const sqlRecordExport = `
-INSERT INTO exported_files (file_name, kind, export_date, rows, bytes, sha256, schema_version, run_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO exported_files (file_name, kind, export_date, rows, bytes, sha256, schema_version, run_id,
+    window_start, complete_through)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (file_name) DO UPDATE
 SET kind = EXCLUDED.kind, export_date = EXCLUDED.export_date, rows = EXCLUDED.rows,
     bytes = EXCLUDED.bytes, sha256 = EXCLUDED.sha256, schema_version = EXCLUDED.schema_version,
-    run_id = EXCLUDED.run_id, exported_at = now()`
+    run_id = EXCLUDED.run_id, window_start = EXCLUDED.window_start,
+    complete_through = EXCLUDED.complete_through, exported_at = now()`
 
 // RecordExport records a written file, replacing the record of an earlier export of
 // the same file name.
 func (s *Store) RecordExport(ctx context.Context, f ExportedFile) error {
-	_, err := s.pool.Exec(ctx, sqlRecordExport, f.FileName, f.Kind, dateOnly(f.ExportDate),
-		f.Rows, f.Bytes, f.SHA256, f.SchemaVersion, nullRunID(f.RunID))
+	var window *time.Time
+	if !f.WindowStart.IsZero() {
+		w := dateOnly(f.WindowStart)
+		window = &w
+	}
+	through := make(map[string]*string, len(f.CompleteThrough))
+	for id, t := range f.CompleteThrough {
+		if t == nil {
+			through[id] = nil
+			continue
+		}
+		d := t.Format(time.DateOnly)
+		through[id] = &d
+	}
+	completeThrough, err := json.Marshal(through)
+	if err != nil {
+		return fmt.Errorf("record export %s: %w", f.FileName, err)
+	}
+	_, err = s.pool.Exec(ctx, sqlRecordExport, f.FileName, f.Kind, dateOnly(f.ExportDate),
+		f.Rows, f.Bytes, f.SHA256, f.SchemaVersion, nullRunID(f.RunID), window, completeThrough)
 	if err != nil {
 		return classify(fmt.Errorf("record export %s: %w", f.FileName, err))
 	}
@@ -276,14 +303,34 @@ func nullRunID(id int64) *int64 {
 }
 
 const exportedFileColumns = `file_name, kind, export_date, rows, bytes, sha256, schema_version,
-	coalesce(run_id, 0), exported_at`
+	coalesce(run_id, 0), exported_at, window_start, complete_through`
 
 func scanExportedFiles(rows pgx.Rows) ([]ExportedFile, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ExportedFile, error) {
 		var f ExportedFile
+		var window *time.Time
+		var through map[string]*string
 		err := r.Scan(&f.FileName, &f.Kind, &f.ExportDate, &f.Rows, &f.Bytes, &f.SHA256,
-			&f.SchemaVersion, &f.RunID, &f.ExportedAt)
-		return f, err
+			&f.SchemaVersion, &f.RunID, &f.ExportedAt, &window, &through)
+		if err != nil {
+			return f, err
+		}
+		if window != nil {
+			f.WindowStart = *window
+		}
+		f.CompleteThrough = make(map[string]*time.Time, len(through))
+		for id, d := range through {
+			if d == nil {
+				f.CompleteThrough[id] = nil
+				continue
+			}
+			t, err := time.Parse(time.DateOnly, *d)
+			if err != nil {
+				return f, fmt.Errorf("%s: complete_through of %s: %w", f.FileName, id, err)
+			}
+			f.CompleteThrough[id] = &t
+		}
+		return f, nil
 	})
 }
 
@@ -301,6 +348,100 @@ func (s *Store) ExportedFiles(ctx context.Context, exportDate time.Time) ([]Expo
 		return nil, classify(fmt.Errorf("list exported files: %w", err))
 	}
 	return files, nil
+}
+
+// The newest file of each kind (the manifest included): what latest/ holds.
+const sqlLatestExports = `SELECT DISTINCT ON (kind) ` + exportedFileColumns + `
+FROM exported_files ORDER BY kind, export_date DESC`
+
+// LatestExports returns the newest recorded file of each kind, the manifest included,
+// by kind: what latest/ holds. Empty when nothing was exported yet.
+func (s *Store) LatestExports(ctx context.Context) ([]ExportedFile, error) {
+	rows, err := s.pool.Query(ctx, sqlLatestExports)
+	if err != nil {
+		return nil, classify(fmt.Errorf("latest exports: %w", err))
+	}
+	files, err := scanExportedFiles(rows)
+	if err != nil {
+		return nil, classify(fmt.Errorf("latest exports: %w", err))
+	}
+	return files, nil
+}
+
+const sqlRunExports = `SELECT ` + exportedFileColumns + `
+FROM exported_files WHERE run_id = $1 AND kind <> 'manifest' ORDER BY kind, export_date`
+
+// RunExports returns the data files a run exported (not the manifest), by kind.
+func (s *Store) RunExports(ctx context.Context, runID int64) ([]ExportedFile, error) {
+	rows, err := s.pool.Query(ctx, sqlRunExports, runID)
+	if err != nil {
+		return nil, classify(fmt.Errorf("exports of run %d: %w", runID, err))
+	}
+	files, err := scanExportedFiles(rows)
+	if err != nil {
+		return nil, classify(fmt.Errorf("exports of run %d: %w", runID, err))
+	}
+	return files, nil
+}
+
+// Coverage of a source per enterprise: through which date its data is complete.
+//   - copilot: the newest day of an aggregate usage report collected for any of the
+//     enterprise's scopes (GitHub finalises a day within about three days; later runs
+//     refresh those days).
+//   - repos: the day before the newest timer run in which the enterprise's DORA and
+//     velocity calculations succeeded (they run only on a complete repository
+//     collection): activity up to that run's collection is in, its own day partly.
+const sqlCoverageCopilot = `
+SELECT enterprise_id, max(day) FROM copilot_report_fetches
+WHERE report = 'aggregate' AND status = 'ok' AND enterprise_id = ANY($1)
+GROUP BY enterprise_id`
+
+const sqlCoverageRepos = `
+SELECT enterprise_id, max(run_date) - 1 FROM (
+    SELECT s.enterprise_id, r.run_date
+    FROM run_steps s JOIN collection_runs r ON r.id = s.run_id
+    WHERE r.trigger = 'timer' AND s.enterprise_id = ANY($1)
+      AND s.stage IN ('calculate_dora', 'calculate_velocity') AND s.status IN ('succeeded', 'partial')
+    GROUP BY s.enterprise_id, r.id, r.run_date
+    HAVING count(DISTINCT s.stage) = 2) ok
+GROUP BY enterprise_id`
+
+// CompleteThrough returns, per enterprise id, the date through which a source's data
+// is complete (see above); enterprises never completed are absent. source is
+// "copilot" or "repos" (csvexport.Source).
+func (s *Store) CompleteThrough(ctx context.Context, source string, enterpriseIDs []string) (map[string]time.Time, error) {
+	var query string
+	switch source {
+	case "copilot":
+		query = sqlCoverageCopilot
+	case "repos":
+		query = sqlCoverageRepos
+	default:
+		return nil, fmt.Errorf("complete through: unknown source %q", source)
+	}
+	rows, err := s.pool.Query(ctx, query, enterpriseIDs)
+	if err != nil {
+		return nil, classify(fmt.Errorf("complete through %s: %w", source, err))
+	}
+	type coverage struct {
+		id   string
+		date *time.Time
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (coverage, error) {
+		var c coverage
+		err := r.Scan(&c.id, &c.date)
+		return c, err
+	})
+	if err != nil {
+		return nil, classify(fmt.Errorf("complete through %s: %w", source, err))
+	}
+	out := make(map[string]time.Time, len(list))
+	for _, c := range list {
+		if c.date != nil {
+			out[c.id] = *c.date
+		}
+	}
+	return out, nil
 }
 
 // A complete export ends with its manifest; an export interrupted before it is not

@@ -238,13 +238,13 @@ func (l *Lock) TimerRun(ctx context.Context, date time.Time) (run Run, created b
 }
 
 // SupersedeRunningRuns is Store.SupersedeRunningRuns, fenced by the lock.
-func (l *Lock) SupersedeRunningRuns(ctx context.Context, before time.Time, by int64) (n int64, err error) {
+func (l *Lock) SupersedeRunningRuns(ctx context.Context, before time.Time, by int64, kinds []string) (runs []SupersededRun, err error) {
 	err = l.use(ctx, func(ctx context.Context, c *pgx.Conn) error {
 		var e error
-		n, e = supersedeRunningRuns(ctx, c, before, by)
+		runs, e = supersedeRunningRuns(ctx, c, before, by, kinds)
 		return e
 	})
-	return n, err
+	return runs, err
 }
 
 // FinishRun is Store.FinishRun, fenced by the lock.

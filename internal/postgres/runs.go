@@ -157,22 +157,90 @@ func finishRun(ctx context.Context, q querier, id int64, status, errorSummary st
 	return nil
 }
 
-// SupersedeRunningRuns ends runs of earlier dates still marked running (their
-// orchestrator was killed and never resumed): the new run collects from the same
-// watermarks, so nothing is lost.
-func (s *Store) SupersedeRunningRuns(ctx context.Context, before time.Time, by int64) (int64, error) {
-	return supersedeRunningRuns(ctx, s.pool, before, by)
+// TimerRunStatus returns the timer run of the UTC date, if there is one, in a single
+// read on the working pool and without a lock: the orchestrator's check, at every
+// invocation after the date's run has finished, that there is nothing left to do.
+func (s *Store) TimerRunStatus(ctx context.Context, date time.Time) (Run, bool, error) {
+	run, err := scanRun(s.pool.QueryRow(ctx, sqlSelectTimerRun, date))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Run{}, false, nil
+	}
+	if err != nil {
+		return Run{}, false, classify(fmt.Errorf("read timer run: %w", err))
+	}
+	return run, true, nil
 }
 
-func supersedeRunningRuns(ctx context.Context, q querier, before time.Time, by int64) (int64, error) {
-	tag, err := q.Exec(ctx, `
-UPDATE collection_runs SET status = 'partial', finished_at = now(),
-	error_summary = 'interrupted; superseded by run ' || $2::bigint
-WHERE status = 'running' AND trigger = 'timer' AND run_date < $1`, before, by)
-	if err != nil {
-		return 0, classify(fmt.Errorf("supersede runs: %w", err))
+// SupersededRun is a run of an earlier date that a new run closed.
+type SupersededRun struct {
+	ID      int64     `json:"id"`
+	RunDate time.Time `json:"run_date"`
+	Status  string    `json:"status"` // partial when it delivered files, failed when none
+	Summary string    `json:"error_summary"`
+}
+
+// sqlSupersede closes the unfinished timer runs of earlier dates and says what each
+// delivered before it stopped: partial with the kinds it exported and those it did
+// not ($3, every kind), or failed when it exported nothing.
+const sqlSupersede = `
+WITH delivered AS (
+    SELECT r.id, array_agg(DISTINCT f.kind ORDER BY f.kind) FILTER (WHERE f.kind IS NOT NULL) AS kinds
+    FROM collection_runs r LEFT JOIN exported_files f ON f.run_id = r.id AND f.kind <> 'manifest'
+    WHERE r.status = 'running' AND r.trigger = 'timer' AND r.run_date < $1
+    GROUP BY r.id
+), up AS (
+    UPDATE collection_runs r SET
+        status = CASE WHEN d.kinds IS NULL THEN 'failed' ELSE 'partial' END,
+        finished_at = now(),
+        error_summary = 'interrupted: the run of ' || r.run_date || ' did not finish that day; superseded by run ' || $2::bigint
+            || CASE WHEN d.kinds IS NULL THEN '; nothing was delivered'
+               ELSE '; delivered: ' || array_to_string(d.kinds, ', ')
+                    || coalesce('; not delivered: ' || (SELECT string_agg(k, ', ' ORDER BY k) FROM unnest($3::text[]) k
+                                                        WHERE k <> ALL (d.kinds)), '') END,
+        records = coalesce((SELECT sum(records) FROM stage_calls c WHERE c.run_id = r.id), 0),
+        api_calls = coalesce((SELECT sum(api_calls) FROM stage_calls c WHERE c.run_id = r.id), 0)
+    FROM delivered d
+    WHERE r.id = d.id
+    RETURNING r.id, r.run_date, r.status, r.error_summary
+)
+SELECT coalesce(json_agg(json_build_object('id', id, 'run_date', run_date, 'status', status, 'error_summary', error_summary) ORDER BY id), '[]')
+FROM up`
+
+// SupersedeRunningRuns ends runs of earlier dates still marked running (their
+// orchestrator ran out of invocations that day, or was killed and never resumed): the
+// new run collects from the same watermarks, so nothing is lost. Each is closed as
+// partial when it delivered files — the summary lists the kinds delivered and those
+// not (of kinds, every kind of an export) — or failed when it delivered none.
+func (s *Store) SupersedeRunningRuns(ctx context.Context, before time.Time, by int64, kinds []string) ([]SupersededRun, error) {
+	return supersedeRunningRuns(ctx, s.pool, before, by, kinds)
+}
+
+func supersedeRunningRuns(ctx context.Context, q querier, before time.Time, by int64, kinds []string) ([]SupersededRun, error) {
+	if kinds == nil {
+		kinds = []string{}
 	}
-	return tag.RowsAffected(), nil
+	var raw []byte
+	if err := q.QueryRow(ctx, sqlSupersede, before, by, kinds).Scan(&raw); err != nil {
+		return nil, classify(fmt.Errorf("supersede runs: %w", err))
+	}
+	var runs []struct {
+		ID      int64  `json:"id"`
+		RunDate string `json:"run_date"`
+		Status  string `json:"status"`
+		Summary string `json:"error_summary"`
+	}
+	if err := json.Unmarshal(raw, &runs); err != nil {
+		return nil, fmt.Errorf("supersede runs: %w", err)
+	}
+	out := make([]SupersededRun, 0, len(runs))
+	for _, r := range runs {
+		date, err := time.Parse(time.DateOnly, r.RunDate)
+		if err != nil {
+			return nil, fmt.Errorf("supersede runs: run %d date %q: %w", r.ID, r.RunDate, err)
+		}
+		out = append(out, SupersededRun{ID: r.ID, RunDate: date, Status: r.Status, Summary: r.Summary})
+	}
+	return out, nil
 }
 
 // StageCall is a row of stage_calls.

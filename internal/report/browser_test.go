@@ -32,7 +32,7 @@ func csvCells(t *testing.T) map[string]string {
 	t.Helper()
 	cells := map[string]string{}
 	for _, kind := range []string{KindDORA, KindVelocity, KindCopilot, KindSeatUtilisation} {
-		raw, err := os.ReadFile(filepath.Join(goldenDir, kind+"_20261126.csv"))
+		raw, err := os.ReadFile(filepath.Join(goldenDir, kind+".csv"))
 		if err != nil {
 			t.Fatal(err)
 		}

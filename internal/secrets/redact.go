@@ -98,13 +98,17 @@ type credentialShape struct {
 
 // credentialShapes catch credentials that reach an error or a log line without the
 // redactor having been taught them: tokens GitHub issues (ghp_, gho_, ghu_, ghs_, ghr_,
-// github_pat_), bearer tokens, JWTs (SharePoint's tempauth is one), the signature
+// github_pat_; installation tokens in GitHub's newer ghs_<app id>_<JWT> form too),
+// bearer tokens, JWTs (SharePoint's tempauth and GitHub App JWTs are ones), PEM
+// private keys (a GitHub App's), the signature
 // parameters of pre-authenticated URLs (tempauth, Azure SAS sig, S3 and GCS signed-URL
 // parameters, token/access_token), and passwords in URLs. Each keeps enough context
 // (the prefix, the parameter name) to tell what was there.
 var credentialShapes = []credentialShape{
 	{hints: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"},
-		re: regexp.MustCompile(`\b(gh[pousr]_)[A-Za-z0-9]{16,}`), repl: "${1}" + Mask},
+		re: regexp.MustCompile(`\b(gh[pousr]_)[A-Za-z0-9][A-Za-z0-9_.\-]{15,}`), repl: "${1}" + Mask},
+	{hints: []string{"PRIVATE KEY"},
+		re: regexp.MustCompile(`-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)`), repl: Mask},
 	{hints: []string{"github_pat_"},
 		re: regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9_]{20,}`), repl: "github_pat_" + Mask},
 	{hints: []string{"earer"}, // Bearer, bearer

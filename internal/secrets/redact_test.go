@@ -206,6 +206,11 @@ func TestRedactCredentialShapes(t *testing.T) {
 		{"gho_16C7e42F292c6912E7710c838347Ae178B4a", "gho_***"},
 		{"ghu_16C7e42F292c6912E7710c838347Ae178B4a,ghs_16C7e42F292c6912E7710c838347Ae178B4a", "ghu_***,ghs_***"},
 		{"pat github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTU end", "pat github_pat_*** end"},
+		// GitHub's stateless installation tokens: ghs_<app id>_<JWT>.
+		{"installation token ghs_123456_" + jwt + " refused", "installation token ghs_*** refused"},
+		// A GitHub App's key, whole or cut off mid-block.
+		{"key: -----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAq1\nabcd==\n-----END RSA PRIVATE KEY-----\n tail", "key: ***\n tail"},
+		{"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhki", "***"},
 		{"Authorization: Bearer " + jwt, "Authorization: Bearer ***"},
 		{"authorization: bearer 0123456789abcdef0123456789abcdef", "authorization: bearer ***"},
 		{"id token " + jwt + " expired", "id token *** expired"},
@@ -220,6 +225,7 @@ func TestRedactCredentialShapes(t *testing.T) {
 		{"postgres://app:hunter2-long-password@db.example.com/metrics", "postgres://app:***@db.example.com/metrics"},
 		// Look-alikes that are not credentials stay as they are.
 		{"collect_repos github_pat ghp_short Bearer token", "collect_repos github_pat ghp_short Bearer token"},
+		{"the app's PRIVATE KEY is in Key Vault", "the app's PRIVATE KEY is in Key Vault"},
 		{"the signature is valid; sig check ok; tokens=3", "the signature is valid; sig check ok; tokens=3"},
 		{"https://api.github.com/orgs/acme/repos?per_page=100&page=2", "https://api.github.com/orgs/acme/repos?per_page=100&page=2"},
 	}

@@ -16,11 +16,24 @@ func asErr[T any](err error, target *T) bool { return errors.As(err, target) }
 // statusTimeout bounds the database waits of the read-only status routes.
 const statusTimeout = 30 * time.Second
 
-// runDetail is GET /api/runs/{id}: the run, its plan steps and every stage call.
+// runDetail is GET /api/runs/{id}: the run, its plan steps, every stage call, and the
+// files it delivered so far (each kind goes out as soon as its collection is complete,
+// so a run still collecting may have delivered some).
 type runDetail struct {
 	postgres.Run
-	Steps []postgres.Step      `json:"steps"`
-	Calls []postgres.StageCall `json:"calls"`
+	Steps      []postgres.Step      `json:"steps"`
+	Calls      []postgres.StageCall `json:"calls"`
+	Deliveries []delivery           `json:"deliveries"`
+}
+
+// delivery is one file kind a run exported: when, and its data's completeness.
+type delivery struct {
+	Kind            string            `json:"kind"`
+	File            string            `json:"file"`
+	ExportDate      string            `json:"export_date"`
+	ExportedAt      time.Time         `json:"exported_at"`
+	Rows            int64             `json:"rows"`
+	CompleteThrough map[string]string `json:"complete_through"` // enterprise → date; absent: never complete
 }
 
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
@@ -80,5 +93,21 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 		fail(err, id)
 		return
 	}
-	writeJSON(w, http.StatusOK, runDetail{Run: run, Steps: steps, Calls: calls})
+	files, err := s.opts.Store.RunExports(ctx, id)
+	if err != nil {
+		fail(err, id)
+		return
+	}
+	deliveries := make([]delivery, 0, len(files))
+	for _, f := range files {
+		d := delivery{Kind: f.Kind, File: f.FileName, ExportDate: f.ExportDate.Format(time.DateOnly), ExportedAt: f.ExportedAt,
+			Rows: f.Rows, CompleteThrough: map[string]string{}}
+		for id, t := range f.CompleteThrough {
+			if t != nil {
+				d.CompleteThrough[id] = t.Format(time.DateOnly)
+			}
+		}
+		deliveries = append(deliveries, d)
+	}
+	writeJSON(w, http.StatusOK, runDetail{Run: run, Steps: steps, Calls: calls, Deliveries: deliveries})
 }

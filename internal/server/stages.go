@@ -30,6 +30,8 @@ type stageBody struct {
 	BudgetSeconds *int    `json:"budget_seconds"`
 	Shard         *int    `json:"shard"`
 	Shards        *int    `json:"shards"`
+	// Kinds are the file kinds export_csv writes (issue 14); absent: every kind.
+	Kinds *[]string `json:"kinds"`
 }
 
 // stageResponse is the answer of DESIGN §2.1, plus the counters of the audit row.
@@ -318,7 +320,7 @@ func jsonInputError(err error) error {
 		return pipeline.BadInput("body", "is not valid JSON (offset %d)", syntaxErr.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return pipeline.BadInput(field, "is not a known field; known: enterprise, run_id, since, until, cursor, budget_seconds, shard, shards")
+		return pipeline.BadInput(field, "is not a known field; known: enterprise, run_id, since, until, cursor, budget_seconds, shard, shards, kinds")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return pipeline.BadInput("body", "is truncated JSON")
 	}
@@ -329,6 +331,8 @@ func expectedKind(field string) string {
 	switch field {
 	case "run_id", "budget_seconds", "shard", "shards":
 		return "a whole number"
+	case "kinds":
+		return "an array of file kinds (strings)"
 	}
 	return "a string"
 }
@@ -403,6 +407,15 @@ func (s *Server) stageRequest(stage pipeline.Stage, b stageBody, now time.Time) 
 	}
 	if req.Shards > 1 && stage.Name() != shardedStages {
 		return req, pipeline.BadInput("shards", "only %s can be split into shards", shardedStages)
+	}
+	if b.Kinds != nil {
+		if stage.Name() != pipeline.StageExportCSV {
+			return req, pipeline.BadInput("kinds", "only %s takes kinds (the file kinds to export)", pipeline.StageExportCSV)
+		}
+		if len(*b.Kinds) == 0 {
+			return req, pipeline.BadInput("kinds", "is empty; list file kinds, or leave it out to export every kind")
+		}
+		req.Kinds = *b.Kinds
 	}
 	return req, nil
 }

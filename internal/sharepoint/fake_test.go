@@ -174,6 +174,26 @@ func (f *graphFake) serveGraph(w http.ResponseWriter, r *http.Request) {
 			reply["nextExpectedRanges"] = []string{"0-"}
 		}
 		writeJSON(w, http.StatusOK, reply)
+	case r.Method == http.MethodGet && action == "/children":
+		children, ok := f.children(path)
+		if !ok {
+			odataError(w, http.StatusNotFound, "itemNotFound", "The resource could not be found.")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"value": children})
+	case r.Method == http.MethodDelete && action == "":
+		deleted := false
+		for p := range f.files {
+			if p == path || strings.HasPrefix(p, path+"/") {
+				delete(f.files, p)
+				deleted = true
+			}
+		}
+		if !deleted {
+			odataError(w, http.StatusNotFound, "itemNotFound", "The resource could not be found.")
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodGet && action == "":
 		if _, ok := f.files[path]; !ok {
 			odataError(w, http.StatusNotFound, "itemNotFound", "The resource could not be found.")
@@ -183,6 +203,36 @@ func (f *graphFake) serveGraph(w http.ResponseWriter, r *http.Request) {
 	default:
 		odataError(w, http.StatusMethodNotAllowed, "invalidRequest", r.Method+" "+r.URL.Path)
 	}
+}
+
+// children lists the items directly inside folder (folders implied by the stored
+// files' paths), as GET …/children answers: files with a file facet, folders with a
+// folder facet.
+func (f *graphFake) children(folder string) ([]map[string]any, bool) {
+	seen := map[string]bool{}
+	var out []map[string]any
+	found := false
+	for p := range f.files {
+		rest, ok := strings.CutPrefix(p, folder+"/")
+		if !ok {
+			continue
+		}
+		found = true
+		name, _, isFolder := strings.Cut(rest, "/")
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		item := map[string]any{"id": "item-" + strings.ReplaceAll(folder+"/"+name, "/", "-"), "name": name}
+		if isFolder {
+			item["folder"] = map[string]any{"childCount": 1}
+		} else {
+			item["file"] = map[string]any{"mimeType": "text/csv"}
+			item["size"] = len(f.files[p])
+		}
+		out = append(out, item)
+	}
+	return out, found
 }
 
 // serveUpload serves the upload URLs as Graph documents them: PUT a byte range

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"metrics-collector/internal/config"
+	"metrics-collector/internal/csvexport"
 	"metrics-collector/internal/logging"
 	"metrics-collector/internal/pipeline"
 	"metrics-collector/internal/postgres"
@@ -76,11 +77,18 @@ func (b *syncBuffer) String() string {
 func exportFiles(t *testing.T, store *postgres.Store, dir string, date time.Time, files map[string][]byte) {
 	t.Helper()
 	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
+		// The export layout: the dated copy in archive/, the stable one in latest/.
+		kind := strings.TrimSuffix(name, "_"+date.Format("20060102")+filepath.Ext(name))
+		for _, p := range []string{csvexport.ArchivePath(date, name), csvexport.LatestPath(kind, filepath.Ext(name))} {
+			full := filepath.Join(dir, filepath.FromSlash(p))
+			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(full, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 		sum := sha256.Sum256(data)
-		kind := strings.TrimSuffix(name, "_"+date.Format("20060102")+filepath.Ext(name))
 		if err := store.RecordExport(t.Context(), postgres.ExportedFile{
 			FileName: name, Kind: kind, ExportDate: date, Rows: 1, Bytes: int64(len(data)),
 			SHA256: hex.EncodeToString(sum[:]), SchemaVersion: 1,

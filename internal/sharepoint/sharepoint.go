@@ -225,10 +225,11 @@ func newHTTPClient(opts Options, graph *url.URL, retry *retryHandler) graphHTTP 
 }
 
 // Upload stores r (size bytes) as <folder>/<name> in the drive, replacing a file of
-// the same name, and returns the drive item id once the stored size is size.
-// Failures Graph may recover from wrap ErrUnavailable.
+// the same name, and returns the drive item id once the stored size is size. name may
+// hold folders (latest/dora_metrics.csv); Graph creates the missing ones. Failures
+// Graph may recover from wrap ErrUnavailable.
 func (c *Client) Upload(ctx context.Context, name string, size int64, r io.ReaderAt) (string, error) {
-	if err := checkName(name); err != nil {
+	if err := checkPath(name); err != nil {
 		return "", err
 	}
 	var id string
@@ -243,6 +244,59 @@ func (c *Client) Upload(ctx context.Context, name string, size int64, r io.Reade
 	}
 	c.log.InfoContext(ctx, "uploaded to sharepoint", "file", name, "bytes", size)
 	return id, nil
+}
+
+// ListFolders returns the names of the folders directly inside <folder>/<path>; nil
+// when that folder does not exist. Failures Graph may recover from wrap
+// ErrUnavailable.
+func (c *Client) ListFolders(ctx context.Context, path string) ([]string, error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	children := c.itemByPath(path).Children()
+	var names []string
+	for page := 0; ; page++ {
+		if page >= maxListPages {
+			return nil, fmt.Errorf("list %s: more than %d pages of children", path, maxListPages)
+		}
+		resp, err := children.Get(ctx, nil)
+		if err != nil {
+			if status, ok := errorsAsStatus(err); ok && status == http.StatusNotFound {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("list %s: %w", path, describe(err))
+		}
+		for _, item := range resp.GetValue() {
+			if item.GetFolder() != nil && item.GetName() != nil {
+				names = append(names, *item.GetName())
+			}
+		}
+		next := resp.GetOdataNextLink()
+		if next == nil || *next == "" {
+			return names, nil
+		}
+		children = children.WithUrl(*next)
+	}
+}
+
+// maxListPages bounds a folder listing (Graph pages children by 200).
+const maxListPages = 50
+
+// Delete removes <folder>/<path> (a file, or a folder with everything in it); a path
+// that is gone already is no error. Failures Graph may recover from wrap
+// ErrUnavailable.
+func (c *Client) Delete(ctx context.Context, path string) error {
+	if err := checkPath(path); err != nil {
+		return err
+	}
+	if err := c.itemByPath(path).Delete(ctx, nil); err != nil {
+		if status, ok := errorsAsStatus(err); ok && status == http.StatusNotFound {
+			return nil
+		}
+		return fmt.Errorf("delete %s: %w", path, describe(err))
+	}
+	c.log.InfoContext(ctx, "deleted from sharepoint", "path", path)
+	return nil
 }
 
 func (c *Client) itemByPath(name string) *drives.ItemItemsDriveItemItemRequestBuilder {
@@ -429,9 +483,13 @@ func cleanFolder(folder string) (string, error) {
 	return folder, nil
 }
 
-func checkName(name string) error {
-	if name == "" || strings.ContainsAny(name, forbiddenNameChars+"/") || name == "." || name == ".." {
-		return fmt.Errorf("upload: %q is not a valid file name", name)
+// checkPath accepts a path relative to the folder: segments separated by /, none
+// empty, "." or "..", none holding a character SharePoint refuses.
+func checkPath(path string) error {
+	for _, seg := range strings.Split(path, "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, forbiddenNameChars) {
+			return fmt.Errorf("sharepoint: %q is not a valid path inside the folder", path)
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package sharepoint_test
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,43 +52,107 @@ func TestUploadStageWithGraph(t *testing.T) {
 		t.Fatalf("throttled run: %v, want ErrUnavailable", err)
 	}
 
-	// A refusal for one file: partial, the reason recorded, the rest delivered.
+	// A refusal for one file (the first uploaded: the dated copy of copilot_idle_seats):
+	// partial, the reason recorded, the other 19 of 20 delivered.
 	f.failNext = append(f.failNext, func(w http.ResponseWriter) bool {
 		odataError(w, http.StatusForbidden, "accessDenied", "Access denied")
 		return true
 	})
 	res, err := run()
-	// The first file in name order is copilot_idle_seats; nine of ten files are delivered.
-	if err != nil || res.Status != pipeline.StatusPartial || res.Records != 8 ||
-		!strings.Contains(res.Error, "copilot_idle_seats_20261126.csv: sharepoint upload: graph status 403: accessDenied") {
+	if err != nil || res.Status != pipeline.StatusPartial || res.Records != 19 ||
+		!strings.Contains(res.Error, "archive/2026-11-26/copilot_idle_seats_20261126.csv: sharepoint upload: graph status 403: accessDenied") {
 		t.Fatalf("run with a refusal = %+v, %v", res, err)
 	}
 
 	// The next run uploads exactly what was missed.
 	before := len(f.Requests())
 	res, err = run()
-	if err != nil || res.Status != pipeline.StatusSucceeded || res.Records != 2 {
+	if err != nil || res.Status != pipeline.StatusSucceeded || res.Records != 1 {
 		t.Fatalf("catch-up run = %+v, %v", res, err)
 	}
 	var paths []string
 	for _, r := range f.Requests()[before:] {
-		paths = append(paths, r.Path)
+		paths = append(paths, r.Method+" "+r.Path)
 	}
-	if len(paths) != 2 || !strings.Contains(paths[0], "copilot_idle_seats_20261126.csv") || !strings.Contains(paths[1], "manifest_20261126.json") {
+	// The missed dated copy (the manifest describes latest/, which was complete), then
+	// the archive listing (nothing older than 35 days to delete).
+	if len(paths) != 2 || !strings.Contains(paths[0], "archive/2026-11-26/copilot_idle_seats_20261126.csv") ||
+		!strings.HasPrefix(paths[1], "GET ") || !strings.HasSuffix(paths[1], "/archive:/children") {
 		t.Errorf("catch-up requests = %v", paths)
 	}
-	for _, name := range []string{"dora_metrics_20261126.csv", "manifest_20261126.json"} {
+	for _, name := range []string{"latest/dora_metrics.csv", "archive/2026-11-26/dora_metrics_20261126.csv", "latest/manifest.json", "latest/copilot_metrics.csv"} {
 		if _, ok := f.File(folder + "/" + name); !ok {
 			t.Errorf("%s is not in SharePoint", name)
 		}
 	}
 
-	// Nothing changed: not a single request.
+	// Nothing changed: no upload, only the archive listing.
 	before = len(f.Requests())
 	if res, err := run(); err != nil || res.Records != 0 {
 		t.Fatalf("unchanged run = %+v, %v", res, err)
 	}
-	if n := len(f.Requests()) - before; n != 0 {
-		t.Errorf("unchanged files caused %d Graph requests", n)
+	if reqs := f.Requests()[before:]; len(reqs) != 1 || reqs[0].Method != http.MethodGet {
+		t.Errorf("unchanged files caused Graph requests %+v; want only the archive listing", reqs)
+	}
+
+	// 36 days later, with a folder of that day in the archive: the old folder goes,
+	// latest/ stays.
+	later := now.AddDate(0, 0, 36)
+	f.mu.Lock()
+	f.files[folder+"/archive/"+later.Format(time.DateOnly)+"/note.txt"] = []byte("x")
+	f.mu.Unlock()
+	stage = pipeline.NewUploadStage(pipeline.UploadOptions{
+		Store: store, Uploader: newClient(t, f, s, 0), Dir: dir, ArchiveDays: 35, Now: func() time.Time { return later },
+	})
+	if _, err := export.Run(ctx, pipeline.Request{Now: later}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := run(); err != nil || res.Status != pipeline.StatusSucceeded {
+		t.Fatalf("run 36 days later = %+v, %v", res, err)
+	}
+	if _, ok := f.File(folder + "/archive/2026-11-26/dora_metrics_20261126.csv"); ok {
+		t.Error("the archive folder of 2026-11-26 was not pruned after 35 days")
+	}
+	if _, ok := f.File(folder + "/latest/dora_metrics.csv"); !ok {
+		t.Error("latest/ was pruned")
+	}
+}
+
+func TestListFoldersAndDelete(t *testing.T) {
+	t.Parallel()
+	f := newGraphFake(t)
+	c := newClient(t, f, &sleeper{}, 0)
+	for _, p := range []string{"archive/2026-10-01/a.csv", "archive/2026-10-01/b.csv", "archive/2026-10-02/c.csv", "archive/readme.txt"} {
+		f.files[folder+"/"+p] = []byte("x")
+	}
+	got, err := c.ListFolders(t.Context(), "archive")
+	slices.Sort(got)
+	if err != nil || strings.Join(got, " ") != "2026-10-01 2026-10-02" {
+		t.Fatalf("ListFolders = %v, %v; want the two dated folders, not the file", got, err)
+	}
+	if got, err := c.ListFolders(t.Context(), "nothing-here"); err != nil || got != nil {
+		t.Errorf("ListFolders of a missing folder = %v, %v; want nil, nil", got, err)
+	}
+	if err := c.Delete(t.Context(), "archive/2026-10-01"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.File(folder + "/archive/2026-10-01/a.csv"); ok {
+		t.Error("the folder's files survived its deletion")
+	}
+	if _, ok := f.File(folder + "/archive/2026-10-02/c.csv"); !ok {
+		t.Error("a neighbouring folder was deleted")
+	}
+	if err := c.Delete(t.Context(), "archive/2026-10-01"); err != nil {
+		t.Errorf("deleting what is gone = %v, want nil", err)
+	}
+	for _, bad := range []string{"", "../x", "a//b", "a/./b", "a:b"} {
+		if err := c.Delete(t.Context(), bad); err == nil {
+			t.Errorf("Delete(%q) accepted", bad)
+		}
+	}
+	// Throttling past the wait budget is retryable.
+	f.failNext = append(f.failNext, throttle(http.StatusServiceUnavailable, "3600"))
+	if _, err := c.ListFolders(t.Context(), "archive"); !errors.Is(err, sharepoint.ErrUnavailable) {
+		t.Errorf("throttled listing = %v, want ErrUnavailable", err)
 	}
 }
