@@ -61,6 +61,7 @@ func (s *Simulator) apiRoutes() http.Handler {
 	handle("GET /orgs/{org}/copilot/metrics/reports/{report}/latest", (*call).orgReport)
 	handle("GET /orgs/{org}/copilot/billing/seats", (*call).orgSeats)
 	handle("GET /enterprises/{enterprise}/copilot/billing/seats", (*call).enterpriseSeats)
+	mux.Handle("POST "+graphqlPath, s.graphqlEndpoint())
 	handle("/", func(*call) reply { return notFound() })
 	return mux
 }
@@ -109,6 +110,12 @@ func (s *Simulator) endpoint(fn endpointFunc) http.Handler {
 			return
 		}
 		w.Header().Set("X-GitHub-Api-Version-Selected", cmp.Or(version, "2022-11-28"))
+		if !s.enter(token) {
+			s.rateHeaders(w.Header(), token, c.now)
+			rec.Status = writeSecondaryLimit(w, requestID, time.Minute)
+			return
+		}
+		defer s.leave(token)
 		if !c.ent.cfg.TokenExpiresAt.IsZero() {
 			w.Header().Set("github-authentication-token-expiration", c.ent.cfg.TokenExpiresAt.UTC().Format("2006-01-02 15:04:05 UTC"))
 		}
