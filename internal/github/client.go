@@ -18,7 +18,8 @@ import (
 const (
 	DefaultBaseURL        = "https://api.github.com/"
 	DefaultMaxInFlight    = 4
-	DefaultMaxRate        = 10 // requests per second
+	MaxInFlightLimit      = 100 // GitHub's secondary limit on concurrent requests
+	DefaultMaxRate        = 10  // requests per second
 	DefaultRetries        = 3
 	DefaultRateLimitWaits = 3
 	DefaultMaxWait        = time.Hour + time.Minute // a whole primary window
@@ -114,6 +115,13 @@ type Client struct {
 	maxRecord     int64
 	health        *tokenHealth
 	log           *slog.Logger
+
+	// The GraphQL client (graphql.go) shares the API client and its transport.
+	api            *http.Client
+	pacer          *pacer
+	rateLimitWaits int
+	sizer          *pageSizer
+	nestedFloor    int // smallest page of nested connections (graphQLNestedFloor)
 }
 
 // New builds a client. It does not touch the network.
@@ -147,6 +155,9 @@ func New(opts Options) (*Client, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	maxInFlight := orDefault(opts.MaxInFlight, DefaultMaxInFlight)
+	if maxInFlight > MaxInFlightLimit {
+		return nil, fmt.Errorf("github client: MaxInFlight %d: GitHub allows at most %d concurrent requests (REST and GraphQL together)", maxInFlight, MaxInFlightLimit)
+	}
 	maxRate := opts.MaxRate
 	if maxRate <= 0 {
 		maxRate = DefaultMaxRate
@@ -221,6 +232,12 @@ func New(opts Options) (*Client, error) {
 		maxRecord:     orDefault64(opts.MaxRecordBytes, DefaultMaxRecordBytes),
 		health:        health,
 		log:           log,
+
+		api:            api,
+		pacer:          t.pacer,
+		rateLimitWaits: t.rateLimitWaits,
+		sizer:          newPageSizer(),
+		nestedFloor:    graphQLNestedFloor,
 	}
 	c.download = newDownloadClient(opts.DownloadClient, localAllowed, c.checkDownloadRedirect)
 	return c, nil
