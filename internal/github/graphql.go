@@ -346,13 +346,16 @@ func (c *Client) postGraphQL(ctx context.Context, op, query string, vars map[str
 			return nil, &tooHeavyError{cause: fmt.Errorf("graphql %s: %w: the answer does not decode: %v", op, ErrUnavailable, err)}
 		}
 		if len(wire.Errors) > 0 && wire.Errors[0].Type == "RATE_LIMITED" {
+			// The budget cannot pay for this query (remaining may be above zero but
+			// below its cost): wait for the window's reset; without one, back off.
 			refusals++
 			ri := parseRate(resp.Header)
-			wait, reason := refusalWait(http.Header{}, ri, c.clock.Now(), refusals-1)
-			if !ri.hasRemaining || ri.remaining > 0 {
-				reason = reasonSecondary
+			now := c.clock.Now()
+			wait, reason := withJitter(secondaryBackoff<<min(refusals-1, 6)), reasonPrimary
+			if !ri.reset.IsZero() {
+				wait = max(ri.reset.Add(resetSkew).Sub(now), time.Second)
 			}
-			until := c.clock.Now().Add(wait)
+			until := now.Add(wait)
 			if refusals > c.rateLimitWaits {
 				return nil, fmt.Errorf("graphql %s: %w", op, &RateLimitError{ResetAt: until, Reason: reason})
 			}

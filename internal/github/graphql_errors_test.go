@@ -45,7 +45,7 @@ func TestGraphQLRequestShape(t *testing.T) {
 	})
 	c := newTestClient(t, f, nil)
 	var counts Counters
-	answers, err := c.QueryRepos(WithCounters(t.Context(), &counts), probe("acme/api"))
+	answers, err := c.QueryRepos(WithCounters(t.Context(), &counts), "Repos", probe("acme/api"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestGraphQLErrors(t *testing.T) {
 				_, _ = w.Write([]byte(c.body))
 			})
 			cl := newTestClient(t, f, nil)
-			_, err := cl.QueryRepos(t.Context(), probe("acme/api"))
+			_, err := cl.QueryRepos(t.Context(), "Repos", probe("acme/api"))
 			if err == nil || (c.want != nil && !errors.Is(err, c.want)) || !strings.Contains(err.Error(), c.text) {
 				t.Errorf("err = %v, want %v mentioning %q", err, c.want, c.text)
 			}
@@ -126,7 +126,7 @@ func TestGraphQLPerRepositoryErrors(t *testing.T) {
 {"type":"FORBIDDEN","path":["r1"],"message":"Resource protected by organization SAML enforcement."}]}`))
 	})
 	c := newTestClient(t, f, nil)
-	answers, err := c.QueryRepos(t.Context(), append(append(probe("acme/gone"), probe("other/saml")...), probe("acme/api")...))
+	answers, err := c.QueryRepos(t.Context(), "Repos", append(append(probe("acme/gone"), probe("other/saml")...), probe("acme/api")...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestGraphQLRateLimitedWaitsForTheResetAndLeavesRESTAlone(t *testing.T) {
 	})
 	c := newTestClient(t, f, nil)
 	var counts Counters
-	if _, err := c.QueryRepos(WithCounters(t.Context(), &counts), probe("acme/api")); err != nil {
+	if _, err := c.QueryRepos(WithCounters(t.Context(), &counts), "Repos", probe("acme/api")); err != nil {
 		t.Fatal(err)
 	}
 	seen := f.seen()
@@ -200,7 +200,7 @@ func TestRESTBudgetDoesNotBlockGraphQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := clock.Now()
-	if _, err := c.QueryRepos(t.Context(), probe("acme/api")); err != nil {
+	if _, err := c.QueryRepos(t.Context(), "Repos", probe("acme/api")); err != nil {
 		t.Fatal(err)
 	}
 	if !clock.Now().Equal(before) {
@@ -220,7 +220,7 @@ func TestGraphQLGivesUpAfterRetries(t *testing.T) {
 	})
 	c := newTestClient(t, f, nil)
 	var counts Counters
-	_, err := c.QueryRepos(WithCounters(t.Context(), &counts), []RepoQuery{{FullName: "acme/api", Pulls: &Page{First: 100}}})
+	_, err := c.QueryRepos(WithCounters(t.Context(), &counts), "Repos", []RepoQuery{{FullName: "acme/api", Pulls: &Page{First: 100}}})
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,7 +35,13 @@ import (
 // no access) answers Err (ErrNotFound, ErrForbidden) and the others go on. Page sizes
 // are at most the asked First and may be smaller (the client's adaptive size): continue
 // with Cursor while More.
-func (c *Client) QueryRepos(ctx context.Context, qs []RepoQuery) ([]RepoAnswer, error) {
+//
+// op names the query (the GraphQL operation name GitHub logs and the simulator records),
+// e.g. "Probe" or "Pages": letters, digits and underscores.
+func (c *Client) QueryRepos(ctx context.Context, op string, qs []RepoQuery) ([]RepoAnswer, error) {
+	if !operationName.MatchString(op) {
+		return nil, fmt.Errorf("op: %q is not a GraphQL operation name (letters, digits, underscores)", op)
+	}
 	out := make([]RepoAnswer, len(qs))
 	builders := make([]gqlBuilder, len(qs))
 	for i, q := range qs {
@@ -49,7 +56,7 @@ func (c *Client) QueryRepos(ctx context.Context, qs []RepoQuery) ([]RepoAnswer, 
 		out[i].FullName = q.FullName
 	}
 	var nested []nestedPage
-	err := c.runAliases(ctx, "Repos", repoFragments, builders, func(i int, a gqlAnswer) error {
+	err := c.runAliases(ctx, op, repoFragments, builders, func(i int, a gqlAnswer) error {
 		if a.err != nil {
 			out[i].Err = fmt.Errorf("graphql repository %s: %w", qs[i].FullName, a.err)
 			return nil
@@ -73,6 +80,8 @@ func (c *Client) QueryRepos(ctx context.Context, qs []RepoQuery) ([]RepoAnswer, 
 	}
 	return out, nil
 }
+
+var operationName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // RepoQuery is what QueryRepos asks of one repository; nil parts are not asked.
 type RepoQuery struct {

@@ -74,7 +74,7 @@ func readAllRepos(t testing.TB, c *Client, names []string, first int) (map[strin
 			Incidents: []LabelPage{{Label: "incident", Page: Page{First: first}}}}
 	}
 	for len(qs) > 0 {
-		answers, err := c.QueryRepos(t.Context(), qs)
+		answers, err := c.QueryRepos(t.Context(), "Repos", qs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,7 +215,7 @@ func TestQueryReposAdaptsThePageSize(t *testing.T) {
 	}
 	got := map[string][]metrics.PullRequest{}
 	for len(qs) > 0 {
-		answers, err := c.QueryRepos(ctx, qs)
+		answers, err := c.QueryRepos(ctx, "Repos", qs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -278,7 +278,7 @@ func TestGraphQLCostEstimateMatchesTheCharge(t *testing.T) {
 		_, _, want, nodes := assemble("Repos", repoFragments, parts)
 		var counts Counters
 		sim.ResetRequests()
-		if _, err := c.QueryRepos(WithCounters(t.Context(), &counts), q); err != nil {
+		if _, err := c.QueryRepos(WithCounters(t.Context(), &counts), "Repos", q); err != nil {
 			t.Fatal(err)
 		}
 		reqs := sim.Requests()
@@ -357,7 +357,7 @@ func TestQueryReposRefusesBadArguments(t *testing.T) {
 		"Deployments.First": {FullName: "o/r", Deployments: &Page{}},
 		"Incidents.Label":   {FullName: "o/r", Incidents: []LabelPage{{Page: Page{First: 1}}}},
 	} {
-		if _, err := c.QueryRepos(t.Context(), []RepoQuery{q}); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := c.QueryRepos(t.Context(), "Repos", []RepoQuery{q}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%+v: err = %v, want one naming %s", q, err, want)
 		}
 	}
@@ -365,7 +365,7 @@ func TestQueryReposRefusesBadArguments(t *testing.T) {
 		t.Errorf("%d requests sent for bad arguments", n)
 	}
 	// A repository that does not exist is that repository's error; the others are read.
-	answers, err := c.QueryRepos(t.Context(), []RepoQuery{{FullName: "acme-web/gone", Pulls: &Page{Probe: true}}, {FullName: "acme-web/" + strings.Split(firstRepo(t, sim), "/")[1], Pulls: &Page{Probe: true}}})
+	answers, err := c.QueryRepos(t.Context(), "Repos", []RepoQuery{{FullName: "acme-web/gone", Pulls: &Page{Probe: true}}, {FullName: "acme-web/" + strings.Split(firstRepo(t, sim), "/")[1], Pulls: &Page{Probe: true}}})
 	if err != nil || !errors.Is(answers[0].Err, ErrNotFound) || answers[1].Err != nil || answers[1].Pulls == nil {
 		t.Errorf("answers %+v, err %v", answers, err)
 	}

@@ -100,6 +100,7 @@ type pacer struct {
 type budget struct {
 	limiter      *rate.Limiter
 	window       time.Time // the reset the limiter was tuned for; zero: untuned
+	usable       int       // what the last answer left above the reserve, less what was sent since
 	blockedUntil time.Time
 	blockReason  string
 }
@@ -192,6 +193,23 @@ func (p *pacer) pace(ctx context.Context, resource string, n int) error {
 		// Spend freely until the next answer re-tunes the limiter.
 		b.limiter = rate.NewLimiter(rate.Inf, 1)
 		b.window = time.Time{}
+	}
+	if !b.window.IsZero() && n > b.usable {
+		// A query costing more than the window has left above the reserve would be
+		// refused: wait for the reset.
+		until, reason := b.window.Add(resetSkew), reasonReserve
+		p.mu.Unlock()
+		if err := p.allowWait(ctx, now, until.Sub(now), until, reason); err != nil {
+			return err
+		}
+		countInto(ctx, func(c *Counters) { c.waits.Add(1) })
+		if err := p.sleep(ctx, until.Sub(now)); err != nil {
+			return err
+		}
+		return p.pace(ctx, resource, n)
+	}
+	if !b.window.IsZero() {
+		b.usable -= n
 	}
 	reservations := []*rate.Reservation{p.ceiling.ReserveN(now, 1), b.limiter.ReserveN(now, min(n, b.limiter.Burst()))}
 	if resource == resourceGraphQL {
@@ -291,9 +309,11 @@ func (p *pacer) observe(ri rateInfo, now time.Time) {
 		// A new window: half the usable budget may go at once, the rest is spread.
 		b.limiter = rate.NewLimiter(limit, burst)
 		b.window = ri.reset
+		b.usable = usable
 	default:
 		b.limiter.SetLimitAt(now, limit)
 		b.limiter.SetBurstAt(now, burst)
+		b.usable = usable
 	}
 }
 
