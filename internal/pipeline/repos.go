@@ -576,7 +576,9 @@ func (c *repoCollection) collectRepo(w repoWork) error {
 		marks = w.look.marks
 		look := w.look
 		pulls = func(r metrics.Repository, m postgres.Mark, ok bool) error { return c.pullsGraphQL(look, r, m, ok) }
-		deployments = func(r metrics.Repository, m postgres.Mark, ok bool) error { return c.deploymentsGraphQL(look, r, m, ok) }
+		deployments = func(r metrics.Repository, m postgres.Mark, ok bool) error {
+			return c.deploymentsGraphQL(look, r, m, ok)
+		}
 		incidents = func(r metrics.Repository, m postgres.Mark, ok bool) error { return c.incidentsGraphQL(look, r, m, ok) }
 	} else {
 		var err error

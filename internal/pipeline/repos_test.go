@@ -852,7 +852,7 @@ func TestReposRateLimitEndsTheCallWithACursor(t *testing.T) {
 		api    string
 		limits func(*githubsim.Config)
 	}{
-		"rest":                {config.RepoAPIREST, func(c *githubsim.Config) { c.RateLimit = 400 }},
+		"rest": {config.RepoAPIREST, func(c *githubsim.Config) { c.RateLimit = 400 }},
 		// Through GraphQL the REST requests are about 110; the busy repository's runs
 		// listing (one stream, committed at its end) needs most of a call's burst, so a
 		// much tighter budget than 100 an hour could never finish it.
