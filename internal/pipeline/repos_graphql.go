@@ -444,17 +444,24 @@ func (c *repoCollection) deploymentsGraphQL(look *repoLook, repo metrics.Reposit
 	if err != nil {
 		return err
 	}
-	var updated []metrics.Deployment
+	var updated, elsewhere []metrics.Deployment
 	for _, u := range unsettled {
 		if done[u.ID] {
 			continue
 		}
-		d, found, err := walk.find(u)
-		if err != nil {
-			return ghErr(err)
-		}
-		if found {
+		if d, found := walk.find(u); found {
 			updated = append(updated, d)
+			continue
+		}
+		// Older than the pages read (a deployment that never finished, weeks ago):
+		// its statuses through REST, a conditional request that is free while they do
+		// not change, rather than paging down to it every pass.
+		u.RepoFullName = repo.FullName
+		elsewhere = append(elsewhere, u)
+	}
+	if len(elsewhere) > 0 {
+		if err := c.saveDeployments(repo, elsewhere, watermark, false); err != nil {
+			return err
 		}
 	}
 	return c.saved(c.store.SaveDeployments(c.ctx, c.e.ID, repo.ID, updated, postgres.Mark{Watermark: watermark, Collection: c.cur.Collection}))
@@ -469,8 +476,9 @@ type deploymentWalk struct {
 	first  int
 	i      int
 	cursor string
-	ended  bool
-	last   time.Time // createdAt of the last deployment walked past
+	ended    bool
+	readOnly bool      // walk only what was read: no further page
+	last     time.Time // createdAt of the last deployment walked past
 	older  map[int64]metrics.Deployment
 }
 
@@ -479,6 +487,9 @@ type deploymentWalk struct {
 func (w *deploymentWalk) next() (d metrics.Deployment, more bool, err error) {
 	for {
 		if w.ended {
+			return metrics.Deployment{}, false, nil
+		}
+		if w.page == nil && w.readOnly {
 			return metrics.Deployment{}, false, nil
 		}
 		if w.page == nil {
@@ -507,18 +518,19 @@ func (w *deploymentWalk) next() (d metrics.Deployment, more bool, err error) {
 }
 
 // find returns the stored deployment u as the listing has it now, walking further down
-// while the listing is newer than u.
-func (w *deploymentWalk) find(u metrics.Deployment) (metrics.Deployment, bool, error) {
+// the page already read (never asking another) while the listing is newer than u.
+func (w *deploymentWalk) find(u metrics.Deployment) (metrics.Deployment, bool) {
+	w.readOnly = true
 	for {
 		if d, ok := w.older[u.ID]; ok {
-			return d, true, nil
+			return d, true
 		}
 		if w.ended || (!w.last.IsZero() && w.last.Before(u.CreatedAt)) {
-			return metrics.Deployment{}, false, nil
+			return metrics.Deployment{}, false
 		}
-		d, more, err := w.next()
-		if err != nil || !more {
-			return metrics.Deployment{}, false, err
+		d, more, _ := w.next() // read-only: no request, no error
+		if !more {
+			return metrics.Deployment{}, false
 		}
 		w.older[d.ID] = d
 	}
