@@ -470,16 +470,16 @@ func (c *repoCollection) deploymentsGraphQL(look *repoLook, repo metrics.Reposit
 // deploymentWalk goes down a repository's deployments, newest first, page by page,
 // keeping the ones older than the window it passed (to find unsettled ones again).
 type deploymentWalk struct {
-	c      *repoCollection
-	repo   metrics.Repository
-	page   *github.DeploymentPage
-	first  int
-	i      int
-	cursor string
+	c        *repoCollection
+	repo     metrics.Repository
+	page     *github.DeploymentPage
+	first    int
+	i        int
+	cursor   string
 	ended    bool
 	readOnly bool      // walk only what was read: no further page
 	last     time.Time // createdAt of the last deployment walked past
-	older  map[int64]metrics.Deployment
+	older    map[int64]metrics.Deployment
 }
 
 // next returns the next deployment (Production set; statuses kept for production
