@@ -59,39 +59,73 @@ type gqlExec struct {
 	errors    []*gqlError
 }
 
-// jsonObject keeps the answer's keys in selection order.
+// jsonObject keeps the answer's keys in selection order. Each key is set once (fields
+// are grouped by response key before they are resolved), so a slice does: answers of
+// thousands of objects stay light.
 type jsonObject struct {
 	keys []string
-	vals map[string]any
+	vals []any
 }
 
-func newJSONObject() *jsonObject { return &jsonObject{vals: map[string]any{}} }
+func newJSONObject(n int) *jsonObject {
+	return &jsonObject{keys: make([]string, 0, n), vals: make([]any, 0, n)}
+}
 
 func (o *jsonObject) set(k string, v any) {
-	if _, ok := o.vals[k]; !ok {
-		o.keys = append(o.keys, k)
-	}
-	o.vals[k] = v
+	o.keys = append(o.keys, k)
+	o.vals = append(o.vals, v)
 }
 
 func (o *jsonObject) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, k := range o.keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		kb, _ := json.Marshal(k)
-		b.Write(kb)
-		b.WriteByte(':')
-		vb, err := json.Marshal(o.vals[k])
-		if err != nil {
-			return nil, err
-		}
-		b.Write(vb)
+	if err := encodeJSON(&b, o); err != nil {
+		return nil, err
 	}
-	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// encodeJSON writes an answer into one buffer: json.Marshal of nested Marshalers would
+// copy (and re-validate) every level's bytes again.
+func encodeJSON(b *bytes.Buffer, v any) error {
+	switch t := v.(type) {
+	case *jsonObject:
+		b.WriteByte('{')
+		for i, k := range t.keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := encodeJSON(b, k); err != nil {
+				return err
+			}
+			b.WriteByte(':')
+			if err := encodeJSON(b, t.vals[i]); err != nil {
+				return err
+			}
+		}
+		b.WriteByte('}')
+		return nil
+	case []any:
+		b.WriteByte('[')
+		for i, e := range t {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := encodeJSON(b, e); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+		return nil
+	case nil:
+		b.WriteString("null")
+		return nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b.Write(raw)
+	return nil
 }
 
 // execute runs the operation's selection set on the query root.
@@ -102,8 +136,8 @@ func (x *gqlExec) execute(op *ast.OperationDefinition) *jsonObject {
 // object resolves a selection set on obj: the fields are collected (fragments applied
 // by type condition, same response keys merged) and resolved in order.
 func (x *gqlExec) object(obj gqlObject, set ast.SelectionSet, path []any) *jsonObject {
-	out := newJSONObject()
 	keys, fields := x.collect(obj.typ, set, nil, map[string][]*ast.Field{})
+	out := newJSONObject(len(keys))
 	for _, key := range keys {
 		group := fields[key]
 		f := group[0]
