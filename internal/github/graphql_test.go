@@ -361,6 +361,11 @@ func TestQueryReposRefusesBadArguments(t *testing.T) {
 			t.Errorf("%+v: err = %v, want one naming %s", q, err, want)
 		}
 	}
+	for _, op := range []string{"", "two words", "1st", "Repos{"} {
+		if _, err := c.QueryRepos(t.Context(), op, []RepoQuery{{FullName: "o/r", Pulls: &Page{Probe: true}}}); err == nil || !strings.HasPrefix(err.Error(), "op:") {
+			t.Errorf("op %q: err = %v, want one naming op", op, err)
+		}
+	}
 	if n := len(sim.Requests()); n != 0 {
 		t.Errorf("%d requests sent for bad arguments", n)
 	}

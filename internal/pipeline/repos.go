@@ -263,7 +263,8 @@ func (s *ReposStage) Run(ctx context.Context, req Request) (Result, error) {
 	res.Warnings = append(res.Warnings, tokenExpiryWarning(client, e.ID, s.opts.Now().UTC(), s.opts.Events)...)
 	if err == nil {
 		s.log.InfoContext(ctx, "collected repositories", "enterprise", e.ID, "shard", req.Shard, "done", res.Done,
-			"records", res.Records, "repositories", c.reposDone, "api_calls", res.Counters.Requests, "not_modified", res.Counters.NotModified)
+			"records", res.Records, "repositories", c.reposDone, "api_calls", res.Counters.Requests, "not_modified", res.Counters.NotModified,
+			"graphql_queries", res.Counters.GraphQLRequests, "graphql_points", res.Counters.GraphQLPoints)
 	}
 	return res, err
 }
