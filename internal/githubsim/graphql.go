@@ -207,7 +207,7 @@ func (s *Simulator) parseGraphQL(req gqlRequest) (*ast.QueryDocument, *ast.Opera
 	if err != nil {
 		return nil, nil, nil, fromGQLErrors(err)
 	}
-	if errs := validator.Validate(schema, doc); len(errs) > 0 {
+	if errs := validator.ValidateWithRules(schema, doc, nil); len(errs) > 0 {
 		return doc, nil, nil, fromGQLErrors(errs)
 	}
 	op := doc.Operations.ForName(req.OperationName)

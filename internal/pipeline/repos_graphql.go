@@ -179,9 +179,7 @@ func (c *repoCollection) prefetch(part []repoWork) error {
 		if first, ok := c.deploymentsToRead(w); ok {
 			q.Deployments = &github.Page{First: first}
 		}
-		for _, l := range c.incidentsToRead(w) {
-			q.Incidents = append(q.Incidents, l)
-		}
+		q.Incidents = append(q.Incidents, c.incidentsToRead(w)...)
 		if q.Pulls != nil || q.Deployments != nil || len(q.Incidents) > 0 {
 			fetches = append(fetches, q)
 			fetched = append(fetched, i)
