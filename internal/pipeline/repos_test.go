@@ -430,16 +430,20 @@ func numberOf(x *metrics.ChangeIndex, i int) int {
 func TestReposInjectedFaultsGiveTheSameRows(t *testing.T) {
 	t.Parallel()
 	e := newReposEnv(t, reposSetup{})
-	e.sim.SetFaults(githubsim.Faults{ServerErrors: 0.04, SecondaryLimits: 0.03, Truncations: 0.03, Resets: 0.02, PrimaryLimits: 0.01, MaxConsecutive: 1})
+	e.sim.SetFaults(githubsim.Faults{ServerErrors: 0.04, SecondaryLimits: 0.03, Truncations: 0.03, Resets: 0.02, PrimaryLimits: 0.01,
+		GraphQLTimeouts: 0.15, ResourceLimits: 0.1, MaxConsecutive: 1})
 	e.collect(nil)
-	retried := 0
+	retried, graphQLFaults := 0, 0
 	for _, r := range e.sim.Requests() {
 		if r.Fault != "" {
 			retried++
+			if r.Path == "/graphql" {
+				graphQLFaults++
+			}
 		}
 	}
-	if retried == 0 {
-		t.Fatal("no fault was injected")
+	if retried == 0 || graphQLFaults == 0 {
+		t.Fatalf("%d faults injected, %d of them to GraphQL queries", retried, graphQLFaults)
 	}
 	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
 }
