@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"metrics-collector/internal/config"
 	"metrics-collector/internal/github"
 	"metrics-collector/internal/githubsim"
+	"metrics-collector/internal/memwatch"
 	"metrics-collector/internal/pipeline"
 	"metrics-collector/internal/postgres/pgtest"
 )
@@ -46,6 +48,8 @@ func (c simAdvancingClock) Sleep(ctx context.Context, d time.Duration) error {
 //	charged_2nd      charged REST requests of a second run right after (all_2nd: all
 //	                 requests; points_2nd: GraphQL points)
 //	charged_nextday  the same for a run a day later with nothing new (points_nextday)
+//	heap_peak_MiB    highest HeapInuse during the first run, sampled every 50 ms (the
+//	                 simulator included); heap_growth_MiB: above the heap before it
 //
 // go test ./internal/pipeline -run '^$' -bench CollectRepos -benchtime 1x
 func BenchmarkCollectRepos(b *testing.B) {
@@ -129,9 +133,16 @@ func benchmarkCollectRepos(b *testing.B, api string) {
 		}
 
 		simStart := sim.Now()
+		if _, err := githubsim.GraphQLSchema(); err != nil { // the simulator's, parsed before measuring
+			b.Fatal(err)
+		}
+		runtime.GC()
+		heapStart := memwatch.HeapInuse()
+		mem := memwatch.Start(50 * time.Millisecond)
 		b.StartTimer()
 		records := collect()
 		b.StopTimer()
+		heapPeak := mem.Stop()
 		simHours := sim.Now().Sub(simStart).Hours()
 		charged1, all1 := count()
 		points1 := points
@@ -158,6 +169,8 @@ func benchmarkCollectRepos(b *testing.B, api string) {
 		b.Logf("next day, charged requests by kind: %v (GraphQL: %d points)", kinds, pointsDay)
 		hosts.Close()
 
+		b.ReportMetric(float64(heapPeak)/(1<<20), "heap_peak_MiB")
+		b.ReportMetric(float64(heapPeak-min(heapPeak, heapStart))/(1<<20), "heap_growth_MiB")
 		b.ReportMetric(float64(records), "records")
 		b.ReportMetric(float64(all1), "requests")
 		b.ReportMetric(float64(charged1), "charged_1st")

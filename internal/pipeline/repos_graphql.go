@@ -83,7 +83,9 @@ func (c *repoCollection) collectChunks(work []repoWork) (stop bool, res Result, 
 				}
 				continue
 			}
-			for _, w := range part {
+			for k := range part {
+				w := part[k]
+				part[k].look = nil // its pages go once it is worked, not with the call
 				err := c.collectRepo(w)
 				if err == nil {
 					c.reposDone++
