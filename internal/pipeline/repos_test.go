@@ -1055,3 +1055,34 @@ func TestReposRelabelledIncidentLeavesTheMetrics(t *testing.T) {
 		}
 	}
 }
+
+// A query GitHub refuses as invalid (its schema changed) cannot be fixed by retrying:
+// the call fails for good and says how to keep collecting (repo_api rest), which then
+// collects through REST alone.
+func TestReposRefusedGraphQLQueryFailsWithTheFallback(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{})
+	e.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/graphql" {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"errors":[{"path":["query","r0","pullRequests"],"extensions":{"code":"undefinedField"},"message":"Field 'pullRequests' doesn't exist on type 'Repository'"}]}`))
+		return true
+	})
+	a := e.post(map[string]any{"enterprise": "ent1"})
+	if a.code != http.StatusOK || a.Status != pipeline.StatusFailed || !a.Done ||
+		!strings.Contains(a.Error, "doesn't exist") || !strings.Contains(a.Error, `"repo_api": "rest"`) {
+		t.Fatalf("answer %d %s; want failed for good, GitHub's message and the fallback named", a.code, a.raw)
+	}
+
+	rest := newReposEnv(t, reposSetup{enterprise: map[string]any{"repo_api": "rest"}})
+	rest.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/graphql" {
+			t.Errorf("repo_api rest sent a GraphQL query")
+		}
+		return false
+	})
+	rest.collect(nil)
+	compareWithTruth(t, rest.dump(metrics.SignalDeployment), reposWant(rest.truth(), rest.since()))
+}
