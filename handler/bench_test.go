@@ -42,23 +42,27 @@ const benchRateLimit = 5000
 // Figures (first run unless named _2nd):
 //
 //	records       rows the collection stages report (collect_copilot + collect_repos)
-//	requests      API requests (every answer, 304s included); charged: those costing quota
+//	requests      API requests (every answer, 304s included; REST and GraphQL); charged:
+//	              REST requests costing quota; graphql: GraphQL queries, points: their cost
+//	              (the GraphQL budget is separate, 5,000 points an hour for a PAT)
 //	req/1000rec   API requests per 1,000 records
 //	sim_hours     simulated time from an enterprise's first to its last API request, the
 //	              longer of the two enterprises (they collect in parallel)
-//	floor_hours   the least time the budget allows the busier token: a window allows
-//	              5,000 at once and the next opens an hour later, so n requests need
-//	              ceil(n/5,000) − 1 hours
-//	rate_hours    the busier token's charged requests ÷ 5,000 an hour
+//	floor_hours   the least time the budgets allow the busier token: a window allows
+//	              5,000 at once and the next opens an hour later, so n requests (points)
+//	              need ceil(n/5,000) − 1 hours; the busier of its two budgets counts
+//	rate_hours    the busier budget's spending ÷ 5,000 an hour
 //	real_s        wall time of the run (also ns/op)
 //	db_rows/s     rows written ÷ time in the stages writing them (both collections and
 //	              both calculations; durations summed over calls, from GET /api/runs/{id})
 //	calc_rows/s   the same for the two calculation stages alone
 //	csv_MB/s      bytes exported ÷ export_csv's time
 //	heap_peak_MiB highest HeapInuse sampled every 100 ms during both runs (whole process)
-//	sim_heap_MiB  HeapInuse with the simulated world built, before the run (included above)
+//	sim_heap_MiB  HeapInuse with the simulated world built and GitHub's GraphQL schema
+//	              parsed, before the run (included above)
 //	rss_peak_MiB  VmHWM of the process over both runs
-//	requests_2nd, charged_2nd, 304_pct_2nd   the next day's run with nothing new
+//	requests_2nd, charged_2nd, points_2nd, 304_pct_2nd   the next day's run with nothing new
+//	spent_pct_2nd (charged + points) of the second run as % of the first's
 //
 // go test ./handler -run '^$' -bench DailyRun -benchtime 1x -timeout 60m
 func BenchmarkDailyRun(b *testing.B) {
@@ -74,6 +78,11 @@ func runDailyBenchmark(b *testing.B) {
 	worldStart := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 	settings, sim := benchWorld(b, worldStart)
 	if err := sim.SetNow(worldStart.Add(25 * time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	// The simulator's GraphQL schema (parsed once, on the first query) is part of the
+	// simulator's share too.
+	if _, err := githubsim.GraphQLSchema(); err != nil {
 		b.Fatal(err)
 	}
 	runtime.GC()
@@ -129,8 +138,12 @@ func runDailyBenchmark(b *testing.B) {
 	b.ReportMetric(float64(heapPeak)/(1<<20), "heap_peak_MiB")
 	b.ReportMetric(float64(simHeap)/(1<<20), "sim_heap_MiB")
 	b.ReportMetric(float64(rssPeak)/(1<<20), "rss_peak_MiB")
+	b.ReportMetric(float64(first.graphQL), "graphql")
+	b.ReportMetric(float64(first.points), "points")
 	b.ReportMetric(float64(second.all), "requests_2nd")
 	b.ReportMetric(float64(second.charged), "charged_2nd")
+	b.ReportMetric(float64(second.points), "points_2nd")
+	b.ReportMetric(100*float64(second.spent())/float64(max(first.spent(), 1)), "spent_pct_2nd")
 	b.ReportMetric(100*float64(second.notModified)/float64(max(second.all, 1)), "304_pct_2nd")
 
 	// The testing package keeps ten lines of a benchmark's log: one line per subject.
@@ -233,15 +246,19 @@ func (c *benchServiceClock) now() time.Time {
 
 func (c *benchServiceClock) nextDay() { c.daysOut.Add(1) }
 
-// benchRequests counts the simulator's API requests of one run.
+// benchRequests counts the simulator's API requests of one run. charged counts the REST
+// requests charged to the core budget; GraphQL queries (POST /graphql) are counted in
+// graphQL and their cost in points, charged to the GraphQL budget.
 type benchRequests struct {
 	all, charged, notModified int
+	graphQL, points           int
 	perEnterprise             map[string]*benchEnterpriseRequests
 	chargedByKind             map[string]int
 }
 
 type benchEnterpriseRequests struct {
 	all, charged, notModified int
+	graphQL, points           int
 	first, last               time.Time
 }
 
@@ -258,7 +275,14 @@ func benchSummarizeRequests(reqs []githubsim.Request) benchRequests {
 		}
 		s.all++
 		e.all++
-		if r.Charged {
+		switch {
+		case r.Path == "/graphql":
+			s.graphQL++
+			e.graphQL++
+			s.points += r.Points
+			e.points += r.Points
+			s.chargedByKind["graphql "+r.Operation]++
+		case r.Charged:
 			s.charged++
 			e.charged++
 			s.chargedByKind[benchRequestKind(r.Path)]++
@@ -287,29 +311,33 @@ func (s benchRequests) simHours() float64 {
 	return longest.Hours()
 }
 
-// busiest is the most charged requests one token made.
+// busiest is the most one token spent of one budget: charged REST requests or GraphQL
+// points (the budgets are separate, each limit an hour).
 func (s benchRequests) busiest() int {
 	var n int
 	for _, e := range s.perEnterprise {
-		n = max(n, e.charged)
+		n = max(n, e.charged, e.points)
 	}
 	return n
 }
 
-// floorHours is the least time the busiest token's charged requests can take under
-// limit an hour. GitHub's window opens with the first request and allows limit at once;
-// the next opens an hour later: n requests need ceil(n/limit) windows, and the last
-// one opens after ceil(n/limit) − 1 hours.
+// floorHours is the least time the busiest budget can take under limit an hour.
+// GitHub's window opens with the first request and allows limit at once; the next
+// opens an hour later: n requests (points) need ceil(n/limit) windows, and the last one
+// opens after ceil(n/limit) − 1 hours.
 func (s benchRequests) floorHours(limit int) float64 {
 	windows := (s.busiest() + limit - 1) / limit
 	return float64(max(windows-1, 0))
 }
 
-// rateHours is the busiest token's charged requests ÷ limit an hour: the time at the
+// rateHours is the busiest budget's spending ÷ limit an hour: the time at the
 // budget's average rate, without the first window's burst.
 func (s benchRequests) rateHours(limit int) float64 {
 	return float64(s.busiest()) / float64(limit)
 }
+
+// spent is what the run cost both budgets: charged REST requests plus GraphQL points.
+func (s benchRequests) spent() int { return s.charged + s.points }
 
 // enterprises describes each enterprise's requests and simulated span.
 func (s benchRequests) enterprises() string {
@@ -321,8 +349,8 @@ func (s benchRequests) enterprises() string {
 	var parts []string
 	for _, name := range names {
 		e := s.perEnterprise[name]
-		parts = append(parts, fmt.Sprintf("%s: %d API requests, %d charged, %d answered 304, simulated %s → %s (%.2f h)",
-			name, e.all, e.charged, e.notModified, e.first.Format(time.RFC3339), e.last.Format(time.RFC3339), e.last.Sub(e.first).Hours()))
+		parts = append(parts, fmt.Sprintf("%s: %d API requests, %d REST charged, %d answered 304, %d GraphQL (%d points), simulated %s → %s (%.2f h)",
+			name, e.all, e.charged, e.notModified, e.graphQL, e.points, e.first.Format(time.RFC3339), e.last.Format(time.RFC3339), e.last.Sub(e.first).Hours()))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -68,6 +68,15 @@ const (
 	SignalWorkflows   = "workflows"
 )
 
+// Repository collection APIs (repo_api): GraphQL (default) reads pull requests,
+// deployments and incidents through GitHub's GraphQL API; REST reads them as before
+// issue 13, one request per pull request detail and deployment status list (decision
+// 0006). Everything else is REST either way.
+const (
+	RepoAPIGraphQL = "graphql"
+	RepoAPIREST    = "rest"
+)
+
 // Enterprise is one entry of COLLECTOR_ENTERPRISES.
 type Enterprise struct {
 	ID     string   `json:"id"`
@@ -101,6 +110,9 @@ type Enterprise struct {
 	RepoShards          int  `json:"repo_shards"`           // collect_repos fan-out, default 1
 	RepoBackfillDays    int  `json:"repo_backfill_days"`    // first-run history for repository data, default 90
 	FullSweepDays       int  `json:"full_sweep_days"`       // full repository sweep every N days, default 7
+	// RepoAPI is the API collect_repos reads pull requests, deployments and incidents
+	// through: "graphql" (default; "" means it too) or "rest", the fallback.
+	RepoAPI string `json:"repo_api"`
 	// MaxRequestsPerSecond caps the request rate of the enterprise's token (default 10:
 	// under GitHub's secondary limit of 900 points a minute per endpoint). The hourly
 	// budget paces collection well below it; raise it only for a simulator or a proxy.
@@ -457,6 +469,13 @@ func parseEnterprises(raw string, bad func(string, string, ...any)) []Enterprise
 		e.CopilotBackfillDays = defaultInt(e.CopilotBackfillDays, DefaultCopilotBackfill)
 		if e.CopilotBackfillDays < 1 || e.CopilotBackfillDays > 365 {
 			bad(field("copilot_backfill_days"), "%d must be between 1 and 365", e.CopilotBackfillDays)
+		}
+		switch e.RepoAPI {
+		case "":
+			e.RepoAPI = RepoAPIGraphQL
+		case RepoAPIGraphQL, RepoAPIREST:
+		default:
+			bad(field("repo_api"), "%q must be %q (default) or %q (the fallback)", e.RepoAPI, RepoAPIGraphQL, RepoAPIREST)
 		}
 		e.RepoShards = defaultInt(e.RepoShards, 1)
 		if e.RepoShards < 1 || e.RepoShards > 32 {

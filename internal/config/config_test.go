@@ -33,7 +33,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("defaults: %+v", c)
 	}
 	if e.APIURL != "https://api.github.com/" || e.DeploymentSignal != SignalDeployments || e.CopilotBackfillDays != 28 ||
-		e.RepoShards != 1 || len(e.IncidentLabels) != 1 || e.IncidentLabels[0] != "incident" || e.MaxRequestsPerSecond != 10 {
+		e.RepoShards != 1 || e.RepoAPI != RepoAPIGraphQL || len(e.IncidentLabels) != 1 || e.IncidentLabels[0] != "incident" || e.MaxRequestsPerSecond != 10 {
 		t.Errorf("enterprise defaults: %+v", e)
 	}
 	// Services and regions named after production are production too (metric_version 2;
@@ -85,6 +85,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","deployment_signal":"workflows"}]`}, "COLLECTOR_ENTERPRISES[0].deploy_workflows"},
 		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","production_pattern":"(["}]`}, "COLLECTOR_ENTERPRISES[0].production_pattern"},
 		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","repo_shards":99}]`}, "COLLECTOR_ENTERPRISES[0].repo_shards"},
+		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","repo_api":"soap"}]`}, "COLLECTOR_ENTERPRISES[0].repo_api"},
 		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","rollout_window_hours":-1}]`}, "COLLECTOR_ENTERPRISES[0].rollout_window_hours: -1 must be between 0"},
 		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","copilot_backfill_days":400}]`}, "COLLECTOR_ENTERPRISES[0].copilot_backfill_days"},
 		{map[string]string{"COLLECTOR_ENTERPRISES": `[{"id":"a","orgs":["x"],"token_secret":"s","max_requests_per_second":5000}]`}, "COLLECTOR_ENTERPRISES[0].max_requests_per_second"},

@@ -18,7 +18,8 @@ import (
 const (
 	DefaultBaseURL        = "https://api.github.com/"
 	DefaultMaxInFlight    = 4
-	DefaultMaxRate        = 10 // requests per second
+	MaxInFlightLimit      = 100 // GitHub's secondary limit on concurrent requests
+	DefaultMaxRate        = 10  // requests per second
 	DefaultRetries        = 3
 	DefaultRateLimitWaits = 3
 	DefaultMaxWait        = time.Hour + time.Minute // a whole primary window
@@ -119,6 +120,13 @@ type Client struct {
 	health        *tokenHealth
 	app           *app // nil without an app
 	log           *slog.Logger
+
+	// The GraphQL client (graphql.go) shares the API client and its transport.
+	api            *http.Client
+	pacer          *pacer
+	rateLimitWaits int
+	sizer          *pageSizer
+	nestedFloor    int // smallest page of nested connections (graphQLNestedFloor)
 }
 
 // New builds a client. It does not touch the network.
@@ -152,6 +160,9 @@ func New(opts Options) (*Client, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	maxInFlight := orDefault(opts.MaxInFlight, DefaultMaxInFlight)
+	if maxInFlight > MaxInFlightLimit {
+		return nil, fmt.Errorf("github client: MaxInFlight %d: GitHub allows at most %d concurrent requests (REST and GraphQL together)", maxInFlight, MaxInFlightLimit)
+	}
 	maxRate := opts.MaxRate
 	if maxRate <= 0 {
 		maxRate = DefaultMaxRate
@@ -245,6 +256,12 @@ func New(opts Options) (*Client, error) {
 		health:        health,
 		app:           t.app,
 		log:           log,
+
+		api:            api,
+		pacer:          graphQLPacer(t),
+		rateLimitWaits: t.rateLimitWaits,
+		sizer:          newPageSizer(),
+		nestedFloor:    graphQLNestedFloor,
 	}
 	c.download = newDownloadClient(opts.DownloadClient, localAllowed, c.checkDownloadRedirect)
 	return c, nil
@@ -355,4 +372,14 @@ func repoPath(fullName string) (string, error) {
 		return "", fmt.Errorf("fullName: %q is not \"owner/name\"", fullName)
 	}
 	return "repos/" + url.PathEscape(owner) + "/" + url.PathEscape(name), nil
+}
+
+// graphQLPacer is the pacer of the credential GraphQL queries go out with: POST /graphql
+// is no organization's path, so it carries the PAT (an app-only client's queries are
+// refused by credentialFor, naming token_secret; its stand-in pacer is never used).
+func graphQLPacer(t *transport) *pacer {
+	if t.pat != nil {
+		return t.pat.pacer
+	}
+	return t.newPacer()
 }

@@ -18,11 +18,16 @@ type Counters struct {
 	waits       atomic.Int64
 	downloads   atomic.Int64
 	waited      atomic.Int64 // nanoseconds
+	gqlQueries  atomic.Int64
+	gqlPoints   atomic.Int64
 
 	mu        sync.Mutex
 	low       int
 	lowSeen   bool
 	rateLimit int
+	gqlLow    int
+	gqlSeen   bool
+	gqlLimit  int
 }
 
 // Counts is a snapshot of Counters.
@@ -43,8 +48,17 @@ type Counts struct {
 	Waited time.Duration
 	// RateLimitLow is the lowest x-ratelimit-remaining seen; nil when none was seen.
 	RateLimitLow *int
-	// RateLimit is the last x-ratelimit-limit seen; 0 when none was seen.
+	// RateLimit is the last x-ratelimit-limit seen; 0 when none was seen. Both are the
+	// REST ("core") budget's.
 	RateLimit int
+	// GraphQLRequests is how many of Requests were GraphQL queries (attempts included),
+	// GraphQLPoints the points GitHub charged for them (rateLimit.cost of each answer).
+	GraphQLRequests int64
+	GraphQLPoints   int64
+	// GraphQLRemainingLow and GraphQLLimit are the GraphQL budget's lowest remaining
+	// points and its limit (x-ratelimit-resource: graphql); nil and 0 when none seen.
+	GraphQLRemainingLow *int
+	GraphQLLimit        int
 }
 
 // Snapshot returns the figures collected so far.
@@ -57,6 +71,7 @@ func (c *Counters) Snapshot() Counts {
 		Downloads:   c.downloads.Load(),
 		Waited:      time.Duration(c.waited.Load()),
 	}
+	s.GraphQLRequests, s.GraphQLPoints = c.gqlQueries.Load(), c.gqlPoints.Load()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.lowSeen {
@@ -64,6 +79,11 @@ func (c *Counters) Snapshot() Counts {
 		s.RateLimitLow = &low
 	}
 	s.RateLimit = c.rateLimit
+	if c.gqlSeen {
+		low := c.gqlLow
+		s.GraphQLRemainingLow = &low
+	}
+	s.GraphQLLimit = c.gqlLimit
 	return s
 }
 
@@ -82,6 +102,16 @@ func (c *Counters) observeRate(limit, remaining int) {
 		c.low, c.rateLimit = remaining, limit
 		c.lowSeen = true
 	}
+}
+
+func (c *Counters) observeGraphQLRate(limit, remaining int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.gqlSeen || remaining < c.gqlLow {
+		c.gqlLow = remaining
+		c.gqlSeen = true
+	}
+	c.gqlLimit = limit
 }
 
 type countersKey struct{}

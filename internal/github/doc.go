@@ -58,10 +58,25 @@
 // backoff and jitter. Other 4xx answers are not retried. Every wait goes through
 // Options.Clock, so tests never sleep.
 //
+// # GraphQL
+//
+// QueryRepos reads pull requests, deployments and incident issues through GitHub's
+// GraphQL API (POST <BaseURL>graphql) on the same http.Client and transport: the token,
+// egress rules, counters and logger are the REST client's, and so are the slots in
+// flight (GitHub's concurrency limit counts REST and GraphQL together). GraphQL has its
+// own budget in points (x-ratelimit-resource: graphql): the pacer keeps one limiter and
+// one block per resource, reserves each query's cost — estimated before sending as
+// GitHub computes it, the connection requests ÷ 100 — never sends a query the window
+// cannot pay for, and keeps GraphQL under 2,000 points a minute. A RATE_LIMITED answer
+// waits for the reset. Queries that time out, answer 5xx or exceed GitHub's resource
+// limits are retried by the GraphQL client itself, with half the repositories or half the
+// page size, which grows back after three successes. See graphql.go and decision 0006.
+//
 // # Counters and token health
 //
 // ctx = WithCounters(ctx, &c) makes every request made with ctx count into c (requests
-// sent, 304s, retries, waits, lowest x-ratelimit-remaining seen, the limit). The client
+// sent, 304s, retries, waits, lowest x-ratelimit-remaining seen, the limit; GraphQL
+// queries, their points and the GraphQL budget's lowest remaining). The client
 // records the token's expiry (github-authentication-token-expiration), the last
 // accepted and the last refused request; see Client.TokenHealth and
 // Client.TokenExpiresWithin.

@@ -60,9 +60,28 @@ func parseRate(h http.Header) rateInfo {
 	return ri
 }
 
-// pacer decides when a request may be sent: a bounded number in flight, a fixed
-// ceiling, a budget limiter re-tuned from the rate-limit headers, and a block that
-// holds every request back while a limit is exhausted. See the package comment.
+// Rate-limit resources the pacer keeps a budget for: REST requests count against
+// "core", GraphQL queries against "graphql" in points (GitHub keeps separate hourly
+// budgets and says which one an answer speaks of in x-ratelimit-resource).
+const (
+	resourceCore    = "core"
+	resourceGraphQL = "graphql"
+)
+
+// GitHub's secondary limit on the GraphQL endpoint is 2,000 points a minute. The pacer
+// lets graphqlMinuteBurst points go at once and refills at graphqlMinuteRate, so no
+// 60 s ever sees more than 200 + 30 × 60 = 2,000.
+const (
+	graphqlMinuteRate  = 30 // points per second
+	graphqlMinuteBurst = 200
+)
+
+// pacer decides when a request may be sent: a bounded number in flight (REST and GraphQL
+// share the slots, as GitHub's concurrency limit counts both), a fixed ceiling, a
+// budget per resource re-tuned from the rate-limit headers, the GraphQL points-per-minute
+// limit, and blocks that hold requests back while a limit is exhausted: a secondary limit
+// blocks every request, a spent primary budget only its resource. See the package
+// comment.
 type pacer struct {
 	clock   Clock
 	slots   chan struct{}
@@ -71,8 +90,17 @@ type pacer struct {
 
 	mu           sync.Mutex
 	ceiling      *rate.Limiter
-	budget       *rate.Limiter
-	window       time.Time // the reset the budget limiter was tuned for; zero: untuned
+	budgets      map[string]*budget
+	perMinute    *rate.Limiter // GraphQL points a minute
+	blockedUntil time.Time
+	blockReason  string
+}
+
+// budget is one resource's primary budget.
+type budget struct {
+	limiter      *rate.Limiter
+	window       time.Time // the reset the limiter was tuned for; zero: untuned
+	usable       int       // what the last answer left above the reserve, less what was sent since
 	blockedUntil time.Time
 	blockReason  string
 }
@@ -97,8 +125,27 @@ func newPacer(clock Clock, maxInFlight int, maxRate float64, reserve int, maxWai
 		reserve: reserve,
 		maxWait: maxWait,
 		ceiling: rate.NewLimiter(rate.Limit(maxRate), maxInFlight),
-		budget:  rate.NewLimiter(rate.Inf, 1),
+		budgets: map[string]*budget{
+			resourceCore:    {limiter: rate.NewLimiter(rate.Inf, 1)},
+			resourceGraphQL: {limiter: rate.NewLimiter(rate.Inf, 1)},
+		},
+		perMinute: rate.NewLimiter(graphqlMinuteRate, graphqlMinuteBurst),
 	}
+}
+
+// costKey marks a context's requests as GraphQL queries of a known cost in points.
+type costKey struct{}
+
+func withGraphQLCost(ctx context.Context, points int) context.Context {
+	return context.WithValue(ctx, costKey{}, max(points, 1))
+}
+
+// requestCost is the resource a request is charged to and what it costs there.
+func requestCost(ctx context.Context) (resource string, n int) {
+	if points, ok := ctx.Value(costKey{}).(int); ok {
+		return resourceGraphQL, points
+	}
+	return resourceCore, 1
 }
 
 // acquire waits until a request may be sent and returns the function that frees its
@@ -111,23 +158,27 @@ func (p *pacer) acquire(ctx context.Context) (release func(), err error) {
 		return nil, ctx.Err()
 	}
 	release = func() { <-p.slots }
-	if err := p.waitUnblocked(ctx); err != nil {
+	resource, n := requestCost(ctx)
+	if err := p.waitUnblocked(ctx, resource); err != nil {
 		release()
 		return nil, err
 	}
-	if err := p.pace(ctx); err != nil {
+	if err := p.pace(ctx, resource, n); err != nil {
 		release()
 		return nil, err
 	}
 	return release, nil
 }
 
-// waitUnblocked waits while a limit blocks every request. The block may be extended
-// while waiting (another request was refused), hence the loop.
-func (p *pacer) waitUnblocked(ctx context.Context) error {
+// waitUnblocked waits while a limit blocks every request, or the resource's. A block may
+// be extended while waiting (another request was refused), hence the loop.
+func (p *pacer) waitUnblocked(ctx context.Context, resource string) error {
 	for {
 		p.mu.Lock()
 		until, reason := p.blockedUntil, p.blockReason
+		if b := p.budgets[resource]; b.blockedUntil.After(until) {
+			until, reason = b.blockedUntil, b.blockReason
+		}
 		p.mu.Unlock()
 		now := p.clock.Now()
 		if !now.Before(until) {
@@ -144,27 +195,51 @@ func (p *pacer) waitUnblocked(ctx context.Context) error {
 	}
 }
 
-// pace takes a token from the ceiling and the budget limiters, sleeping for the later
-// of the two.
-func (p *pacer) pace(ctx context.Context) error {
+// pace takes a token from the ceiling and n from the resource's budget (and, for
+// GraphQL, from the points-per-minute limiter), sleeping for the latest of them.
+func (p *pacer) pace(ctx context.Context, resource string, n int) error {
 	now := p.clock.Now()
 	p.mu.Lock()
-	if !p.window.IsZero() && !now.Before(p.window) {
+	b := p.budgets[resource]
+	if !b.window.IsZero() && !now.Before(b.window) {
 		// The window the budget was tuned for is over: GitHub refilled the budget.
 		// Spend freely until the next answer re-tunes the limiter.
-		p.budget = rate.NewLimiter(rate.Inf, 1)
-		p.window = time.Time{}
+		b.limiter = rate.NewLimiter(rate.Inf, 1)
+		b.window = time.Time{}
 	}
-	ceiling := p.ceiling.ReserveN(now, 1)
-	budget := p.budget.ReserveN(now, 1)
+	if !b.window.IsZero() && n > b.usable {
+		// A query costing more than the window has left above the reserve would be
+		// refused: wait for the reset.
+		until, reason := b.window.Add(resetSkew), reasonReserve
+		p.mu.Unlock()
+		if err := p.allowWait(ctx, now, until.Sub(now), until, reason); err != nil {
+			return err
+		}
+		countInto(ctx, func(c *Counters) { c.waits.Add(1) })
+		if err := p.sleep(ctx, until.Sub(now)); err != nil {
+			return err
+		}
+		return p.pace(ctx, resource, n)
+	}
+	if !b.window.IsZero() {
+		b.usable -= n
+	}
+	reservations := []*rate.Reservation{p.ceiling.ReserveN(now, 1), b.limiter.ReserveN(now, min(n, b.limiter.Burst()))}
+	if resource == resourceGraphQL {
+		reservations = append(reservations, p.perMinute.ReserveN(now, min(n, graphqlMinuteBurst)))
+	}
 	p.mu.Unlock()
-	wait := max(ceiling.DelayFrom(now), budget.DelayFrom(now))
+	var wait time.Duration
+	for _, r := range reservations {
+		wait = max(wait, r.DelayFrom(now))
+	}
 	if wait <= 0 {
 		return nil
 	}
 	if err := p.allowWait(ctx, now, wait, now.Add(wait), reasonPacing); err != nil {
-		ceiling.CancelAt(now)
-		budget.CancelAt(now)
+		for _, r := range reservations {
+			r.CancelAt(now)
+		}
 		return err
 	}
 	return p.sleep(ctx, wait)
@@ -188,7 +263,7 @@ func (p *pacer) sleep(ctx context.Context, d time.Duration) error {
 	return p.clock.Sleep(ctx, d)
 }
 
-// block holds every request back until `until`.
+// block holds every request back until `until` (a secondary limit).
 func (p *pacer) block(until time.Time, reason string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -197,10 +272,28 @@ func (p *pacer) block(until time.Time, reason string) {
 	}
 }
 
-// observe re-tunes the budget from an answer's rate-limit headers.
+// blockResource holds the requests of one resource back until `until` (its primary
+// budget is spent or down to the reserve).
+func (p *pacer) blockResource(resource string, until time.Time, reason string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.budgets[resource]
+	if b == nil {
+		return
+	}
+	if until.After(b.blockedUntil) {
+		b.blockedUntil, b.blockReason = until, reason
+	}
+}
+
+// observe re-tunes the budget of the answer's resource from its rate-limit headers.
 func (p *pacer) observe(ri rateInfo, now time.Time) {
-	if !ri.complete || (ri.resource != "" && ri.resource != "core") {
-		return // our requests all count against "core"
+	resource := ri.resource
+	if resource == "" {
+		resource = resourceCore
+	}
+	if !ri.complete || p.budgets[resource] == nil {
+		return // e.g. "search": we send none
 	}
 	reserve := p.reserve
 	if reserve <= 0 {
@@ -212,7 +305,7 @@ func (p *pacer) observe(ri rateInfo, now time.Time) {
 		if ri.remaining == 0 {
 			reason = reasonPrimary
 		}
-		p.block(ri.reset.Add(resetSkew), reason)
+		p.blockResource(resource, ri.reset.Add(resetSkew), reason)
 		return
 	}
 	untilReset := max(ri.reset.Sub(now), time.Second)
@@ -221,16 +314,19 @@ func (p *pacer) observe(ri rateInfo, now time.Time) {
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	b := p.budgets[resource]
 	switch {
-	case ri.reset.Before(p.window):
+	case ri.reset.Before(b.window):
 		// A late answer from the previous window: it says nothing about this one.
-	case !ri.reset.Equal(p.window):
+	case !ri.reset.Equal(b.window):
 		// A new window: half the usable budget may go at once, the rest is spread.
-		p.budget = rate.NewLimiter(limit, burst)
-		p.window = ri.reset
+		b.limiter = rate.NewLimiter(limit, burst)
+		b.window = ri.reset
+		b.usable = usable
 	default:
-		p.budget.SetLimitAt(now, limit)
-		p.budget.SetBurstAt(now, burst)
+		b.limiter.SetLimitAt(now, limit)
+		b.limiter.SetBurstAt(now, burst)
+		b.usable = usable
 	}
 }
 

@@ -74,7 +74,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, body, sent, err := t.attempt(ctx, req, cached, cred, refused)
 		release()
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, errNoToken) || errors.Is(err, ErrDisallowedHost) || errors.Is(err, ErrTooLarge) {
+			if ctx.Err() != nil || errors.Is(err, errNoToken) || errors.Is(err, ErrDisallowedHost) || errors.Is(err, ErrTooLarge) || callerRetries(ctx) {
 				return nil, err
 			}
 			if retries < t.retries {
@@ -107,7 +107,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return replay(resp, cached.link, page), nil
 
 		case status >= 200 && status < 300:
-			if truncated(resp, body) {
+			if truncated(resp, body) && !callerRetries(ctx) {
 				if retries < t.retries {
 					if err := t.backoff(ctx, req, &retries, "truncated body"); err != nil {
 						return nil, err
@@ -131,12 +131,18 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			logger(ctx, t.log).Info("github rate limit, waiting",
 				"enterprise", t.enterpriseID, "path", req.URL.Path, "status", status,
 				"reason", reason, "wait", wait.String())
-			// Block the whole client: the next acquire waits (or gives up when the wait
-			// passes the deadline), and so does every other request meanwhile.
-			cred.pacer.block(until, reason)
+			// Block the whole client (a spent primary budget: every request of its
+			// resource): the next acquire waits (or gives up when the wait passes the
+			// deadline), and so does every other request meanwhile.
+			if reason == reasonPrimary {
+				resource, _ := requestCost(ctx)
+				cred.pacer.blockResource(resource, until, reason)
+			} else {
+				cred.pacer.block(until, reason)
+			}
 			countInto(ctx, func(c *Counters) { c.retries.Add(1) })
 
-		case status >= 500 && retries < t.retries:
+		case status >= 500 && retries < t.retries && !callerRetries(ctx):
 			if err := t.backoff(ctx, req, &retries, resp.Status); err != nil {
 				return nil, err
 			}
@@ -145,6 +151,20 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return withBody(resp, body), nil
 		}
 	}
+}
+
+// callerRetriesKey marks requests whose caller handles 5xx answers, failed attempts and
+// truncated bodies itself (the GraphQL client, which asks a smaller page on a retry):
+// the transport hands them back instead of retrying. Rate limits are still waited out.
+type callerRetriesKey struct{}
+
+func withCallerRetries(ctx context.Context) context.Context {
+	return context.WithValue(ctx, callerRetriesKey{}, true)
+}
+
+func callerRetries(ctx context.Context) bool {
+	v, _ := ctx.Value(callerRetriesKey{}).(bool)
+	return v
 }
 
 // errNoToken marks a token source failure: retrying the request cannot fix it.
@@ -183,11 +203,27 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, cached *cach
 	actx, cancel := context.WithTimeout(ctx, t.attemptTimeout)
 	defer cancel()
 	out := req.Clone(actx)
+	if req.GetBody != nil {
+		// A request with a body (a GraphQL query) is sent again on a retry: each
+		// attempt reads a fresh copy.
+		if out.Body, err = req.GetBody(); err != nil {
+			return nil, nil, token, fmt.Errorf("request body: %w", err)
+		}
+	}
 	out.Header.Set("Authorization", "Bearer "+token)
 	if cached != nil {
 		out.Header.Set("If-None-Match", cached.etag)
 	}
-	countInto(ctx, func(c *Counters) { c.requests.Add(1) })
+	graphQL := false
+	if resource, _ := requestCost(ctx); resource == resourceGraphQL {
+		graphQL = true
+	}
+	countInto(ctx, func(c *Counters) {
+		c.requests.Add(1)
+		if graphQL {
+			c.gqlQueries.Add(1)
+		}
+	})
 	resp, err := t.next.RoundTrip(out)
 	if err != nil {
 		return nil, nil, token, err
@@ -241,7 +277,11 @@ func (t *transport) observe(ctx context.Context, resp *http.Response, cred *cred
 	ri := parseRate(resp.Header)
 	cred.pacer.observe(ri, now)
 	if ri.hasRemaining {
-		countInto(ctx, func(c *Counters) { c.observeRate(ri.limit, ri.remaining) })
+		if ri.resource == resourceGraphQL {
+			countInto(ctx, func(c *Counters) { c.observeGraphQLRate(ri.limit, ri.remaining) })
+		} else {
+			countInto(ctx, func(c *Counters) { c.observeRate(ri.limit, ri.remaining) })
+		}
 	}
 	if resp.StatusCode >= 500 || !cred.pat {
 		return // says nothing about the PAT

@@ -67,6 +67,7 @@ func (s *Simulator) apiRoutes() http.Handler {
 	handle("GET /orgs/{org}/teams/{slug}/members", (*call).listTeamMembers)
 	handle("GET /orgs/{org}/teams/{slug}/repos", (*call).listTeamRepos)
 	s.appRoutes(mux)
+	mux.Handle("POST "+graphqlPath, s.graphqlEndpoint())
 	handle("/", func(*call) reply { return notFound() })
 	return mux
 }
@@ -130,6 +131,13 @@ func (s *Simulator) endpoint(fn endpointFunc) http.Handler {
 				"documentation_url": "https://docs.github.com/rest", "status": "403"})
 			return
 		}
+		// At most 100 requests in flight per token, REST and GraphQL together.
+		if !s.enter(token) {
+			s.rateHeaders(w.Header(), c.rate, c.now)
+			rec.Status = writeSecondaryLimit(w, requestID, time.Minute)
+			return
+		}
+		defer s.leave(token)
 		if c.inst == nil && !c.ent.cfg.TokenExpiresAt.IsZero() {
 			w.Header().Set("github-authentication-token-expiration", c.ent.cfg.TokenExpiresAt.UTC().Format("2006-01-02 15:04:05 UTC"))
 		}

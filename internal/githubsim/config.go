@@ -20,6 +20,17 @@ type Config struct {
 
 	// RateLimit is the primary rate limit per token per hour of simulated time.
 	RateLimit int // default 5000
+	// GraphQLRateLimit is the GraphQL API's own primary budget per token per hour of
+	// simulated time, in points (a PAT's 5,000; an app installation on Enterprise Cloud
+	// has 10,000). Default 5000.
+	GraphQLRateLimit int
+	// GraphQLPointsPerMinute is GitHub's secondary limit on the GraphQL endpoint
+	// (default 2,000 points a minute per token).
+	GraphQLPointsPerMinute int
+	// MaxConcurrent is the most requests a token may have in flight, REST and GraphQL
+	// together (GitHub's secondary limit of 100; default 100); more are refused with a
+	// secondary-limit 403.
+	MaxConcurrent int
 
 	// Copilot reports. A day's report exists CopilotReportDelay after the day ends and
 	// its counters keep growing for three more days before they are final.
@@ -74,6 +85,7 @@ func DemoConfig(now time.Time) Config {
 		Now:                 now,
 		HistoryDays:         120,
 		RateLimit:           15000,
+		GraphQLRateLimit:    10000,
 		CopilotMissingDay:   startOfDay(now).AddDate(0, 0, -20),
 		CopilotNewFieldFrom: startOfDay(now).AddDate(0, 0, -10),
 		Enterprises: []EnterpriseConfig{
@@ -123,6 +135,9 @@ func (c Config) withDefaults() (Config, error) {
 	c.HistoryDays = orDefault(c.HistoryDays, 120)
 	c.FutureDays = orDefault(c.FutureDays, 14)
 	c.RateLimit = orDefault(c.RateLimit, 5000)
+	c.GraphQLRateLimit = orDefault(c.GraphQLRateLimit, 5000)
+	c.GraphQLPointsPerMinute = orDefault(c.GraphQLPointsPerMinute, 2000)
+	c.MaxConcurrent = orDefault(c.MaxConcurrent, 100)
 	c.UserShardSize = orDefault(c.UserShardSize, 50)
 	if c.CopilotReportDelay == 0 {
 		c.CopilotReportDelay = 24 * time.Hour
@@ -135,6 +150,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.HistoryDays < 1 || c.FutureDays < 1 || c.RateLimit < 1 || c.UserShardSize < 1 {
 		bad("Config", "HistoryDays, FutureDays, RateLimit and UserShardSize must be positive")
+	}
+	if c.GraphQLRateLimit < 1 || c.GraphQLPointsPerMinute < 1 || c.MaxConcurrent < 1 {
+		bad("Config", "GraphQLRateLimit, GraphQLPointsPerMinute and MaxConcurrent must be positive")
 	}
 	if len(c.Enterprises) == 0 {
 		bad("Enterprises", "at least one enterprise is required")

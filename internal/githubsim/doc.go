@@ -82,6 +82,37 @@
 // Filtered workflow-run queries page through at most 1,000 results while total_count
 // reports the true number.
 //
+// # GraphQL
+//
+// POST /graphql serves GitHub's GraphQL API over the same world (graphql*.go). Every query
+// is parsed and validated against GitHub's published schema (@octokit/graphql-schema
+// 15.26.1, vendored unmodified in testdata/graphql with its MIT licence; GraphQLSchema
+// returns it), so a query GitHub would refuse is refused here: 200 with errors and no
+// data. Then GitHub's documented limits: first/last within 1..100 and required where
+// nodes or edges are asked (MISSING_PAGINATION_BOUNDARIES, EXCESSIVE_PAGINATION), at most
+// 500,000 possible nodes (MAX_NODE_LIMIT_EXCEEDED). A query costs what GitHub computes:
+// one request per connection asked with first/last, times the page sizes of the
+// connections above it, ÷ 100, rounded, at least 1 point — charged to the token's own
+// GraphQL window (Config.GraphQLRateLimit points an hour, x-ratelimit-* headers with
+// x-ratelimit-resource: graphql, rateLimit { cost remaining resetAt … } in the answer; a
+// spent budget answers 200 with a RATE_LIMITED error). Secondary limits: at most
+// Config.GraphQLPointsPerMinute points in any minute (403 with Retry-After) and
+// Config.MaxConcurrent requests in flight per token, REST and GraphQL together.
+// Served: rateLimit, repository (pullRequests, pullRequest, issues, deployments and the
+// fields a collector reads of them: sizes, authors, commits with full messages, reviews,
+// labels, deployment statuses and latestStatus, stateReason), node and nodes by global id.
+// A field of the schema the simulator does not serve answers a NOT_SIMULATED error at
+// its path, never a silent null. GraphQL shows some things differently from REST, as
+// GitHub's does: bots' logins lack "[bot]" (the Copilot coding agent is
+// "copilot-swe-agent"), a commit's GitActor.user is null for bots, databaseId is null
+// for ids beyond 32 bits (fullDatabaseId and global ids carry them), mergeCommit is null
+// until merged (the test merge is potentialMergeCommit), enums are upper case. Global
+// ids (GraphQL id, REST node_id) have GitHub's current form: a type prefix and the
+// base64url MessagePack of [0, database id]. Faults.GraphQLTimeouts, ResourceLimits and
+// HeavyQueryNodes inject the failures GitHub's GraphQL API has (502, "Something went
+// wrong while executing your query", RESOURCE_LIMITS_EXCEEDED); the generic faults apply
+// to /graphql too. Request.Points, Nodes and Operation record what each query cost.
+//
 // Report envelopes link to Downloads(), a second handler for a different origin (start
 // both with Start, or serve them with Serve): links are signed and expire after
 // Config.LinkTTL of simulated time (403 afterwards, and for a forged signature); per-user
@@ -101,7 +132,7 @@
 //
 // # What is left out
 //
-// Only reads (GET) exist: nothing can be created or changed. Payloads carry the fields a
+// Only reads exist (GET, and GraphQL queries): nothing can be created or changed. Payloads carry the fields a
 // client reads plus the common URL fields; among those left out are permissions,
 // licences, template and security settings of repositories, commit verification
 // signatures and file patches, pull-request auto-merge, milestones, assignees and
@@ -114,9 +145,8 @@
 // branch or a SHA; other branches, tags, path and author filters are not modelled, and
 // the test-merge commit an open pull request names as merge_commit_sha cannot be
 // fetched.
-// GraphQL, webhooks, secondary-limit accounting by points or concurrency and
-// fine-grained token permissions are not simulated: every PAT may read all of its
-// enterprise.
+// Mutations, webhooks, REST secondary-limit accounting by points and fine-grained
+// token permissions are not simulated: every PAT may read all of its enterprise.
 //
 // # GitHub App
 //

@@ -18,6 +18,15 @@ type Faults struct {
 	PrimaryLimits   float64 // 403 with x-ratelimit-remaining: 0 and a reset PrimaryResetIn ahead (API host only)
 	Truncations     float64 // 200 whose body is cut: half promise more bytes than they send, half cut the JSON
 	Resets          float64 // the connection is closed without an answer
+	// GraphQL endpoint only: a query that timed out (half 502 "couldn't respond in
+	// time", half 200 "Something went wrong while executing your query") and one GitHub
+	// refused as too heavy (200, RESOURCE_LIMITS_EXCEEDED).
+	GraphQLTimeouts float64
+	ResourceLimits  float64
+	// HeavyQueryNodes, when positive, makes every GraphQL query that can return more
+	// nodes than this time out (502), deterministically: a model of GitHub giving up on
+	// heavy queries, which a client survives by asking smaller pages.
+	HeavyQueryNodes int64
 
 	// Latency is added to every matching request through Config.Sleep. Keep it tiny in
 	// tests (or inject a Sleep that does not sleep).
@@ -94,6 +103,8 @@ func (s *Simulator) planFault(seq int64, host Host, r *http.Request, token strin
 		{f.PrimaryLimits, FaultPrimaryLimit},
 		{f.Truncations, FaultTruncated},
 		{f.Resets, FaultReset},
+		{f.GraphQLTimeouts, FaultTimeout},
+		{f.ResourceLimits, FaultResourceLimits},
 	}
 	for _, k := range kinds {
 		if x < k.share {
@@ -103,6 +114,9 @@ func (s *Simulator) planFault(seq int64, host Host, r *http.Request, token strin
 		x -= k.share
 	}
 	if plan.kind == FaultPrimaryLimit && host != HostAPI {
+		plan.kind = ""
+	}
+	if (plan.kind == FaultTimeout || plan.kind == FaultResourceLimits) && (host != HostAPI || r.URL.Path != graphqlPath) {
 		plan.kind = ""
 	}
 	key := string(host) + " " + r.Method + " " + r.URL.RequestURI() + " " + token

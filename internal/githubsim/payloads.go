@@ -1,7 +1,6 @@
 package githubsim
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/url"
 	"time"
@@ -32,10 +31,6 @@ func (t *ts) UnmarshalJSON(b []byte) error {
 	}
 	*t = ts(v)
 	return nil
-}
-
-func nodeID(prefix string, id int64) string {
-	return prefix + base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d", id))
 }
 
 const htmlBase = "https://github.com"

@@ -84,9 +84,11 @@ func (s *Simulator) rateHeaders(h http.Header, key rateKey, now time.Time) {
 	h.Set("X-RateLimit-Resource", "core")
 }
 
-// ResetRateLimits starts every token's rate-limit window afresh.
+// ResetRateLimits starts every token's rate-limit windows (REST and GraphQL) afresh.
 func (s *Simulator) ResetRateLimits() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rate = map[string]*rateWindow{}
+	s.gqlRate = map[string]*rateWindow{}
+	s.gqlMinute = map[string][]pointsAt{}
 }

@@ -29,8 +29,14 @@ type Request struct {
 	Enterprise    string // slug of the enterprise owning Token; "" when unknown or absent
 	Installation  int64  // the app installation of an installation token; 0 for a PAT
 	Charged       bool   // counted against the primary rate limit (304s are not)
-	Fault         string // the injected fault, "" for none (see Fault* constants)
-	At            time.Time
+	// GraphQL requests (POST /graphql): the operation's name, the points charged to
+	// the token's GraphQL budget (Charged is true when Points > 0), and the nodes the
+	// query could return.
+	Operation string
+	Points    int
+	Nodes     int64
+	Fault     string // the injected fault, "" for none (see Fault* constants)
+	At        time.Time
 }
 
 // Injected fault kinds, as recorded in Request.Fault.
@@ -40,6 +46,8 @@ const (
 	FaultPrimaryLimit   = "primary_limit"
 	FaultTruncated      = "truncated"
 	FaultReset          = "reset"
+	FaultTimeout        = "timeout"         // GraphQL only
+	FaultResourceLimits = "resource_limits" // GraphQL only
 )
 
 func (s *Simulator) record(r Request) {

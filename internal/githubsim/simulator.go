@@ -19,6 +19,9 @@ type Simulator struct {
 	mu           sync.Mutex
 	now          time.Time
 	rate         map[string]*rateWindow
+	gqlRate      map[string]*rateWindow // GraphQL budget per token
+	gqlMinute    map[string][]pointsAt  // GraphQL points of the last minute per token
+	inFlight     map[string]int         // requests being answered per token
 	faults       Faults
 	faultRuns    map[string]int // consecutive faults per request identity
 	seq          int64
@@ -33,6 +36,7 @@ type Simulator struct {
 	app           *AppConfig
 	installations map[int64]*installation
 	instTokens    map[string]*instToken
+	reposByID map[int64]*repo // read-only after New
 }
 
 // New validates cfg and generates the world. Generation is deterministic: the same
@@ -48,11 +52,20 @@ func New(cfg Config) (*Simulator, error) {
 		signKey:      key[:],
 		now:          cfg.Now,
 		rate:         map[string]*rateWindow{},
+		gqlRate:      map[string]*rateWindow{},
+		gqlMinute:    map[string][]pointsAt{},
+		inFlight:     map[string]int{},
+		reposByID:    map[int64]*repo{},
 		faultRuns:    map[string]int{},
 		downloadBase: "http://copilot-reports.invalid",
 	}
 	if err := s.setupApp(); err != nil {
 		return nil, fmt.Errorf("simulator config: %w", err)
+	}
+	for _, o := range s.w.orgs {
+		for _, r := range o.repos {
+			s.reposByID[r.id] = r
+		}
 	}
 	s.api = s.apiRoutes()
 	s.downloads = s.downloadRoutes()

@@ -39,6 +39,7 @@ type ReposStore interface {
 	ListChangeTargets(ctx context.Context, enterpriseID string, repoID int64, signal string) ([]postgres.ChangeTarget, error)
 	SaveDeploymentChanges(ctx context.Context, enterpriseID string, repoID int64, signal string, sets []postgres.ChangeSet, m *postgres.Mark) (int64, error)
 	SaveIncidents(ctx context.Context, enterpriseID string, repoID int64, incidents []metrics.Incident, m postgres.Mark) (int64, error)
+	SaveRepoMark(ctx context.Context, enterpriseID string, repoID int64, stream string, m postgres.Mark) error
 	PruneCachedPages(ctx context.Context, enterpriseID string, maxAge time.Duration) (int64, error)
 }
 
@@ -262,7 +263,8 @@ func (s *ReposStage) Run(ctx context.Context, req Request) (Result, error) {
 	res.Warnings = append(res.Warnings, tokenExpiryWarning(client, e.ID, s.opts.Now().UTC(), s.opts.Events)...)
 	if err == nil {
 		s.log.InfoContext(ctx, "collected repositories", "enterprise", e.ID, "shard", req.Shard, "done", res.Done,
-			"records", res.Records, "repositories", c.reposDone, "api_calls", res.Counters.Requests, "not_modified", res.Counters.NotModified)
+			"records", res.Records, "repositories", c.reposDone, "api_calls", res.Counters.Requests, "not_modified", res.Counters.NotModified,
+			"graphql_queries", res.Counters.GraphQLRequests, "graphql_points", res.Counters.GraphQLPoints)
 	}
 	return res, err
 }
@@ -361,6 +363,12 @@ func (c *repoCollection) run() (Result, error) {
 	if err != nil {
 		return c.result(false), err
 	}
+	if c.graphQL() {
+		if stop, res, err := c.collectChunks(work); stop {
+			return res, err
+		}
+		return c.result(true), nil
+	}
 	for _, w := range work {
 		err := c.collectRepo(w)
 		if err == nil {
@@ -410,6 +418,8 @@ func (c *repoCollection) handle(err error, what string, repo *metrics.Repository
 			c.s.opts.Events.Event("TokenRefused", map[string]string{"enterprise": c.e.ID}, nil)
 		}
 		return true, c.result(false), fmt.Errorf("collect repositories of %s: %w: %w", c.e.ID, err, ErrPermanent)
+	case errors.Is(err, github.ErrGraphQLQuery):
+		return true, c.result(false), graphQLQueryError(c.e.ID, err)
 	case errors.Is(err, github.ErrTokenUnusable), errors.Is(err, github.ErrDisallowedHost):
 		// The stored secret is malformed, or GitHub redirected off the API origin:
 		// only an operator can fix it.
@@ -502,6 +512,8 @@ type repoWork struct {
 	// full: every stream, the default branch's commits included (new, pushed, sweep due
 	// or re-collection); otherwise only the streams that change without a push.
 	full bool
+	// look is what the GraphQL look learnt of it (repo_api graphql); nil with REST.
+	look *repoLook
 }
 
 // dueRepos picks this shard's repositories that need a pass, in full-name order: new
@@ -556,9 +568,24 @@ func (c *repoCollection) recentFrom() time.Time { return c.now.Add(-c.s.opts.Fai
 // records the pass.
 func (c *repoCollection) collectRepo(w repoWork) error {
 	repo := w.state.Repo
-	marks, err := c.store.GetRepoMarks(c.ctx, c.e.ID, repo.ID)
-	if err != nil {
-		return err
+	var marks map[string]postgres.Mark
+	pulls, deployments, incidents := c.pulls, c.deployments, c.incidents
+	if w.look != nil {
+		if w.look.err != nil {
+			return ghErr(w.look.err)
+		}
+		marks = w.look.marks
+		look := w.look
+		pulls = func(r metrics.Repository, m postgres.Mark, ok bool) error { return c.pullsGraphQL(look, r, m, ok) }
+		deployments = func(r metrics.Repository, m postgres.Mark, ok bool) error {
+			return c.deploymentsGraphQL(look, r, m, ok)
+		}
+		incidents = func(r metrics.Repository, m postgres.Mark, ok bool) error { return c.incidentsGraphQL(look, r, m, ok) }
+	} else {
+		var err error
+		if marks, err = c.store.GetRepoMarks(c.ctx, c.e.ID, repo.ID); err != nil {
+			return err
+		}
 	}
 	type stream struct {
 		name string
@@ -571,11 +598,11 @@ func (c *repoCollection) collectRepo(w repoWork) error {
 	frozen := repo.Archived && repo.UpdatedAt.Before(c.since)
 	streams := []stream{
 		{postgres.StreamRepoCommits, w.full && !quiet, c.commits},
-		{postgres.StreamRepoPulls, !frozen, c.pulls},
+		{postgres.StreamRepoPulls, !frozen, pulls},
 		{postgres.StreamRepoRuns, !frozen, c.runs},
-		{postgres.StreamRepoDeployments, !frozen && c.signal == metrics.SignalDeployment, c.deployments},
+		{postgres.StreamRepoDeployments, !frozen && c.signal == metrics.SignalDeployment, deployments},
 		{postgres.StreamRepoChanges, !frozen, c.changes},
-		{postgres.StreamRepoIncidents, !frozen, c.incidents},
+		{postgres.StreamRepoIncidents, !frozen, incidents},
 	}
 	for _, st := range streams {
 		mark, ok := marks[st.name]

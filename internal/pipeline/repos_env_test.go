@@ -287,6 +287,38 @@ func (e *reposEnv) charged() (charged, all int) {
 	return charged, all
 }
 
+// reposCost is what the requests since the last reset cost: REST requests charged
+// against the core budget, GraphQL queries and their points, by operation and by REST
+// endpoint kind.
+type reposCost struct {
+	restCharged, all, graphQL, points int
+	ops, restKinds                    map[string]int
+}
+
+func (c reposCost) String() string {
+	return fmt.Sprintf("%d requests: %d REST charged, %d GraphQL queries (%d points) %v", c.all, c.restCharged, c.graphQL, c.points, c.ops)
+}
+
+func (e *reposEnv) cost() reposCost {
+	c := reposCost{ops: map[string]int{}, restKinds: map[string]int{}}
+	for _, r := range e.sim.Requests() {
+		if r.Host != githubsim.HostAPI {
+			continue
+		}
+		c.all++
+		switch {
+		case r.Path == "/graphql":
+			c.graphQL++
+			c.points += r.Points
+			c.ops[r.Operation]++
+		case r.Charged:
+			c.restCharged++
+			c.restKinds[requestKind(r.Path)]++
+		}
+	}
+	return c
+}
+
 // since is the first day a first run collects.
 func (e *reposEnv) since() time.Time {
 	now := e.sim.Now()

@@ -129,18 +129,26 @@ func (c *repoCollection) pullRow(ctx context.Context, repo metrics.Repository, n
 		}
 		pr.Commits = append(pr.Commits, commit)
 	}
-	row := postgres.PullRequestRow{
-		PR: pr, AuthorIsBot: c.bots.IsBot(pr.AuthorLogin), IsRevert: metrics.IsRevertPR(pr),
-		IsHotfix: metrics.IsHotfixPR(pr, c.e.HotfixRE()), FirstCommitAuthoredAt: metrics.FirstCommitAt(pr),
-	}
 	for review, err := range c.client.ListPullReviews(ctx, repo.FullName, number) {
 		if err != nil {
 			return postgres.PullRequestRow{}, err
 		}
-		row.PR.Reviews = append(row.PR.Reviews, review)
+		pr.Reviews = append(pr.Reviews, review)
+	}
+	return c.pullRequestRow(pr), nil
+}
+
+// pullRequestRow derives what the metrics need of a whole pull request (commits and
+// reviews included) with the shared helpers, whichever API read it.
+func (c *repoCollection) pullRequestRow(pr metrics.PullRequest) postgres.PullRequestRow {
+	row := postgres.PullRequestRow{
+		PR: pr, AuthorIsBot: c.bots.IsBot(pr.AuthorLogin), IsRevert: metrics.IsRevertPR(pr),
+		IsHotfix: metrics.IsHotfixPR(pr, c.e.HotfixRE()), FirstCommitAuthoredAt: metrics.FirstCommitAt(pr),
+	}
+	for _, review := range pr.Reviews {
 		row.Reviews = append(row.Reviews, postgres.ReviewRow{Review: review, ReviewerIsBot: c.bots.IsBot(review.ReviewerLogin)})
 	}
-	return row, nil
+	return row
 }
 
 // runsPageSize is how many runs one listing page holds: while a window's runs fit in

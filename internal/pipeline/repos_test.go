@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"metrics-collector/internal/config"
 	"metrics-collector/internal/githubsim"
 	"metrics-collector/internal/metrics"
 	"metrics-collector/internal/pipeline"
@@ -52,10 +53,19 @@ func sumRecords(answers []reposAnswer) (records int64) {
 
 func TestReposFirstRunStoresWhatGitHubHasAndASecondRunCostsNothing(t *testing.T) {
 	t.Parallel()
-	e := newReposEnv(t, reposSetup{})
+	for _, api := range []string{config.RepoAPIGraphQL, config.RepoAPIREST} {
+		t.Run(api, func(t *testing.T) {
+			t.Parallel()
+			testFirstAndSecondRun(t, api)
+		})
+	}
+}
+
+func testFirstAndSecondRun(t *testing.T, api string) {
+	e := newReposEnv(t, reposSetup{enterprise: map[string]any{"repo_api": api}})
 
 	first := e.collect(nil)
-	charged1, all1 := e.charged()
+	cost1 := e.cost()
 	stored := e.dump(metrics.SignalDeployment)
 	compareWithTruth(t, stored, reposWant(e.truth(), e.since()))
 	if len(stored.Repositories) == 0 || len(stored.Commits) == 0 || len(stored.PullRequests) == 0 || len(stored.WorkflowRuns) == 0 ||
@@ -63,28 +73,37 @@ func TestReposFirstRunStoresWhatGitHubHasAndASecondRunCostsNothing(t *testing.T)
 		t.Fatalf("something was not collected: %d repositories, %d with commits, %d pull requests, %d runs, %d deployments, %d incidents",
 			len(stored.Repositories), len(stored.Commits), len(stored.PullRequests), len(stored.WorkflowRuns), len(stored.Deployments), len(stored.Incidents))
 	}
-	t.Logf("first run: %d calls, %d records, %d requests (%d charged)", len(first), sumRecords(first), all1, charged1)
+	t.Logf("first run: %d calls, %d records, %s", len(first), sumRecords(first), cost1)
 	checkBusyRepository(t, e, stored)
+	if api == config.RepoAPIREST && cost1.graphQL > 0 {
+		t.Errorf("repo_api rest sent %d GraphQL queries", cost1.graphQL)
+	}
+	if api == config.RepoAPIGraphQL && (cost1.graphQL == 0 || cost1.ops["Probe"] == 0 || cost1.restKinds["pull"] > 0 || cost1.restKinds["deployment statuses"] > 0) {
+		t.Errorf("repo_api graphql: %s; want pull requests and statuses read through GraphQL", cost1)
+	}
 
 	// Nothing new: the second run asks only conditional questions GitHub answers 304,
-	// except the runs listings of busy repositories, whose window moved forward once.
+	// except the runs listings of busy repositories, whose window moved forward once —
+	// and, through GraphQL, one probe query for the watched repositories.
 	e.sim.ResetRequests()
 	second := e.collect(nil)
-	charged2, all2 := e.charged()
-	t.Logf("second run, nothing new: %d records, %d requests (%d charged)", sumRecords(second), all2, charged2)
+	cost2 := e.cost()
+	t.Logf("second run, nothing new: %d records, %s", sumRecords(second), cost2)
 	if got := sumRecords(second); got != 0 {
 		t.Errorf("the second run wrote %d rows; nothing changed", got)
 	}
-	if charged2 > 3 {
-		t.Errorf("the second run cost %d charged requests, want at most 3 (the moved runs windows)", charged2)
+	if cost2.restCharged > 3 {
+		t.Errorf("the second run cost %d charged REST requests, want at most 3 (the moved runs windows)", cost2.restCharged)
 	}
+	checkOnlyProbes(t, api, cost2)
 	e.sim.ResetRequests()
 	third := e.collect(nil)
-	charged3, all3 := e.charged()
-	t.Logf("third run, nothing new: %d records, %d requests (%d charged)", sumRecords(third), all3, charged3)
-	if charged3 != 0 || sumRecords(third) != 0 {
-		t.Errorf("the third run cost %d charged requests and wrote %d rows, want none", charged3, sumRecords(third))
+	cost3 := e.cost()
+	t.Logf("third run, nothing new: %d records, %s", sumRecords(third), cost3)
+	if cost3.restCharged != 0 || sumRecords(third) != 0 {
+		t.Errorf("the third run cost %d charged REST requests and wrote %d rows, want none", cost3.restCharged, sumRecords(third))
 	}
+	checkOnlyProbes(t, api, cost3)
 	// Idle repositories (no push within the sweep period, nothing open) are not asked
 	// anything until their sweep is due.
 	for _, r := range stored.Repositories {
@@ -104,9 +123,26 @@ func TestReposFirstRunStoresWhatGitHubHasAndASecondRunCostsNothing(t *testing.T)
 	e.sim.Advance(30 * time.Minute)
 	e.sim.ResetRequests()
 	later := e.collect(nil)
-	charged4, all4 := e.charged()
-	t.Logf("half an hour later: %d records, %d requests (%d charged)", sumRecords(later), all4, charged4)
+	t.Logf("half an hour later: %d records, %s", sumRecords(later), e.cost())
+	if sumRecords(later) == 0 {
+		t.Error("half an hour later nothing was written; the world moved")
+	}
 	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
+}
+
+// checkOnlyProbes checks a run with nothing new: through GraphQL, one probe query per
+// lookChunk watched repositories and nothing else; through REST, no GraphQL at all.
+func checkOnlyProbes(t *testing.T, api string, c reposCost) {
+	t.Helper()
+	if api == config.RepoAPIREST {
+		if c.graphQL != 0 {
+			t.Errorf("repo_api rest sent %d GraphQL queries", c.graphQL)
+		}
+		return
+	}
+	if c.graphQL != c.ops["Probe"] || c.graphQL > 1 || c.points > c.graphQL {
+		t.Errorf("nothing new cost %s; want one probe query of one point for the six repositories", c)
+	}
 }
 
 // checkBusyRepository checks the repository with a day of more than 1,000 runs: every
@@ -394,41 +430,60 @@ func numberOf(x *metrics.ChangeIndex, i int) int {
 func TestReposInjectedFaultsGiveTheSameRows(t *testing.T) {
 	t.Parallel()
 	e := newReposEnv(t, reposSetup{})
-	e.sim.SetFaults(githubsim.Faults{ServerErrors: 0.04, SecondaryLimits: 0.03, Truncations: 0.03, Resets: 0.02, PrimaryLimits: 0.01, MaxConsecutive: 1})
+	e.sim.SetFaults(githubsim.Faults{ServerErrors: 0.04, SecondaryLimits: 0.03, Truncations: 0.03, Resets: 0.02, PrimaryLimits: 0.01,
+		GraphQLTimeouts: 0.15, ResourceLimits: 0.1, MaxConsecutive: 1})
 	e.collect(nil)
-	retried := 0
+	retried, graphQLFaults := 0, 0
 	for _, r := range e.sim.Requests() {
 		if r.Fault != "" {
 			retried++
+			if r.Path == "/graphql" {
+				graphQLFaults++
+			}
 		}
 	}
-	if retried == 0 {
-		t.Fatal("no fault was injected")
+	if retried == 0 || graphQLFaults == 0 {
+		t.Fatalf("%d faults injected, %d of them to GraphQL queries", retried, graphQLFaults)
 	}
 	compareWithTruth(t, e.dump(metrics.SignalDeployment), reposWant(e.truth(), e.since()))
 }
 
 func TestReposBudgetCutCallsResumeByCursor(t *testing.T) {
 	t.Parallel()
-	clean := newReposEnv(t, reposSetup{})
-	clean.collect(nil)
-	cleanCharged, _ := clean.charged()
+	// GraphQL reads a repository's pull requests and deployments in a few queries, so
+	// the same budget cuts the collection fewer times.
+	for api, minCalls := range map[string]int{config.RepoAPIREST: 10, config.RepoAPIGraphQL: 5} {
+		t.Run(api, func(t *testing.T) {
+			t.Parallel()
+			setup := reposSetup{enterprise: map[string]any{"repo_api": api}}
+			clean := newReposEnv(t, setup)
+			clean.collect(nil)
+			cleanCost := clean.cost()
 
-	e := newReposEnv(t, reposSetup{})
-	e.ticking.Store(true) // one second per request: a 10 s budget is a few requests
-	answers := e.collect(map[string]any{"budget_seconds": 10})
-	if len(answers) < 10 {
-		t.Fatalf("%d calls; the budget should have cut the collection many times", len(answers))
-	}
-	charged, _ := e.charged()
-	t.Logf("%d calls, %d charged requests (one call: %d)", len(answers), charged, cleanCharged)
-	if diff := cmp.Diff(clean.dump(metrics.SignalDeployment), e.dump(metrics.SignalDeployment), cmpopts.EquateEmpty()); diff != "" {
-		t.Errorf("cut calls stored other rows than one call (-one +cut):\n%s", diff)
-	}
-	// Each call redoes at most the unit it was in; conditional requests make most of
-	// that free, so the cut collection costs about what one call does.
-	if float64(charged) > 1.1*float64(cleanCharged) {
-		t.Errorf("cut calls cost %d charged requests, one call %d: work was redone", charged, cleanCharged)
+			e := newReposEnv(t, setup)
+			e.ticking.Store(true) // one second per request: a 10 s budget is a few requests
+			answers := e.collect(map[string]any{"budget_seconds": 10})
+			if len(answers) < minCalls {
+				t.Fatalf("%d calls; the budget should have cut the collection at least %d times", len(answers), minCalls)
+			}
+			cost := e.cost()
+			t.Logf("%d calls, %s (one call: %s)", len(answers), cost, cleanCost)
+			if diff := cmp.Diff(clean.dump(metrics.SignalDeployment), e.dump(metrics.SignalDeployment), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("cut calls stored other rows than one call (-one +cut):\n%s", diff)
+			}
+			// Each call redoes at most the unit it was in; conditional requests make most
+			// of that free, so the cut collection costs about what one call does. A cut
+			// GraphQL call loses the look of its chunk: the next call probes the rest of
+			// the chunk again (a point or two).
+			spent, once := cost.restCharged+cost.points, cleanCost.restCharged+cleanCost.points
+			slack := 0 // REST: conditional requests make a redone unit free
+			if api == config.RepoAPIGraphQL {
+				slack = 3 * len(answers) // a probe and a prefetch of a few repositories a cut
+			}
+			if float64(spent) > 1.1*float64(once)+float64(slack) {
+				t.Errorf("cut calls cost %d (REST charged + points), one call %d: work was redone", spent, once)
+			}
+		})
 	}
 }
 
@@ -797,13 +852,32 @@ func TestReposUnusableTokenFailsForGood(t *testing.T) {
 
 func TestReposRateLimitEndsTheCallWithACursor(t *testing.T) {
 	t.Parallel()
-	e := newReposEnv(t, reposSetup{sim: func(c *githubsim.Config) { c.RateLimit = 400 }})
+	for name, c := range map[string]struct {
+		api    string
+		limits func(*githubsim.Config)
+	}{
+		"rest": {config.RepoAPIREST, func(c *githubsim.Config) { c.RateLimit = 400 }},
+		// Through GraphQL the REST requests are about 110; the busy repository's runs
+		// listing (one stream, committed at its end) needs most of a call's burst, so a
+		// much tighter budget than 100 an hour could never finish it.
+		"graphql, REST limit": {config.RepoAPIGraphQL, func(c *githubsim.Config) { c.RateLimit = 100 }},
+		"graphql, points":     {config.RepoAPIGraphQL, func(c *githubsim.Config) { c.GraphQLRateLimit = 8 }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testRateLimitCursor(t, reposSetup{sim: c.limits, enterprise: map[string]any{"repo_api": c.api}})
+		})
+	}
+}
+
+func testRateLimitCursor(t *testing.T, setup reposSetup) {
+	e := newReposEnv(t, setup)
 	first := e.post(map[string]any{"enterprise": "ent1", "budget_seconds": 60})
 	if first.code != http.StatusOK || first.Done || first.Cursor == nil || first.Records == 0 {
 		t.Fatalf("first call %d %s; want progress, then a cursor when the limit is reached", first.code, first.raw)
 	}
-	if !strings.Contains(strings.Join(first.Warnings, "\n"), "rate limit") {
-		t.Errorf("warnings %v: want the rate limit named", first.Warnings)
+	if w := strings.Join(first.Warnings, "\n"); !strings.Contains(w, "rate limit") && !strings.Contains(w, "pacing") {
+		t.Errorf("warnings %v: want the rate limit (or the pacing to it) named", first.Warnings)
 	}
 	// Still limited: nothing can be done, so the call says so (503) for the orchestrator
 	// to retry later, keeping its cursor.
@@ -811,10 +885,14 @@ func TestReposRateLimitEndsTheCallWithACursor(t *testing.T) {
 	if again.code != http.StatusServiceUnavailable {
 		t.Fatalf("limited call answered %d %s, want 503", again.code, again.raw)
 	}
-	// After the reset the collection carries on from the cursor and completes.
-	for range 20 {
+	// After the reset the collection carries on from the cursor and completes (a call
+	// that the pacing to a tiny budget lets do nothing answers 503 and is called again).
+	for range 40 {
 		e.sim.Advance(time.Hour + time.Minute)
 		a := e.post(map[string]any{"enterprise": "ent1", "budget_seconds": 60, "cursor": *first.Cursor})
+		if a.code == http.StatusServiceUnavailable {
+			continue
+		}
 		if a.code != http.StatusOK {
 			t.Fatalf("answered %d %s", a.code, a.raw)
 		}
@@ -976,4 +1054,35 @@ func TestReposRelabelledIncidentLeavesTheMetrics(t *testing.T) {
 			t.Errorf("%s: %d failed deployments before the incidents left, %d after; want fewer", repo, sumBefore, sumAfter)
 		}
 	}
+}
+
+// A query GitHub refuses as invalid (its schema changed) cannot be fixed by retrying:
+// the call fails for good and says how to keep collecting (repo_api rest), which then
+// collects through REST alone.
+func TestReposRefusedGraphQLQueryFailsWithTheFallback(t *testing.T) {
+	t.Parallel()
+	e := newReposEnv(t, reposSetup{})
+	e.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/graphql" {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"errors":[{"path":["query","r0","pullRequests"],"extensions":{"code":"undefinedField"},"message":"Field 'pullRequests' doesn't exist on type 'Repository'"}]}`))
+		return true
+	})
+	a := e.post(map[string]any{"enterprise": "ent1"})
+	if a.code != http.StatusOK || a.Status != pipeline.StatusFailed || !a.Done ||
+		!strings.Contains(a.Error, "doesn't exist") || !strings.Contains(a.Error, `"repo_api": "rest"`) {
+		t.Fatalf("answer %d %s; want failed for good, GitHub's message and the fallback named", a.code, a.raw)
+	}
+
+	rest := newReposEnv(t, reposSetup{enterprise: map[string]any{"repo_api": "rest"}})
+	rest.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/graphql" {
+			t.Errorf("repo_api rest sent a GraphQL query")
+		}
+		return false
+	})
+	rest.collect(nil)
+	compareWithTruth(t, rest.dump(metrics.SignalDeployment), reposWant(rest.truth(), rest.since()))
 }

@@ -68,6 +68,10 @@ type Counters struct {
 	Waits        int64 // rate-limit or backoff waits
 	RateLimitLow *int  // lowest x-ratelimit-remaining seen; nil if none seen
 	RateLimit    int   // the x-ratelimit-limit seen; 0 if none seen
+	// GraphQLRequests of Requests were GraphQL queries, which cost GraphQLPoints of the
+	// separate GraphQL budget (repo_api graphql; decision 0006).
+	GraphQLRequests int64
+	GraphQLPoints   int64
 }
 
 // Add folds other into c.
@@ -76,6 +80,8 @@ func (c *Counters) Add(other Counters) {
 	c.NotModified += other.NotModified
 	c.Retries += other.Retries
 	c.Waits += other.Waits
+	c.GraphQLRequests += other.GraphQLRequests
+	c.GraphQLPoints += other.GraphQLPoints
 	c.RateLimit = max(c.RateLimit, other.RateLimit)
 	if other.RateLimitLow != nil && (c.RateLimitLow == nil || *other.RateLimitLow < *c.RateLimitLow) {
 		v := *other.RateLimitLow

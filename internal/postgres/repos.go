@@ -41,15 +41,20 @@ type Mark struct {
 	// SweptAt is, for repo.pass, when the repository last had a full pass (every stream)
 	// and, for repos.inventory, when the org was last listed completely.
 	SweptAt time.Time
+	// Count is, for repo.incidents read through GraphQL, how many labelled issues the
+	// listing held; with Watermark (the newest updatedAt among them) it fingerprints the
+	// listing, so an unchanged one is not read again (decision 0006).
+	Count int
 }
 
 type markState struct {
 	Collection string     `json:"collection,omitempty"`
 	SweptAt    *time.Time `json:"swept_at,omitempty"`
+	Count      int        `json:"count,omitempty"`
 }
 
 func (m Mark) state() ([]byte, error) {
-	st := markState{Collection: m.Collection}
+	st := markState{Collection: m.Collection, Count: m.Count}
 	if !m.SweptAt.IsZero() {
 		t := m.SweptAt.UTC()
 		st.SweptAt = &t
@@ -64,7 +69,7 @@ func parseMark(watermark time.Time, state []byte) (Mark, error) {
 			return Mark{}, fmt.Errorf("watermark state: %w", err)
 		}
 	}
-	m := Mark{Watermark: watermark.UTC(), Collection: st.Collection}
+	m := Mark{Watermark: watermark.UTC(), Collection: st.Collection, Count: st.Count}
 	if st.SweptAt != nil {
 		m.SweptAt = st.SweptAt.UTC()
 	}
