@@ -125,6 +125,42 @@ func compareFiles(t *testing.T, want, got map[string][]byte, wantName, gotName s
 	}
 }
 
+// withoutRunStatus returns an export's files with what names the run that wrote them
+// taken out: the report's header and status section (everything before its DORA
+// section) and the report's size and digest in the manifests. The rest — every data
+// file, the report's figures, the manifests' other entries — is kept byte for byte.
+func withoutRunStatus(t *testing.T, files map[string][]byte) map[string][]byte {
+	t.Helper()
+	out := make(map[string][]byte, len(files))
+	for name, b := range files {
+		base := name[strings.LastIndex(name, "/")+1:]
+		switch {
+		case strings.HasPrefix(base, "report"):
+			if i := bytes.Index(b, []byte(`<section id="dora">`)); i >= 0 {
+				b = b[i:]
+			}
+		case strings.HasPrefix(base, "manifest"):
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			entries, _ := m["files"].([]any)
+			for _, e := range entries {
+				if f, ok := e.(map[string]any); ok && f["kind"] == "report" {
+					delete(f, "bytes")
+					delete(f, "sha256")
+				}
+			}
+			var err error
+			if b, err = json.MarshalIndent(m, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out[name] = b
+	}
+	return out
+}
+
 // firstDifference describes where two files part: the line number and both lines.
 func firstDifference(want, got []byte) string {
 	wl, gl := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
@@ -218,6 +254,13 @@ func checkExportContract(t *testing.T, files map[string][]byte, tokens []string)
 		}
 		if !bytes.Equal(files[f.Archive], b) {
 			t.Errorf("%s: its dated copy %s is missing or differs", f.Name, f.Archive)
+		}
+		if f.Name == "report.html" {
+			// The report is a page, not data: its freshness is on it, not in the manifest.
+			if !bytes.HasPrefix(b, []byte("<!DOCTYPE html>")) || bytes.Contains(b, []byte("<script")) || !bytes.Contains(b, []byte(`id="dora"`)) {
+				t.Errorf("report.html is not the self-contained report page")
+			}
+			continue
 		}
 		if len(f.CompleteThrough) == 0 {
 			t.Errorf("%s: the manifest says nothing of how complete its data is", f.Name)

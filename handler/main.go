@@ -229,7 +229,7 @@ func build(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	})
 	srv := server.New(server.Options{
 		Log: log, Store: store, Config: cfg, Stages: stages, Orchestrator: orch,
-		Telemetry: tel, Redact: redactor.Redact, Now: h.now,
+		Telemetry: tel, Redact: redactor.Redact, Now: h.now, ExportDir: resolvedExportDir(cfg),
 	})
 	return &app{handler: srv, store: store, telemetry: tel}, nil
 }

@@ -33,11 +33,7 @@ func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, 
 		return nil, err
 	}
 
-	exportDir := cfg.ExportDir
-	if exportDir == "" {
-		// Running from a package the app folder is read-only; the temp dir is not.
-		exportDir = filepath.Join(os.TempDir(), "metrics-collector-export")
-	}
+	exportDir := resolvedExportDir(cfg)
 	if err := os.MkdirAll(exportDir, 0o755); err != nil {
 		log.Warn("EXPORT_DIR cannot be created; export_csv will fail until it can", "dir", exportDir, "error", err.Error())
 	}
@@ -64,7 +60,8 @@ func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, 
 		pipeline.NewVelocityStage(calc),
 		pipeline.NewExportStage(pipeline.ExportOptions{
 			Store: store, Dir: exportDir, Enterprises: enterpriseIDs(cfg), RetentionDays: cfg.ExportRetentionDays,
-			ArchiveDays: cfg.SharePointRetentionDays, NoUserLevel: !cfg.ExportUserLevel, Now: h.now, Logger: log,
+			ArchiveDays: cfg.SharePointRetentionDays, NoUserLevel: !cfg.ExportUserLevel, ReportDocsURL: cfg.ReportDocsURL,
+			Now: h.now, Logger: log,
 		}),
 		pipeline.NewUploadStage(pipeline.UploadOptions{
 			Store: store, Uploader: uploader, Dir: exportDir, ArchiveDays: cfg.SharePointRetentionDays, Now: h.now, Logger: log,
@@ -225,4 +222,13 @@ func checkApps(ctx context.Context, cfg config.Config, clients map[string]*githu
 		}
 	}
 	return nil
+}
+
+// resolvedExportDir is EXPORT_DIR, or a folder in the temp dir when it is not set
+// (running from a package the app folder is read-only; the temp dir is not).
+func resolvedExportDir(cfg config.Config) string {
+	if cfg.ExportDir != "" {
+		return cfg.ExportDir
+	}
+	return filepath.Join(os.TempDir(), "metrics-collector-export")
 }

@@ -202,15 +202,18 @@ type Config struct {
 	DatabaseAuth           string // DatabaseAuthPassword (default) or DatabaseAuthEntra
 	DatabasePasswordSecret string
 	ExportDir              string
-	ExportRetentionDays    int
-	RetentionDays          int // collected data older than this many days is pruned daily
-	SharePoint             SharePoint
-	Graph                  Graph
-	AppInsights            Secret // the connection string (carries the instrumentation key)
-	StageBaseURL           string
-	StageFunctionKey       Secret
-	StageBudget            time.Duration
-	OrchestratorBudget     time.Duration
+	// ReportDocsURL is REPORT_DOCS_URL: where the HTML report links the definitions
+	// (docs/metrics.md); empty means the report's relative default.
+	ReportDocsURL       string
+	ExportRetentionDays int
+	RetentionDays       int // collected data older than this many days is pruned daily
+	SharePoint          SharePoint
+	Graph               Graph
+	AppInsights         Secret // the connection string (carries the instrumentation key)
+	StageBaseURL        string
+	StageFunctionKey    Secret
+	StageBudget         time.Duration
+	OrchestratorBudget  time.Duration
 	// OrchestratorSchedule is ORCHESTRATOR_SCHEDULE (read by the Functions host; the
 	// service only checks it), DefaultSchedule when unset.
 	OrchestratorSchedule    string
@@ -326,6 +329,13 @@ func Parse(getenv func(string) string) (Config, error) {
 	c.SeatPrices = parseSeatPrices(getenv("COPILOT_SEAT_PRICES"), bad)
 	c.ExportUserLevel = boolSetting(getenv, "EXPORT_USER_LEVEL", true, bad)
 	c.SharePointRetentionDays = intSetting(getenv, "SHAREPOINT_RETENTION_DAYS", DefaultSharePointRetention, 1, 3660, bad)
+	if v := strings.TrimSpace(getenv("REPORT_DOCS_URL")); v != "" {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "" && u.Scheme != "https") || u.RawQuery != "" || u.Fragment != "" {
+			bad("REPORT_DOCS_URL", "%q must be an https address (or a relative path) of docs/metrics.md without query or fragment, e.g. https://github.com/contoso/metrics-collector/blob/main/docs/metrics.md", v)
+		} else {
+			c.ReportDocsURL = v
+		}
+	}
 	checkProgress(&c, getenv, bad)
 
 	if c.DatabaseURL == "" {

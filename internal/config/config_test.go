@@ -103,6 +103,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"GRAPH_API_URL": "http://graph.example.com"}, "GRAPH_API_URL"},
 		{map[string]string{"GRAPH_CLIENT_ID": "app"}, "GRAPH_CLIENT_ID"},
 		{map[string]string{"DORA_THRESHOLDS": "2019"}, "DORA_THRESHOLDS"},
+		{map[string]string{"REPORT_DOCS_URL": "http://wiki.example.com/metrics"}, "REPORT_DOCS_URL"},
 	}
 	for _, tc := range cases {
 		m := valid()

@@ -480,3 +480,20 @@ func appendText(dst []byte, s string) []byte {
 	}
 	return append(dst, '"')
 }
+
+// Digest counts and hashes what is written through it to dst: the size and SHA-256
+// the manifest records of a file that is not a CSV (the HTML report).
+type Digest struct{ d digestWriter }
+
+// NewDigest writes through to dst.
+func NewDigest(dst io.Writer) *Digest {
+	return &Digest{d: digestWriter{dst: dst, hash: sha256.New()}}
+}
+
+// Write writes p to dst, counting and hashing what was written.
+func (d *Digest) Write(p []byte) (int, error) { return d.d.Write(p) }
+
+// Summary is the bytes written so far and their SHA-256 (Rows is 0).
+func (d *Digest) Summary() Summary {
+	return Summary{Bytes: d.d.n, SHA256: hex.EncodeToString(d.d.hash.Sum(nil))}
+}

@@ -21,6 +21,9 @@ const (
 	KindCopilotIdleSeats       = "copilot_idle_seats"
 	KindDORARolling            = "dora_rolling"
 	KindManifest               = "manifest"
+	// KindReport is the HTML report written from the CSVs (internal/report):
+	// report_YYYYMMDD.html in archive/, report.html in latest/.
+	KindReport = "report"
 )
 
 // Decimal precisions of the contract: rates (fractions 0–1) carry 4 decimals, every
@@ -101,8 +104,11 @@ func ArchiveDate(folder string) (time.Time, bool) {
 
 // Ext is a kind's file extension: .json for the manifest, .csv for the rest.
 func Ext(kind string) string {
-	if kind == KindManifest {
+	switch kind {
+	case KindManifest:
 		return ".json"
+	case KindReport:
+		return ".html"
 	}
 	return ".csv"
 }

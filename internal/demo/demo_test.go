@@ -57,7 +57,7 @@ func TestDemoWithGitHubApp(t *testing.T) {
 		}
 	}
 	slices.Sort(kinds)
-	if fmt.Sprint(kinds) != "[copilot_metrics copilot_seats copilot_user_metrics dora_metrics velocity_metrics]" {
+	if fmt.Sprint(kinds) != "[copilot_idle_seats copilot_impact copilot_metrics copilot_seat_utilisation copilot_seats copilot_user_metrics dora_metrics dora_rolling velocity_metrics]" {
 		t.Errorf("deliveries %v", sum.Deliveries)
 	}
 	if !slices.Contains(sum.SharePointFiles, "metrics/latest/manifest.json") {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -134,6 +136,9 @@ func printSummary(out io.Writer, s Summary) {
 		fmt.Fprintf(out, "GitHub App: %d installation tokens minted; %d requests with installation tokens, %d with the PAT (enterprise endpoints)\n",
 			s.InstallationTokens, s.InstallationRequests, s.PATRequests)
 	}
+	if report := filepath.Join(s.ExportDir, "latest", "report.html"); fileExists(report) {
+		fmt.Fprintf(out, "report: %s (open it in a browser; the handler also serves it at /api/report)\n", report)
+	}
 	fmt.Fprintf(out, "handler log: %s\n", s.HandlerLog)
 }
 
@@ -207,4 +212,9 @@ func deliveries(ctx context.Context, dbURL string, runID int64, invoked []time.T
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

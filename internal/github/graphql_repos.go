@@ -175,7 +175,7 @@ var repoFragments = map[string]string{
 	"pull": `fragment pull on PullRequest {
   id fullDatabaseId number title body state isDraft createdAt updatedAt closedAt mergedAt
   additions deletions changedFiles baseRefName headRefName
-  author { __typename login }
+  author { __typename login ... on User { databaseId } ... on Bot { databaseId } }
   mergeCommit { oid }
   potentialMergeCommit { oid }
   labels(first: 100) { pageInfo { hasNextPage endCursor } nodes { name } }
@@ -266,6 +266,9 @@ func repoBuilder(owner, name string, q RepoQuery, floor int) gqlBuilder {
 type gqlActor struct {
 	Typename string `json:"__typename"`
 	Login    string `json:"login"`
+	// DatabaseID is the REST id of a User or Bot (asked of pull request authors: the
+	// impact cohorts match them to Copilot report users); nil when not asked or null.
+	DatabaseID *int64 `json:"databaseId"`
 }
 
 type gqlPageInfo struct {
@@ -603,6 +606,9 @@ func (p gqlPull) pullRequest(fullName string) (metrics.PullRequest, error) {
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(), ClosedAt: utcTimePtr(p.ClosedAt), MergedAt: utcTimePtr(p.MergedAt),
 		Additions: p.Additions, Deletions: p.Deletions, ChangedFiles: p.ChangedFiles,
 		RevertsNumber: metrics.RevertedPullNumber(p.Body, fullName),
+	}
+	if p.Author != nil && p.Author.DatabaseID != nil {
+		pr.AuthorID = *p.Author.DatabaseID
 	}
 	if p.State == "OPEN" {
 		pr.State = "open"

@@ -36,7 +36,7 @@ type Simulator struct {
 	app           *AppConfig
 	installations map[int64]*installation
 	instTokens    map[string]*instToken
-	reposByID map[int64]*repo // read-only after New
+	reposByID     map[int64]*repo // read-only after New
 }
 
 // New validates cfg and generates the world. Generation is deterministic: the same

@@ -17,6 +17,7 @@ import (
 	"metrics-collector/internal/config"
 	"metrics-collector/internal/csvexport"
 	"metrics-collector/internal/postgres"
+	"metrics-collector/internal/report"
 )
 
 // ExportStore is what export_csv needs of the store.
@@ -30,6 +31,9 @@ type ExportStore interface {
 	// CompleteThrough is, per enterprise id, the date through which a source's data is
 	// complete (enterprises never completed are absent).
 	CompleteThrough(ctx context.Context, source string, enterpriseIDs []string) (map[string]time.Time, error)
+	// GetRun and ListSteps give the report its run status.
+	GetRun(ctx context.Context, id int64) (postgres.Run, error)
+	ListSteps(ctx context.Context, runID int64) ([]postgres.Step, error)
 }
 
 // ExportOptions configure export_csv.
@@ -49,8 +53,11 @@ type ExportOptions struct {
 	// included); older folders are deleted after an export. Default
 	// config.DefaultSharePointRetention.
 	ArchiveDays int
-	Now         func() time.Time // default time.Now; tests use a fixed clock
-	Logger      *slog.Logger
+	// ReportDocsURL is where the report links its definitions (docs/metrics.md);
+	// REPORT_DOCS_URL, default report.DefaultDocsURL.
+	ReportDocsURL string
+	Now           func() time.Time // default time.Now; tests use a fixed clock
+	Logger        *slog.Logger
 	// NoUserLevel is EXPORT_USER_LEVEL=false: the files that name people
 	// (csvexport.Spec.UserLevel) are not written, nor listed in the manifest.
 	NoUserLevel bool
@@ -208,6 +215,9 @@ func (s *ExportStage) Run(ctx context.Context, req Request) (Result, error) {
 		}
 		records += rows
 	}
+	if err := f.report(ctx); err != nil {
+		return Result{Records: records}, err
+	}
 	if err := f.manifest(ctx); err != nil {
 		return Result{Records: records}, err
 	}
@@ -306,6 +316,79 @@ func (f *fileExport) export(ctx context.Context, spec csvexport.Spec) (int64, er
 	return sum.Rows, nil
 }
 
+// report renders the HTML report from the CSVs of latest/ (the newest file of every
+// kind, this export's and earlier ones') and the run's status, into archive/ and
+// latest/, and records it like a data file, so the manifest lists it and the upload
+// delivers it.
+func (f *fileExport) report(ctx context.Context) error {
+	s := f.s
+	tables, err := report.Load(func(kind string) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(f.latestDir, csvexport.LatestName(kind, ".csv")))
+	}, func(err error) bool { return errors.Is(err, fs.ErrNotExist) })
+	if err != nil {
+		return fmt.Errorf("export report: %w", err)
+	}
+	status, err := f.runStatus(ctx)
+	if err != nil {
+		return err
+	}
+	name := csvexport.FileName(csvexport.KindReport, f.exportDate, ".html")
+	var sum csvexport.Summary
+	err = csvexport.WriteFile(f.archiveDir, name, func(w io.Writer) error {
+		d := csvexport.NewDigest(w)
+		if err := report.Render(d, report.Data{ExportDate: f.exportDate, Tables: tables, Status: status, DocsURL: s.opts.ReportDocsURL}); err != nil {
+			return err
+		}
+		sum = d.Summary()
+		return nil
+	})
+	if err != nil {
+		if isFileSystemError(err) {
+			return folderError(fmt.Errorf("write %s: %w", name, err))
+		}
+		return err
+	}
+	if err := copyInto(f.latestDir, csvexport.LatestName(csvexport.KindReport, ".html"), filepath.Join(f.archiveDir, name)); err != nil {
+		return folderError(fmt.Errorf("write %s/report.html: %w", csvexport.LatestDir, err))
+	}
+	if err := s.opts.Store.RecordExport(ctx, postgres.ExportedFile{
+		FileName: name, Kind: csvexport.KindReport, ExportDate: f.exportDate, Bytes: sum.Bytes,
+		SHA256: sum.SHA256, SchemaVersion: csvexport.SchemaVersion, RunID: f.runID, WindowStart: f.windowStart,
+	}); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "exported report", "file", name, "bytes", sum.Bytes)
+	return nil
+}
+
+// runStatus is what the report says of the run that exported the files: its date and
+// trigger, and per enterprise the status of the Copilot collection and the weekly
+// calculations. Without a run (a call by hand without run_id) it is empty.
+func (f *fileExport) runStatus(ctx context.Context) (report.RunStatus, error) {
+	if f.runID == 0 {
+		return report.RunStatus{}, nil
+	}
+	run, err := f.s.opts.Store.GetRun(ctx, f.runID)
+	if err != nil {
+		return report.RunStatus{}, err
+	}
+	steps, err := f.s.opts.Store.ListSteps(ctx, f.runID)
+	if err != nil {
+		return report.RunStatus{}, err
+	}
+	st := report.RunStatus{RunID: run.ID, RunDate: run.RunDate, Trigger: run.Trigger, Status: run.Status}
+	for _, step := range steps {
+		switch step.Stage {
+		case StageCollectCopilot, StageCalculateDORA, StageCalculateVelocity:
+			if step.EnterpriseID != "" {
+				st.Datasets = append(st.Datasets, report.DatasetStatus{EnterpriseID: step.EnterpriseID, Dataset: step.Stage,
+					Status: step.Status, Error: step.Error})
+			}
+		}
+	}
+	return st, nil
+}
+
 // completeThrough is, per configured enterprise, the earliest of the dates through
 // which the file's sources are complete (nil when one of them never completed).
 func (f *fileExport) completeThrough(ctx context.Context, sources []csvexport.Source) (map[string]*time.Time, error) {
@@ -396,6 +479,13 @@ func (f *fileExport) manifest(ctx context.Context) error {
 			Archive: csvexport.ArchivePath(r.ExportDate, r.FileName),
 			Rows:    r.Rows, Bytes: r.Bytes, SHA256: r.SHA256, CompleteThrough: through,
 			Columns: csvexport.Names(spec.Columns),
+		})
+	}
+	if r, ok := byKind[csvexport.KindReport]; ok {
+		files = append(files, csvexport.ManifestFile{
+			Name: csvexport.LatestName(csvexport.KindReport, ".html"), Kind: csvexport.KindReport,
+			ExportDate: r.ExportDate.Format(time.DateOnly), WindowStart: r.WindowStart.Format(time.DateOnly),
+			Archive: csvexport.ArchivePath(r.ExportDate, r.FileName), Bytes: r.Bytes, SHA256: r.SHA256,
 		})
 	}
 	data, sum, err := csvexport.NewManifest(f.exportDate, f.windowStart, files, pending).Encode()

@@ -8,8 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -43,6 +46,8 @@ type Options struct {
 	// responses, telemetry). Nil means identity.
 	Redact func(string) string
 	Now    func() time.Time
+	// ExportDir is the export folder, whose latest/report.html GET /api/report serves.
+	ExportDir string
 }
 
 // Server is the HTTP handler.
@@ -76,6 +81,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("POST /main_orchestrator", s.orchestrate)
 	s.mux.HandleFunc("GET /api/runs", s.listRuns)
 	s.mux.HandleFunc("GET /api/runs/{id}", s.getRun)
+	s.mux.HandleFunc("GET /api/report", s.getReport)
 	s.mux.HandleFunc("POST /api/{stage}", s.runStage)
 	s.mux.HandleFunc("/", s.notFound)
 	return s
@@ -106,6 +112,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) ping(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// getReport serves the newest HTML report of the export folder, for looking at it
+// locally (the Functions host exposes only the routes that have a function.json, and
+// this one has none). The page carries no script; the policy says so to the browser.
+func (s *Server) getReport(w http.ResponseWriter, r *http.Request) {
+	if s.opts.ExportDir == "" {
+		writeJSON(w, http.StatusNotFound, errorBody{Error: "no export folder: set EXPORT_DIR"})
+		return
+	}
+	b, err := os.ReadFile(filepath.Join(s.opts.ExportDir, "latest", "report.html"))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			writeJSON(w, http.StatusNotFound, errorBody{Error: "no report yet: it is written by export_csv (POST /api/export_csv, or the daily run)"})
+			return
+		}
+		s.log.ErrorContext(r.Context(), "reading the report", "error", err.Error())
+		writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error"})
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -428,5 +430,37 @@ func TestStageTelemetry(t *testing.T) {
 	}
 	if tel.metrics["github_rate_limit_used_pct"] != 80 || tel.metrics["github_rate_limit_remaining"] != 1000 {
 		t.Errorf("metrics %v: want 80 %% used and 1000 remaining", tel.metrics)
+	}
+}
+
+// GET /api/report serves the newest report of the export folder, as a page with a
+// policy that allows no script, and says how to get one when there is none.
+func TestReportRoute(t *testing.T) {
+	dir := t.TempDir()
+	srv := httptest.NewServer(server.New(server.Options{Config: testConfig(), ExportDir: dir}))
+	defer srv.Close()
+	get := func() (int, http.Header, string) {
+		resp, err := http.Get(srv.URL + "/api/report")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	if code, _, body := get(); code != http.StatusNotFound || !strings.Contains(body, "export_csv") {
+		t.Errorf("without a report: %d %s, want 404 naming export_csv", code, body)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "latest"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	page := "<!DOCTYPE html><title>report</title>"
+	if err := os.WriteFile(filepath.Join(dir, "latest", "report.html"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, h, body := get()
+	if code != http.StatusOK || body != page || h.Get("Content-Type") != "text/html; charset=utf-8" ||
+		!strings.Contains(h.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("with a report: %d %q %v", code, body, h)
 	}
 }
