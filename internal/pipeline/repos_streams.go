@@ -156,8 +156,9 @@ func (c *repoCollection) pullRequestRow(pr metrics.PullRequest) postgres.PullReq
 const runsPageSize = 100
 
 // runs lists the workflow runs created since the runs watermark S. S only moves forward
-// when the listing grew past one page, and never past a run that has not completed or
-// the last day of runs (re-runs), so runs in progress are re-read by the next listing.
+// when the listing grew past one page and a later pass found it changed, and never past
+// a run that has not completed or the last day of runs (re-runs), so runs in progress
+// are re-read by the next listing.
 // The window ends at S plus a power of two days, so its URL stays the same from one
 // pass to the next until S moves or time outgrows it. With the workflow deployment
 // signal, the runs of the deploy workflows become deployments.
@@ -168,7 +169,8 @@ func (c *repoCollection) runs(repo metrics.Repository, mark postgres.Mark, ok bo
 	}
 	var rows []postgres.RunRow
 	var newest, oldestOpen time.Time
-	for run, err := range c.client.ListWorkflowRuns(c.ghCtx, repo.FullName, from, runsWindowEnd(from, c.now)) {
+	var listing github.Counters // this listing's requests, to tell a changed listing from a cached one
+	for run, err := range c.client.ListWorkflowRuns(github.WithCounters(c.ghCtx, &listing), repo.FullName, from, runsWindowEnd(from, c.now)) {
 		if err != nil {
 			return ghErr(err)
 		}
@@ -181,7 +183,13 @@ func (c *repoCollection) runs(repo metrics.Repository, mark postgres.Mark, ok bo
 		}
 	}
 	next := from
-	if len(rows) > runsPageSize {
+	// Move the window's start only when an earlier pass listed it (ok) and GitHub
+	// answered a page of this listing in full (something changed): moving it changes
+	// the URL, so the next listing is charged. After a first pass, the unchanged window
+	// of the next days is answered 304, free, until new runs arrive; the day they do
+	// the listing is charged anyway, and the start moves with it.
+	cnt := listing.Snapshot()
+	if changed := cnt.Requests > cnt.NotModified; len(rows) > runsPageSize && ok && changed {
 		candidate := reposDay(newest.Add(-24 * time.Hour))
 		if !oldestOpen.IsZero() && oldestOpen.Before(candidate) {
 			candidate = reposDay(oldestOpen)
