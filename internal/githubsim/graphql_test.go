@@ -56,7 +56,7 @@ func (a gqlAnswer) errorTypes() []string {
 const gqlPullFields = `
 	id fullDatabaseId databaseId number title body state isDraft createdAt updatedAt closedAt mergedAt
 	additions deletions changedFiles baseRefName headRefName
-	author { __typename login }
+	author { __typename login ... on User { databaseId } ... on Bot { databaseId } }
 	mergeCommit { oid } potentialMergeCommit { oid }
 	labels(first: 100) { nodes { name } }
 	commits(first: 100) { totalCount nodes { commit { oid message authoredDate committedDate parents { totalCount }
@@ -64,8 +64,9 @@ const gqlPullFields = `
 	reviews(first: 100) { nodes { fullDatabaseId state submittedAt author { __typename login } } }`
 
 type gqlTestActor struct {
-	Typename string `json:"__typename"`
-	Login    string
+	Typename   string `json:"__typename"`
+	Login      string
+	DatabaseID *int64 `json:"databaseId"` // asked of pull request authors only
 }
 
 type gqlTestPull struct {
@@ -221,6 +222,9 @@ func (p gqlTestPull) toPullRequest(t testing.TB, fullName string) metrics.PullRe
 	}
 	if (p.State == "MERGED") != (p.MergedAt != nil) {
 		t.Errorf("pull request %d: state %s with mergedAt %v", p.Number, p.State, p.MergedAt)
+	}
+	if p.Author != nil && p.Author.DatabaseID != nil {
+		out.AuthorID = *p.Author.DatabaseID // the REST user id (issue 16 matches authors by it)
 	}
 	if p.Author != nil {
 		out.AuthorLogin = restLogin(p.Author.Typename, p.Author.Login)

@@ -152,7 +152,8 @@ func TestExportWritesEveryFile(t *testing.T) {
 		"copilot_user_metrics", "dora_metrics", "dora_rolling", "velocity_metrics"} {
 		want = append(want, "archive/2026-11-26/"+kind+"_20261126.csv", "latest/"+kind+".csv")
 	}
-	want = append(want, "archive/2026-11-26/manifest_20261126.json", "latest/manifest.json")
+	want = append(want, "archive/2026-11-26/report_20261126.html", "latest/report.html",
+		"archive/2026-11-26/manifest_20261126.json", "latest/manifest.json")
 	slices.Sort(want)
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Fatalf("files in EXPORT_DIR (-want +got):\n%s", diff)
@@ -220,8 +221,8 @@ func TestExportWritesEveryFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recorded) != 10 {
-		t.Fatalf("%d files recorded, want 10", len(recorded))
+	if len(recorded) != 11 {
+		t.Fatalf("%d files recorded, want the nine CSVs, the report and the manifest", len(recorded))
 	}
 	for _, f := range recorded {
 		sum := sha256.Sum256(files[f.FileName])
@@ -236,7 +237,7 @@ func TestExportWritesEveryFile(t *testing.T) {
 	if err := json.Unmarshal(files["latest/manifest.json"], &manifest); err != nil {
 		t.Fatal(err)
 	}
-	if manifest.ExportDate != "2026-11-26" || manifest.WindowStart != "2026-10-28" || len(manifest.Files) != 9 ||
+	if manifest.ExportDate != "2026-11-26" || manifest.WindowStart != "2026-10-28" || len(manifest.Files) != 10 ||
 		len(manifest.Pending) != 0 || manifest.ManifestVersion != 2 {
 		t.Errorf("manifest = %+v", manifest)
 	}
@@ -429,7 +430,8 @@ func TestExportWithoutUserLevelFiles(t *testing.T) {
 	for _, kind := range []string{"copilot_impact", "copilot_metrics", "copilot_seat_utilisation", "dora_metrics", "dora_rolling", "velocity_metrics"} {
 		want = append(want, "archive/2026-11-26/"+kind+"_20261126.csv", "latest/"+kind+".csv")
 	}
-	want = append(want, "archive/2026-11-26/manifest_20261126.json", "latest/manifest.json")
+	want = append(want, "archive/2026-11-26/report_20261126.html", "latest/report.html",
+		"archive/2026-11-26/manifest_20261126.json", "latest/manifest.json")
 	sort.Strings(want)
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
@@ -442,8 +444,8 @@ func TestExportWithoutUserLevelFiles(t *testing.T) {
 		}
 	}
 	var manifest csvexport.Manifest
-	if err := json.Unmarshal(files["latest/manifest.json"], &manifest); err != nil || len(manifest.Files) != 6 || len(manifest.Pending) != 0 {
-		t.Errorf("manifest lists %d files (%v), want 6", len(manifest.Files), err)
+	if err := json.Unmarshal(files["latest/manifest.json"], &manifest); err != nil || len(manifest.Files) != 7 || len(manifest.Pending) != 0 {
+		t.Errorf("manifest lists %d files (%v), want the six data files and the report", len(manifest.Files), err)
 	}
 }
 
@@ -581,6 +583,8 @@ func TestExportProgressiveManifest(t *testing.T) {
 		{"copilot_metrics.csv", "2026-11-26", "archive/2026-11-26/copilot_metrics_20261126.csv", "2026-11-25", "null"},
 		{"copilot_user_metrics.csv", "2026-11-26", "archive/2026-11-26/copilot_user_metrics_20261126.csv", "2026-11-25", "null"},
 		{"copilot_seats.csv", "2026-11-26", "archive/2026-11-26/copilot_seats_20261126.csv", "2026-11-25", "null"},
+		// The report is rendered from latest/ in every round; it has no dates of its own.
+		{"report.html", "2026-11-26", "archive/2026-11-26/report_20261126.html", "null", "null"},
 	}
 	if diff := cmp.Diff(want, summary(m)); diff != "" {
 		t.Errorf("manifest after the Copilot round (-want +got):\n%s", diff)
@@ -599,7 +603,7 @@ func TestExportProgressiveManifest(t *testing.T) {
 	// Round 2: DORA and velocity; ent1 complete through the day before the run of
 	// 2026-11-20 (the run of 2026-11-21 skipped velocity), ent2 never.
 	m = export(repos...)
-	if len(m.Files) != 6 || !cmp.Equal(m.Pending, both) {
+	if len(m.Files) != 7 || !cmp.Equal(m.Pending, both) {
 		t.Fatalf("manifest after round 2: %d files, pending %v", len(m.Files), m.Pending)
 	}
 	for _, e := range summary(m)[1:3] {

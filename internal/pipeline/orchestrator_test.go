@@ -204,7 +204,8 @@ func TestOrchestratorCursorsRetriesAndPlanOrder(t *testing.T) {
 	}
 	wantExports := [][]string{
 		{"copilot_metrics", "copilot_user_metrics", "copilot_seats"},
-		{"copilot_metrics", "dora_metrics", "velocity_metrics", "copilot_user_metrics", "copilot_seats"},
+		{"copilot_metrics", "dora_metrics", "velocity_metrics", "copilot_user_metrics", "copilot_seats",
+			"copilot_impact", "copilot_seat_utilisation", "copilot_idle_seats", "dora_rolling"},
 	}
 	if diff := cmp.Diff(wantExports, exports); diff != "" {
 		t.Fatalf("export rounds (-want +got):\n%s\ncalls %v", diff, names)
@@ -333,7 +334,7 @@ func TestOrchestratorDeliversCopilotWhileTheBackfillPauses(t *testing.T) {
 		t.Fatalf("first invocation: %+v %v; want paused", first, err)
 	}
 	logs := strings.Join(first.Logs, "\n")
-	if !strings.Contains(logs, "delivered so far: copilot_metrics, copilot_user_metrics, copilot_seats; still waiting for their collection: dora_metrics, velocity_metrics") {
+	if !strings.Contains(logs, "delivered so far: copilot_metrics, copilot_user_metrics, copilot_seats; still waiting for their collection: dora_metrics, velocity_metrics, copilot_impact, copilot_seat_utilisation, copilot_idle_seats, dora_rolling") {
 		t.Errorf("first invocation's logs do not say what was delivered:\n%s", logs)
 	}
 	if n := len(h.stages.callsTo(pipeline.StageUploadSharePoint, "")); n != 1 {
@@ -341,7 +342,7 @@ func TestOrchestratorDeliversCopilotWhileTheBackfillPauses(t *testing.T) {
 	}
 	delivered := events.named("DatasetsDelivered")
 	if len(delivered) != 1 || delivered[0]["kinds"] != "copilot_metrics,copilot_user_metrics,copilot_seats" ||
-		delivered[0]["pending"] != "dora_metrics,velocity_metrics" || delivered[0]["round"] != "1" {
+		delivered[0]["pending"] != "dora_metrics,velocity_metrics,copilot_impact,copilot_seat_utilisation,copilot_idle_seats,dora_rolling" || delivered[0]["round"] != "1" {
 		t.Errorf("DatasetsDelivered events %v", delivered)
 	}
 	var sum pipeline.RunSummary
@@ -355,7 +356,7 @@ func TestOrchestratorDeliversCopilotWhileTheBackfillPauses(t *testing.T) {
 		t.Fatalf("after resumes: %+v", sum)
 	}
 	exports := h.stages.callsTo(pipeline.StageExportCSV, "")
-	if len(exports) != 2 || len(exports[1].Kinds) != 5 {
+	if len(exports) != 2 || len(exports[1].Kinds) != 9 {
 		t.Errorf("exports %+v: want the Copilot round, then every kind", exports)
 	}
 	if n := len(events.named("DatasetsDelivered")); n != 2 {
@@ -388,7 +389,7 @@ func TestOrchestratorSupersededRunSaysWhatItDelivered(t *testing.T) {
 	if r500.Status != "failed" || !strings.Contains(r500.ErrorSummary, "superseded by run") || !strings.Contains(r500.ErrorSummary, "nothing was delivered") {
 		t.Errorf("run 500: %s %q", r500.Status, r500.ErrorSummary)
 	}
-	want := "delivered: copilot_metrics, copilot_seats, copilot_user_metrics; not delivered: dora_metrics, velocity_metrics"
+	want := "delivered: copilot_metrics, copilot_seats, copilot_user_metrics; not delivered: copilot_idle_seats, copilot_impact, copilot_seat_utilisation, dora_metrics, dora_rolling, velocity_metrics"
 	if r501.Status != "partial" || !strings.Contains(r501.ErrorSummary, want) || r501.FinishedAt == nil {
 		t.Errorf("run 501: %s %q, want partial saying %q", r501.Status, r501.ErrorSummary, want)
 	}

@@ -95,11 +95,14 @@ func (graphDown) Error() string   { return "graph: 503 after 4 attempts" }
 func (graphDown) Retryable() bool { return true }
 
 // both is a kind's two remote copies, dated one first: archive/2026-11-26/<kind>_20261126.csv
-// and latest/<kind>.csv.
+// and latest/<kind>.csv (.json for the manifest, .html for the report).
 func both(kind string) []string {
 	ext := ".csv"
-	if kind == "manifest" {
+	switch kind {
+	case "manifest":
 		ext = ".json"
+	case "report":
+		ext = ".html"
 	}
 	return []string{"archive/2026-11-26/" + kind + "_20261126" + ext, "latest/" + kind + ext}
 }
@@ -108,7 +111,7 @@ func both(kind string) []string {
 // the manifest last.
 var allFiles = slices.Concat(both("copilot_idle_seats"), both("copilot_impact"), both("copilot_metrics"),
 	both("copilot_seat_utilisation"), both("copilot_seats"), both("copilot_user_metrics"),
-	both("dora_metrics"), both("dora_rolling"), both("velocity_metrics"), both("manifest"))
+	both("dora_metrics"), both("dora_rolling"), both("report"), both("velocity_metrics"), both("manifest"))
 
 // exported returns a store with a finished export of 2026-11-26 in dir.
 func exported(t *testing.T) (*postgres.Store, string) {
@@ -304,7 +307,7 @@ func TestUploadContinuesFromCursor(t *testing.T) {
 	req := manualRun(t, store)
 	req.Deadline = exportNow.Add(time.Second)
 	var cursors []string
-	for range 20 {
+	for range 2 * len(allFiles) {
 		res, err := stage.Run(t.Context(), req)
 		if err != nil {
 			t.Fatal(err)
@@ -342,7 +345,7 @@ func TestUploadHoldsManifestAcrossCalls(t *testing.T) {
 	req := manualRun(t, store)
 	req.Deadline = exportNow.Add(time.Second) // one file per call
 	var last pipeline.Result
-	for range 20 {
+	for range 2 * len(allFiles) {
 		res, err := stage.Run(t.Context(), req)
 		if err != nil {
 			t.Fatal(err)

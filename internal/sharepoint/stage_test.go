@@ -53,13 +53,14 @@ func TestUploadStageWithGraph(t *testing.T) {
 	}
 
 	// A refusal for one file (the first uploaded: the dated copy of copilot_idle_seats):
-	// partial, the reason recorded, the other 19 of 20 delivered.
+	// partial, the reason recorded, the other 21 of 22 delivered (nine CSVs, the report
+	// and the manifest, each twice).
 	f.failNext = append(f.failNext, func(w http.ResponseWriter) bool {
 		odataError(w, http.StatusForbidden, "accessDenied", "Access denied")
 		return true
 	})
 	res, err := run()
-	if err != nil || res.Status != pipeline.StatusPartial || res.Records != 19 ||
+	if err != nil || res.Status != pipeline.StatusPartial || res.Records != 21 ||
 		!strings.Contains(res.Error, "archive/2026-11-26/copilot_idle_seats_20261126.csv: sharepoint upload: graph status 403: accessDenied") {
 		t.Fatalf("run with a refusal = %+v, %v", res, err)
 	}
