@@ -126,7 +126,7 @@ func printSummary(out io.Writer, s Summary) {
 	if len(s.Deliveries) > 0 {
 		fmt.Fprintf(out, "\ndelivered to SharePoint latest/ (each kind as soon as its collection was complete):\n")
 		for _, d := range s.Deliveries {
-			fmt.Fprintf(out, "  %-22s %7.1fs after the run started  (invocation %d)\n", d.Kind, d.Uploaded.Seconds(), d.Invocation)
+			fmt.Fprintf(out, "  %-24s %7.1fs after the run started  (invocation %d)\n", d.Kind, d.Uploaded.Seconds(), d.Invocation)
 		}
 		fmt.Fprintf(out, "  SharePoint holds %d files under metrics/ (latest/ and archive/)\n", len(s.SharePointFiles))
 	}

@@ -245,7 +245,7 @@ func TestStageCallAuditAndManualRun(t *testing.T) {
 		}
 		if r.Cursor == "" {
 			return pipeline.Result{Status: pipeline.StatusSucceeded, Cursor: "repo:42", Records: 10,
-				Counters: pipeline.Counters{Requests: 7, NotModified: 2, RateLimitLow: &low}}, nil
+				Counters: pipeline.Counters{Requests: 7, NotModified: 2, RateLimitLow: &low, GraphQLRequests: 3, GraphQLPoints: 11}}, nil
 		}
 		return pipeline.Result{Status: pipeline.StatusSucceeded, Done: true, Records: 5, Warnings: []string{"org x: copilot policy disabled"}}, nil
 	}
@@ -253,7 +253,8 @@ func TestStageCallAuditAndManualRun(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("status %d: %v", status, body)
 	}
-	if body["done"] != false || body["cursor"] != "repo:42" || body["records"] != 10.0 || body["api_calls"] != 7.0 || body["stage"] != "collect_repos" || body["enterprise"] != "ent1" {
+	if body["done"] != false || body["cursor"] != "repo:42" || body["records"] != 10.0 || body["api_calls"] != 7.0 ||
+		body["graphql_requests"] != 3.0 || body["graphql_points"] != 11.0 || body["stage"] != "collect_repos" || body["enterprise"] != "ent1" {
 		t.Fatalf("first answer %v", body)
 	}
 	runID := int64(body["run_id"].(float64))
@@ -272,7 +273,7 @@ func TestStageCallAuditAndManualRun(t *testing.T) {
 	first, second := calls[0], calls[1]
 	if first.Attempt != 1 || second.Attempt != 2 || first.CursorOut != "repo:42" || second.CursorIn != "repo:42" ||
 		first.Records != 10 || first.APICalls != 7 || first.NotModified != 2 || first.RateLimitLow == nil || *first.RateLimitLow != 4200 ||
-		first.Shard != 1 || first.EnterpriseID != "ent1" || first.Status != "succeeded" || first.Done || !second.Done ||
+		first.GraphQLRequests != 3 || first.GraphQLPoints != 11 || second.GraphQLPoints != 0 || first.Shard != 1 || first.EnterpriseID != "ent1" || first.Status != "succeeded" || first.Done || !second.Done ||
 		len(second.Warnings) != 1 {
 		t.Errorf("audit rows:\n%+v\n%+v", first, second)
 	}

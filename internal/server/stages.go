@@ -36,21 +36,24 @@ type stageBody struct {
 
 // stageResponse is the answer of DESIGN §2.1, plus the counters of the audit row.
 type stageResponse struct {
-	RunID        int64    `json:"run_id"`
-	Stage        string   `json:"stage"`
-	Enterprise   *string  `json:"enterprise"`
-	Shard        int      `json:"shard"`
-	Status       string   `json:"status"`
-	Done         bool     `json:"done"`
-	Cursor       *string  `json:"cursor"`
-	Records      int64    `json:"records"`
-	APICalls     int64    `json:"api_calls"`
-	NotModified  int64    `json:"not_modified"`
-	Retries      int64    `json:"retries"`
-	RateLimitLow *int     `json:"rate_limit_low"`
-	DurationMS   int64    `json:"duration_ms"`
-	Warnings     []string `json:"warnings"`
-	Error        string   `json:"error,omitempty"`
+	RunID        int64   `json:"run_id"`
+	Stage        string  `json:"stage"`
+	Enterprise   *string `json:"enterprise"`
+	Shard        int     `json:"shard"`
+	Status       string  `json:"status"`
+	Done         bool    `json:"done"`
+	Cursor       *string `json:"cursor"`
+	Records      int64   `json:"records"`
+	APICalls     int64   `json:"api_calls"`
+	NotModified  int64   `json:"not_modified"`
+	Retries      int64   `json:"retries"`
+	RateLimitLow *int    `json:"rate_limit_low"`
+	// GraphQLRequests of APICalls were GraphQL queries, costing GraphQLPoints.
+	GraphQLRequests int64    `json:"graphql_requests"`
+	GraphQLPoints   int64    `json:"graphql_points"`
+	DurationMS      int64    `json:"duration_ms"`
+	Warnings        []string `json:"warnings"`
+	Error           string   `json:"error,omitempty"`
 }
 
 const (
@@ -168,6 +171,7 @@ func (s *Server) runStage(w http.ResponseWriter, r *http.Request) {
 	call.Records, call.APICalls = res.Records, res.Counters.Requests
 	call.NotModified, call.Retries, call.Waits = res.Counters.NotModified, res.Counters.Retries, res.Counters.Waits
 	call.RateLimitLow = res.Counters.RateLimitLow
+	call.GraphQLRequests, call.GraphQLPoints = res.Counters.GraphQLRequests, res.Counters.GraphQLPoints
 	call.Warnings = redactAll(s.opts.Redact, res.Warnings)
 	call.Status, call.Done, call.CursorOut = res.Status, res.Done, res.Cursor
 	call.Error = s.opts.Redact(res.Error)
@@ -214,7 +218,8 @@ func (s *Server) runStage(w http.ResponseWriter, r *http.Request) {
 	resp := stageResponse{
 		RunID: req.RunID, Stage: name, Shard: req.Shard, Status: call.Status, Done: call.Done,
 		Records: call.Records, APICalls: call.APICalls, NotModified: call.NotModified, Retries: call.Retries,
-		RateLimitLow: call.RateLimitLow, DurationMS: call.DurationMS, Warnings: call.Warnings, Error: call.Error,
+		RateLimitLow: call.RateLimitLow, GraphQLRequests: call.GraphQLRequests, GraphQLPoints: call.GraphQLPoints,
+		DurationMS: call.DurationMS, Warnings: call.Warnings, Error: call.Error,
 	}
 	if enterpriseID != "" {
 		resp.Enterprise = &enterpriseID
@@ -266,6 +271,7 @@ func (s *Server) stageTelemetry(call postgres.StageCall, counters pipeline.Count
 	m := map[string]float64{
 		"duration_ms": float64(call.DurationMS), "records": float64(call.Records), "api_calls": float64(call.APICalls),
 		"not_modified": float64(call.NotModified), "retries": float64(call.Retries), "waits": float64(call.Waits),
+		"graphql_requests": float64(call.GraphQLRequests), "graphql_points": float64(call.GraphQLPoints),
 	}
 	if call.RateLimitLow != nil {
 		m["rate_limit_low"] = float64(*call.RateLimitLow)
