@@ -258,12 +258,20 @@ func newFigure(file string, s Scope, date string, r Row, column, text, n string)
 	return f
 }
 
-func doraSection(docs string, t *Table, s Scope, weekEnd time.Time) scopeSection {
-	from := weekEnd.AddDate(0, 0, -7*(trendWeeks-1))
-	byDate, dates := rowsOf(t, s, "week_start", from, weekEnd)
-	sec := scopeSection{ID: scopeID("dora", s), Title: scopeTitle(s), DocsURL: docs}
+// weeklySection opens a section of a weekly file: the scope's rows of the trend's weeks
+// ending with weekEnd's, by week_start. Without any, the section says so.
+func weeklySection(name, docs string, t *Table, s Scope, weekEnd time.Time) (scopeSection, map[string]Row, []string) {
+	byDate, dates := rowsOf(t, s, "week_start", weekEnd.AddDate(0, 0, -7*(trendWeeks-1)), weekEnd)
+	sec := scopeSection{ID: scopeID(name, s), Title: scopeTitle(s), DocsURL: docs}
 	if len(dates) == 0 {
 		sec.Note = "No complete week in the file yet."
+	}
+	return sec, byDate, dates
+}
+
+func doraSection(docs string, t *Table, s Scope, weekEnd time.Time) scopeSection {
+	sec, byDate, dates := weeklySection("dora", docs, t, s, weekEnd)
+	if len(dates) == 0 {
 		return sec
 	}
 	labels := shortDates(dates)
@@ -329,11 +337,8 @@ func doraSection(docs string, t *Table, s Scope, weekEnd time.Time) scopeSection
 }
 
 func velocitySection(docs string, t *Table, s Scope, weekEnd time.Time) scopeSection {
-	from := weekEnd.AddDate(0, 0, -7*(trendWeeks-1))
-	byDate, dates := rowsOf(t, s, "week_start", from, weekEnd)
-	sec := scopeSection{ID: scopeID("velocity", s), Title: scopeTitle(s), DocsURL: docs}
+	sec, byDate, dates := weeklySection("velocity", docs, t, s, weekEnd)
 	if len(dates) == 0 {
-		sec.Note = "No complete week in the file yet."
 		return sec
 	}
 	labels := shortDates(dates)
