@@ -23,75 +23,19 @@ type pruneTable struct {
 	sql      string
 }
 
-// Tables without dependants: one batch is found through the index on the pruned column
-// and deleted by address (ctid = ANY(ARRAY(...)) is a TID scan). SKIP LOCKED leaves rows
-// a collector is writing right now to the next batch or day. Workflow runs still in
-// progress and open incidents are never pruned.
-const (
-	sqlPruneCopilotUserMetrics = `
+// pruneFlat is the batch of a table without dependants: one batch is found through the
+// index on the pruned column (old is the condition on it, $1 the cutoff) and deleted by
+// address (ctid = ANY(ARRAY(...)) is a TID scan). SKIP LOCKED leaves rows a collector is
+// writing right now to the next batch or day.
+func pruneFlat(table, old string) string {
+	return `
 WITH gone AS (
-    DELETE FROM copilot_user_metrics WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM copilot_user_metrics WHERE day < $1::date LIMIT $2 FOR UPDATE SKIP LOCKED))
+    DELETE FROM ` + table + ` WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM ` + table + ` WHERE ` + old + ` LIMIT $2 FOR UPDATE SKIP LOCKED))
     RETURNING 1
 )
 SELECT count(*) FROM gone`
-	sqlPruneCopilotUserTeams = `
-WITH gone AS (
-    DELETE FROM copilot_user_teams WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM copilot_user_teams WHERE day < $1::date LIMIT $2 FOR UPDATE SKIP LOCKED))
-    RETURNING 1
-)
-SELECT count(*) FROM gone`
-	sqlPruneCopilotSeats = `
-WITH gone AS (
-    DELETE FROM copilot_seats WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM copilot_seats WHERE snapshot_date < $1::date LIMIT $2 FOR UPDATE SKIP LOCKED))
-    RETURNING 1
-)
-SELECT count(*) FROM gone`
-	sqlPruneCopilotRawRecords = `
-WITH gone AS (
-    DELETE FROM copilot_raw_records WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM copilot_raw_records WHERE day < $1::date LIMIT $2 FOR UPDATE SKIP LOCKED))
-    RETURNING 1
-)
-SELECT count(*) FROM gone`
-	sqlPruneCopilotBreakdowns = `
-WITH gone AS (
-    DELETE FROM copilot_breakdowns WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM copilot_breakdowns WHERE day < $1::date LIMIT $2 FOR UPDATE SKIP LOCKED))
-    RETURNING 1
-)
-SELECT count(*) FROM gone`
-	sqlPruneCopilotReportFetches = `
-WITH gone AS (
-    DELETE FROM copilot_report_fetches WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM copilot_report_fetches WHERE day < $1::date LIMIT $2 FOR UPDATE SKIP LOCKED))
-    RETURNING 1
-)
-SELECT count(*) FROM gone`
-	sqlPruneCommits = `
-WITH gone AS (
-    DELETE FROM commits WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM commits WHERE committed_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
-    RETURNING 1
-)
-SELECT count(*) FROM gone`
-	sqlPruneWorkflowRuns = `
-WITH gone AS (
-    DELETE FROM workflow_runs WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM workflow_runs WHERE status = 'completed' AND created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
-    RETURNING 1
-)
-SELECT count(*) FROM gone`
-	sqlPruneIncidents = `
-WITH gone AS (
-    DELETE FROM incidents WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM incidents WHERE closed_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
-    RETURNING 1
-)
-SELECT count(*) FROM gone`
-)
+}
 
 // Pull requests go with their commits and reviews. Open pull requests are never pruned
 // (collect_repos watches them).
@@ -160,17 +104,18 @@ SELECT (SELECT count(*) FROM deps), (SELECT count(*) FROM statuses), (SELECT cou
 
 // pruneTables, in the order they are pruned: per-person Copilot data first.
 var pruneTables = []pruneTable{
-	{name: "copilot_user_metrics", sql: sqlPruneCopilotUserMetrics},
-	{name: "copilot_user_teams", sql: sqlPruneCopilotUserTeams},
-	{name: "copilot_seats", sql: sqlPruneCopilotSeats},
-	{name: "copilot_raw_records", sql: sqlPruneCopilotRawRecords},
-	{name: "copilot_breakdowns", sql: sqlPruneCopilotBreakdowns},
-	{name: "copilot_report_fetches", sql: sqlPruneCopilotReportFetches},
-	{name: "commits", sql: sqlPruneCommits},
+	{name: "copilot_user_metrics", sql: pruneFlat("copilot_user_metrics", "day < $1::date")},
+	{name: "copilot_user_teams", sql: pruneFlat("copilot_user_teams", "day < $1::date")},
+	{name: "copilot_seats", sql: pruneFlat("copilot_seats", "snapshot_date < $1::date")},
+	{name: "copilot_raw_records", sql: pruneFlat("copilot_raw_records", "day < $1::date")},
+	{name: "copilot_breakdowns", sql: pruneFlat("copilot_breakdowns", "day < $1::date")},
+	{name: "copilot_report_fetches", sql: pruneFlat("copilot_report_fetches", "day < $1::date")},
+	{name: "commits", sql: pruneFlat("commits", "committed_at < $1")},
 	{name: "pull_requests", children: []string{"pull_request_commits", "pull_request_reviews"}, sql: sqlPrunePullRequests},
-	{name: "workflow_runs", sql: sqlPruneWorkflowRuns},
+	// Workflow runs still in progress and open incidents are never pruned.
+	{name: "workflow_runs", sql: pruneFlat("workflow_runs", "status = 'completed' AND created_at < $1")},
 	{name: "deployments", children: []string{"deployment_statuses", "deployment_changes"}, sql: sqlPruneDeployments},
-	{name: "incidents", sql: sqlPruneIncidents},
+	{name: "incidents", sql: pruneFlat("incidents", "closed_at < $1")},
 }
 
 // PruneTables names the tables the retention job prunes, in order. (Child tables go
