@@ -421,21 +421,12 @@ func (c *repoCollection) deploymentsGraphQL(look *repoLook, repo metrics.Reposit
 		}
 	}
 	slices.Reverse(listed) // oldest first
-	done := make(map[int64]bool, len(listed))
-	for start := 0; start < len(listed); start += detailBatch {
-		if start > 0 && !c.startUnit() {
-			return errOutOfTime
-		}
-		batch := listed[start:min(start+detailBatch, len(listed))]
-		for _, d := range batch {
-			done[d.ID] = true
-			if d.CreatedAt.After(watermark) {
-				watermark = d.CreatedAt
-			}
-		}
-		if err := c.saved(c.store.SaveDeployments(c.ctx, c.e.ID, repo.ID, batch, postgres.Mark{Watermark: watermark})); err != nil {
-			return err
-		}
+	done, watermark, err := c.saveListed(listed, watermark, func(batch []metrics.Deployment, watermark time.Time) error {
+		// GraphQL listed each deployment with its statuses: nothing more to read.
+		return c.saved(c.store.SaveDeployments(c.ctx, c.e.ID, repo.ID, batch, postgres.Mark{Watermark: watermark}))
+	})
+	if err != nil {
+		return err
 	}
 	// Then the stored ones whose statuses may have changed, the ones just superseded
 	// included: further down the same listing (one no longer listed — deleted — keeps

@@ -322,21 +322,11 @@ func (c *repoCollection) deployments(repo metrics.Repository, mark postgres.Mark
 	if ok && mark.Watermark.After(watermark) {
 		watermark = mark.Watermark
 	}
-	done := make(map[int64]bool, len(listed))
-	for start := 0; start < len(listed); start += detailBatch {
-		if start > 0 && !c.startUnit() {
-			return errOutOfTime
-		}
-		batch := listed[start:min(start+detailBatch, len(listed))]
-		for _, d := range batch {
-			done[d.ID] = true
-			if d.CreatedAt.After(watermark) {
-				watermark = d.CreatedAt
-			}
-		}
-		if err := c.saveDeployments(repo, batch, watermark, false); err != nil {
-			return err
-		}
+	done, watermark, err := c.saveListed(listed, watermark, func(batch []metrics.Deployment, watermark time.Time) error {
+		return c.saveDeployments(repo, batch, watermark, false)
+	})
+	if err != nil {
+		return err
 	}
 	// Then the stored ones whose statuses may have changed, the ones just superseded
 	// included. There are few (recent or unfinished ones), and each costs a free 304
@@ -362,6 +352,30 @@ func (c *repoCollection) deployments(repo metrics.Repository, mark postgres.Mark
 		}
 	}
 	return nil
+}
+
+// saveListed saves deployments listed oldest first, detailBatch at a time (each batch
+// after the first takes a unit of the call's budget), the watermark moving to the newest
+// saved; save stores one batch. It returns the ids saved and the watermark.
+func (c *repoCollection) saveListed(listed []metrics.Deployment, watermark time.Time,
+	save func(batch []metrics.Deployment, watermark time.Time) error) (map[int64]bool, time.Time, error) {
+	done := make(map[int64]bool, len(listed))
+	for start := 0; start < len(listed); start += detailBatch {
+		if start > 0 && !c.startUnit() {
+			return done, watermark, errOutOfTime
+		}
+		batch := listed[start:min(start+detailBatch, len(listed))]
+		for _, d := range batch {
+			done[d.ID] = true
+			if d.CreatedAt.After(watermark) {
+				watermark = d.CreatedAt
+			}
+		}
+		if err := save(batch, watermark); err != nil {
+			return done, watermark, err
+		}
+	}
+	return done, watermark, nil
 }
 
 // saveDeployments reads the statuses of the batch's production deployments that have
