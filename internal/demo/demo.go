@@ -54,6 +54,9 @@ type Summary struct {
 	Charged     int // requests counted against the rate limit
 	NotModified int // answered 304
 	Downloads   int // report downloads (download host)
+	// GraphQL of Requests were GraphQL queries, charged GraphQLPoints of the GraphQL
+	// budget.
+	GraphQL, GraphQLPoints int
 	Duration    time.Duration
 	Headline    Headline
 	ExportDir   string
@@ -197,6 +200,10 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			continue
 		}
 		sum.Requests++
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/graphql") {
+			sum.GraphQL++
+			sum.GraphQLPoints += r.Points
+		}
 		if r.Charged {
 			sum.Charged++
 		}

@@ -100,7 +100,7 @@ func printSummary(out io.Writer, s Summary) {
 	fmt.Fprintf(out, "\nrun %d: %s in %s (%d orchestrator invocation(s))\n", s.RunID, s.Status, s.Duration.Round(time.Second), s.Invocations)
 	fmt.Fprintf(out, "\nfiles in %s:\n", s.ExportDir)
 	for _, f := range s.Files {
-		fmt.Fprintf(out, "  %-52s %10d bytes\n", f.Name, f.Bytes)
+		fmt.Fprintf(out, "  %-56s %10d bytes\n", f.Name, f.Bytes)
 	}
 	h := s.Headline
 	fmt.Fprintf(out, "\nheadline (all enterprises, %d enterprise-weeks):\n", h.Weeks)
@@ -130,8 +130,8 @@ func printSummary(out io.Writer, s Summary) {
 		}
 		fmt.Fprintf(out, "  SharePoint holds %d files under metrics/ (latest/ and archive/)\n", len(s.SharePointFiles))
 	}
-	fmt.Fprintf(out, "\nGitHub requests: %d (%d charged to the rate limit, %d answered 304), %d report downloads (no token sent)\n",
-		s.Requests, s.Charged, s.NotModified, s.Downloads)
+	fmt.Fprintf(out, "\nGitHub requests: %d (%d charged to the rate limits, %d answered 304; %d of them GraphQL queries costing %d points), %d report downloads (no token sent)\n",
+		s.Requests, s.Charged, s.NotModified, s.GraphQL, s.GraphQLPoints, s.Downloads)
 	if s.InstallationTokens > 0 {
 		fmt.Fprintf(out, "GitHub App: %d installation tokens minted; %d requests with installation tokens, %d with the PAT (enterprise endpoints)\n",
 			s.InstallationTokens, s.InstallationRequests, s.PATRequests)
