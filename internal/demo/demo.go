@@ -57,11 +57,11 @@ type Summary struct {
 	// GraphQL of Requests were GraphQL queries, charged GraphQLPoints of the GraphQL
 	// budget.
 	GraphQL, GraphQLPoints int
-	Duration    time.Duration
-	Headline    Headline
-	ExportDir   string
-	HandlerLog  string
-	Invocations int
+	Duration               time.Duration
+	Headline               Headline
+	ExportDir              string
+	HandlerLog             string
+	Invocations            int
 	// Deliveries say when each file kind was exported and uploaded (SharePoint is
 	// the Graph fake), in order.
 	Deliveries []Delivery
