@@ -13,6 +13,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,7 +79,40 @@ func TestE2ECleanRunMatchesGoldenFiles(t *testing.T) {
 	checkExportContract(t, files, tokens)
 	checkNoLitter(t, dir)
 	compareWithGolden(t, files)
+	checkGraphQLAudit(t, p.base, run.ID, sim.Requests())
 	t.Logf("simulator requests: %d", len(sim.Requests()))
+}
+
+// checkGraphQLAudit: the run's stage calls record the GraphQL queries the simulator
+// received and the points it charged for them, and the GraphQL budget's lowest remaining.
+func checkGraphQLAudit(t *testing.T, base string, runID int64, reqs []githubsim.Request) {
+	t.Helper()
+	var detail struct {
+		Calls []struct {
+			GraphQLRequests     int64 `json:"graphql_requests"`
+			GraphQLPoints       int64 `json:"graphql_points"`
+			GraphQLRateLimitLow *int  `json:"graphql_rate_limit_low"`
+		} `json:"calls"`
+	}
+	getJSON(t, fmt.Sprintf("%s/api/runs/%d", base, runID), &detail)
+	var queries, points int64
+	lowSeen := false
+	for _, c := range detail.Calls {
+		queries += c.GraphQLRequests
+		points += c.GraphQLPoints
+		lowSeen = lowSeen || c.GraphQLRateLimitLow != nil
+	}
+	var simQueries, simPoints int64
+	for _, r := range reqs {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/graphql") {
+			simQueries++
+			simPoints += int64(r.Points)
+		}
+	}
+	if simQueries == 0 || queries != simQueries || points != simPoints || !lowSeen {
+		t.Errorf("stage calls record %d GraphQL queries costing %d points (remaining seen: %v); the simulator received %d costing %d",
+			queries, points, lowSeen, simQueries, simPoints)
+	}
 }
 
 // compareWithGolden compares the exported latest/ files with the golden ones, or

@@ -26,6 +26,7 @@ func countGitHub(ctx context.Context) (context.Context, func() Counters) {
 			Requests: s.Requests, NotModified: s.NotModified, Retries: s.Retries, Waits: s.Waits,
 			RateLimitLow: s.RateLimitLow, RateLimit: s.RateLimit,
 			GraphQLRequests: s.GraphQLRequests, GraphQLPoints: s.GraphQLPoints,
+			GraphQLRemainingLow: s.GraphQLRemainingLow, GraphQLLimit: s.GraphQLLimit,
 		}
 	}
 }

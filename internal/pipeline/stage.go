@@ -72,21 +72,10 @@ type Counters struct {
 	// separate GraphQL budget (repo_api graphql; decision 0006).
 	GraphQLRequests int64
 	GraphQLPoints   int64
-}
-
-// Add folds other into c.
-func (c *Counters) Add(other Counters) {
-	c.Requests += other.Requests
-	c.NotModified += other.NotModified
-	c.Retries += other.Retries
-	c.Waits += other.Waits
-	c.GraphQLRequests += other.GraphQLRequests
-	c.GraphQLPoints += other.GraphQLPoints
-	c.RateLimit = max(c.RateLimit, other.RateLimit)
-	if other.RateLimitLow != nil && (c.RateLimitLow == nil || *other.RateLimitLow < *c.RateLimitLow) {
-		v := *other.RateLimitLow
-		c.RateLimitLow = &v
-	}
+	// GraphQLRemainingLow is the GraphQL budget's lowest remaining points seen (nil if
+	// none), GraphQLLimit its limit (0 if none seen).
+	GraphQLRemainingLow *int
+	GraphQLLimit        int
 }
 
 // Stage is one step of the daily job.

@@ -267,10 +267,12 @@ type StageCall struct {
 	RateLimitLow *int       `json:"rate_limit_low"`
 	// GraphQLRequests of APICalls were GraphQL queries; GitHub charged GraphQLPoints
 	// for them from the GraphQL budget.
-	GraphQLRequests int64    `json:"graphql_requests"`
-	GraphQLPoints   int64    `json:"graphql_points"`
-	Error           string   `json:"error,omitempty"`
-	Warnings        []string `json:"warnings"`
+	GraphQLRequests int64 `json:"graphql_requests"`
+	GraphQLPoints   int64 `json:"graphql_points"`
+	// GraphQLRateLimitLow is the lowest remaining points of the GraphQL budget seen.
+	GraphQLRateLimitLow *int     `json:"graphql_rate_limit_low"`
+	Error               string   `json:"error,omitempty"`
+	Warnings            []string `json:"warnings"`
 }
 
 const sqlStartStageCall = `
@@ -298,7 +300,8 @@ func startStageCall(ctx context.Context, q querier, c StageCall) (StageCall, err
 const sqlFinishStageCall = `
 UPDATE stage_calls SET status = $2, done = $3, cursor_out = nullif($4, ''), finished_at = now(),
 	duration_ms = $5, records = $6, api_calls = $7, not_modified = $8, retries = $9, waits = $10,
-	rate_limit_low = $11, error = nullif($12, ''), warnings = $13, graphql_requests = $14, graphql_points = $15
+	rate_limit_low = $11, error = nullif($12, ''), warnings = $13, graphql_requests = $14, graphql_points = $15,
+	graphql_rate_limit_low = $16
 WHERE id = $1`
 
 // FinishStageCall records the outcome of a stage call. It runs on its own short
@@ -314,7 +317,7 @@ func (s *Store) FinishStageCall(ctx context.Context, c StageCall) error {
 		return err
 	}
 	_, err = s.pool.Exec(ctx, sqlFinishStageCall, c.ID, c.Status, c.Done, c.CursorOut, c.DurationMS,
-		c.Records, c.APICalls, c.NotModified, c.Retries, c.Waits, c.RateLimitLow, c.Error, w, c.GraphQLRequests, c.GraphQLPoints)
+		c.Records, c.APICalls, c.NotModified, c.Retries, c.Waits, c.RateLimitLow, c.Error, w, c.GraphQLRequests, c.GraphQLPoints, c.GraphQLRateLimitLow)
 	if err != nil {
 		return classify(fmt.Errorf("finish stage call %d: %w", c.ID, err))
 	}
@@ -341,7 +344,7 @@ WHERE stage = $1 AND enterprise_id = $2 AND shard = $3 AND status = 'running'`, 
 const stageCallColumns = `id, run_id, stage, enterprise_id, shard, attempt, invocation_id, status, done,
 	coalesce(cursor_in, ''), coalesce(cursor_out, ''), started_at, finished_at, coalesce(duration_ms, 0),
 	records, api_calls, not_modified, retries, waits, rate_limit_low, coalesce(error, ''), warnings,
-	graphql_requests, graphql_points`
+	graphql_requests, graphql_points, graphql_rate_limit_low`
 
 // ListStageCalls returns a run's stage calls, oldest first.
 func (s *Store) ListStageCalls(ctx context.Context, runID int64) ([]StageCall, error) {
@@ -357,7 +360,7 @@ func (s *Store) ListStageCalls(ctx context.Context, runID int64) ([]StageCall, e
 		if err := rows.Scan(&c.ID, &c.RunID, &c.Stage, &c.EnterpriseID, &c.Shard, &c.Attempt, &c.InvocationID,
 			&c.Status, &c.Done, &c.CursorIn, &c.CursorOut, &c.StartedAt, &c.FinishedAt, &c.DurationMS,
 			&c.Records, &c.APICalls, &c.NotModified, &c.Retries, &c.Waits, &c.RateLimitLow, &c.Error, &warnings,
-			&c.GraphQLRequests, &c.GraphQLPoints); err != nil {
+			&c.GraphQLRequests, &c.GraphQLPoints, &c.GraphQLRateLimitLow); err != nil {
 			return nil, classify(fmt.Errorf("list stage calls: %w", err))
 		}
 		if err := json.Unmarshal(warnings, &c.Warnings); err != nil {

@@ -235,7 +235,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 func TestStageCallAuditAndManualRun(t *testing.T) {
 	store := pgtest.New(t)
 	e := newEnv(t, store)
-	low := 4200
+	low, pointsLow := 4200, 4990
 	e.repos.run = func(ctx context.Context, r pipeline.Request) (pipeline.Result, error) {
 		if r.Enterprise == nil || r.Enterprise.ID != "ent1" || r.Shard != 1 || r.Shards != 3 {
 			return pipeline.Result{}, fmt.Errorf("request not passed through: %+v", r)
@@ -245,7 +245,8 @@ func TestStageCallAuditAndManualRun(t *testing.T) {
 		}
 		if r.Cursor == "" {
 			return pipeline.Result{Status: pipeline.StatusSucceeded, Cursor: "repo:42", Records: 10,
-				Counters: pipeline.Counters{Requests: 7, NotModified: 2, RateLimitLow: &low, GraphQLRequests: 3, GraphQLPoints: 11}}, nil
+				Counters: pipeline.Counters{Requests: 7, NotModified: 2, RateLimitLow: &low, GraphQLRequests: 3, GraphQLPoints: 11,
+					GraphQLRemainingLow: &pointsLow}}, nil
 		}
 		return pipeline.Result{Status: pipeline.StatusSucceeded, Done: true, Records: 5, Warnings: []string{"org x: copilot policy disabled"}}, nil
 	}
@@ -254,7 +255,7 @@ func TestStageCallAuditAndManualRun(t *testing.T) {
 		t.Fatalf("status %d: %v", status, body)
 	}
 	if body["done"] != false || body["cursor"] != "repo:42" || body["records"] != 10.0 || body["api_calls"] != 7.0 ||
-		body["graphql_requests"] != 3.0 || body["graphql_points"] != 11.0 || body["stage"] != "collect_repos" || body["enterprise"] != "ent1" {
+		body["graphql_requests"] != 3.0 || body["graphql_points"] != 11.0 || body["graphql_rate_limit_low"] != 4990.0 || body["stage"] != "collect_repos" || body["enterprise"] != "ent1" {
 		t.Fatalf("first answer %v", body)
 	}
 	runID := int64(body["run_id"].(float64))
@@ -273,7 +274,8 @@ func TestStageCallAuditAndManualRun(t *testing.T) {
 	first, second := calls[0], calls[1]
 	if first.Attempt != 1 || second.Attempt != 2 || first.CursorOut != "repo:42" || second.CursorIn != "repo:42" ||
 		first.Records != 10 || first.APICalls != 7 || first.NotModified != 2 || first.RateLimitLow == nil || *first.RateLimitLow != 4200 ||
-		first.GraphQLRequests != 3 || first.GraphQLPoints != 11 || second.GraphQLPoints != 0 || first.Shard != 1 || first.EnterpriseID != "ent1" || first.Status != "succeeded" || first.Done || !second.Done ||
+		first.GraphQLRequests != 3 || first.GraphQLPoints != 11 || second.GraphQLPoints != 0 ||
+		first.GraphQLRateLimitLow == nil || *first.GraphQLRateLimitLow != 4990 || second.GraphQLRateLimitLow != nil || first.Shard != 1 || first.EnterpriseID != "ent1" || first.Status != "succeeded" || first.Done || !second.Done ||
 		len(second.Warnings) != 1 {
 		t.Errorf("audit rows:\n%+v\n%+v", first, second)
 	}
@@ -402,9 +404,13 @@ func (r *recordedTelemetry) Event(name string, props map[string]string, _ map[st
 	r.props = append(r.props, props)
 }
 
-func (r *recordedTelemetry) Metric(name string, v float64, _ map[string]string) {
+// Metric records a metric by name, and with a resource dimension as name/resource.
+func (r *recordedTelemetry) Metric(name string, v float64, dims map[string]string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if res, ok := dims["resource"]; ok {
+		name += "/" + res
+	}
 	r.metrics[name] = v
 }
 
@@ -413,10 +419,11 @@ func (r *recordedTelemetry) Exception(error, map[string]string) {}
 func TestStageTelemetry(t *testing.T) {
 	store := pgtest.New(t)
 	tel := &recordedTelemetry{metrics: map[string]float64{}}
-	low := 1000
+	low, points := 1000, 4500
 	repos := &fakeStage{name: pipeline.StageCollectRepos, perEnterprise: true,
 		run: func(context.Context, pipeline.Request) (pipeline.Result, error) {
-			return pipeline.Result{Done: true, Records: 9, Counters: pipeline.Counters{Requests: 12, RateLimitLow: &low, RateLimit: 5000}}, nil
+			return pipeline.Result{Done: true, Records: 9, Counters: pipeline.Counters{Requests: 12, RateLimitLow: &low, RateLimit: 5000,
+				GraphQLRemainingLow: &points, GraphQLLimit: 5000}}, nil
 		}}
 	srv := httptest.NewServer(server.New(server.Options{Store: store, Config: testConfig(), Stages: []pipeline.Stage{repos}, Telemetry: tel}))
 	defer srv.Close()
@@ -429,8 +436,15 @@ func TestStageTelemetry(t *testing.T) {
 		tel.props[0]["enterprise"] != "ent1" || tel.props[0]["status"] != "succeeded" {
 		t.Errorf("events %v %v", tel.events, tel.props)
 	}
-	if tel.metrics["github_rate_limit_used_pct"] != 80 || tel.metrics["github_rate_limit_remaining"] != 1000 {
-		t.Errorf("metrics %v: want 80 %% used and 1000 remaining", tel.metrics)
+	// Each budget apart: REST ("core") 80 % used, GraphQL 10 % of its points.
+	want := map[string]float64{
+		"github_rate_limit_used_pct/core": 80, "github_rate_limit_remaining/core": 1000,
+		"github_rate_limit_used_pct/graphql": 10, "github_rate_limit_remaining/graphql": 4500,
+	}
+	for name, v := range want {
+		if got, ok := tel.metrics[name]; !ok || got != v {
+			t.Errorf("metric %s = %v (sent: %v), want %v", name, got, ok, v)
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"metrics-collector/internal/logging"
 	"metrics-collector/internal/pipeline"
 	"metrics-collector/internal/postgres"
+	"metrics-collector/internal/telemetry"
 )
 
 // stageBody is the request of DESIGN §2.1. Pointers tell "absent" from "zero".
@@ -49,11 +50,13 @@ type stageResponse struct {
 	Retries      int64   `json:"retries"`
 	RateLimitLow *int    `json:"rate_limit_low"`
 	// GraphQLRequests of APICalls were GraphQL queries, costing GraphQLPoints.
-	GraphQLRequests int64    `json:"graphql_requests"`
-	GraphQLPoints   int64    `json:"graphql_points"`
-	DurationMS      int64    `json:"duration_ms"`
-	Warnings        []string `json:"warnings"`
-	Error           string   `json:"error,omitempty"`
+	GraphQLRequests int64 `json:"graphql_requests"`
+	GraphQLPoints   int64 `json:"graphql_points"`
+	// GraphQLRateLimitLow is the GraphQL budget's lowest remaining points seen.
+	GraphQLRateLimitLow *int     `json:"graphql_rate_limit_low"`
+	DurationMS          int64    `json:"duration_ms"`
+	Warnings            []string `json:"warnings"`
+	Error               string   `json:"error,omitempty"`
 }
 
 const (
@@ -172,6 +175,7 @@ func (s *Server) runStage(w http.ResponseWriter, r *http.Request) {
 	call.NotModified, call.Retries, call.Waits = res.Counters.NotModified, res.Counters.Retries, res.Counters.Waits
 	call.RateLimitLow = res.Counters.RateLimitLow
 	call.GraphQLRequests, call.GraphQLPoints = res.Counters.GraphQLRequests, res.Counters.GraphQLPoints
+	call.GraphQLRateLimitLow = res.Counters.GraphQLRemainingLow
 	call.Warnings = redactAll(s.opts.Redact, res.Warnings)
 	call.Status, call.Done, call.CursorOut = res.Status, res.Done, res.Cursor
 	call.Error = s.opts.Redact(res.Error)
@@ -219,7 +223,7 @@ func (s *Server) runStage(w http.ResponseWriter, r *http.Request) {
 		RunID: req.RunID, Stage: name, Shard: req.Shard, Status: call.Status, Done: call.Done,
 		Records: call.Records, APICalls: call.APICalls, NotModified: call.NotModified, Retries: call.Retries,
 		RateLimitLow: call.RateLimitLow, GraphQLRequests: call.GraphQLRequests, GraphQLPoints: call.GraphQLPoints,
-		DurationMS: call.DurationMS, Warnings: call.Warnings, Error: call.Error,
+		GraphQLRateLimitLow: call.GraphQLRateLimitLow, DurationMS: call.DurationMS, Warnings: call.Warnings, Error: call.Error,
 	}
 	if enterpriseID != "" {
 		resp.Enterprise = &enterpriseID
@@ -275,16 +279,31 @@ func (s *Server) stageTelemetry(call postgres.StageCall, counters pipeline.Count
 	}
 	if call.RateLimitLow != nil {
 		m["rate_limit_low"] = float64(*call.RateLimitLow)
-		s.opts.Telemetry.Metric("github_rate_limit_remaining", float64(*call.RateLimitLow), map[string]string{"enterprise": call.EnterpriseID})
-		if counters.RateLimit > 0 {
-			used := 100 * float64(counters.RateLimit-*call.RateLimitLow) / float64(counters.RateLimit)
-			s.opts.Telemetry.Metric("github_rate_limit_used_pct", used, map[string]string{"enterprise": call.EnterpriseID})
-		}
 	}
+	if call.GraphQLRateLimitLow != nil {
+		m["graphql_rate_limit_low"] = float64(*call.GraphQLRateLimitLow)
+	}
+	// Each budget's use, told apart by the resource dimension (GitHub's
+	// x-ratelimit-resource): the REST one ("core") and the GraphQL one, in points.
+	s.rateLimitMetrics(call.EnterpriseID, "core", call.RateLimitLow, counters.RateLimit)
+	s.rateLimitMetrics(call.EnterpriseID, "graphql", call.GraphQLRateLimitLow, counters.GraphQLLimit)
 	s.opts.Telemetry.Event("StageFinished", props, m)
 	s.opts.Telemetry.Metric("stage_duration_ms", float64(call.DurationMS), map[string]string{
 		"stage": call.Stage, "enterprise": call.EnterpriseID, "status": call.Status,
 	})
+}
+
+// rateLimitMetrics sends a budget's lowest remaining figure of the call and, with its
+// limit known, the share used.
+func (s *Server) rateLimitMetrics(enterpriseID, resource string, low *int, limit int) {
+	if low == nil {
+		return
+	}
+	dims := map[string]string{"enterprise": enterpriseID, "resource": resource}
+	s.opts.Telemetry.Metric(telemetry.MetricRateLimitRemaining, float64(*low), dims)
+	if limit > 0 {
+		s.opts.Telemetry.Metric(telemetry.MetricRateLimitUsedPct, 100*float64(limit-*low)/float64(limit), dims)
+	}
 }
 
 // decodeStageBody reads the JSON body strictly: unknown fields and wrong types are
