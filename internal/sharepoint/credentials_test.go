@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
+	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -17,12 +15,13 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"metrics-collector/internal/sharepoint"
+	"metrics-collector/internal/sharepoint/graphfake"
 )
 
-func uploadWith(t *testing.T, f *graphFake, cred azcore.TokenCredential) error {
+func uploadWith(t *testing.T, f *graphfake.Server, cred azcore.TokenCredential) error {
 	t.Helper()
 	c, err := sharepoint.New(sharepoint.Options{
-		Credential: cred, BaseURL: f.graph.URL + "/v1.0", DriveID: driveID, HTTPClient: f.graph.Client(),
+		Credential: cred, BaseURL: f.URL() + "/v1.0", DriveID: graphfake.DriveID, HTTPClient: f.Client(),
 		Sleep: (&sleeper{}).Sleep,
 	})
 	if err != nil {
@@ -33,36 +32,25 @@ func uploadWith(t *testing.T, f *graphFake, cred azcore.TokenCredential) error {
 }
 
 // The default credential: the App Service managed-identity endpoint the Functions
-// host provides through IDENTITY_ENDPOINT and IDENTITY_HEADER.
+// host provides through IDENTITY_ENDPOINT and IDENTITY_HEADER (the fake's; it checks
+// the header and hands out the token its Graph accepts).
 func TestManagedIdentityCredential(t *testing.T) {
-	var resource atomic.Value
-	msi := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("X-IDENTITY-HEADER") != "header-secret" {
-			http.Error(w, "missing identity header", http.StatusBadRequest)
-			return
-		}
-		resource.Store(r.URL.Query().Get("resource"))
-		json.NewEncoder(w).Encode(map[string]string{
-			"access_token": "mi-token", "token_type": "Bearer", "resource": r.URL.Query().Get("resource"),
-			"expires_on": strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10),
-		})
-	}))
-	defer msi.Close()
-	t.Setenv("IDENTITY_ENDPOINT", msi.URL)
-	t.Setenv("IDENTITY_HEADER", "header-secret")
+	f := newGraphFake(t)
+	settings := f.Settings("")
+	t.Setenv("IDENTITY_ENDPOINT", settings["IDENTITY_ENDPOINT"])
+	t.Setenv("IDENTITY_HEADER", settings["IDENTITY_HEADER"])
 
 	cred, err := sharepoint.NewManagedIdentityCredential("", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newGraphFake(t)
-	f.token = "mi-token"
 	if err := uploadWith(t, f, cred); err != nil {
 		t.Fatalf("upload with the managed identity: %v", err)
 	}
 	// The token is asked for the configured Graph endpoint.
-	if got := resource.Load(); got != f.graph.URL {
-		t.Errorf("token requested for %v, want %s", got, f.graph.URL)
+	got := f.TokenResources()
+	if len(got) == 0 || slices.ContainsFunc(got, func(r string) bool { return r != f.URL() }) {
+		t.Errorf("token requested for %v, want %s", got, f.URL())
 	}
 }
 
@@ -88,7 +76,7 @@ func TestClientSecretCredential(t *testing.T) {
 				json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client"})
 				return
 			}
-			json.NewEncoder(w).Encode(map[string]any{"access_token": "cs-token", "token_type": "Bearer", "expires_in": 3600})
+			json.NewEncoder(w).Encode(map[string]any{"access_token": graphfake.Token, "token_type": "Bearer", "expires_in": 3600})
 		default:
 			http.NotFound(w, r)
 		}
@@ -106,7 +94,6 @@ func TestClientSecretCredential(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newGraphFake(t)
-	f.token = "cs-token"
 	if err := uploadWith(t, f, cred); err != nil {
 		t.Fatalf("upload with client credentials: %v", err)
 	}

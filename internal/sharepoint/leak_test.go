@@ -26,6 +26,7 @@ import (
 	"metrics-collector/internal/secrets"
 	"metrics-collector/internal/server"
 	"metrics-collector/internal/sharepoint"
+	"metrics-collector/internal/sharepoint/graphfake"
 	"metrics-collector/internal/telemetry"
 )
 
@@ -125,16 +126,15 @@ func TestFailingChunkLeavesNoCredentialAnywhere(t *testing.T) {
 	}
 
 	f := newGraphFake(t)
-	f.chunkFailure = func(n int, w http.ResponseWriter) bool {
+	f.BeforeChunk(func(n int) graphfake.Fault {
 		if n == 0 {
-			return false // the first chunk goes through; every later attempt is cut off
+			return nil // the first chunk goes through; every later attempt is cut off
 		}
-		resetConnection(w)
-		return true
-	}
+		return graphfake.ResetConnection
+	})
 	client, err := sharepoint.New(sharepoint.Options{
-		Credential: staticCredential{}, BaseURL: f.graph.URL + "/v1.0", DriveID: driveID, Folder: folder,
-		HTTPClient: f.graph.Client(), ChunkSize: 4 * sharepoint.ChunkUnit, Sleep: (&sleeper{}).Sleep, Logger: log,
+		Credential: staticCredential{}, BaseURL: f.URL() + "/v1.0", DriveID: graphfake.DriveID, Folder: folder,
+		HTTPClient: f.Client(), ChunkSize: 4 * sharepoint.ChunkUnit, Sleep: (&sleeper{}).Sleep, Logger: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +164,7 @@ func TestFailingChunkLeavesNoCredentialAnywhere(t *testing.T) {
 	}
 	chunkAttempts := 0
 	for _, r := range f.Requests() {
-		if r.Path == uploadSessionPath && r.Method == http.MethodPut {
+		if r.URLPath == graphfake.UploadSessionPath && r.Method == http.MethodPut {
 			chunkAttempts++
 		}
 	}
@@ -181,7 +181,7 @@ func TestFailingChunkLeavesNoCredentialAnywhere(t *testing.T) {
 	if !strings.Contains(audit, "copilot_user_metrics_20261126.csv") {
 		t.Fatalf("audit rows do not record the failure: %s", audit)
 	}
-	credential := tempauth("1")
+	credential := f.UploadCredential(1)
 	for where, text := range map[string]string{
 		"HTTP answer": string(body), "audit rows": audit, "logs": logs.String(), "telemetry": in.text(),
 	} {

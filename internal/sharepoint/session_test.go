@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"metrics-collector/internal/sharepoint"
+	"metrics-collector/internal/sharepoint/graphfake"
 )
 
 // Upload sessions: every chunk is sent with the call's context, the first failure
@@ -23,10 +24,10 @@ import (
 const sessionChunk = 4 * sharepoint.ChunkUnit // 1.25 MiB: a 5 MiB file is 5 chunks
 
 // uploadRequests are the requests that reached the upload host, "METHOD range".
-func uploadRequests(f *graphFake) []string {
+func uploadRequests(f *graphfake.Server) []string {
 	var out []string
 	for _, r := range f.Requests() {
-		if r.Path == uploadSessionPath {
+		if r.URLPath == graphfake.UploadSessionPath {
 			out = append(out, strings.TrimSpace(r.Method+" "+r.ContentRange))
 		}
 	}
@@ -46,12 +47,12 @@ func TestUploadStopsWhenTheCallIsCancelled(t *testing.T) {
 	f := newGraphFake(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	f.afterChunk = func(n int, w http.ResponseWriter) bool {
+	f.AfterChunk(func(n int) graphfake.Fault {
 		if n == 1 {
 			cancel() // the hard stop, while the second chunk is being answered
 		}
-		return false
-	}
+		return nil
+	})
 	c := newClient(t, f, &sleeper{}, sessionChunk)
 	data := content(5<<20 + 11)
 	_, err := c.Upload(ctx, "cancelled.csv", int64(len(data)), bytes.NewReader(data))
@@ -72,13 +73,12 @@ func TestUploadStopsWhenTheCallIsCancelled(t *testing.T) {
 func TestUploadStopsAtTheFirstFailure(t *testing.T) {
 	t.Parallel()
 	f := newGraphFake(t)
-	f.chunkFailure = func(n int, w http.ResponseWriter) bool {
+	f.BeforeChunk(func(n int) graphfake.Fault {
 		if n == 1 {
-			odataError(w, http.StatusBadRequest, "invalidRequest", "Declared fragment length does not match the provided number of bytes")
-			return true
+			return graphfake.ODataError(http.StatusBadRequest, "invalidRequest", "Declared fragment length does not match the provided number of bytes")
 		}
-		return false
-	}
+		return nil
+	})
 	s := &sleeper{}
 	c := newClient(t, f, s, sessionChunk)
 	data := content(5<<20 + 11)
@@ -104,13 +104,12 @@ func TestUploadStopsAtTheFirstFailure(t *testing.T) {
 func TestUploadResumesFromTheSessionsNextExpectedRange(t *testing.T) {
 	t.Parallel()
 	f := newGraphFake(t)
-	f.afterChunk = func(n int, w http.ResponseWriter) bool {
+	f.AfterChunk(func(n int) graphfake.Fault {
 		if n == 1 {
-			resetConnection(w)
-			return true
+			return graphfake.ResetConnection
 		}
-		return false
-	}
+		return nil
+	})
 	s := &sleeper{}
 	c := newClient(t, f, s, sessionChunk)
 	data := content(5<<20 + 11)
@@ -135,14 +134,13 @@ func TestUploadResumesFromTheSessionsNextExpectedRange(t *testing.T) {
 func TestUploadRecoversFromAWrongRange(t *testing.T) {
 	t.Parallel()
 	f := newGraphFake(t)
-	f.afterChunk = func(n int, w http.ResponseWriter) bool {
+	f.AfterChunk(func(n int) graphfake.Fault {
 		if n == 1 {
-			f.statusFailures = 1 // the next GET of the session fails too
-			resetConnection(w)
-			return true
+			f.FailSessionStatus(1) // the next GET of the session fails too
+			return graphfake.ResetConnection
 		}
-		return false
-	}
+		return nil
+	})
 	s := &sleeper{}
 	c := newClient(t, f, s, sessionChunk)
 	data := content(5<<20 + 11)
@@ -165,12 +163,12 @@ func TestUploadRecoversFromAWrongRange(t *testing.T) {
 func TestExpiredSessionIsReplacedOnce(t *testing.T) {
 	t.Parallel()
 	f := newGraphFake(t)
-	f.afterChunk = func(n int, w http.ResponseWriter) bool {
+	f.AfterChunk(func(n int) graphfake.Fault {
 		if n == 1 {
-			f.expireSessions() // the answer to this chunk still goes out
+			f.ExpireSessions() // the answer to this chunk still goes out
 		}
-		return false
-	}
+		return nil
+	})
 	c := newClient(t, f, &sleeper{}, sessionChunk)
 	data := content(5<<20 + 11)
 	if _, err := c.Upload(t.Context(), "expired.csv", int64(len(data)), bytes.NewReader(data)); err != nil {
@@ -185,12 +183,12 @@ func TestExpiredSessionIsReplacedOnce(t *testing.T) {
 
 	// Every session expires after its second chunk: one replacement, then an error.
 	g := newGraphFake(t)
-	g.afterChunk = func(n int, w http.ResponseWriter) bool {
+	g.AfterChunk(func(n int) graphfake.Fault {
 		if n%2 == 1 {
-			g.expireSessions()
+			g.ExpireSessions()
 		}
-		return false
-	}
+		return nil
+	})
 	c = newClient(t, g, &sleeper{}, sessionChunk)
 	_, err := c.Upload(t.Context(), "expired.csv", int64(len(data)), bytes.NewReader(data))
 	if err == nil || !strings.Contains(err.Error(), "upload session expired or no longer exists") {
@@ -220,11 +218,11 @@ func (c *stepClock) Now() time.Time {
 func TestUploadStopsBeforeTheDeadline(t *testing.T) {
 	t.Parallel()
 	f := newGraphFake(t)
-	f.sessionTTL = 24 * time.Hour
+	f.SetSessionTTL(24 * time.Hour)
 	clock := &stepClock{now: time.Now(), step: 10 * time.Minute}
 	c, err := sharepoint.New(sharepoint.Options{
-		Credential: staticCredential{}, BaseURL: f.graph.URL + "/v1.0", DriveID: driveID, Folder: folder,
-		HTTPClient: f.graph.Client(), ChunkSize: sessionChunk, Sleep: (&sleeper{}).Sleep, Now: clock.Now,
+		Credential: staticCredential{}, BaseURL: f.URL() + "/v1.0", DriveID: graphfake.DriveID, Folder: folder,
+		HTTPClient: f.Client(), ChunkSize: sessionChunk, Sleep: (&sleeper{}).Sleep, Now: clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -247,13 +245,12 @@ func TestUploadStopsBeforeTheDeadline(t *testing.T) {
 func TestSessionThatDoesNotAdvanceIsGivenUp(t *testing.T) {
 	t.Parallel()
 	f := newGraphFake(t)
-	f.chunkFailure = func(n int, w http.ResponseWriter) bool {
+	f.BeforeChunk(func(n int) graphfake.Fault {
 		if n == 0 {
-			return false
+			return nil
 		}
-		writeJSON(w, http.StatusAccepted, map[string]any{"nextExpectedRanges": []string{strconv.Itoa(int(sessionChunk)) + "-"}})
-		return true
-	}
+		return graphfake.Reply(http.StatusAccepted, map[string]any{"nextExpectedRanges": []string{strconv.Itoa(int(sessionChunk)) + "-"}})
+	})
 	c := newClient(t, f, &sleeper{}, sessionChunk)
 	data := content(5<<20 + 11)
 	_, err := c.Upload(t.Context(), "stuck.csv", int64(len(data)), bytes.NewReader(data))

@@ -13,18 +13,19 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"metrics-collector/internal/sharepoint"
+	"metrics-collector/internal/sharepoint/graphfake"
 )
 
 const folder = "Reports/Power BI"
 
-func newClient(t *testing.T, f *graphFake, s *sleeper, chunk int64) *sharepoint.Client {
+func newClient(t *testing.T, f *graphfake.Server, s *sleeper, chunk int64) *sharepoint.Client {
 	t.Helper()
 	c, err := sharepoint.New(sharepoint.Options{
 		Credential: staticCredential{},
-		BaseURL:    f.graph.URL + "/v1.0",
-		DriveID:    driveID,
+		BaseURL:    f.URL() + "/v1.0",
+		DriveID:    graphfake.DriveID,
 		Folder:     "/" + folder + "/",
-		HTTPClient: f.graph.Client(),
+		HTTPClient: f.Client(),
 		ChunkSize:  chunk,
 		Sleep:      s.Sleep,
 		Now:        func() time.Time { return time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC) },
@@ -48,7 +49,7 @@ func content(size int) []byte {
 
 func checkNoToken(t *testing.T, err error) {
 	t.Helper()
-	if err != nil && strings.Contains(err.Error(), testToken) {
+	if err != nil && strings.Contains(err.Error(), graphfake.Token) {
 		t.Errorf("the token leaked into an error: %v", err)
 	}
 }
@@ -75,8 +76,8 @@ func TestUploadSmallFileReplaces(t *testing.T) {
 		t.Fatalf("%d requests, want 2 PUTs: %+v", len(reqs), reqs)
 	}
 	for _, r := range reqs {
-		want := "/v1.0/drives/" + driveID + "/items/root:/" + folder + "/dora_metrics_20261126.csv:/content"
-		if r.Method != http.MethodPut || r.Path != want || r.Auth != "Bearer "+testToken || r.ContentEncoding != "" {
+		want := "/v1.0/drives/" + graphfake.DriveID + "/items/root:/" + folder + "/dora_metrics_20261126.csv:/content"
+		if r.Method != http.MethodPut || r.URLPath != want || r.Auth != "Bearer "+graphfake.Token || r.ContentEncoding != "" {
 			t.Errorf("request %+v; want an uncompressed, authorised PUT to %s", r, want)
 		}
 	}
@@ -99,22 +100,23 @@ func TestUploadLargeFileThroughSession(t *testing.T) {
 	if !bytes.Equal(stored, data) {
 		t.Fatalf("stored %d bytes, want the %d given", len(stored), len(data))
 	}
-	item, _ := f.sessionBody["item"].(map[string]any)
+	body := f.SessionRequest()
+	item, _ := body["item"].(map[string]any)
 	if item["@microsoft.graph.conflictBehavior"] != "replace" {
-		t.Errorf("createUploadSession body = %v, want conflictBehavior replace", f.sessionBody)
+		t.Errorf("createUploadSession body = %v, want conflictBehavior replace", body)
 	}
 
 	var chunks []string
 	for _, r := range f.Requests() {
-		if r.Host == strings.TrimPrefix(f.graph.URL, "http://") {
-			if r.Auth != "Bearer "+testToken {
-				t.Errorf("Graph request %s %s without the token", r.Method, r.Path)
+		if r.Host == strings.TrimPrefix(f.URL(), "http://") {
+			if r.Auth != "Bearer "+graphfake.Token {
+				t.Errorf("Graph request %s %s without the token", r.Method, r.URLPath)
 			}
 			continue
 		}
 		// The upload URL is pre-authenticated and on another host: no token, ever.
 		if r.Auth != "" {
-			t.Errorf("upload host got an Authorization header on %s %s", r.Method, r.Path)
+			t.Errorf("upload host got an Authorization header on %s %s", r.Method, r.URLPath)
 		}
 		if r.ContentEncoding != "" {
 			t.Errorf("chunk sent with Content-Encoding %q", r.ContentEncoding)
@@ -139,10 +141,10 @@ func TestThrottlingHonoursRetryAfter(t *testing.T) {
 	f := newGraphFake(t)
 	s := &sleeper{}
 	c := newClient(t, f, s, 0)
-	f.failNext = append(f.failNext,
-		throttle(http.StatusTooManyRequests, "7"),
-		throttle(http.StatusServiceUnavailable, ""),
-		throttle(http.StatusTooManyRequests, "Thu, 26 Nov 2026 06:00:03 GMT"))
+	f.FailNext(
+		graphfake.Throttle(http.StatusTooManyRequests, "7"),
+		graphfake.Throttle(http.StatusServiceUnavailable, ""),
+		graphfake.Throttle(http.StatusTooManyRequests, "Thu, 26 Nov 2026 06:00:03 GMT"))
 	data := content(1000)
 	if _, err := c.Upload(t.Context(), "velocity_metrics_20261126.csv", int64(len(data)), bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
@@ -167,7 +169,7 @@ func TestThrottlingGivesUpWithinBound(t *testing.T) {
 	s := &sleeper{}
 	c := newClient(t, f, s, 0)
 	// Retry-After beyond the wait budget: give up at once rather than wait an hour.
-	f.failNext = append(f.failNext, throttle(http.StatusTooManyRequests, "3600"))
+	f.FailNext(graphfake.Throttle(http.StatusTooManyRequests, "3600"))
 	data := content(100)
 	_, err := c.Upload(t.Context(), "a.csv", int64(len(data)), bytes.NewReader(data))
 	var r interface{ Retryable() bool }
@@ -181,7 +183,7 @@ func TestThrottlingGivesUpWithinBound(t *testing.T) {
 
 	// Persistent 503: 4 retries with backoff 1+2+4+8 s, then give up.
 	for range 10 {
-		f.failNext = append(f.failNext, throttle(http.StatusServiceUnavailable, ""))
+		f.FailNext(graphfake.Throttle(http.StatusServiceUnavailable, ""))
 	}
 	before := len(f.Requests())
 	_, err = c.Upload(t.Context(), "a.csv", int64(len(data)), bytes.NewReader(data))
@@ -201,13 +203,12 @@ func TestChunkThrottledIsRetried(t *testing.T) {
 	f := newGraphFake(t)
 	s := &sleeper{}
 	c := newClient(t, f, s, 16*sharepoint.ChunkUnit)
-	f.chunkFailure = func(n int, w http.ResponseWriter) bool {
+	f.BeforeChunk(func(n int) graphfake.Fault {
 		if n == 1 {
-			throttle(http.StatusTooManyRequests, "2")(w)
-			return true
+			return graphfake.Throttle(http.StatusTooManyRequests, "2")
 		}
-		return false
-	}
+		return nil
+	})
 	data := content(6 << 20)
 	if _, err := c.Upload(t.Context(), "big.csv", int64(len(data)), bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
@@ -224,7 +225,7 @@ func TestChunkThrottledIsRetried(t *testing.T) {
 func TestSessionThatStopsShortFails(t *testing.T) {
 	t.Parallel()
 	f := newGraphFake(t)
-	f.dropFinalItem = true // every byte accepted, yet no item in the answer and nothing stored
+	f.DropFinalItem() // every byte accepted, yet no item in the answer and nothing stored
 	c := newClient(t, f, &sleeper{}, 0)
 	data := content(5 << 20)
 	_, err := c.Upload(t.Context(), "short.csv", int64(len(data)), bytes.NewReader(data))
@@ -236,9 +237,7 @@ func TestSessionThatStopsShortFails(t *testing.T) {
 	}
 
 	// With yesterday's file in place the check compares sizes.
-	f.mu.Lock()
-	f.files[folder+"/short.csv"] = content(100)
-	f.mu.Unlock()
+	f.Put(folder+"/short.csv", content(100), time.Now())
 	_, err = c.Upload(t.Context(), "short.csv", int64(len(data)), bytes.NewReader(data))
 	if err == nil || !strings.Contains(err.Error(), "ended short: stored item has 100 bytes, want 5242880") {
 		t.Fatalf("error = %v, want a size mismatch", err)
@@ -250,7 +249,7 @@ func TestSessionThatStopsShortFails(t *testing.T) {
 func TestSessionWithoutRangesStartsAtZero(t *testing.T) {
 	t.Parallel()
 	f := newGraphFake(t)
-	f.noRanges = true
+	f.OmitNextExpectedRanges()
 	c := newClient(t, f, &sleeper{}, 0)
 	data := content(5 << 20)
 	if _, err := c.Upload(t.Context(), "noranges.csv", int64(len(data)), bytes.NewReader(data)); err != nil {
@@ -266,10 +265,7 @@ func TestPermanentGraphErrorIsDescribed(t *testing.T) {
 	f := newGraphFake(t)
 	s := &sleeper{}
 	c := newClient(t, f, s, 0)
-	f.failNext = append(f.failNext, func(w http.ResponseWriter) bool {
-		odataError(w, http.StatusForbidden, "accessDenied", "Either scp or roles claim need to be present in the token.")
-		return true
-	})
+	f.FailNext(graphfake.ODataError(http.StatusForbidden, "accessDenied", "Either scp or roles claim need to be present in the token."))
 	_, err := c.Upload(t.Context(), "a.csv", 10, bytes.NewReader(content(10)))
 	if err == nil || !strings.Contains(err.Error(), "graph status 403: accessDenied: Either scp or roles") {
 		t.Fatalf("error = %v", err)
@@ -289,15 +285,14 @@ func TestTokenNotFollowingRedirects(t *testing.T) {
 	t.Parallel()
 	f := newGraphFake(t)
 	c := newClient(t, f, &sleeper{}, 0)
-	f.failNext = append(f.failNext, func(w http.ResponseWriter) bool {
-		w.Header().Set("Location", f.upload.URL+"/elsewhere")
+	f.FailNext(func(w http.ResponseWriter) {
+		w.Header().Set("Location", f.SharePointURL()+"/elsewhere")
 		w.WriteHeader(http.StatusTemporaryRedirect)
-		return true
 	})
 	c.Upload(t.Context(), "a.csv", 10, bytes.NewReader(content(10)))
 	followed := false
 	for _, r := range f.Requests() {
-		if r.Path == "/elsewhere" {
+		if r.URLPath == "/elsewhere" {
 			followed = true
 			if r.Auth != "" {
 				t.Errorf("redirect target got Authorization %q", r.Auth)
@@ -377,20 +372,17 @@ func TestReaderAtEndingWithEOF(t *testing.T) {
 func TestChunkFailureErrorNamesNoCredential(t *testing.T) {
 	t.Parallel()
 	f := newGraphFake(t)
-	f.chunkFailure = func(n int, w http.ResponseWriter) bool {
-		resetConnection(w)
-		return true
-	}
+	f.BeforeChunk(func(int) graphfake.Fault { return graphfake.ResetConnection })
 	c := newClient(t, f, &sleeper{}, 4*sharepoint.ChunkUnit)
 	data := content(5 << 20)
 	_, err := c.Upload(t.Context(), "big.csv", int64(len(data)), bytes.NewReader(data))
 	if !errors.Is(err, sharepoint.ErrUnavailable) {
 		t.Fatalf("error = %v, want ErrUnavailable", err)
 	}
-	if strings.Contains(err.Error(), "tempauth") || strings.Contains(err.Error(), tempauth("1")) || strings.Contains(err.Error(), "guid=") {
+	if strings.Contains(err.Error(), "tempauth") || strings.Contains(err.Error(), f.UploadCredential(1)) || strings.Contains(err.Error(), "guid=") {
 		t.Errorf("error carries the upload URL's query: %v", err)
 	}
-	if !strings.Contains(err.Error(), uploadSessionPath) {
+	if !strings.Contains(err.Error(), graphfake.UploadSessionPath) {
 		t.Errorf("error %q does not say where the upload failed", err)
 	}
 	checkNoToken(t, err)

@@ -11,6 +11,7 @@ import (
 	"metrics-collector/internal/pipeline"
 	"metrics-collector/internal/postgres/pgtest"
 	"metrics-collector/internal/sharepoint"
+	"metrics-collector/internal/sharepoint/graphfake"
 )
 
 // The real uploader behind upload_sharepoint, against the Graph fake: what a run
@@ -47,7 +48,7 @@ func TestUploadStageWithGraph(t *testing.T) {
 
 	// Graph throttles past the wait budget: the call fails as unavailable (503 to the
 	// orchestrator, which retries later), nothing is recorded as uploaded.
-	f.failNext = append(f.failNext, throttle(http.StatusTooManyRequests, "3600"))
+	f.FailNext(graphfake.Throttle(http.StatusTooManyRequests, "3600"))
 	if _, err := run(); !errors.Is(err, pipeline.ErrUnavailable) {
 		t.Fatalf("throttled run: %v, want ErrUnavailable", err)
 	}
@@ -55,10 +56,7 @@ func TestUploadStageWithGraph(t *testing.T) {
 	// A refusal for one file (the first uploaded: the dated copy of copilot_idle_seats):
 	// partial, the reason recorded, the other 21 of 22 delivered (nine CSVs, the report
 	// and the manifest, each twice).
-	f.failNext = append(f.failNext, func(w http.ResponseWriter) bool {
-		odataError(w, http.StatusForbidden, "accessDenied", "Access denied")
-		return true
-	})
+	f.FailNext(graphfake.ODataError(http.StatusForbidden, "accessDenied", "Access denied"))
 	res, err := run()
 	if err != nil || res.Status != pipeline.StatusPartial || res.Records != 21 ||
 		!strings.Contains(res.Error, "archive/2026-11-26/copilot_idle_seats_20261126.csv: sharepoint upload: graph status 403: accessDenied") {
@@ -73,7 +71,7 @@ func TestUploadStageWithGraph(t *testing.T) {
 	}
 	var paths []string
 	for _, r := range f.Requests()[before:] {
-		paths = append(paths, r.Method+" "+r.Path)
+		paths = append(paths, r.Method+" "+r.URLPath)
 	}
 	// The missed dated copy (the manifest describes latest/, which was complete), then
 	// the archive listing (nothing older than 35 days to delete).
@@ -99,9 +97,7 @@ func TestUploadStageWithGraph(t *testing.T) {
 	// 36 days later, with a folder of that day in the archive: the old folder goes,
 	// latest/ stays.
 	later := now.AddDate(0, 0, 36)
-	f.mu.Lock()
-	f.files[folder+"/archive/"+later.Format(time.DateOnly)+"/note.txt"] = []byte("x")
-	f.mu.Unlock()
+	f.Put(folder+"/archive/"+later.Format(time.DateOnly)+"/note.txt", []byte("x"), later)
 	stage = pipeline.NewUploadStage(pipeline.UploadOptions{
 		Store: store, Uploader: newClient(t, f, s, 0), Dir: dir, ArchiveDays: 35, Now: func() time.Time { return later },
 	})
@@ -124,7 +120,7 @@ func TestListFoldersAndDelete(t *testing.T) {
 	f := newGraphFake(t)
 	c := newClient(t, f, &sleeper{}, 0)
 	for _, p := range []string{"archive/2026-10-01/a.csv", "archive/2026-10-01/b.csv", "archive/2026-10-02/c.csv", "archive/readme.txt"} {
-		f.files[folder+"/"+p] = []byte("x")
+		f.Put(folder+"/"+p, []byte("x"), time.Now())
 	}
 	got, err := c.ListFolders(t.Context(), "archive")
 	slices.Sort(got)
@@ -152,7 +148,7 @@ func TestListFoldersAndDelete(t *testing.T) {
 		}
 	}
 	// Throttling past the wait budget is retryable.
-	f.failNext = append(f.failNext, throttle(http.StatusServiceUnavailable, "3600"))
+	f.FailNext(graphfake.Throttle(http.StatusServiceUnavailable, "3600"))
 	if _, err := c.ListFolders(t.Context(), "archive"); !errors.Is(err, sharepoint.ErrUnavailable) {
 		t.Errorf("throttled listing = %v, want ErrUnavailable", err)
 	}
