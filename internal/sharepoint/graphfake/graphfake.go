@@ -479,19 +479,18 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 func (s *Server) openSession(w http.ResponseWriter, r *http.Request, i int) (*session, int, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	id := strings.Trim(r.URL.Query().Get("guid"), "'")
+	sess, ok := s.sessions[id]
+	ok = ok && r.URL.Path == UploadSessionPath && r.URL.Query().Get("tempauth") == tempauth(id)
+	if ok {
+		s.requests[i].Path = sess.path
+	}
 	if r.Header.Get("Authorization") != "" {
 		// SharePoint answers 401 to a token it did not issue on a pre-authenticated URL.
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "the upload URL takes no Authorization header")
 		return nil, 0, false
 	}
-	id := strings.Trim(r.URL.Query().Get("guid"), "'")
-	sess, ok := s.sessions[id]
-	if !ok || r.URL.Path != UploadSessionPath || r.URL.Query().Get("tempauth") != tempauth(id) {
-		writeError(w, http.StatusNotFound, "itemNotFound", "The upload session was not found or has expired.")
-		return nil, 0, false
-	}
-	s.requests[i].Path = sess.path
-	if sess.deleted || !time.Now().Before(sess.expires) {
+	if !ok || sess.deleted || !time.Now().Before(sess.expires) {
 		writeError(w, http.StatusNotFound, "itemNotFound", "The upload session was not found or has expired.")
 		return nil, 0, false
 	}
