@@ -1,6 +1,6 @@
 package main
 
-// The daily-run benchmark: the whole job — six stages through the real routes, the timer
+// The daily-run benchmark: the whole job — seven stages through the real routes, the timer
 // envelope and the orchestrator — on the benchmark-size simulated world under GitHub's
 // 5,000 requests an hour per token, in simulated time. Figures and how to read them are
 // in docs/benchmarks.md.
@@ -121,7 +121,7 @@ func runDailyBenchmark(b *testing.B) {
 	rssPeak := benchPeakRSS(b)
 
 	collected := calls1.sum(benchCollectCopilot, benchCollectRepos)
-	calculated := calls1.sum(benchCalculateDORA, benchCalculateVelocity)
+	calculated := calls1.sum(benchCalculateCopilot, benchCalculateDORA, benchCalculateVelocity)
 	written := collected.add(calculated)
 	export := calls1.sum(benchExportCSV)
 
@@ -405,6 +405,7 @@ func benchRequestKind(path string) string {
 const (
 	benchCollectCopilot    = "collect_copilot"
 	benchCollectRepos      = "collect_repos"
+	benchCalculateCopilot  = "calculate_copilot"
 	benchCalculateDORA     = "calculate_dora"
 	benchCalculateVelocity = "calculate_velocity"
 	benchExportCSV         = "export_csv"

@@ -20,7 +20,8 @@ import (
 // repository back-fill outlasts an invocation, through the real binary, with
 // SharePoint (the Graph fake) configured: the timer fires at each occurrence of the
 // default schedule (every 10 minutes from 06:00, fired here back to back); the first
-// invocation delivers the Copilot files while the back-fill goes on; DORA and velocity
+// invocation delivers the Copilot files — the seat utilisation and the idle seats
+// (calculate_copilot) among them — while the back-fill goes on; DORA and velocity
 // follow when the repositories are done; the run finishes the date it started, and
 // the later occurrences answer "already finished". SharePoint and EXPORT_DIR get the
 // latest/ + archive/ layout, and archive folders older than SHAREPOINT_RETENTION_DAYS
@@ -81,7 +82,8 @@ func TestE2EFirstDayUnderTheDefaultSchedule(t *testing.T) {
 
 	p := startHost(t, settings)
 	waitReady(t, p.base)
-	copilotKinds := []string{"copilot_metrics", "copilot_user_metrics", "copilot_seats"}
+	copilotKinds := []string{"copilot_metrics", "copilot_user_metrics", "copilot_seats", "copilot_seat_utilisation", "copilot_idle_seats"}
+	firstRound := map[string][]byte{} // latest/ of the Copilot kinds after the first invocation
 	var run runStatus
 	invocations := 0
 	for invocations < occurrences {
@@ -101,7 +103,7 @@ func TestE2EFirstDayUnderTheDefaultSchedule(t *testing.T) {
 				t.Fatalf("the back-fill fitted in one invocation (run %s); the test needs a longer one", run.Status)
 			}
 			logs := strings.Join(ans.Logs, "\n")
-			if !strings.Contains(logs, "delivered so far: copilot_metrics, copilot_user_metrics, copilot_seats") {
+			if !strings.Contains(logs, "delivered so far: "+strings.Join(copilotKinds, ", ")+"; ") {
 				t.Errorf("the first invocation's answer does not say what it delivered:\n%s", logs)
 			}
 			local, remote := readExports(t, dir), graph.Files()
@@ -111,6 +113,19 @@ func TestE2EFirstDayUnderTheDefaultSchedule(t *testing.T) {
 				}
 				if !bytes.Equal(remote["metrics/latest/"+k+".csv"], local["latest/"+k+".csv"]) {
 					t.Errorf("after the first invocation latest/%s.csv is not in SharePoint", k)
+				}
+				firstRound[k] = local["latest/"+k+".csv"]
+			}
+			// Seat utilisation of today's seat listings, for every enterprise, and the
+			// idle seats: not empty files waiting for the repositories.
+			for _, ent := range []string{"ent1", "ent2"} {
+				if !bytes.Contains(firstRound["copilot_seat_utilisation"], []byte("\n"+ent+";enterprise;")) ||
+					!bytes.Contains(firstRound["copilot_seat_utilisation"], []byte(";"+today.Format(time.DateOnly)+";")) {
+					t.Errorf("the first round's copilot_seat_utilisation has no enterprise row of %s for %s:\n%s",
+						ent, today.Format(time.DateOnly), firstRound["copilot_seat_utilisation"])
+				}
+				if !bytes.Contains(firstRound["copilot_idle_seats"], []byte("\n"+ent+";")) {
+					t.Errorf("the first round's copilot_idle_seats has no idle seat of %s:\n%s", ent, firstRound["copilot_idle_seats"])
 				}
 			}
 			for _, k := range []string{"dora_metrics", "velocity_metrics"} {
@@ -129,17 +144,43 @@ func TestE2EFirstDayUnderTheDefaultSchedule(t *testing.T) {
 				pending = append(pending, p.Kind)
 			}
 			// Every kind computed from the repositories (DORA, velocity, rolling DORA) or
-			// from both collections (impact cohorts, seat utilisation, idle seats) waits.
-			wantPending := []string{"dora_metrics", "velocity_metrics", "copilot_impact", "copilot_seat_utilisation", "copilot_idle_seats", "dora_rolling"}
+			// from both collections (impact cohorts) waits.
+			wantPending := []string{"dora_metrics", "velocity_metrics", "copilot_impact", "dora_rolling"}
 			if err != nil || !slices.Equal(pending, wantPending) {
 				t.Errorf("the first manifest's pending kinds %v (%v); want %v", pending, err, wantPending)
 			}
 			var detail struct {
 				Deliveries []struct{ Kind string } `json:"deliveries"`
+				Steps      []struct {
+					Stage      string `json:"stage"`
+					Enterprise string `json:"enterprise"`
+					Status     string `json:"status"`
+				} `json:"steps"`
+				Calls []struct {
+					Stage      string `json:"stage"`
+					Enterprise string `json:"enterprise"`
+				} `json:"calls"`
 			}
 			getJSON(t, fmt.Sprintf("%s/api/runs/%d", p.base, run.ID), &detail)
-			if len(detail.Deliveries) != 4 {
-				t.Errorf("run status lists deliveries %+v; want the three Copilot files and the report", detail.Deliveries)
+			if len(detail.Deliveries) != len(copilotKinds)+1 {
+				t.Errorf("run status lists deliveries %+v; want the five Copilot files and the report", detail.Deliveries)
+			}
+			// The Copilot calculation is a step and a stage call of the run like the others.
+			var calcSteps, calcCalls []string
+			for _, st := range detail.Steps {
+				if st.Stage == "calculate_copilot" {
+					calcSteps = append(calcSteps, st.Enterprise+" "+st.Status)
+				}
+			}
+			for _, c := range detail.Calls {
+				if c.Stage == "calculate_copilot" {
+					calcCalls = append(calcCalls, c.Enterprise)
+				}
+			}
+			slices.Sort(calcSteps)
+			slices.Sort(calcCalls)
+			if !slices.Equal(calcSteps, []string{"ent1 succeeded", "ent2 succeeded"}) || !slices.Equal(calcCalls, []string{"ent1", "ent2"}) {
+				t.Errorf("calculate_copilot steps %v, calls %v; want one succeeded step and one call per enterprise", calcSteps, calcCalls)
 			}
 		}
 		if run.Status != "running" {
@@ -179,7 +220,7 @@ func TestE2EFirstDayUnderTheDefaultSchedule(t *testing.T) {
 		remote[strings.TrimPrefix(path, "metrics/")] = b
 	}
 	stamp := today.Format("20060102")
-	for _, k := range []string{"copilot_metrics", "copilot_user_metrics", "copilot_seats", "dora_metrics", "velocity_metrics"} {
+	for _, k := range append(slices.Clone(copilotKinds), "dora_metrics", "velocity_metrics") {
 		for _, name := range []string{"latest/" + k + ".csv", "archive/" + today.Format(time.DateOnly) + "/" + k + "_" + stamp + ".csv"} {
 			if !bytes.Equal(remote[name], local[name]) || len(local[name]) == 0 {
 				t.Errorf("%s: SharePoint and EXPORT_DIR differ or lack it", name)
@@ -188,6 +229,13 @@ func TestE2EFirstDayUnderTheDefaultSchedule(t *testing.T) {
 	}
 	if !bytes.Equal(remote["latest/manifest.json"], local["latest/manifest.json"]) {
 		t.Error("latest/manifest.json differs between SharePoint and EXPORT_DIR")
+	}
+	// Nothing after the Copilot round changed the seat figures: calculate_velocity no
+	// longer writes them, and the last round re-exported the same bytes.
+	for _, k := range []string{"copilot_seat_utilisation", "copilot_idle_seats"} {
+		if !bytes.Equal(firstRound[k], local["latest/"+k+".csv"]) {
+			t.Errorf("latest/%s.csv changed after the Copilot round", k)
+		}
 	}
 	for where, files := range map[string]map[string][]byte{"SharePoint": remote, "EXPORT_DIR": local} {
 		if _, ok := files["archive/"+old+"/dora_metrics.csv"]; ok {

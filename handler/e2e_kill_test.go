@@ -75,10 +75,11 @@ func TestE2EKilledProcessResumes(t *testing.T) {
 	}
 
 	// 3. During export: copilot_user_metrics locked, so export_csv blocks on the fourth
-	// file with its temporary file open. calculate_velocity reads that table too (the
-	// Copilot impact cohorts), so the export is first held on exported_files, which only
-	// it writes: once it waits there the calculations are done, and the lock moves to
-	// copilot_user_metrics (taken before exported_files is released).
+	// file with its temporary file open. calculate_copilot and calculate_velocity read
+	// that table too (team Copilot days, the Copilot impact cohorts), so the export is
+	// first held on exported_files, which only it writes: once it waits there the
+	// calculations are done, and the lock moves to copilot_user_metrics (taken before
+	// exported_files is released).
 	p = startHost(t, settings)
 	unlockFiles := lockTable(t, settings["DATABASE_URL"], "exported_files")
 	go postTimer(p.base, envelopeLater)

@@ -170,7 +170,8 @@ func runStagesByHand(t *testing.T, base string, enterprises []string) int64 {
 		}
 		t.Fatalf("%s %s did not finish in 50 calls", stage, enterprise)
 	}
-	for _, stage := range []string{pipeline.StageCollectCopilot, pipeline.StageCollectRepos, pipeline.StageCalculateDORA, pipeline.StageCalculateVelocity} {
+	for _, stage := range []string{pipeline.StageCollectCopilot, pipeline.StageCalculateCopilot, pipeline.StageCollectRepos,
+		pipeline.StageCalculateDORA, pipeline.StageCalculateVelocity} {
 		for _, e := range enterprises {
 			call(stage, e)
 		}

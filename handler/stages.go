@@ -23,7 +23,7 @@ import (
 	"metrics-collector/internal/sharepoint"
 )
 
-// buildStages builds the six stages with their adapters.
+// buildStages builds the seven stages with their adapters.
 func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, secretSource secrets.Source, redactor *secrets.Redactor, events pipeline.Events, log *slog.Logger, h hooks) ([]pipeline.Stage, error) {
 	clients, byID, err := githubClients(cfg, store, secretSource, redactor, log, h.githubClock)
 	if err != nil {
@@ -56,6 +56,7 @@ func buildStages(ctx context.Context, cfg config.Config, store *postgres.Store, 
 		pipeline.NewReposStage(pipeline.ReposOptions{
 			Store: store, Clients: clients, Events: events, Now: h.now, Logger: log, FailureWindow: cfg.FailureWindow,
 		}),
+		pipeline.NewCopilotMetricsStage(calc),
 		pipeline.NewDORAStage(calc),
 		pipeline.NewVelocityStage(calc),
 		pipeline.NewExportStage(pipeline.ExportOptions{

@@ -33,14 +33,16 @@ const (
 	OtherPrecision = 2
 )
 
-// Source is a collection a file's rows are computed from. A file is exported (and
-// delivered) as soon as every source it needs has been collected for every enterprise
-// in the day's run, so the Copilot files do not wait for a repository back-fill.
+// Source is a collection a file's rows are computed from, with the calculations on it.
+// A file is exported (and delivered) as soon as every source it needs has been
+// collected and calculated for every enterprise in the day's run, so the Copilot files
+// do not wait for a repository back-fill.
 type Source string
 
 // Sources.
 const (
-	// SourceCopilot: collect_copilot (usage reports and seats).
+	// SourceCopilot: collect_copilot (usage reports, seats, teams) and the calculation
+	// on it, calculate_copilot (team Copilot days, seat utilisation, idle seats).
 	SourceCopilot Source = "copilot"
 	// SourceRepos: collect_repos and the DORA and velocity calculations on it.
 	SourceRepos Source = "repos"
@@ -138,11 +140,12 @@ func Specs() []Spec {
 		{Kind: KindVelocityMetrics, Columns: velocityMetricsColumns(), Sources: []Source{SourceRepos}},
 		{Kind: KindCopilotUserMetrics, Columns: copilotUserMetricsColumns(), UserLevel: true, Sources: []Source{SourceCopilot}},
 		{Kind: KindCopilotSeats, Columns: copilotSeatsColumns(), UserLevel: true, Sources: []Source{SourceCopilot}},
-		// Computed by calculate_velocity from pull requests and Copilot reports: they wait
+		// Computed by calculate_velocity from pull requests and Copilot reports: it waits
 		// for the whole run.
 		{Kind: KindCopilotImpact, Columns: copilotImpactColumns()},
-		{Kind: KindCopilotSeatUtilisation, Columns: copilotSeatUtilisationColumns()},
-		{Kind: KindCopilotIdleSeats, Columns: copilotIdleSeatsColumns(), UserLevel: true},
+		// Computed by calculate_copilot from the seat listings alone.
+		{Kind: KindCopilotSeatUtilisation, Columns: copilotSeatUtilisationColumns(), Sources: []Source{SourceCopilot}},
+		{Kind: KindCopilotIdleSeats, Columns: copilotIdleSeatsColumns(), UserLevel: true, Sources: []Source{SourceCopilot}},
 		{Kind: KindDORARolling, Columns: doraRollingColumns(), Sources: []Source{SourceRepos}},
 	}
 }

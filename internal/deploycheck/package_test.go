@@ -17,9 +17,10 @@ import (
 // repoRoot is the repository root, seen from this package's folder.
 const repoRoot = "../.."
 
-// The function folders DESIGN §2 fixes, plus the runs status route.
+// The function folders DESIGN §2 fixes, plus the runs status route and
+// calculate_copilot (the Copilot-only calculations; docs/architecture.md).
 var wantFunctions = []string{
-	"calculate_dora", "calculate_velocity", "collect_copilot", "collect_repos",
+	"calculate_copilot", "calculate_dora", "calculate_velocity", "collect_copilot", "collect_repos",
 	"export_csv", "main_orchestrator", "runs", "upload_sharepoint",
 }
 
@@ -53,7 +54,7 @@ func TestRepositoryApp(t *testing.T) {
 			if !slices.Equal(trigger.Methods, []string{"get"}) {
 				t.Errorf("%s: methods %v, want [get]", f.Name, trigger.Methods)
 			}
-		default: // the six stages take POST only (DESIGN §2.1)
+		default: // the seven stages take POST only (DESIGN §2.1)
 			if !slices.Equal(trigger.Methods, []string{"post"}) || trigger.Route != f.Name {
 				t.Errorf("%s: methods %v route %q, want [post] and route %q", f.Name, trigger.Methods, trigger.Route, f.Name)
 			}

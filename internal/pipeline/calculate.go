@@ -12,7 +12,8 @@ import (
 	"metrics-collector/internal/postgres"
 )
 
-// MetricsStore is what calculate_dora and calculate_velocity need of the store.
+// MetricsStore is what calculate_dora and calculate_velocity need of the store
+// (calculate_copilot only reads GetRecomputeHints).
 type MetricsStore interface {
 	ListRepoActivity(ctx context.Context, q postgres.ActivityQuery) ([]metrics.RepoActivity, error)
 	PutDORAMetrics(ctx context.Context, b postgres.MetricBatch, rows []metrics.DORARow) (postgres.MetricWrite, error)
@@ -20,7 +21,7 @@ type MetricsStore interface {
 	GetRecomputeHints(ctx context.Context, enterpriseID string, dora bool, version int) (postgres.RecomputeHints, error)
 }
 
-// CalculateOptions configure calculate_dora and calculate_velocity.
+// CalculateOptions configure calculate_dora, calculate_velocity and calculate_copilot.
 type CalculateOptions struct {
 	Store MetricsStore
 	// FailureWindow is CHANGE_FAILURE_WINDOW_DAYS; zero means metrics.DefaultFailureWindow.
@@ -36,12 +37,15 @@ type CalculateOptions struct {
 	Now           func() time.Time // default time.Now; checks the call's deadline
 	Logger        *slog.Logger
 	// Insights, when set, adds the issue 16 datasets (insights.go): team rows, rolling
-	// DORA, Copilot impact cohorts, team Copilot days, seat utilisation and idle seats.
+	// DORA and the Copilot impact cohorts to calculate_dora and calculate_velocity.
+	// calculate_copilot (calculate_copilot.go: team Copilot days, seat utilisation, idle
+	// seats) needs it.
 	Insights InsightsStore
 	// ImpactMinAuthors is COPILOT_IMPACT_MIN_AUTHORS; zero means
 	// metrics.DefaultImpactMinAuthors.
 	ImpactMinAuthors int
-	// SeatPrices is COPILOT_SEAT_PRICES; a zero value means metrics.DefaultSeatPrices.
+	// SeatPrices is COPILOT_SEAT_PRICES (calculate_copilot); a zero value means
+	// metrics.DefaultSeatPrices.
 	SeatPrices metrics.SeatPrices
 	// Gate, when set, is a semaphore shared by every calculation of the process: a
 	// calculation holds a slot while it has an enterprise's activity in memory (about
@@ -59,6 +63,10 @@ const MaxCalculateWeeks = 260
 // weeks, and stores a row for every scope and week of the window in one transaction.
 // The whole window is computed in one call (a quarter of 1,000 repositories takes a
 // few seconds; docs/benchmarks.md), so it never answers with a cursor.
+//
+// It is also calculate_copilot (calculate_copilot.go), which computes the Copilot-only
+// datasets over the same window from what collect_copilot stored, without the
+// repositories, so the orchestrator can deliver them before a repository back-fill ends.
 type CalculateStage struct {
 	name string
 	opts CalculateOptions
@@ -73,6 +81,11 @@ func NewDORAStage(opts CalculateOptions) *CalculateStage {
 // NewVelocityStage builds calculate_velocity.
 func NewVelocityStage(opts CalculateOptions) *CalculateStage {
 	return newCalculateStage(StageCalculateVelocity, opts)
+}
+
+// NewCopilotMetricsStage builds calculate_copilot; it needs opts.Insights.
+func NewCopilotMetricsStage(opts CalculateOptions) *CalculateStage {
+	return newCalculateStage(StageCalculateCopilot, opts)
 }
 
 func newCalculateStage(name string, opts CalculateOptions) *CalculateStage {
@@ -153,7 +166,6 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 		return Result{}, err
 	}
 	first, last := s.window(req)
-	signal := deploymentSignal(*e)
 	var warnings []string
 	if req.Since == nil {
 		var err error
@@ -170,6 +182,10 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 			return Result{}, fmt.Errorf("%s for %s waited for another calculation until the call ended: %w", s.name, e.ID, ErrUnavailable)
 		}
 	}
+	if s.name == StageCalculateCopilot {
+		return s.runCopilot(ctx, req, *e, first, last, warnings)
+	}
+	signal := deploymentSignal(*e)
 	started := s.opts.Now()
 	repos, err := s.opts.Store.ListRepoActivity(ctx, s.activityQuery(*e, signal, first, last))
 	if err != nil {
@@ -217,7 +233,7 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 		}
 		put = func() (postgres.MetricWrite, error) { return s.opts.Store.PutVelocityMetrics(ctx, batch, rows) }
 		if s.opts.Insights != nil {
-			if insights, err = s.velocityInsights(ctx, req, *e, repos, opts, batch); err != nil {
+			if insights, err = s.velocityInsights(ctx, *e, repos, opts, batch); err != nil {
 				return Result{}, err
 			}
 		}
@@ -290,7 +306,9 @@ func (s *CalculateStage) activityQuery(e config.Enterprise, signal string, first
 // deployment not restored yet (its recovery time is still to come, however long it
 // takes) and a week whose rows carry an older metric_version (recomputed once after an
 // upgrade, so a file never mixes definitions). At most MaxCalculateWeeks are computed;
-// what lies before that is left for a back-fill, with a warning.
+// what lies before that is left for a back-fill, with a warning. calculate_copilot
+// takes the velocity rows' hints: the Copilot datasets are recomputed over the window
+// calculate_velocity recomputes.
 func (s *CalculateStage) extendWindow(ctx context.Context, enterpriseID string, first, last time.Time) (time.Time, []string, error) {
 	h, err := s.opts.Store.GetRecomputeHints(ctx, enterpriseID, s.name == StageCalculateDORA, metrics.MetricVersion)
 	if err != nil {

@@ -568,14 +568,12 @@ func TestExportProgressiveManifest(t *testing.T) {
 		}
 		return out
 	}
-	copilot := []string{"copilot_metrics", "copilot_user_metrics", "copilot_seats"}
+	// The Copilot source's kinds, seat utilisation and idle seats (calculate_copilot)
+	// among them.
+	copilot := []string{"copilot_metrics", "copilot_user_metrics", "copilot_seats", "copilot_seat_utilisation", "copilot_idle_seats"}
 	repos := []string{"dora_metrics", "velocity_metrics", "dora_rolling"}
-	// Computed from pull requests and Copilot reports: they wait for both collections.
-	both := []csvexport.PendingKind{
-		{Kind: "copilot_impact", WaitsFor: csvexport.AllSources()},
-		{Kind: "copilot_seat_utilisation", WaitsFor: csvexport.AllSources()},
-		{Kind: "copilot_idle_seats", WaitsFor: csvexport.AllSources()},
-	}
+	// Computed from pull requests and Copilot reports: it waits for both collections.
+	both := []csvexport.PendingKind{{Kind: "copilot_impact", WaitsFor: csvexport.AllSources()}}
 
 	// 2026-11-26, round 1: the Copilot files; DORA and velocity wait.
 	m := export(copilot...)
@@ -583,6 +581,8 @@ func TestExportProgressiveManifest(t *testing.T) {
 		{"copilot_metrics.csv", "2026-11-26", "archive/2026-11-26/copilot_metrics_20261126.csv", "2026-11-25", "null"},
 		{"copilot_user_metrics.csv", "2026-11-26", "archive/2026-11-26/copilot_user_metrics_20261126.csv", "2026-11-25", "null"},
 		{"copilot_seats.csv", "2026-11-26", "archive/2026-11-26/copilot_seats_20261126.csv", "2026-11-25", "null"},
+		{"copilot_seat_utilisation.csv", "2026-11-26", "archive/2026-11-26/copilot_seat_utilisation_20261126.csv", "2026-11-25", "null"},
+		{"copilot_idle_seats.csv", "2026-11-26", "archive/2026-11-26/copilot_idle_seats_20261126.csv", "2026-11-25", "null"},
 		// The report is rendered from latest/ in every round; it has no dates of its own.
 		{"report.html", "2026-11-26", "archive/2026-11-26/report_20261126.html", "null", "null"},
 	}
@@ -603,7 +603,7 @@ func TestExportProgressiveManifest(t *testing.T) {
 	// Round 2: DORA and velocity; ent1 complete through the day before the run of
 	// 2026-11-20 (the run of 2026-11-21 skipped velocity), ent2 never.
 	m = export(repos...)
-	if len(m.Files) != 7 || !cmp.Equal(m.Pending, both) {
+	if len(m.Files) != 9 || !cmp.Equal(m.Pending, both) {
 		t.Fatalf("manifest after round 2: %d files, pending %v", len(m.Files), m.Pending)
 	}
 	for _, e := range summary(m)[1:3] {
@@ -623,7 +623,7 @@ func TestExportProgressiveManifest(t *testing.T) {
 		got[1].Archive != "archive/2026-11-26/dora_metrics_20261126.csv" {
 		t.Errorf("manifest of 2026-11-27: %+v", got)
 	}
-	if len(m.Pending) != 6 || m.Pending[0].Kind != "dora_metrics" || m.Pending[0].LastFile != "2026-11-26" {
+	if len(m.Pending) != 4 || m.Pending[0].Kind != "dora_metrics" || m.Pending[0].LastFile != "2026-11-26" {
 		t.Errorf("pending of 2026-11-27: %+v", m.Pending)
 	}
 	files := readFiles(t, dir)

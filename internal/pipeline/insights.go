@@ -12,13 +12,16 @@ import (
 	"metrics-collector/internal/postgres"
 )
 
-// The issue 16 datasets ride on the two calculate stages, which already hold an
-// enterprise's activity in memory (docs/metrics.md, "How the stages run"):
+// The issue 16 datasets ride on the calculate stages (docs/metrics.md, "How the stages
+// run"):
 //   - calculate_dora adds team rows (teams with a repository mapping) and the rolling
 //     4- and 13-week rows, from the same per-repository weeks;
-//   - calculate_velocity adds team rows, the Copilot impact cohorts, the teams' daily
-//     Copilot figures, the seat utilisation of every seat snapshot of the window and,
-//     on the daily run, the idle seats of the newest snapshots.
+//   - calculate_velocity adds team rows and the Copilot impact cohorts, which need the
+//     pull requests and the per-user Copilot rows;
+//   - calculate_copilot (calculate_copilot.go) computes those that need only what
+//     collect_copilot stores: the teams' daily Copilot figures, the seat utilisation of
+//     every seat snapshot of the window and, on the daily run, the idle seats of the
+//     newest snapshots.
 //
 // Each set is written in its own transaction after everything is computed.
 
@@ -44,23 +47,34 @@ type insightPut struct {
 	write func() (postgres.MetricWrite, error)
 }
 
+// listTeams returns the enterprise's teams for the window starting at first (none when
+// teams are not configured), with the repositories each has admin or maintain
+// permission on when ownedRepos is set, and a warning when teams are configured but
+// none is stored yet.
+func (s *CalculateStage) listTeams(ctx context.Context, e config.Enterprise, first time.Time, ownedRepos bool) ([]metrics.Team, []string, error) {
+	if s.opts.Insights == nil || !e.Teams.Enabled() {
+		return nil, nil, nil
+	}
+	teams, err := s.opts.Insights.ListTeams(ctx, postgres.TeamQuery{
+		EnterpriseID: e.ID, Orgs: e.Orgs, PresentFrom: first, OwnedRepos: ownedRepos,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(teams) == 0 {
+		return nil, []string{fmt.Sprintf("no teams of %s are stored yet (collect_copilot lists them once a day); the team rows are missing", e.ID)}, nil
+	}
+	return teams, nil, nil
+}
+
 // loadTeams returns the enterprise's teams for the window starting at first, with the
 // repositories each owns for DORA: those of team_repositories, or those it has admin or
 // maintain permission on; nil Repos (no team DORA rows) without a mapping. Warnings name
 // mapped repositories that are not collected and teams configured but never listed.
 func (s *CalculateStage) loadTeams(ctx context.Context, e config.Enterprise, first time.Time, repos []metrics.RepoActivity) ([]metrics.Team, []string, error) {
-	if s.opts.Insights == nil || !e.Teams.Enabled() {
-		return nil, nil, nil
-	}
-	teams, err := s.opts.Insights.ListTeams(ctx, postgres.TeamQuery{
-		EnterpriseID: e.ID, Orgs: e.Orgs, PresentFrom: first, OwnedRepos: e.TeamRepositories.FromPermissions,
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	var warnings []string
-	if len(teams) == 0 {
-		warnings = append(warnings, fmt.Sprintf("no teams of %s are stored yet (collect_copilot lists them once a day); the team rows are missing", e.ID))
+	teams, warnings, err := s.listTeams(ctx, e, first, e.TeamRepositories.FromPermissions)
+	if err != nil || len(teams) == 0 {
+		return teams, warnings, err
 	}
 	if e.TeamRepositories.Map == nil {
 		return teams, warnings, nil
@@ -125,13 +139,12 @@ func (s *CalculateStage) doraInsights(ctx context.Context, repos []metrics.RepoA
 	return res.Weekly, puts, nil
 }
 
-// velocityInsights computes the impact cohorts, the teams' Copilot days, the seat
-// utilisation and (on the daily run, daily) the idle seats of the window.
-func (s *CalculateStage) velocityInsights(ctx context.Context, req Request, e config.Enterprise, repos []metrics.RepoActivity,
+// velocityInsights computes the Copilot impact cohorts of the window's weeks, from the
+// per-user Copilot rows of those weeks.
+func (s *CalculateStage) velocityInsights(ctx context.Context, e config.Enterprise, repos []metrics.RepoActivity,
 	opts metrics.Options, batch postgres.MetricBatch) ([]insightPut, error) {
 	store := s.opts.Insights
-	firstDay, lastDay := batch.FirstWeek, batch.LastWeek.AddDate(0, 0, 6)
-	usage, err := store.ListCopilotUserUsage(ctx, e.ID, firstDay.AddDate(0, 0, -27), lastDay)
+	usage, err := store.ListCopilotUserUsage(ctx, e.ID, batch.FirstWeek, batch.LastWeek.AddDate(0, 0, 6))
 	if err != nil {
 		return nil, err
 	}
@@ -139,52 +152,7 @@ func (s *CalculateStage) velocityInsights(ctx context.Context, req Request, e co
 	if err != nil {
 		return nil, s.calculationError(err)
 	}
-	teamDays, err := metrics.CalculateCopilotTeamDays(usage, opts.Teams, firstDay, lastDay)
-	if err != nil {
-		return nil, s.calculationError(err)
-	}
-	snaps, err := store.ListSeatSnapshots(ctx, e.ID, firstDay, lastDay)
-	if err != nil {
-		return nil, err
-	}
-	seats, err := metrics.CalculateSeatUtilisation(snaps, s.opts.SeatPrices, opts.Enterprise)
-	if err != nil {
-		return nil, s.calculationError(err)
-	}
-	days := postgres.DayBatch{EnterpriseID: e.ID, From: firstDay, To: lastDay}
-	puts := []insightPut{
+	return []insightPut{
 		{"copilot impact", func() (postgres.MetricWrite, error) { return store.PutImpactMetrics(ctx, batch, impact) }},
-		{"team copilot days", func() (postgres.MetricWrite, error) { return store.PutTeamCopilotDays(ctx, days, teamDays) }},
-		{"seat utilisation", func() (postgres.MetricWrite, error) {
-			return store.PutSeatUtilisation(ctx, days, batch.ComputedAt, seats)
-		}},
-	}
-	// The idle-seat list is the newest snapshot's: only a window reaching today may
-	// replace it (a back-fill of past weeks leaves it alone).
-	if req.Until == nil {
-		idle, err := metrics.CalculateIdleSeats(newestSnapshots(snaps), s.opts.SeatPrices, opts.Enterprise)
-		if err != nil {
-			return nil, s.calculationError(err)
-		}
-		puts = append(puts, insightPut{"idle seats", func() (postgres.MetricWrite, error) { return store.ReplaceIdleSeats(ctx, e.ID, idle) }})
-	}
-	return puts, nil
-}
-
-// newestSnapshots keeps each scope's newest snapshot.
-func newestSnapshots(snaps []metrics.SeatSnapshot) []metrics.SeatSnapshot {
-	newest := map[[2]string]int{}
-	for i, s := range snaps {
-		k := [2]string{s.ScopeType, s.Scope}
-		if j, ok := newest[k]; !ok || s.Day.After(snaps[j].Day) {
-			newest[k] = i
-		}
-	}
-	var out []metrics.SeatSnapshot
-	for i, s := range snaps {
-		if newest[[2]string{s.ScopeType, s.Scope}] == i {
-			out = append(out, s)
-		}
-	}
-	return out
+	}, nil
 }

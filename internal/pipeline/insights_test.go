@@ -98,8 +98,9 @@ func TestCollectTeamsOncePerDay(t *testing.T) {
 // TestInsightsMatchTheCalculators stores a simulated world — repositories, per-user
 // Copilot reports, the day's seat listings and teams — and checks that what the
 // calculate stages store for issue 16 is what the pure calculators compute from the
-// simulator's own truth: impact cohorts, rolling DORA, team rows, team Copilot days,
-// seat utilisation and idle seats. A second run changes nothing.
+// simulator's own truth: impact cohorts, rolling DORA, team rows (calculate_dora,
+// calculate_velocity), team Copilot days, seat utilisation and idle seats
+// (calculate_copilot). A second run changes nothing.
 func TestInsightsMatchTheCalculators(t *testing.T) {
 	t.Parallel()
 	sim, err := githubsim.New(githubsim.DemoConfig(calcNow))
@@ -181,12 +182,12 @@ func TestInsightsMatchTheCalculators(t *testing.T) {
 	opts.Insights = store
 	srv := httptest.NewServer(server.New(server.Options{
 		Log: slog.New(slog.DiscardHandler), Store: store, Config: cfg, Now: func() time.Time { return calcNow },
-		Stages: []pipeline.Stage{pipeline.NewDORAStage(opts), pipeline.NewVelocityStage(opts)},
+		Stages: []pipeline.Stage{pipeline.NewCopilotMetricsStage(opts), pipeline.NewDORAStage(opts), pipeline.NewVelocityStage(opts)},
 	}))
 	t.Cleanup(srv.Close)
 	run := func() {
 		t.Helper()
-		for _, stage := range []string{"calculate_dora", "calculate_velocity"} {
+		for _, stage := range []string{"calculate_copilot", "calculate_dora", "calculate_velocity"} {
 			// The daily run's default window: the 12 weeks ending with the current one.
 			if status, body := calcPost(t, srv.URL+"/api/"+stage, `{"enterprise":"ent1"}`); status != http.StatusOK || body["status"] != "succeeded" {
 				t.Fatalf("%s: %d %v", stage, status, body)
@@ -300,12 +301,14 @@ func TestInsightsMatchTheCalculators(t *testing.T) {
 	// A second run of the same data rewrites nothing.
 	before := calcRows(t, store, `SELECT string_agg(xmin::text, ',' ORDER BY ctid) FROM (
 		SELECT xmin, ctid FROM copilot_impact_metrics UNION ALL SELECT xmin, ctid FROM dora_rolling_metrics
-		UNION ALL SELECT xmin, ctid FROM copilot_seat_utilisation UNION ALL SELECT xmin, ctid FROM copilot_idle_seats) x`)
+		UNION ALL SELECT xmin, ctid FROM copilot_seat_utilisation UNION ALL SELECT xmin, ctid FROM copilot_idle_seats
+		UNION ALL SELECT xmin, ctid FROM copilot_daily_metrics WHERE scope_type = 'team') x`)
 	run()
 	check()
 	after := calcRows(t, store, `SELECT string_agg(xmin::text, ',' ORDER BY ctid) FROM (
 		SELECT xmin, ctid FROM copilot_impact_metrics UNION ALL SELECT xmin, ctid FROM dora_rolling_metrics
-		UNION ALL SELECT xmin, ctid FROM copilot_seat_utilisation UNION ALL SELECT xmin, ctid FROM copilot_idle_seats) x`)
+		UNION ALL SELECT xmin, ctid FROM copilot_seat_utilisation UNION ALL SELECT xmin, ctid FROM copilot_idle_seats
+		UNION ALL SELECT xmin, ctid FROM copilot_daily_metrics WHERE scope_type = 'team') x`)
 	if before[0] != after[0] {
 		t.Error("a second run of unchanged data rewrote rows")
 	}

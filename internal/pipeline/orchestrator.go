@@ -106,12 +106,13 @@ type OrchestratorOptions struct {
 }
 
 // Orchestrator runs the daily plan: per enterprise (in parallel, bounded)
-// collect_copilot and collect_repos (fanned out over shards), then calculate_dora and
-// calculate_velocity. Beside them, deliveries: as soon as the sources of some file
-// kinds are collected for every enterprise (csvexport.Spec.Needs), export_csv writes
-// those kinds and upload_sharepoint delivers them — the Copilot files while a
-// repository back-fill still runs. Once everything is delivered, the retention step
-// (prune_data).
+// collect_copilot then calculate_copilot, and beside them collect_repos (fanned out
+// over shards) then calculate_dora and calculate_velocity (after both collections:
+// velocity reads the per-user Copilot rows too). Beside them, deliveries: as soon as
+// the sources of some file kinds are collected and calculated for every enterprise
+// (csvexport.Spec.Needs), export_csv writes those kinds and upload_sharepoint delivers
+// them — the Copilot files while a repository back-fill still runs. Once everything is
+// delivered, the retention step (prune_data).
 type Orchestrator struct {
 	opts OrchestratorOptions
 	log  *slog.Logger
@@ -542,7 +543,7 @@ func (w *work) runEnterprise(ctx context.Context, e config.Enterprise) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if st := w.step(ctx, stepCall{stage: StageCollectCopilot, enterpriseID: e.ID, shards: 1}); st.Final() {
+		if w.runCopilot(ctx, e) {
 			w.sourceFinal(csvexport.SourceCopilot, e.ID)
 		}
 	}()
@@ -575,6 +576,23 @@ func (w *work) runEnterprise(ctx context.Context, e config.Enterprise) {
 	if velocity := w.step(ctx, stepCall{stage: StageCalculateVelocity, enterpriseID: e.ID, shards: 1}); dora.Final() && velocity.Final() {
 		w.sourceFinal(csvexport.SourceRepos, e.ID)
 	}
+}
+
+// runCopilot runs an enterprise's collect_copilot, then calculate_copilot on what it
+// collected, and reports whether both are final: the Copilot source of the enterprise
+// is then complete. When the collection failed for good the calculation is skipped (as
+// the repository calculations are after a failed collect_repos): the previous figures
+// stay rather than figures of half-collected data.
+func (w *work) runCopilot(ctx context.Context, e config.Enterprise) bool {
+	collect := w.step(ctx, stepCall{stage: StageCollectCopilot, enterpriseID: e.ID, shards: 1})
+	if !collect.Final() || w.isPaused() {
+		return false
+	}
+	if collect.Status == StatusFailed {
+		w.skip(ctx, StageCalculateCopilot, e.ID, "collect_copilot failed for "+e.ID)
+		return true
+	}
+	return w.step(ctx, stepCall{stage: StageCalculateCopilot, enterpriseID: e.ID, shards: 1}).Final()
 }
 
 func (w *work) isPaused() bool {

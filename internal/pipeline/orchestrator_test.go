@@ -146,7 +146,7 @@ func TestOrchestratorCursorsRetriesAndPlanOrder(t *testing.T) {
 		case stage == pipeline.StageCollectCopilot && b.Enterprise == "ent2" && n <= 2:
 			// Fails twice, then succeeds.
 			return 503, map[string]string{"error": "github unavailable"}
-		case stage == pipeline.StageExportCSV && len(b.Kinds) == 3:
+		case stage == pipeline.StageExportCSV && len(b.Kinds) == 5:
 			closeOnce(copilotExported)
 		case stage == pipeline.StageCalculateDORA:
 			select {
@@ -183,8 +183,9 @@ func TestOrchestratorCursorsRetriesAndPlanOrder(t *testing.T) {
 	if len(h.clock.sleeps) != 2 || h.clock.sleeps[1] <= h.clock.sleeps[0]/2 {
 		t.Errorf("backoff waits %v: want two, growing", h.clock.sleeps)
 	}
-	// Plan order: the Copilot round after every collect_copilot, the full round after
-	// every calculation, each upload after its export, nothing after the last upload.
+	// Plan order: the Copilot round after every collect_copilot and calculate_copilot,
+	// the full round after every calculation, each upload after its export, nothing
+	// after the last upload.
 	h.stages.mu.Lock()
 	names := slices.Clone(h.stages.names)
 	bodies := slices.Clone(h.stages.calls)
@@ -203,7 +204,7 @@ func TestOrchestratorCursorsRetriesAndPlanOrder(t *testing.T) {
 		}
 	}
 	wantExports := [][]string{
-		{"copilot_metrics", "copilot_user_metrics", "copilot_seats"},
+		{"copilot_metrics", "copilot_user_metrics", "copilot_seats", "copilot_seat_utilisation", "copilot_idle_seats"},
 		{"copilot_metrics", "dora_metrics", "velocity_metrics", "copilot_user_metrics", "copilot_seats",
 			"copilot_impact", "copilot_seat_utilisation", "copilot_idle_seats", "dora_rolling"},
 	}
@@ -211,8 +212,8 @@ func TestOrchestratorCursorsRetriesAndPlanOrder(t *testing.T) {
 		t.Fatalf("export rounds (-want +got):\n%s\ncalls %v", diff, names)
 	}
 	for i, n := range names {
-		if n == pipeline.StageCollectCopilot && i > rounds[0] {
-			t.Errorf("collect_copilot called after the Copilot export: %v", names)
+		if (n == pipeline.StageCollectCopilot || n == pipeline.StageCalculateCopilot) && i > rounds[0] {
+			t.Errorf("%s called after the Copilot export: %v", n, names)
 		}
 		if (n == pipeline.StageCalculateDORA || n == pipeline.StageCalculateVelocity || strings.HasPrefix(n, "collect_")) && i > rounds[1] {
 			t.Errorf("%s called after the last export: %v", n, names)
@@ -221,9 +222,26 @@ func TestOrchestratorCursorsRetriesAndPlanOrder(t *testing.T) {
 	if names[len(names)-1] != pipeline.StageUploadSharePoint {
 		t.Errorf("last call %s, want upload_sharepoint", names[len(names)-1])
 	}
+	// Per enterprise: calculate_copilot once, after its collect_copilot's last call and
+	// before calculate_velocity (which reads the per-user Copilot rows too).
+	for _, ent := range []string{"ent1", "ent2"} {
+		var order []string
+		for i, n := range names {
+			if bodies[i].Enterprise == ent && (n == pipeline.StageCollectCopilot || n == pipeline.StageCalculateCopilot || n == pipeline.StageCalculateVelocity) {
+				order = append(order, n)
+			}
+		}
+		if len(order) < 3 || order[len(order)-2] != pipeline.StageCalculateCopilot || order[len(order)-1] != pipeline.StageCalculateVelocity ||
+			slices.Index(order, pipeline.StageCalculateCopilot) != len(order)-2 {
+			t.Errorf("%s: calls %v; want collect_copilot, then calculate_copilot once, then calculate_velocity", ent, order)
+		}
+		if c := h.stages.callsTo(pipeline.StageCalculateCopilot, ent); len(c) != 1 || c[0].RunID != sum.RunID || c[0].Shard != nil || c[0].Cursor != "" {
+			t.Errorf("calculate_copilot[%s] calls %+v; want one, of the run, without shard or cursor", ent, c)
+		}
+	}
 	steps, _ := h.store.ListSteps(t.Context(), sum.RunID)
-	if len(steps) != 5+4+4 { // ent1: copilot, 2 repo shards, dora, velocity; ent2: 4; two rounds of export, upload
-		t.Errorf("%d steps, want 13: %+v", len(steps), steps)
+	if len(steps) != 6+5+4 { // ent1: copilot ×2, 2 repo shards, dora, velocity; ent2: 5; two rounds of export, upload
+		t.Errorf("%d steps, want 15: %+v", len(steps), steps)
 	}
 	for _, st := range steps {
 		if (st.Stage == pipeline.StageExportCSV || st.Stage == pipeline.StageUploadSharePoint) && st.Shard != 1 && st.Shard != 2 {
@@ -295,8 +313,9 @@ func TestOrchestratorFinishedRunCostsOneRead(t *testing.T) {
 }
 
 // TestOrchestratorDeliversCopilotWhileTheBackfillPauses: with a repository back-fill
-// longer than an invocation, the first invocation delivers the Copilot files and
-// says what waits; DORA and velocity come with the invocation that finishes the run.
+// longer than an invocation, the first invocation delivers the Copilot files — seat
+// utilisation and idle seats (calculate_copilot) among them — and says what waits;
+// DORA and velocity come with the invocation that finishes the run.
 func TestOrchestratorDeliversCopilotWhileTheBackfillPauses(t *testing.T) {
 	h := newHarness(t, nil)
 	events := &eventLog{}
@@ -334,15 +353,20 @@ func TestOrchestratorDeliversCopilotWhileTheBackfillPauses(t *testing.T) {
 		t.Fatalf("first invocation: %+v %v; want paused", first, err)
 	}
 	logs := strings.Join(first.Logs, "\n")
-	if !strings.Contains(logs, "delivered so far: copilot_metrics, copilot_user_metrics, copilot_seats; still waiting for their collection: dora_metrics, velocity_metrics, copilot_impact, copilot_seat_utilisation, copilot_idle_seats, dora_rolling") {
+	if !strings.Contains(logs, "delivered so far: copilot_metrics, copilot_user_metrics, copilot_seats, copilot_seat_utilisation, copilot_idle_seats; still waiting for their collection: dora_metrics, velocity_metrics, copilot_impact, dora_rolling") {
 		t.Errorf("first invocation's logs do not say what was delivered:\n%s", logs)
 	}
 	if n := len(h.stages.callsTo(pipeline.StageUploadSharePoint, "")); n != 1 {
 		t.Errorf("%d uploads in the first invocation, want the Copilot round's", n)
 	}
+	for _, ent := range []string{"ent1", "ent2"} {
+		if n := len(h.stages.callsTo(pipeline.StageCalculateCopilot, ent)); n != 1 {
+			t.Errorf("calculate_copilot[%s] called %d times in the first invocation, want 1", ent, n)
+		}
+	}
 	delivered := events.named("DatasetsDelivered")
-	if len(delivered) != 1 || delivered[0]["kinds"] != "copilot_metrics,copilot_user_metrics,copilot_seats" ||
-		delivered[0]["pending"] != "dora_metrics,velocity_metrics,copilot_impact,copilot_seat_utilisation,copilot_idle_seats,dora_rolling" || delivered[0]["round"] != "1" {
+	if len(delivered) != 1 || delivered[0]["kinds"] != "copilot_metrics,copilot_user_metrics,copilot_seats,copilot_seat_utilisation,copilot_idle_seats" ||
+		delivered[0]["pending"] != "dora_metrics,velocity_metrics,copilot_impact,dora_rolling" || delivered[0]["round"] != "1" {
 		t.Errorf("DatasetsDelivered events %v", delivered)
 	}
 	var sum pipeline.RunSummary
@@ -361,6 +385,11 @@ func TestOrchestratorDeliversCopilotWhileTheBackfillPauses(t *testing.T) {
 	}
 	if n := len(events.named("DatasetsDelivered")); n != 2 {
 		t.Errorf("%d DatasetsDelivered events, want 2", n)
+	}
+	for _, ent := range []string{"ent1", "ent2"} {
+		if n := len(h.stages.callsTo(pipeline.StageCalculateCopilot, ent)); n != 1 {
+			t.Errorf("calculate_copilot[%s] called %d times over the run, want 1 (final steps are not called again)", ent, n)
+		}
 	}
 }
 
@@ -456,11 +485,61 @@ func TestOrchestratorStageFailingForGood(t *testing.T) {
 	if n := len(h.stages.callsTo(pipeline.StageCalculateDORA, "ent1")); n != 1 {
 		t.Errorf("calculate_dora[ent1] ran %d times, want 1: one enterprise's failure must not stop the other", n)
 	}
+	// The Copilot calculation follows its own collection: skipped for ent1, run for ent2.
+	if n := len(h.stages.callsTo(pipeline.StageCalculateCopilot, "ent1")); n != 0 {
+		t.Errorf("calculate_copilot[ent1] ran although its Copilot collection failed")
+	}
+	if n := len(h.stages.callsTo(pipeline.StageCalculateCopilot, "ent2")); n != 1 {
+		t.Errorf("calculate_copilot[ent2] ran %d times, want 1", n)
+	}
 	run, _ := h.store.GetRun(t.Context(), sum.RunID)
-	for _, want := range []string{"collect_repos[ent2] failed", "collect_copilot[ent1] failed: github refused the token", "calculate_dora[ent2] skipped"} {
+	for _, want := range []string{"collect_repos[ent2] failed", "collect_copilot[ent1] failed: github refused the token", "calculate_dora[ent2] skipped",
+		"calculate_copilot[ent1] skipped: collect_copilot failed for ent1"} {
 		if !strings.Contains(run.ErrorSummary, want) {
 			t.Errorf("error summary %q lacks %q", run.ErrorSummary, want)
 		}
+	}
+}
+
+// TestOrchestratorCopilotCalculationRetriedOrFailed: calculate_copilot is a step like
+// the others — retried when unavailable, recorded when it fails for good — and a
+// failed calculation still completes its enterprise's Copilot source: the Copilot
+// round goes out (with the figures last computed), and the run says what failed.
+func TestOrchestratorCopilotCalculationRetriedOrFailed(t *testing.T) {
+	h := newHarness(t, func(stage string, b pipeline.StageCallBody, n int) (int, any) {
+		switch {
+		case stage == pipeline.StageCalculateCopilot && b.Enterprise == "ent1" && n <= 2:
+			return 503, map[string]string{"error": "database unavailable"}
+		case stage == pipeline.StageCalculateCopilot && b.Enterprise == "ent2":
+			return 200, pipeline.StageCallResponse{Status: "failed", Done: true, Error: "the stored seats cannot be computed"}
+		}
+		return 200, done(2)
+	})
+	sum, err := h.orchestrator(t, 9*time.Minute).Run(t.Context())
+	if err != nil || !sum.Finished || sum.Status != "partial" {
+		t.Fatalf("%+v %v; want finished partial", sum, err)
+	}
+	if n := len(h.stages.callsTo(pipeline.StageCalculateCopilot, "ent1")); n != 3 {
+		t.Errorf("calculate_copilot[ent1] called %d times, want 3 (two 503s, one success)", n)
+	}
+	exports := h.stages.callsTo(pipeline.StageExportCSV, "")
+	if len(exports) != 2 || len(exports[0].Kinds) != 5 {
+		t.Errorf("exports %+v: want the Copilot round of five kinds, then the full one", exports)
+	}
+	run, _ := h.store.GetRun(t.Context(), sum.RunID)
+	if !strings.Contains(run.ErrorSummary, "calculate_copilot[ent2] failed: the stored seats cannot be computed") {
+		t.Errorf("error summary %q does not name the failed calculation", run.ErrorSummary)
+	}
+	steps, _ := h.store.ListSteps(t.Context(), sum.RunID)
+	var calc []string
+	for _, st := range steps {
+		if st.Stage == pipeline.StageCalculateCopilot {
+			calc = append(calc, fmt.Sprintf("%s %s %d calls", st.EnterpriseID, st.Status, st.Calls))
+		}
+	}
+	slices.Sort(calc)
+	if diff := cmp.Diff([]string{"ent1 succeeded 3 calls", "ent2 failed 1 calls"}, calc); diff != "" {
+		t.Errorf("calculate_copilot steps (-want +got):\n%s", diff)
 	}
 }
 

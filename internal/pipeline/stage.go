@@ -16,6 +16,7 @@ import (
 const (
 	StageCollectCopilot    = "collect_copilot"
 	StageCollectRepos      = "collect_repos"
+	StageCalculateCopilot  = "calculate_copilot"
 	StageCalculateDORA     = "calculate_dora"
 	StageCalculateVelocity = "calculate_velocity"
 	StageExportCSV         = "export_csv"
