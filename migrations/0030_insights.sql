@@ -140,7 +140,7 @@ CREATE TABLE dora_rolling_metrics (
     PRIMARY KEY (enterprise_id, scope_type, scope, week_start, window_weeks)
 );
 
--- Seats per scope and day with a seat snapshot (calculate_velocity), priced with
+-- Seats per scope and day with a seat snapshot (calculate_copilot), priced with
 -- COPILOT_SEAT_PRICES as of the computation. Kept after the seat listings are pruned,
 -- like the daily Copilot figures.
 CREATE TABLE copilot_seat_utilisation (
@@ -167,7 +167,7 @@ CREATE TABLE copilot_seat_utilisation (
 );
 
 -- The idle seats (no activity in 30 days, never-used included) of each scope's newest
--- seat snapshot (calculate_velocity); a scope's rows are replaced when a newer snapshot
+-- seat snapshot (calculate_copilot); a scope's rows are replaced when a newer snapshot
 -- is computed. Personal data: exported only with
 -- EXPORT_USER_LEVEL on.
 CREATE TABLE copilot_idle_seats (
