@@ -522,17 +522,26 @@ func TestExportProgressiveManifest(t *testing.T) {
 	t.Parallel()
 	store := pgtest.New(t)
 	seedMetrics(t, store)
-	// ent1's Copilot reports reach 2026-11-25; ent2 has none. ent1's repositories were
-	// collected and calculated in full by the run of 2026-11-20.
-	sqlExec(t, store, `INSERT INTO copilot_report_fetches (enterprise_id, scope_type, scope, report, day, status)
-		VALUES ('ent1', 'enterprise', 'octo-corp', 'aggregate', '2026-11-25', 'ok'),
-		       ('ent1', 'enterprise', 'octo-corp', 'aggregate', '2026-11-26', 'no_report'),
-		       ('ent1', 'organization', 'octo-org', 'aggregate', '2026-11-24', 'ok')`)
+	// ent1's Copilot reports reach 2026-11-25 as calculate_copilot last took them in:
+	// its report of 2026-11-26 was fetched after that calculation. ent2's reports reach
+	// 2026-11-25 too, but its calculate_copilot failed, so its Copilot files are not
+	// complete through any date (before, the fetches alone counted: 2026-11-26 and
+	// 2026-11-25). ent1's repositories were collected and calculated in full by the run
+	// of 2026-11-20.
+	sqlExec(t, store, `INSERT INTO copilot_report_fetches (enterprise_id, scope_type, scope, report, day, status, fetched_at)
+		VALUES ('ent1', 'enterprise', 'octo-corp', 'aggregate', '2026-11-25', 'ok', '2026-11-26 06:00Z'),
+		       ('ent1', 'enterprise', 'octo-corp', 'aggregate', '2026-11-26', 'no_report', '2026-11-26 06:00Z'),
+		       ('ent1', 'organization', 'octo-org', 'aggregate', '2026-11-24', 'ok', '2026-11-26 06:00Z'),
+		       ('ent1', 'organization', 'octo-org', 'aggregate', '2026-11-26', 'ok', '2026-11-26 07:00Z'),
+		       ('ent2', 'enterprise', 'other-corp', 'aggregate', '2026-11-25', 'ok', '2026-11-26 06:00Z')`)
 	sqlExec(t, store, `INSERT INTO collection_runs (id, trigger, run_date, status) VALUES (900, 'timer', '2026-11-20', 'succeeded'), (901, 'timer', '2026-11-21', 'partial')`)
 	sqlExec(t, store, `INSERT INTO run_steps (run_id, stage, enterprise_id, status) VALUES
 		(900, 'calculate_dora', 'ent1', 'succeeded'), (900, 'calculate_velocity', 'ent1', 'partial'),
 		(901, 'calculate_dora', 'ent1', 'succeeded'), (901, 'calculate_velocity', 'ent1', 'skipped'),
 		(901, 'calculate_dora', 'ent2', 'succeeded')`)
+	sqlExec(t, store, `INSERT INTO run_steps (run_id, stage, enterprise_id, status, updated_at) VALUES
+		(900, 'calculate_copilot', 'ent1', 'succeeded', '2026-11-26 06:30Z'),
+		(900, 'calculate_copilot', 'ent2', 'failed', '2026-11-26 06:30Z')`)
 	dir := t.TempDir()
 	day := exportNow
 	stage := pipeline.NewExportStage(pipeline.ExportOptions{
@@ -615,13 +624,22 @@ func TestExportProgressiveManifest(t *testing.T) {
 	// The next day only the Copilot files are exported: latest/ keeps yesterday's DORA
 	// and velocity files, with what was complete when they were exported, although
 	// ent2's calculations succeeded since.
-	sqlExec(t, store, `INSERT INTO run_steps (run_id, stage, enterprise_id, status) VALUES (901, 'calculate_velocity', 'ent2', 'succeeded')`)
+	// Both enterprises' calculate_copilot succeeded after every fetch: ent1's Copilot
+	// files are now complete through its organization's report of 2026-11-26, ent2's
+	// through 2026-11-25.
+	sqlExec(t, store, `INSERT INTO run_steps (run_id, stage, enterprise_id, status, updated_at) VALUES
+		(901, 'calculate_velocity', 'ent2', 'succeeded', now()),
+		(901, 'calculate_copilot', 'ent1', 'succeeded', '2026-11-27 06:30Z'),
+		(901, 'calculate_copilot', 'ent2', 'partial', '2026-11-27 06:30Z')`)
 	day = exportNow.AddDate(0, 0, 1)
 	m = export(copilot...)
 	got := summary(m)
 	if got[0].ExportDate != "2026-11-27" || got[1].ExportDate != "2026-11-26" || got[1].Through2 != "null" ||
 		got[1].Archive != "archive/2026-11-26/dora_metrics_20261126.csv" {
 		t.Errorf("manifest of 2026-11-27: %+v", got)
+	}
+	if got[0].Name != "copilot_metrics.csv" || got[0].Through1 != "2026-11-26" || got[0].Through2 != "2026-11-25" {
+		t.Errorf("copilot_metrics of 2026-11-27: %+v, want complete through 2026-11-26 (ent1) and 2026-11-25 (ent2)", got[0])
 	}
 	if len(m.Pending) != 4 || m.Pending[0].Kind != "dora_metrics" || m.Pending[0].LastFile != "2026-11-26" {
 		t.Errorf("pending of 2026-11-27: %+v", m.Pending)

@@ -387,14 +387,21 @@ func (s *Store) RunExports(ctx context.Context, runID int64) ([]ExportedFile, er
 // Coverage of a source per enterprise: through which date its data is complete.
 //   - copilot: the newest day of an aggregate usage report collected for any of the
 //     enterprise's scopes (GitHub finalises a day within about three days; later runs
-//     refresh those days).
+//     refresh those days) and taken in by a calculate_copilot that succeeded after it
+//     was fetched: the files of the source carry that stage's team rows, seat
+//     utilisation and idle seats, so a report fetched by a run whose calculation then
+//     failed (or was skipped after a failed collection) does not yet count.
 //   - repos: the day before the newest timer run in which the enterprise's DORA and
 //     velocity calculations succeeded (they run only on a complete repository
 //     collection): activity up to that run's collection is in, its own day partly.
 const sqlCoverageCopilot = `
-SELECT enterprise_id, max(day) FROM copilot_report_fetches
-WHERE report = 'aggregate' AND status = 'ok' AND enterprise_id = ANY($1)
-GROUP BY enterprise_id`
+SELECT f.enterprise_id, max(f.day)
+FROM copilot_report_fetches f
+JOIN (SELECT enterprise_id, max(updated_at) AS calculated_at FROM run_steps
+      WHERE stage = 'calculate_copilot' AND status IN ('succeeded', 'partial') AND enterprise_id = ANY($1)
+      GROUP BY enterprise_id) c ON c.enterprise_id = f.enterprise_id
+WHERE f.report = 'aggregate' AND f.status = 'ok' AND f.fetched_at <= c.calculated_at
+GROUP BY f.enterprise_id`
 
 const sqlCoverageRepos = `
 SELECT enterprise_id, max(run_date) - 1 FROM (
