@@ -11,7 +11,8 @@ import (
 // rows that belong to them), so no statement holds locks for long and a run out of
 // time stops between batches. What is kept: the computed metrics (dora_metrics,
 // velocity_metrics), the daily Copilot figures and seat counts (copilot_daily_metrics,
-// copilot_seat_snapshots: no names), repositories, watermarks and the run audit.
+// copilot_seat_snapshots: no names), repositories, watermarks, current teams and
+// memberships, and the run audit.
 
 // pruneTable is one table the retention job prunes: by which column, and the statement
 // that deletes one batch. Each statement takes $1 = cutoff (rows strictly older are
@@ -102,6 +103,29 @@ WITH anchors AS (
 )
 SELECT (SELECT count(*) FROM deps), (SELECT count(*) FROM statuses), (SELECT count(*) FROM changes)`
 
+// Teams missing from their org's listing since before the cutoff go with their
+// membership periods and repository permissions. (A team listed again later starts
+// afresh, as a new team would; the weeks it would need are older than the retention.)
+const sqlPruneTeams = `
+WITH doomed AS (
+    SELECT enterprise_id, org, team_id FROM teams
+    WHERE missing_since < $1::date
+    LIMIT $2 FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM teams t USING doomed d
+    WHERE t.enterprise_id = d.enterprise_id AND t.org = d.org AND t.team_id = d.team_id
+    RETURNING 1
+), members AS (
+    DELETE FROM team_members m USING doomed d
+    WHERE m.enterprise_id = d.enterprise_id AND m.org = d.org AND m.team_id = d.team_id
+    RETURNING 1
+), repos AS (
+    DELETE FROM team_repositories r USING doomed d
+    WHERE r.enterprise_id = d.enterprise_id AND r.org = d.org AND r.team_id = d.team_id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM members), (SELECT count(*) FROM repos)`
+
 // pruneTables, in the order they are pruned: per-person Copilot data first.
 var pruneTables = []pruneTable{
 	{name: "copilot_user_metrics", sql: pruneFlat("copilot_user_metrics", "day < $1::date")},
@@ -116,6 +140,11 @@ var pruneTables = []pruneTable{
 	{name: "workflow_runs", sql: pruneFlat("workflow_runs", "status = 'completed' AND created_at < $1")},
 	{name: "deployments", children: []string{"deployment_statuses", "deployment_changes"}, sql: sqlPruneDeployments},
 	{name: "incidents", sql: pruneFlat("incidents", "closed_at < $1")},
+	{name: "teams", children: []string{"team_members", "team_repositories"}, sql: sqlPruneTeams},
+	// Membership periods that ended before the cutoff (logins of former members): the
+	// team rows of the weeks they count in are older than the retention, never
+	// recomputed. Current members (until NULL) stay.
+	{name: "team_members", sql: pruneFlat("team_members", "until < $1::date")},
 }
 
 // PruneTables names the tables the retention job prunes, in order. (Child tables go

@@ -262,3 +262,62 @@ func TestPruneBatchRefusesBadInput(t *testing.T) {
 		t.Error("accepted a batch limit of 0")
 	}
 }
+
+// Team listings name people: ended membership periods and teams long gone are pruned;
+// current teams, current members and periods ending on or after the cutoff stay.
+func TestPruneTeamsAndEndedMemberships(t *testing.T) {
+	t.Parallel()
+	s := pgtest.New(t)
+	old, recent := pruneCutoff.AddDate(0, 0, -1), pruneCutoff
+	// Team 1 is listed today, team 2 has been missing since before the cutoff, team 3
+	// only since the cutoff.
+	mustExec(t, s, `INSERT INTO teams (enterprise_id, org, team_id, slug, first_listed, last_listed, missing_since) VALUES
+		('e', 'o', 1, 'current', $1, $2, NULL), ('e', 'o', 2, 'gone', $1, $1, $1), ('e', 'o', 3, 'lately-gone', $1, $2, $3)`,
+		old.AddDate(-1, 0, 0), old, recent)
+	mustExec(t, s, `INSERT INTO team_members (enterprise_id, org, team_id, user_id, login, since, until) VALUES
+		('e', 'o', 1, 1, 'alice', NULL, NULL),
+		('e', 'o', 1, 2, 'bob', $1, $2),
+		('e', 'o', 1, 3, 'carol', $1, $3),
+		('e', 'o', 1, 4, 'dave', NULL, $2),
+		('e', 'o', 2, 5, 'erin', NULL, NULL),
+		('e', 'o', 2, 6, 'frank', NULL, $2),
+		('e', 'o', 3, 7, 'grace', NULL, NULL)`, old.AddDate(-1, 0, 0), old, recent)
+	mustExec(t, s, `INSERT INTO team_repositories (enterprise_id, org, team_id, repo_full_name, permission) VALUES
+		('e', 'o', 1, 'o/api', 'admin'), ('e', 'o', 2, 'o/legacy', 'maintain'), ('e', 'o', 3, 'o/web', 'admin')`)
+
+	total, _ := pruneAll(t, s, pruneCutoff, 1)
+	// team 2 with erin, frank and o/legacy; bob's and dave's ended periods.
+	want := map[string]int64{"teams": 1, "team_members": 4, "team_repositories": 1}
+	for k, n := range total {
+		if n == 0 {
+			delete(total, k)
+		}
+	}
+	if diff := cmp.Diff(want, total); diff != "" {
+		t.Errorf("pruned rows (-want +got):\n%s", diff)
+	}
+	var logins []string
+	rows, err := s.Pool().Query(t.Context(), `SELECT login FROM team_members ORDER BY login`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			t.Fatal(err)
+		}
+		logins = append(logins, l)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"alice", "carol", "grace"}, logins); diff != "" {
+		t.Errorf("members kept (-want +got):\n%s", diff)
+	}
+	if n := countRows(t, s, "teams", "team_id IN (1, 3)"); n != 2 || countRows(t, s, "teams", "true") != 2 {
+		t.Errorf("teams kept: want exactly teams 1 and 3")
+	}
+	if n := countRows(t, s, "team_repositories", "true"); n != 2 {
+		t.Errorf("%d team repositories left, want o/api and o/web", n)
+	}
+}
