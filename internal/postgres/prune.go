@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -38,27 +39,41 @@ WITH gone AS (
 SELECT count(*) FROM gone`
 }
 
-// Pull requests go with their commits and reviews. Open pull requests are never pruned
-// (collect_repos watches them).
-const sqlPrunePullRequests = `
-WITH doomed AS (
-    SELECT enterprise_id, repo_id, number FROM pull_requests
-    WHERE state <> 'open' AND updated_at < $1
-    LIMIT $2 FOR UPDATE SKIP LOCKED
-), prs AS (
-    DELETE FROM pull_requests p USING doomed d
-    WHERE p.enterprise_id = d.enterprise_id AND p.repo_id = d.repo_id AND p.number = d.number
-    RETURNING 1
-), pr_commits AS (
-    DELETE FROM pull_request_commits c USING doomed d
-    WHERE c.enterprise_id = d.enterprise_id AND c.repo_id = d.repo_id AND c.pr_number = d.number
-    RETURNING 1
-), reviews AS (
-    DELETE FROM pull_request_reviews r USING doomed d
-    WHERE r.enterprise_id = d.enterprise_id AND r.repo_id = d.repo_id AND r.pr_number = d.number
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM prs), (SELECT count(*) FROM pr_commits), (SELECT count(*) FROM reviews)`
+// pruneChild is a table whose rows belong to a pruned parent: keys are its columns
+// holding the parent's key, in the parent's key order.
+type pruneChild struct {
+	table string
+	keys  []string
+}
+
+// pruneWithChildren is the batch of a table whose rows take child rows with them: a
+// batch of parent keys (old is the condition, $1 the cutoff) is locked, then the parents
+// and every child row of them are deleted in one statement, which counts each table.
+func pruneWithChildren(table string, keys []string, old string, children ...pruneChild) pruneTable {
+	matches := func(cols []string) string {
+		conds := make([]string, len(keys))
+		for i, k := range keys {
+			conds[i] = "x." + cols[i] + " = d." + k
+		}
+		return strings.Join(conds, " AND ")
+	}
+	deletes := []pruneChild{{table: table, keys: keys}}
+	deletes = append(deletes, children...)
+	var sql strings.Builder
+	fmt.Fprintf(&sql, "\nWITH doomed AS (\n    SELECT %s FROM %s\n    WHERE %s\n    LIMIT $2 FOR UPDATE SKIP LOCKED\n)",
+		strings.Join(keys, ", "), table, old)
+	counts := make([]string, len(deletes))
+	for i, d := range deletes {
+		fmt.Fprintf(&sql, ", gone%d AS (\n    DELETE FROM %s x USING doomed d\n    WHERE %s\n    RETURNING 1\n)", i, d.table, matches(d.keys))
+		counts[i] = fmt.Sprintf("(SELECT count(*) FROM gone%d)", i)
+	}
+	sql.WriteString("\nSELECT " + strings.Join(counts, ", "))
+	names := make([]string, len(children))
+	for i, c := range children {
+		names[i] = c.table
+	}
+	return pruneTable{name: table, children: names, sql: sql.String()}
+}
 
 // Deployments go with their statuses and changes. Per repository, signal and environment,
 // the newest successful production deployment older than the cutoff (in the calculators'
@@ -103,29 +118,6 @@ WITH anchors AS (
 )
 SELECT (SELECT count(*) FROM deps), (SELECT count(*) FROM statuses), (SELECT count(*) FROM changes)`
 
-// Teams missing from their org's listing since before the cutoff go with their
-// membership periods and repository permissions. (A team listed again later starts
-// afresh, as a new team would; the weeks it would need are older than the retention.)
-const sqlPruneTeams = `
-WITH doomed AS (
-    SELECT enterprise_id, org, team_id FROM teams
-    WHERE missing_since < $1::date
-    LIMIT $2 FOR UPDATE SKIP LOCKED
-), gone AS (
-    DELETE FROM teams t USING doomed d
-    WHERE t.enterprise_id = d.enterprise_id AND t.org = d.org AND t.team_id = d.team_id
-    RETURNING 1
-), members AS (
-    DELETE FROM team_members m USING doomed d
-    WHERE m.enterprise_id = d.enterprise_id AND m.org = d.org AND m.team_id = d.team_id
-    RETURNING 1
-), repos AS (
-    DELETE FROM team_repositories r USING doomed d
-    WHERE r.enterprise_id = d.enterprise_id AND r.org = d.org AND r.team_id = d.team_id
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM members), (SELECT count(*) FROM repos)`
-
 // pruneTables, in the order they are pruned: per-person Copilot data first.
 var pruneTables = []pruneTable{
 	{name: "copilot_user_metrics", sql: pruneFlat("copilot_user_metrics", "day < $1::date")},
@@ -135,12 +127,21 @@ var pruneTables = []pruneTable{
 	{name: "copilot_breakdowns", sql: pruneFlat("copilot_breakdowns", "day < $1::date")},
 	{name: "copilot_report_fetches", sql: pruneFlat("copilot_report_fetches", "day < $1::date")},
 	{name: "commits", sql: pruneFlat("commits", "committed_at < $1")},
-	{name: "pull_requests", children: []string{"pull_request_commits", "pull_request_reviews"}, sql: sqlPrunePullRequests},
+	// Pull requests go with their commits and reviews; open ones are never pruned
+	// (collect_repos watches them).
+	pruneWithChildren("pull_requests", []string{"enterprise_id", "repo_id", "number"}, "state <> 'open' AND updated_at < $1",
+		pruneChild{"pull_request_commits", []string{"enterprise_id", "repo_id", "pr_number"}},
+		pruneChild{"pull_request_reviews", []string{"enterprise_id", "repo_id", "pr_number"}}),
 	// Workflow runs still in progress and open incidents are never pruned.
 	{name: "workflow_runs", sql: pruneFlat("workflow_runs", "status = 'completed' AND created_at < $1")},
 	{name: "deployments", children: []string{"deployment_statuses", "deployment_changes"}, sql: sqlPruneDeployments},
 	{name: "incidents", sql: pruneFlat("incidents", "closed_at < $1")},
-	{name: "teams", children: []string{"team_members", "team_repositories"}, sql: sqlPruneTeams},
+	// Teams missing from their org's listing since before the cutoff go with their
+	// membership periods and repository permissions. (A team listed again later starts
+	// afresh, as a new team would; the weeks it would need are older than the retention.)
+	pruneWithChildren("teams", []string{"enterprise_id", "org", "team_id"}, "missing_since < $1::date",
+		pruneChild{"team_members", []string{"enterprise_id", "org", "team_id"}},
+		pruneChild{"team_repositories", []string{"enterprise_id", "org", "team_id"}}),
 	// Membership periods that ended before the cutoff (logins of former members): the
 	// team rows of the weeks they count in are older than the retention, never
 	// recomputed. Current members (until NULL) stay.

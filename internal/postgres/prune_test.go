@@ -296,21 +296,7 @@ func TestPruneTeamsAndEndedMemberships(t *testing.T) {
 	if diff := cmp.Diff(want, total); diff != "" {
 		t.Errorf("pruned rows (-want +got):\n%s", diff)
 	}
-	var logins []string
-	rows, err := s.Pool().Query(t.Context(), `SELECT login FROM team_members ORDER BY login`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var l string
-		if err := rows.Scan(&l); err != nil {
-			t.Fatal(err)
-		}
-		logins = append(logins, l)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	logins := textRows(t, s, `SELECT login FROM team_members ORDER BY login`)
 	if diff := cmp.Diff([]string{"alice", "carol", "grace"}, logins); diff != "" {
 		t.Errorf("members kept (-want +got):\n%s", diff)
 	}
