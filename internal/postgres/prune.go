@@ -13,7 +13,7 @@ import (
 // time stops between batches. What is kept: the computed metrics (dora_metrics,
 // velocity_metrics), the daily Copilot figures and seat counts (copilot_daily_metrics,
 // copilot_seat_snapshots: no names), repositories, watermarks, current teams and
-// memberships, and the run audit.
+// memberships, and the runs that say through which date the data is complete.
 
 // pruneTable is one table the retention job prunes: by which column, and the statement
 // that deletes one batch. Each statement takes $1 = cutoff (rows strictly older are
@@ -118,6 +118,44 @@ WITH anchors AS (
 )
 SELECT (SELECT count(*) FROM deps), (SELECT count(*) FROM statuses), (SELECT count(*) FROM changes)`
 
+// The run audit of finished runs older than the cutoff goes: the run, its steps and its
+// stage calls; exported and uploaded files keep their records without the run. Two
+// runs per enterprise stay whatever their age, because Store.CompleteThrough reads
+// them (sqlCoverageRepos, sqlCoverageCopilot): the newest timer run whose DORA and
+// velocity calculations both succeeded, and the run of the newest successful
+// calculate_copilot. Unfinished runs stay too (SupersedeRunningRuns closes them).
+const sqlPruneRuns = `
+WITH anchors AS (
+    SELECT run_id FROM (
+        SELECT DISTINCT ON (s.enterprise_id) s.run_id
+        FROM run_steps s JOIN collection_runs r ON r.id = s.run_id
+        WHERE r.trigger = 'timer' AND s.stage IN ('calculate_dora', 'calculate_velocity')
+          AND s.status IN ('succeeded', 'partial')
+        GROUP BY s.enterprise_id, s.run_id, r.run_date
+        HAVING count(DISTINCT s.stage) = 2
+        ORDER BY s.enterprise_id, r.run_date DESC) repos
+    UNION
+    SELECT run_id FROM (
+        SELECT DISTINCT ON (enterprise_id) run_id FROM run_steps
+        WHERE stage = 'calculate_copilot' AND status IN ('succeeded', 'partial')
+        ORDER BY enterprise_id, updated_at DESC) copilot
+), doomed AS (
+    SELECT id FROM collection_runs
+    WHERE run_date < $1::date AND status <> 'running' AND id NOT IN (SELECT run_id FROM anchors)
+    LIMIT $2 FOR UPDATE SKIP LOCKED
+), steps AS (
+    DELETE FROM run_steps x USING doomed d WHERE x.run_id = d.id RETURNING 1
+), calls AS (
+    DELETE FROM stage_calls x USING doomed d WHERE x.run_id = d.id RETURNING 1
+), exported AS ( -- runs always to completion, although nothing reads it
+    UPDATE exported_files x SET run_id = NULL FROM doomed d WHERE x.run_id = d.id
+), uploaded AS (
+    UPDATE uploaded_files x SET run_id = NULL FROM doomed d WHERE x.run_id = d.id
+), gone AS (
+    DELETE FROM collection_runs x USING doomed d WHERE x.id = d.id RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM steps), (SELECT count(*) FROM calls)`
+
 // pruneTables, in the order they are pruned: per-person Copilot data first.
 var pruneTables = []pruneTable{
 	{name: "copilot_user_metrics", sql: pruneFlat("copilot_user_metrics", "day < $1::date")},
@@ -146,6 +184,8 @@ var pruneTables = []pruneTable{
 	// team rows of the weeks they count in are older than the retention, never
 	// recomputed. Current members (until NULL) stay.
 	{name: "team_members", sql: pruneFlat("team_members", "until < $1::date")},
+	// Last: the run audit (no personal data; it only grows by a few rows a day).
+	{name: "collection_runs", children: []string{"run_steps", "stage_calls"}, sql: sqlPruneRuns},
 }
 
 // PruneTables names the tables the retention job prunes, in order. (Child tables go

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -33,7 +34,8 @@ func countRows(t *testing.T, s *postgres.Store, table, where string) int {
 }
 
 // pruneAll runs batches of limit rows over every table until each is done and returns
-// the total per table and the number of batches per table.
+// the total per table (tables with nothing deleted left out) and the number of batches
+// per table.
 func pruneAll(t *testing.T, s *postgres.Store, cutoff time.Time, limit int) (map[string]int64, map[string]int) {
 	t.Helper()
 	total, batches := map[string]int64{}, map[string]int{}
@@ -52,6 +54,7 @@ func pruneAll(t *testing.T, s *postgres.Store, cutoff time.Time, limit int) (map
 			}
 		}
 	}
+	maps.DeleteFunc(total, func(_ string, n int64) bool { return n == 0 })
 	return total, batches
 }
 
@@ -86,11 +89,6 @@ func TestPruneOldRowsInBatchesKeepsRecent(t *testing.T) {
 	want := map[string]int64{
 		"commits": 7, "copilot_user_metrics": 1, "copilot_raw_records": 1, "copilot_seats": 1,
 		"copilot_report_fetches": 1, "workflow_runs": 1, "incidents": 1,
-	}
-	for k, n := range total {
-		if n == 0 {
-			delete(total, k)
-		}
 	}
 	if diff := cmp.Diff(want, total); diff != "" {
 		t.Errorf("pruned rows (-want +got):\n%s", diff)
@@ -288,11 +286,6 @@ func TestPruneTeamsAndEndedMemberships(t *testing.T) {
 	total, _ := pruneAll(t, s, pruneCutoff, 1)
 	// team 2 with erin, frank and o/legacy; bob's and dave's ended periods.
 	want := map[string]int64{"teams": 1, "team_members": 4, "team_repositories": 1}
-	for k, n := range total {
-		if n == 0 {
-			delete(total, k)
-		}
-	}
 	if diff := cmp.Diff(want, total); diff != "" {
 		t.Errorf("pruned rows (-want +got):\n%s", diff)
 	}
@@ -305,5 +298,65 @@ func TestPruneTeamsAndEndedMemberships(t *testing.T) {
 	}
 	if n := countRows(t, s, "team_repositories", "true"); n != 2 {
 		t.Errorf("%d team repositories left, want o/api and o/web", n)
+	}
+}
+
+// The run audit of old finished runs goes with its steps and calls; the runs that say
+// through which date the data is complete stay, so CompleteThrough answers the same.
+func TestPruneRunAuditKeepsTheCoverageRuns(t *testing.T) {
+	t.Parallel()
+	s := pgtest.New(t)
+	old, recent := pruneCutoff.AddDate(0, 0, -1), pruneCutoff
+	mustExec(t, s, `INSERT INTO collection_runs (id, trigger, run_date, status) VALUES
+		(1, 'timer', $1::date - 2, 'succeeded'),  -- superseded by run 2 for ent1: goes
+		(2, 'timer', $1::date - 1, 'partial'),    -- ent1's newest complete DORA and velocity: stays
+		(3, 'manual', $1, 'succeeded'),           -- ent2's newest successful calculate_copilot: stays
+		(4, 'manual', $1, 'running'),             -- unfinished: stays
+		(5, 'timer', $1::date - 3, 'failed'),     -- nothing of it is read: goes
+		(6, 'timer', $2, 'succeeded')             -- within the retention: stays`, old, recent)
+	mustExec(t, s, `INSERT INTO run_steps (run_id, stage, enterprise_id, status, updated_at) VALUES
+		(1, 'calculate_dora', 'ent1', 'succeeded', $1), (1, 'calculate_velocity', 'ent1', 'succeeded', $1),
+		(1, 'calculate_copilot', 'ent2', 'succeeded', $1),
+		(2, 'calculate_dora', 'ent1', 'succeeded', $1), (2, 'calculate_velocity', 'ent1', 'partial', $1),
+		(3, 'calculate_copilot', 'ent2', 'succeeded', $1::timestamptz + interval '1 hour'),
+		(6, 'calculate_dora', 'ent2', 'failed', $2)`, old, recent)
+	mustExec(t, s, `INSERT INTO stage_calls (run_id, stage, enterprise_id) VALUES
+		(1, 'collect_repos', 'ent1'), (1, 'calculate_dora', 'ent1'), (5, 'collect_copilot', 'ent1'), (2, 'export_csv', '')`)
+	mustExec(t, s, `INSERT INTO exported_files (file_name, kind, export_date, rows, bytes, sha256, schema_version, run_id) VALUES
+		('dora_metrics_old.csv', 'dora_metrics', $1, 1, 1, 'x', 1, 1), ('dora_metrics_kept.csv', 'dora_metrics', $1, 1, 1, 'x', 1, 2)`, old)
+	mustExec(t, s, `INSERT INTO copilot_report_fetches (enterprise_id, scope_type, scope, report, day, status, fetched_at)
+		VALUES ('ent2', 'enterprise', 'c', 'aggregate', $1, 'ok', $2)`, recent, old)
+	ids := []string{"ent1", "ent2"}
+	coverage := func() map[string]map[string]time.Time {
+		out := map[string]map[string]time.Time{}
+		for _, source := range []string{"repos", "copilot"} {
+			c, err := s.CompleteThrough(t.Context(), source, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[source] = c
+		}
+		return out
+	}
+	before := coverage()
+
+	total, _ := pruneAll(t, s, pruneCutoff, 1)
+	// Runs 1 and 5 with run 1's three steps and the two runs' three stage calls.
+	want := map[string]int64{"collection_runs": 2, "run_steps": 3, "stage_calls": 3}
+	if diff := cmp.Diff(want, total); diff != "" {
+		t.Errorf("pruned rows (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"2", "3", "4", "6"}, textRows(t, s, `SELECT id::text FROM collection_runs ORDER BY id`)); diff != "" {
+		t.Errorf("runs kept (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"dora_metrics_kept.csv 2", "dora_metrics_old.csv -"},
+		textRows(t, s, `SELECT file_name || ' ' || coalesce(run_id::text, '-') FROM exported_files ORDER BY file_name`)); diff != "" {
+		t.Errorf("exported files (-want +got):\n%s", diff)
+	}
+	if len(before["repos"]) != 1 || len(before["copilot"]) != 1 {
+		t.Fatalf("coverage before pruning %v: want ent1's repositories and ent2's Copilot reports", before)
+	}
+	if diff := cmp.Diff(before, coverage()); diff != "" {
+		t.Errorf("CompleteThrough changed by pruning (-before +after):\n%s", diff)
 	}
 }
