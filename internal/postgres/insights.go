@@ -163,10 +163,7 @@ WHERE (m.suppressed, m.authors, m.prs_merged, m.pr_cycle_time_p50_hours, m.pr_cy
        EXCLUDED.pr_size_n, EXCLUDED.prs_reviewed_by_copilot, EXCLUDED.prs_reverted, EXCLUDED.copilot_report_days,
        EXCLUDED.min_authors, EXCLUDED.metric_version)`
 
-const sqlDeleteStaleImpact = `
-DELETE FROM copilot_impact_metrics m
-WHERE m.enterprise_id = $1 AND m.week_start BETWEEN $2 AND $3
-  AND (m.scope_type, m.scope) NOT IN (SELECT * FROM unnest($4::text[], $5::text[]))`
+var sqlDeleteStaleImpact = deleteStaleWeeklyScopes("copilot_impact_metrics")
 
 // PutImpactMetrics stores the Copilot impact cohorts of the batch's window in one
 // transaction, like PutDORAMetrics: changed rows written, unchanged rows untouched, rows
@@ -280,10 +277,7 @@ WHERE (m.window_start, m.deployments, m.deployment_days, m.lead_time_p50_hours, 
        EXCLUDED.repos_elite, EXCLUDED.repos_high, EXCLUDED.repos_medium, EXCLUDED.repos_low,
        EXCLUDED.thresholds_version, EXCLUDED.deployment_signal, EXCLUDED.metric_version)`
 
-const sqlDeleteStaleDORARolling = `
-DELETE FROM dora_rolling_metrics m
-WHERE m.enterprise_id = $1 AND m.week_start BETWEEN $2 AND $3
-  AND (m.scope_type, m.scope) NOT IN (SELECT * FROM unnest($4::text[], $5::text[]))`
+var sqlDeleteStaleDORARolling = deleteStaleWeeklyScopes("dora_rolling_metrics")
 
 // PutDORARollingMetrics stores the rolling DORA rows of the batch's window (rows dated
 // by their window's last week) in one transaction, like PutDORAMetrics.

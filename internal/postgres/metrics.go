@@ -235,21 +235,23 @@ WHERE (velocity_metrics.prs_opened, velocity_metrics.prs_merged, velocity_metric
        EXCLUDED.workflow_duration_p50_seconds, EXCLUDED.workflow_duration_n,
        EXCLUDED.metric_version)`
 
-// The deletes of the window's rows whose scope the batch does not hold. The batch's
-// distinct scopes travel as arrays. NOT IN over a subquery is planned as a hashed
+// deleteStaleWeeklyScopes is the delete of a weekly metric table's rows of the window
+// whose scope the batch does not hold. The batch's distinct scopes travel as arrays. NOT IN over a subquery is planned as a hashed
 // subplan whatever the table's statistics say; the equivalent NOT EXISTS became a
 // nested loop on a freshly filled table (12,000 rows: 20 s instead of 50 ms). Scopes,
 // not rows, keep the hash small for any number of weeks. No key column is NULL, so
 // NOT IN means what it says.
-const sqlDeleteStaleDORA = `
-DELETE FROM dora_metrics m
+func deleteStaleWeeklyScopes(table string) string {
+	return `
+DELETE FROM ` + table + ` m
 WHERE m.enterprise_id = $1 AND m.week_start BETWEEN $2 AND $3
   AND (m.scope_type, m.scope) NOT IN (SELECT * FROM unnest($4::text[], $5::text[]))`
+}
 
-const sqlDeleteStaleVelocity = `
-DELETE FROM velocity_metrics m
-WHERE m.enterprise_id = $1 AND m.week_start BETWEEN $2 AND $3
-  AND (m.scope_type, m.scope) NOT IN (SELECT * FROM unnest($4::text[], $5::text[]))`
+var (
+	sqlDeleteStaleDORA     = deleteStaleWeeklyScopes("dora_metrics")
+	sqlDeleteStaleVelocity = deleteStaleWeeklyScopes("velocity_metrics")
+)
 
 // PutDORAMetrics stores a calculation's DORA rows for the batch's window in one
 // transaction: changed and new rows are written, unchanged rows are not touched, and
