@@ -72,20 +72,35 @@ func (s *Simulator) apiRoutes() http.Handler {
 	return mux
 }
 
+// openCall numbers a request to the API host, plans its fault and starts its record;
+// the call's enterprise is the one its token belongs to (nil for an unknown token).
+func (s *Simulator) openCall(r *http.Request) (*call, faultPlan, Request) {
+	token, hasAuth := bearerToken(r)
+	s.mu.Lock()
+	s.seq++
+	c := &call{s: s, r: r, now: s.now, seq: s.seq, base: baseURL(r), token: token}
+	plan := s.planFault(c.seq, HostAPI, r, token)
+	s.mu.Unlock()
+
+	rec := Request{Seq: c.seq, Host: HostAPI, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+		Authorization: hasAuth, Token: token, At: c.now}
+	c.ent = s.w.byToken[token]
+	return c, plan, rec
+}
+
+// requestID is the call's X-GitHub-Request-Id: GitHub's shape, derived from the seed and
+// the call's number so it repeats.
+func (c *call) requestID() string {
+	return fmt.Sprintf("%04X:%05X:%06X:%07X:%08X", c.seq%0xFFFF, hashOf(uint64(c.seq))%0xFFFFF, c.seq*7%0xFFFFFF,
+		hashOf(uint64(c.s.w.cfg.Seed), uint64(c.seq))%0xFFFFFFF, c.seq)
+}
+
 // endpoint wraps an endpoint in GitHub's common behaviour: faults, authentication,
 // the primary rate limit, ETags and conditional requests, and recording.
 func (s *Simulator) endpoint(fn endpointFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, hasAuth := bearerToken(r)
-		s.mu.Lock()
-		s.seq++
-		c := &call{s: s, r: r, now: s.now, seq: s.seq, base: baseURL(r), token: token}
-		plan := s.planFault(c.seq, HostAPI, r, token)
-		s.mu.Unlock()
-
-		rec := Request{Seq: c.seq, Host: HostAPI, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-			Authorization: hasAuth, Token: token, At: c.now}
-		c.ent = s.w.byToken[token]
+		c, plan, rec := s.openCall(r)
+		token := c.token
 		if c.ent == nil && s.app != nil {
 			if c.inst = s.installationFor(token, c.now); c.inst != nil {
 				c.ent = c.inst.org.ent
@@ -103,7 +118,7 @@ func (s *Simulator) endpoint(fn endpointFunc) http.Handler {
 				return
 			}
 		}
-		requestID := fmt.Sprintf("%04X:%05X:%06X:%07X:%08X", c.seq%0xFFFF, hashOf(uint64(c.seq))%0xFFFFF, c.seq*7%0xFFFFFF, hashOf(uint64(s.w.cfg.Seed), uint64(c.seq))%0xFFFFFFF, c.seq)
+		requestID := c.requestID()
 		w.Header().Set("X-GitHub-Request-Id", requestID)
 		w.Header().Set("X-GitHub-Media-Type", "github.v3; format=json")
 

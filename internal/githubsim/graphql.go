@@ -40,16 +40,8 @@ type gqlResponse struct {
 func (s *Simulator) graphqlEndpoint() http.Handler {
 	resolvers := gqlResolvers()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, hasAuth := bearerToken(r)
-		s.mu.Lock()
-		s.seq++
-		c := &call{s: s, r: r, now: s.now, seq: s.seq, base: baseURL(r), token: token}
-		plan := s.planFault(c.seq, HostAPI, r, token)
-		s.mu.Unlock()
-
-		rec := Request{Seq: c.seq, Host: HostAPI, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-			Authorization: hasAuth, Token: token, At: c.now}
-		c.ent = s.w.byToken[token]
+		c, plan, rec := s.openCall(r)
+		token := c.token
 		if c.ent != nil {
 			rec.Enterprise = c.ent.cfg.Slug
 		}
@@ -60,7 +52,7 @@ func (s *Simulator) graphqlEndpoint() http.Handler {
 				return
 			}
 		}
-		requestID := fmt.Sprintf("%04X:%05X:%06X:%07X:%08X", c.seq%0xFFFF, hashOf(uint64(c.seq))%0xFFFFF, c.seq*7%0xFFFFFF, hashOf(uint64(s.w.cfg.Seed), uint64(c.seq))%0xFFFFFFF, c.seq)
+		requestID := c.requestID()
 		h := w.Header()
 		h.Set("X-GitHub-Request-Id", requestID)
 		if c.ent == nil {
