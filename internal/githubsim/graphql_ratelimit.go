@@ -33,16 +33,7 @@ type pointsAt struct {
 
 // gqlWindow returns the token's current GraphQL window at now; call with s.mu held.
 func (s *Simulator) gqlWindow(token string, now time.Time) *rateWindow {
-	w := s.gqlRate[token]
-	if w == nil {
-		w = &rateWindow{}
-		s.gqlRate[token] = w
-	}
-	if !now.Before(w.reset) {
-		w.reset = now.Add(time.Hour).Truncate(time.Second).Add(time.Second)
-		w.used = 0
-	}
-	return w
+	return currentWindow(s.gqlRate, token, now)
 }
 
 // gqlCharge takes points from the token's budget, unless a limit refuses the query.

@@ -15,12 +15,18 @@ type rateWindow struct {
 	used  int
 }
 
-// window returns the token's current window at now; call with s.mu held.
+// window returns the token's current REST window at now; call with s.mu held.
 func (s *Simulator) window(token string, now time.Time) *rateWindow {
-	w := s.rate[token]
+	return currentWindow(s.rate, token, now)
+}
+
+// currentWindow returns key's window of windows at now, starting a new hour when the
+// last one ended (or there was none).
+func currentWindow(windows map[string]*rateWindow, key string, now time.Time) *rateWindow {
+	w := windows[key]
 	if w == nil {
 		w = &rateWindow{}
-		s.rate[token] = w
+		windows[key] = w
 	}
 	if !now.Before(w.reset) {
 		w.reset = now.Add(time.Hour).Truncate(time.Second).Add(time.Second)
