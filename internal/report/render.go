@@ -54,6 +54,15 @@ type chart struct {
 	Extra                         []figure
 }
 
+// plot draws the chart's trend lines (the title gains the scope's name) and, for more
+// than one series, their legend.
+func (c *chart) plot(title string, s Scope, labels []string, series []Series, unit string, format func(float64) string) {
+	c.SVG = template.HTML(lineChart(title+", "+scopeTitle(s), labels, series, unit, format))
+	if len(series) > 1 {
+		c.Legend = template.HTML(legend(series))
+	}
+}
+
 type weekTable struct {
 	Header []string
 	Rows   [][]string
@@ -289,8 +298,7 @@ func doraSection(docs string, t *Table, s Scope, weekEnd time.Time) scopeSection
 	dep.Figure.Level = r["deployment_frequency_level"]
 	dep.Extra = []figure{newFigure(KindDORA, s, cur, r, "deployment_days", cellText(r["deployment_days"], " days"), "")}
 	depSeries := []Series{{"deployments", seriesOf(byDate, dates, "deployments", 1)}, {"deployment days", seriesOf(byDate, dates, "deployment_days", 1)}}
-	dep.SVG = template.HTML(lineChart("Deployments per week, "+scopeTitle(s), labels, depSeries, "", formatCount))
-	dep.Legend = template.HTML(legend(depSeries))
+	dep.plot("Deployments per week", s, labels, depSeries, "", formatCount)
 
 	lead := chart{ID: sec.ID + "-lead", Title: "Change lead time", Anchor: "change-lead-time",
 		Definition: "Median hours from a change's first commit to its deployment, per production environment.",
@@ -298,8 +306,7 @@ func doraSection(docs string, t *Table, s Scope, weekEnd time.Time) scopeSection
 	lead.Figure.Level = r["lead_time_level"]
 	lead.Extra = []figure{newFigure(KindDORA, s, cur, r, "lead_time_p90_hours", "p90 "+cellText(r["lead_time_p90_hours"], " h"), r["lead_time_n"])}
 	leadSeries := []Series{{"p50", seriesOf(byDate, dates, "lead_time_p50_hours", 1)}, {"p90", seriesOf(byDate, dates, "lead_time_p90_hours", 1)}}
-	lead.SVG = template.HTML(lineChart("Change lead time, "+scopeTitle(s), labels, leadSeries, " h", formatHours))
-	lead.Legend = template.HTML(legend(leadSeries))
+	lead.plot("Change lead time", s, labels, leadSeries, " h", formatHours)
 
 	cfr := chart{ID: sec.ID + "-cfr", Title: "Change failure rate", Anchor: "change-failure-rate",
 		Definition: "Deployments a revert, rollback, incident or hotfix blames, as a share of the week's deployments.",
@@ -307,7 +314,7 @@ func doraSection(docs string, t *Table, s Scope, weekEnd time.Time) scopeSection
 	cfr.Figure.Level = r["change_failure_level"]
 	cfr.Extra = []figure{newFigure(KindDORA, s, cur, r, "failed_deployments", cellText(r["failed_deployments"], " failed"), "")}
 	cfrSeries := []Series{{"change failure rate", seriesOf(byDate, dates, "change_failure_rate", 100)}}
-	cfr.SVG = template.HTML(lineChart("Change failure rate, "+scopeTitle(s), labels, cfrSeries, " %", formatPercent))
+	cfr.plot("Change failure rate", s, labels, cfrSeries, " %", formatPercent)
 
 	rec := chart{ID: sec.ID + "-recovery", Title: "Failed deployment recovery time", Anchor: "failed-deployment-recovery-time",
 		Definition: "Median hours from a failed deployment's finish to its restoration.",
@@ -317,13 +324,13 @@ func doraSection(docs string, t *Table, s Scope, weekEnd time.Time) scopeSection
 		rec.Extra = []figure{newFigure(KindDORA, s, cur, r, "unrecovered_failures", r["unrecovered_failures"]+" not restored yet", "")}
 	}
 	recSeries := []Series{{"recovery p50", seriesOf(byDate, dates, "recovery_time_p50_hours", 1)}}
-	rec.SVG = template.HTML(lineChart("Recovery time, "+scopeTitle(s), labels, recSeries, " h", formatHours))
+	rec.plot("Recovery time", s, labels, recSeries, " h", formatHours)
 
 	rework := chart{ID: sec.ID + "-rework", Title: "Deployment rework rate", Anchor: "deployment-rework-rate",
 		Definition: "Deployments that restore a failed one (rollback, revert, hotfix), as a share of deployments.",
 		Figure:     newFigure(KindDORA, s, cur, r, "rework_rate", percentText(r["rework_rate"]), r["deployments"])}
 	reworkSeries := []Series{{"rework rate", seriesOf(byDate, dates, "rework_rate", 100)}}
-	rework.SVG = template.HTML(lineChart("Rework rate, "+scopeTitle(s), labels, reworkSeries, " %", formatPercent))
+	rework.plot("Rework rate", s, labels, reworkSeries, " %", formatPercent)
 
 	sec.Charts = []chart{dep, lead, cfr, rec, rework}
 	sec.Table.Header = []string{"week", "deployments", "days", "lead time p50 h", "n", "change failure", "recovery p50 h", "n", "rework", "level"}
@@ -350,8 +357,7 @@ func velocitySection(docs string, t *Table, s Scope, weekEnd time.Time) scopeSec
 		Figure:     newFigure(KindVelocity, s, cur, r, "prs_merged", cellText(r["prs_merged"], " merged"), "")}
 	thr.Extra = []figure{newFigure(KindVelocity, s, cur, r, "prs_opened", cellText(r["prs_opened"], " opened"), "")}
 	thrSeries := []Series{{"merged", seriesOf(byDate, dates, "prs_merged", 1)}, {"opened", seriesOf(byDate, dates, "prs_opened", 1)}}
-	thr.SVG = template.HTML(lineChart("Pull requests per week, "+scopeTitle(s), labels, thrSeries, "", formatCount))
-	thr.Legend = template.HTML(legend(thrSeries))
+	thr.plot("Pull requests per week", s, labels, thrSeries, "", formatCount)
 
 	cyc := chart{ID: sec.ID + "-cycle", Title: "Cycle time and its phases", Anchor: "velocity",
 		Definition: "Medians in hours: created → merged (cycle), first commit → opened (coding), opened → first review (pickup), first review → merged (review), merged → deployed (deploy).",
@@ -368,8 +374,7 @@ func velocitySection(docs string, t *Table, s Scope, weekEnd time.Time) scopeSec
 		{"review", seriesOf(byDate, dates, "review_time_p50_hours", 1)},
 		{"deploy", seriesOf(byDate, dates, "deploy_time_p50_hours", 1)},
 	}
-	cyc.SVG = template.HTML(lineChart("Cycle time phases, "+scopeTitle(s), labels, cycSeries, " h", formatHours))
-	cyc.Legend = template.HTML(legend(cycSeries))
+	cyc.plot("Cycle time phases", s, labels, cycSeries, " h", formatHours)
 	sec.Charts = []chart{thr, cyc}
 	sec.Table.Header = []string{"week", "opened", "merged", "cycle p50 h", "n", "coding h", "pickup h", "review h", "deploy h", "without review"}
 	for i := len(dates) - 1; i >= 0; i-- {
@@ -406,22 +411,20 @@ func copilotSection(docs string, t, seats *Table, s Scope) scopeSection {
 		Figure:     newFigure(KindCopilot, s, cur, r, "daily_active_users", cellText(r["daily_active_users"], " daily"), "")}
 	users.Extra = []figure{newFigure(KindCopilot, s, cur, r, "weekly_active_users", cellText(r["weekly_active_users"], " weekly"), "")}
 	userSeries := []Series{{"daily", seriesOf(byDate, dates, "daily_active_users", 1)}, {"weekly", seriesOf(byDate, dates, "weekly_active_users", 1)}}
-	users.SVG = template.HTML(lineChart("Active users, "+scopeTitle(s), labels, userSeries, "", formatCount))
-	users.Legend = template.HTML(legend(userSeries))
+	users.plot("Active users", s, labels, userSeries, "", formatCount)
 
 	acc := chart{ID: sec.ID + "-acceptance", Title: "Completion acceptance", Anchor: "copilot-helpers",
 		Definition: "Code completions accepted as a share of those shown (the code_completion feature only).",
 		Figure:     newFigure(KindCopilot, s, cur, r, "completion_acceptance_rate", percentText(r["completion_acceptance_rate"]), r["completion_generations"])}
 	accSeries := []Series{{"acceptance", seriesOf(byDate, dates, "completion_acceptance_rate", 100)}}
-	acc.SVG = template.HTML(lineChart("Completion acceptance, "+scopeTitle(s), labels, accSeries, " %", formatPercent))
+	acc.plot("Completion acceptance", s, labels, accSeries, " %", formatPercent)
 
 	chat := chart{ID: sec.ID + "-chat", Title: "Chat and agent prompts", Anchor: "copilot-helpers",
 		Definition: "Prompts people gave chat (ask, edit, plan, inline) and agent mode on the day.",
 		Figure:     newFigure(KindCopilot, s, cur, r, "chat_interactions", cellText(r["chat_interactions"], " chat"), "")}
 	chat.Extra = []figure{newFigure(KindCopilot, s, cur, r, "agent_interactions", cellText(r["agent_interactions"], " agent"), "")}
 	chatSeries := []Series{{"chat", seriesOf(byDate, dates, "chat_interactions", 1)}, {"agent", seriesOf(byDate, dates, "agent_interactions", 1)}}
-	chat.SVG = template.HTML(lineChart("Chat and agent prompts, "+scopeTitle(s), labels, chatSeries, "", formatCount))
-	chat.Legend = template.HTML(legend(chatSeries))
+	chat.plot("Chat and agent prompts", s, labels, chatSeries, "", formatCount)
 
 	seat := chart{ID: sec.ID + "-seats", Title: "Seats", Anchor: "copilot-helpers",
 		Definition: "Seats assigned, and those with activity in the 30 days to the day.",
@@ -431,8 +434,7 @@ func copilotSection(docs string, t, seats *Table, s Scope) scopeSection {
 		seat.Extra = append(seat.Extra, idleCost(seats, s)...)
 	}
 	seatSeries := []Series{{"seats", seriesOf(byDate, dates, "seats_total", 1)}, {"active in 30 days", seriesOf(byDate, dates, "seats_active_30d", 1)}}
-	seat.SVG = template.HTML(lineChart("Seats, "+scopeTitle(s), labels, seatSeries, "", formatCount))
-	seat.Legend = template.HTML(legend(seatSeries))
+	seat.plot("Seats", s, labels, seatSeries, "", formatCount)
 	sec.Charts = []chart{users, acc, chat, seat}
 	sec.Table.Header = []string{"day", "daily users", "weekly users", "acceptance", "chat", "agent", "seats", "active 30 d"}
 	for i := len(dates) - 1; i >= 0; i-- {
