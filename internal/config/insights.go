@@ -43,29 +43,46 @@ func (t Teams) Wants(org, slug string) bool {
 
 // UnmarshalJSON reads "all" or a list of "org/team-slug"; "" and null mean none.
 func (t *Teams) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
+	const want = `or a list of "org/team-slug"`
+	none, all, err := readKeyword(b, "teams", TeamsAll, want)
+	switch {
+	case err != nil:
+		return err
+	case none:
 		*t = Teams{}
 		return nil
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		if s == "" {
-			*t = Teams{} // none, as when left out
-			return nil
-		}
-		if s != TeamsAll {
-			return fmt.Errorf("teams: %q must be %q or a list of \"org/team-slug\"", s, TeamsAll)
-		}
+	case all:
 		*t = Teams{All: true}
 		return nil
 	}
 	var list []string
 	if err := json.Unmarshal(b, &list); err != nil {
-		return fmt.Errorf("teams: must be %q or a list of \"org/team-slug\"", TeamsAll)
+		return fmt.Errorf("teams: must be %q %s", TeamsAll, want)
 	}
 	*t = Teams{List: list}
 	return nil
+}
+
+// readKeyword reads a setting that is a keyword or a structure: none is JSON null or ""
+// (as when left out), keyword the string keyword; both false means b is something else,
+// for the caller to decode. Any other string is an error naming field and what it may be
+// (keyword, then otherwise).
+func readKeyword(b []byte, field, keyword, otherwise string) (none, isKeyword bool, err error) {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return true, false, nil
+	}
+	var s string
+	if json.Unmarshal(b, &s) != nil {
+		return false, false, nil
+	}
+	switch s {
+	case "":
+		return true, false, nil
+	case keyword:
+		return false, true, nil
+	}
+	return false, false, fmt.Errorf("%s: %q must be %q %s", field, s, keyword, otherwise)
 }
 
 // MarshalJSON writes what UnmarshalJSON reads.
@@ -91,26 +108,21 @@ func (r TeamRepositories) Enabled() bool { return r.FromPermissions || r.Map != 
 // UnmarshalJSON reads "permissions" or an object of "org/team-slug" → repository list;
 // "" and null mean none.
 func (r *TeamRepositories) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
+	const want = `or an object of "org/team-slug": [repositories]`
+	none, fromPermissions, err := readKeyword(b, "team_repositories", TeamRepositoriesFromPermissions, want)
+	switch {
+	case err != nil:
+		return err
+	case none:
 		*r = TeamRepositories{}
 		return nil
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		if s == "" {
-			*r = TeamRepositories{} // none, as when left out
-			return nil
-		}
-		if s != TeamRepositoriesFromPermissions {
-			return fmt.Errorf("team_repositories: %q must be %q or an object of \"org/team-slug\": [repositories]", s, TeamRepositoriesFromPermissions)
-		}
+	case fromPermissions:
 		*r = TeamRepositories{FromPermissions: true}
 		return nil
 	}
 	var m map[string][]string
 	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("team_repositories: must be %q or an object of \"org/team-slug\": [repositories]", TeamRepositoriesFromPermissions)
+		return fmt.Errorf("team_repositories: must be %q %s", TeamRepositoriesFromPermissions, want)
 	}
 	if m == nil {
 		m = map[string][]string{}
