@@ -243,27 +243,18 @@ func (s *CalculateStage) Run(ctx context.Context, req Request) (Result, error) {
 	// enterprise) can be collected while they are written.
 	repoCount := len(repos)
 
-	// The write is one transaction of a few seconds at most; starting it after the
-	// budget ran out would risk the hard stop cutting it off. Nothing is stored, so a
-	// retry starts over.
-	if !req.Deadline.IsZero() && computed.After(req.Deadline) {
-		return Result{}, fmt.Errorf("%s of %s: loading and computing took %s, past the call's budget; nothing stored: %w",
-			s.name, e.ID, computed.Sub(started).Round(time.Millisecond), ErrUnavailable)
+	if err := s.pastBudget(req, e.ID, started, computed); err != nil {
+		return Result{}, err
 	}
 	written, err := put()
 	if err != nil {
 		return Result{}, err
 	}
-	records := int64(written.Rows)
-	for _, in := range insights {
-		w, err := in.write()
-		if err != nil {
-			return Result{}, err
-		}
-		records += int64(w.Rows)
-		s.log.InfoContext(ctx, "stored insight rows", "stage", s.name, "enterprise", e.ID, "set", in.name,
-			"rows", w.Rows, "changed", w.Changed, "deleted", w.Deleted)
+	insightRows, err := s.writeInsights(ctx, e.ID, insights)
+	if err != nil {
+		return Result{}, err
 	}
+	records := int64(written.Rows) + insightRows
 	stored := s.opts.Now()
 
 	s.log.InfoContext(ctx, "calculated weekly metrics", "stage", s.name, "enterprise", e.ID,

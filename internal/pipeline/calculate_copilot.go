@@ -75,21 +75,12 @@ func (s *CalculateStage) runCopilot(ctx context.Context, req Request, e config.E
 	}
 	computed := s.opts.Now()
 
-	// As for the weekly metrics: a write started after the budget ran out could be cut
-	// off by the hard stop; nothing is stored and a retry starts over.
-	if !req.Deadline.IsZero() && computed.After(req.Deadline) {
-		return Result{}, fmt.Errorf("%s of %s: loading and computing took %s, past the call's budget; nothing stored: %w",
-			s.name, e.ID, computed.Sub(started).Round(time.Millisecond), ErrUnavailable)
+	if err := s.pastBudget(req, e.ID, started, computed); err != nil {
+		return Result{}, err
 	}
-	var records int64
-	for _, in := range puts {
-		w, err := in.write()
-		if err != nil {
-			return Result{}, err
-		}
-		records += int64(w.Rows)
-		s.log.InfoContext(ctx, "stored insight rows", "stage", s.name, "enterprise", e.ID, "set", in.name,
-			"rows", w.Rows, "changed", w.Changed, "deleted", w.Deleted)
+	records, err := s.writeInsights(ctx, e.ID, puts)
+	if err != nil {
+		return Result{}, err
 	}
 	stored := s.opts.Now()
 

@@ -47,6 +47,33 @@ type insightPut struct {
 	write func() (postgres.MetricWrite, error)
 }
 
+// writeInsights runs each put in turn (each its own transaction), logs what it stored
+// and returns the rows of them all.
+func (s *CalculateStage) writeInsights(ctx context.Context, enterpriseID string, puts []insightPut) (int64, error) {
+	var rows int64
+	for _, in := range puts {
+		w, err := in.write()
+		if err != nil {
+			return rows, err
+		}
+		rows += int64(w.Rows)
+		s.log.InfoContext(ctx, "stored insight rows", "stage", s.name, "enterprise", enterpriseID, "set", in.name,
+			"rows", w.Rows, "changed", w.Changed, "deleted", w.Deleted)
+	}
+	return rows, nil
+}
+
+// pastBudget refuses to start the writes once loading and computing (started …
+// computed) ran past the call's deadline: a write of a few seconds started then could
+// be cut off by the hard stop. Nothing is stored, so a retry starts over.
+func (s *CalculateStage) pastBudget(req Request, enterpriseID string, started, computed time.Time) error {
+	if req.Deadline.IsZero() || !computed.After(req.Deadline) {
+		return nil
+	}
+	return fmt.Errorf("%s of %s: loading and computing took %s, past the call's budget; nothing stored: %w",
+		s.name, enterpriseID, computed.Sub(started).Round(time.Millisecond), ErrUnavailable)
+}
+
 // listTeams returns the enterprise's teams for the window starting at first (none when
 // teams are not configured), with the repositories each has admin or maintain
 // permission on when ownedRepos is set, and a warning when teams are configured but
