@@ -328,23 +328,7 @@ func (c *call) org(login string) (*org, bool) {
 }
 
 func (c *call) repo() (*repo, bool) {
-	o, found := c.org(c.r.PathValue("owner"))
-	if !found {
-		return nil, false
-	}
-	name := c.r.PathValue("repo")
-	r, found := o.byName[name]
-	if !found {
-		for n, rr := range o.byName {
-			if strings.EqualFold(n, name) {
-				r, found = rr, true
-			}
-		}
-	}
-	if !found || !r.visibleAt(c.now) {
-		return nil, false
-	}
-	return r, true
+	return c.repoNamed(c.r.PathValue("owner"), c.r.PathValue("repo"))
 }
 
 func (c *call) enterpriseParam() (*enterprise, bool) {
