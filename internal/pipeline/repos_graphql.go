@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"metrics-collector/internal/config"
@@ -379,17 +378,7 @@ func (c *repoCollection) deploymentsGraphQL(look *repoLook, repo metrics.Reposit
 		return c.saved(c.store.SaveDeployments(c.ctx, c.e.ID, repo.ID, nil, postgres.Mark{Watermark: watermark, Collection: c.cur.Collection}))
 	}
 
-	var listed []metrics.Deployment // newest first
-	bases := map[string]int{}       // see deployments (repos_streams.go)
-	needsBase := func() bool {
-		for _, n := range bases {
-			if n >= 0 && n < baseSearchLimit {
-				return true
-			}
-		}
-		return false
-	}
-	scanned := 0
+	search := newBaseSearch(firstPass)
 	for {
 		d, more, err := walk.next()
 		if err != nil {
@@ -398,29 +387,20 @@ func (c *repoCollection) deploymentsGraphQL(look *repoLook, repo metrics.Reposit
 		if !more {
 			break
 		}
-		env := strings.ToLower(d.Environment)
 		if !d.CreatedAt.Before(from) {
-			listed = append(listed, d)
-			if _, seen := bases[env]; d.Production && !seen {
-				bases[env] = 0
-			}
+			search.inWindow(d)
 			continue
 		}
 		walk.older[d.ID] = d
-		if !firstPass || !needsBase() || scanned >= baseSearchScan {
+		inspect, stop := search.older(d)
+		if stop {
 			break
 		}
-		scanned++
-		if n, wanted := bases[env]; !d.Production || !wanted || n < 0 || n >= baseSearchLimit {
-			continue
-		}
-		bases[env]++
-		if _, succeeded := metrics.SucceededAt(d); succeeded {
-			listed = append(listed, d)
-			bases[env] = -1
+		if inspect {
+			search.inspected(d) // listed with its statuses
 		}
 	}
-	slices.Reverse(listed) // oldest first
+	listed := search.oldestFirst()
 	done, watermark, err := c.saveListed(listed, watermark, func(batch []metrics.Deployment, watermark time.Time) error {
 		// GraphQL listed each deployment with its statuses: nothing more to read.
 		return c.saved(c.store.SaveDeployments(c.ctx, c.e.ID, repo.ID, batch, postgres.Mark{Watermark: watermark}))

@@ -262,6 +262,73 @@ func (c *repoCollection) isDeployWorkflow(p string) bool {
 	return false
 }
 
+// baseSearch collects a deployment listing (newest first) and, on a first pass, looks
+// past the window for each production environment deployed to inside it for the last
+// successful deployment to it before the window: the compare base of the oldest one
+// inside. It inspects at most baseSearchLimit production deployments per environment
+// and lists at most baseSearchScan deployments older than the window.
+type baseSearch struct {
+	firstPass bool
+	listed    []metrics.Deployment // newest first
+	// Per production environment deployed to inside the window: how many deployments
+	// before the window were inspected for its compare base (-1: found).
+	bases   map[string]int
+	scanned int
+}
+
+func newBaseSearch(firstPass bool) *baseSearch {
+	return &baseSearch{firstPass: firstPass, bases: map[string]int{}}
+}
+
+// inWindow lists a deployment created inside the window.
+func (b *baseSearch) inWindow(d metrics.Deployment) {
+	b.listed = append(b.listed, d)
+	if env := strings.ToLower(d.Environment); d.Production {
+		if _, seen := b.bases[env]; !seen {
+			b.bases[env] = 0
+		}
+	}
+}
+
+// older decides on a deployment created before the window: stop when the listing need
+// not go further; inspect when its statuses may make it a compare base (the caller
+// then reads them, if the listing lacks them, and hands it to inspected).
+func (b *baseSearch) older(d metrics.Deployment) (inspect, stop bool) {
+	if !b.firstPass || !b.needsBase() || b.scanned >= baseSearchScan {
+		return false, true
+	}
+	b.scanned++
+	env := strings.ToLower(d.Environment)
+	if n, wanted := b.bases[env]; !d.Production || !wanted || n < 0 || n >= baseSearchLimit {
+		return false, false
+	}
+	b.bases[env]++
+	return true, false
+}
+
+// inspected lists d, with its statuses, as its environment's base if it succeeded.
+func (b *baseSearch) inspected(d metrics.Deployment) {
+	if _, succeeded := metrics.SucceededAt(d); succeeded {
+		b.listed = append(b.listed, d)
+		b.bases[strings.ToLower(d.Environment)] = -1
+	}
+}
+
+func (b *baseSearch) needsBase() bool {
+	for _, n := range b.bases {
+		if n >= 0 && n < baseSearchLimit {
+			return true
+		}
+	}
+	return false
+}
+
+// oldestFirst is what was listed, oldest first.
+func (b *baseSearch) oldestFirst() []metrics.Deployment {
+	slices.Reverse(b.listed)
+	return b.listed
+}
+
 // deployments reads the GitHub Deployments created since the watermark (newest first,
 // stopping there), with the statuses of the production ones, and re-reads the statuses
 // of stored production deployments that may still change. A first pass also looks past
@@ -274,49 +341,29 @@ func (c *repoCollection) deployments(repo metrics.Repository, mark postgres.Mark
 		from = mark.Watermark
 	}
 	first := !ok || c.forced
-	var listed []metrics.Deployment // newest first
-	// Per production environment deployed to inside the window: how many deployments
-	// before the window were inspected for its compare base (-1: found).
-	bases := map[string]int{}
-	needsBase := func() bool {
-		for _, n := range bases {
-			if n >= 0 && n < baseSearchLimit {
-				return true
-			}
-		}
-		return false
-	}
-	scanned := 0
+	search := newBaseSearch(first)
 	for d, err := range c.client.ListDeployments(c.ghCtx, repo.FullName, "") {
 		if err != nil {
 			return ghErr(err)
 		}
 		d.RepoFullName, d.Production = repo.FullName, c.e.IsProduction(d.Environment)
-		env := strings.ToLower(d.Environment)
 		if !d.CreatedAt.Before(from) {
-			listed = append(listed, d)
-			if _, seen := bases[env]; d.Production && !seen {
-				bases[env] = 0
-			}
+			search.inWindow(d)
 			continue
 		}
-		if !first || !needsBase() || scanned >= baseSearchScan {
+		inspect, stop := search.older(d)
+		if stop {
 			break
 		}
-		scanned++
-		if n, wanted := bases[env]; !d.Production || !wanted || n < 0 || n >= baseSearchLimit {
+		if !inspect {
 			continue
 		}
-		bases[env]++
 		if d.Statuses, err = c.statuses(c.ghCtx, repo, d.ID); err != nil {
 			return ghErr(err)
 		}
-		if _, succeeded := metrics.SucceededAt(d); succeeded {
-			listed = append(listed, d)
-			bases[env] = -1
-		}
+		search.inspected(d)
 	}
-	slices.Reverse(listed) // oldest first
+	listed := search.oldestFirst()
 
 	watermark := from
 	if ok && mark.Watermark.After(watermark) {
