@@ -22,6 +22,9 @@ import (
 // lock (runSession), in the session that holds it.
 type RunStore interface {
 	TryLock(ctx context.Context, key string) (*postgres.Lock, error)
+	// SessionEnded reports whether the server has finished ending a lost lock's
+	// session (Lock.SessionPID): until then the lock still looks held.
+	SessionEnded(ctx context.Context, pid uint32) (bool, error)
 	// TimerRunStatus reads the timer run of a UTC date, if there is one: the only
 	// database work of an invocation after the date's run has finished.
 	TimerRunStatus(ctx context.Context, date time.Time) (postgres.Run, bool, error)
@@ -185,8 +188,9 @@ func (o *Orchestrator) Run(ctx context.Context) (sum RunSummary, err error) {
 		logf("run %d for %s already finished (%s); nothing to do", run.ID, date.Format(time.DateOnly), run.Status)
 		return RunSummary{RunID: run.ID, Resumed: true, Status: run.Status, Finished: true}, nil
 	}
+	var lostSession uint32 // after a loss: the session that held the lock
 	for losses := 0; ; losses++ {
-		lock, err := o.lock(ctx, losses > 0, start.Add(o.opts.Budget))
+		lock, err := o.lock(ctx, losses > 0, lostSession, start.Add(o.opts.Budget))
 		if errors.Is(err, postgres.ErrConflict) {
 			if losses == 0 {
 				o.log.InfoContext(ctx, "another orchestrator invocation is running; nothing to do")
@@ -202,6 +206,7 @@ func (o *Orchestrator) Run(ctx context.Context) (sum RunSummary, err error) {
 		}
 		sum, err = o.runLocked(ctx, lock, start, logf)
 		lock.Release()
+		lostSession = lock.SessionPID()
 		if !errors.Is(err, postgres.ErrLockLost) {
 			return sum, err
 		}
@@ -214,20 +219,32 @@ func (o *Orchestrator) Run(ctx context.Context) (sum RunSummary, err error) {
 	}
 }
 
-// lock takes the orchestrator lock. After a loss the database may still be coming
-// back: an unavailable database is then retried with the stage-call backoff while the
-// budget lasts.
-func (o *Orchestrator) lock(ctx context.Context, again bool, deadline time.Time) (*postgres.Lock, error) {
+// lock takes the orchestrator lock. After a loss (again) the database may still be
+// coming back, and the lost session may not have ended on the server yet, its lock
+// still looking held: both are retried with the stage-call backoff while the budget
+// lasts. A lock held by any other session is another invocation's.
+func (o *Orchestrator) lock(ctx context.Context, again bool, lostSession uint32, deadline time.Time) (*postgres.Lock, error) {
 	for failures := 1; ; failures++ {
 		lock, err := o.opts.Store.TryLock(ctx, OrchestratorLockKey)
-		if err == nil || !again || !errors.Is(err, postgres.ErrUnavailable) || failures > o.opts.Retries {
+		if err == nil || !again || failures > o.opts.Retries {
 			return lock, err
+		}
+		switch {
+		case errors.Is(err, postgres.ErrConflict):
+			ended, checkErr := o.opts.Store.SessionEnded(ctx, lostSession)
+			if checkErr == nil && ended {
+				return nil, err // held by another session
+			}
+			// The lost session is still ending (or the check failed: the database is
+			// coming back); its lock goes with it.
+		case !errors.Is(err, postgres.ErrUnavailable):
+			return nil, err
 		}
 		wait := backoff(o.opts.BackoffBase, failures)
 		if o.opts.Clock.Now().Add(wait).After(deadline) {
 			return nil, err
 		}
-		o.log.WarnContext(ctx, "orchestrator lock: database unavailable; retrying", "attempt", failures, "wait", wait.String(), "error", err.Error())
+		o.log.WarnContext(ctx, "orchestrator lock: not available again yet; retrying", "attempt", failures, "wait", wait.String(), "error", err.Error())
 		if err := o.opts.Clock.Sleep(ctx, wait); err != nil {
 			return nil, err
 		}

@@ -28,6 +28,7 @@ type Lock struct {
 	key   string
 	conn  *pgxpool.Conn
 	check time.Duration
+	pid   uint32 // the holding session's backend
 
 	// held ends when the lock is lost (the cause wraps ErrLockLost) or released.
 	held context.Context
@@ -65,10 +66,27 @@ func (s *Store) TryLock(ctx context.Context, key string) (*Lock, error) {
 		conn.Release()
 		return nil, fmt.Errorf("lock %s: %w", key, ErrConflict)
 	}
-	l := &Lock{key: key, conn: conn, check: s.lockCheck}
+	l := &Lock{key: key, conn: conn, check: s.lockCheck, pid: conn.Conn().PgConn().PID()}
 	l.held, l.end = context.WithCancelCause(context.Background())
 	l.watch()
 	return l, nil
+}
+
+// SessionPID is the server process id of the session that holds (or held) the lock.
+func (l *Lock) SessionPID() uint32 { return l.pid }
+
+const sqlSessionEnded = `SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)`
+
+// SessionEnded reports whether the server has finished ending the session of backend
+// pid. A terminated session's client learns of the end before the server process has
+// exited and dropped its advisory locks: until then the lock it held still looks held,
+// by nobody else.
+func (s *Store) SessionEnded(ctx context.Context, pid uint32) (bool, error) {
+	var ended bool
+	if err := s.pool.QueryRow(ctx, sqlSessionEnded, int64(pid)).Scan(&ended); err != nil {
+		return false, classify(fmt.Errorf("session %d: %w", pid, err))
+	}
+	return ended, nil
 }
 
 // Done is closed when the lock is no longer held: lost or released.

@@ -383,3 +383,35 @@ func waitForLockWait(t *testing.T, s *postgres.Store) {
 	}
 	t.Fatal("the lock holder's write never waited for the row")
 }
+
+// SessionEnded is false while a backend lives and true once the server has ended it.
+func TestSessionEndedOnceTheServerHasEndedIt(t *testing.T) {
+	t.Parallel()
+	s := pgtest.New(t)
+	lock, err := s.TryLock(t.Context(), "session-ended")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	pid := lock.SessionPID()
+	if ended, err := s.SessionEnded(t.Context(), pid); err != nil || ended {
+		t.Fatalf("live session %d: ended %v, %v", pid, ended, err)
+	}
+	if err := pgtest.TerminateLockHolder(t.Context(), s, "session-ended"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ended, err := s.SessionEnded(t.Context(), pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ended {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session %d still there 10 s after it was terminated", pid)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
